@@ -1,0 +1,3 @@
+"""vj: real-time diffusion feedback VJ engine."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,42 @@
+"""Errors that carry enough context for a performer to fix the problem."""
+
+from __future__ import annotations
+
+
+class VjError(Exception):
+    """Base class of every error `vj` raises on purpose."""
+
+
+class ConfigError(VjError):
+    """A preset, mapping or settings file is wrong.
+
+    The message names the file, the key path, what was expected and what was found.
+    """
+
+    def __init__(self, source: str, key_path: str, expected: str, found: object) -> None:
+        self.source = source
+        self.key_path = key_path
+        self.expected = expected
+        self.found = found
+        where = f"{source}: {key_path}" if key_path else source
+        super().__init__(f"{where}: expected {expected}, found {found!r}")
+
+
+class ParamRejected(VjError, ValueError):
+    """A write to the parameter store was refused; `reason` is a short counter key."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class BackendUnavailable(VjError):
+    """A diffusion backend or model could not be loaded; says what was tried and what to do."""
+
+
+class DeviceNotConnected(VjError):
+    """An output or input device is missing (virtual camera, MIDI port, display)."""
+
+
+class FatalRenderError(VjError):
+    """The render loop cannot continue (for example the GPU ran out of memory)."""
