@@ -1,0 +1,138 @@
+"""Model sources → a backend, with one clear message when a model cannot be loaded.
+
+Sources: `tiny` (the built-in random model), a local diffusers folder, a single-file
+`.safetensors`/`.ckpt` checkpoint, or a Hugging Face id (looked up in the local cache
+first, then downloaded). Nothing falls back silently: a failure raises
+`BackendUnavailable` saying what was tried and what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vj.config import ModelConfig
+from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+TINY = "tiny"
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DO_THIS = ("Use a model that is in the local Hugging Face cache (download it on a machine with network: "
+            "`huggingface-cli download {id}`), a local diffusers folder, a .safetensors checkpoint, "
+            "or `--model tiny` for the built-in random test model.")
+
+
+def pick_device(requested: str) -> torch.device:
+    """auto → cuda, then mps, then cpu. An explicit device that is missing is an error."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise BackendUnavailable(
+            f"device {requested!r} was requested but CUDA is not available to torch {torch.__version__} "
+            f"(a CPU-only build, or no NVIDIA driver). Install a CUDA build of torch, or use --device cpu.")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise BackendUnavailable("device 'mps' was requested but Metal is not available; use --device cpu.")
+    return torch.device(requested)
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    if requested == "auto":
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}[requested]
+
+
+def _from_pretrained(cls: Any, source: str, dtype: torch.dtype, what: str) -> Any:
+    """Local folder as is; a hub id from the cache first, then the network."""
+    path = Path(source).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise BackendUnavailable(f"{what} {source!r} is a file; expected a diffusers folder or a hub id.")
+        try:
+            return cls.from_pretrained(str(path), torch_dtype=dtype)
+        except (OSError, ValueError, json.JSONDecodeError) as err:
+            raise BackendUnavailable(f"{what} folder {source!r} is not a loadable diffusers model: {err}") from err
+    if not _HF_ID.match(source):
+        raise BackendUnavailable(f"{what} {source!r}: no such file or folder, and not a Hugging Face id "
+                                 f"(owner/name). " + _DO_THIS.format(id=source))
+    try:
+        return cls.from_pretrained(source, torch_dtype=dtype, local_files_only=True)
+    except (OSError, ValueError) as cached_err:
+        log.info("%s %s is not in the local cache (%s); trying to download it", what, source, cached_err)
+    try:
+        return cls.from_pretrained(source, torch_dtype=dtype)
+    except Exception as err:  # noqa: BLE001 - hub, network and format errors all end the same way
+        raise BackendUnavailable(
+            f"{what} {source!r} could not be loaded: it is not in the local Hugging Face cache and the download "
+            f"failed ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). "
+            + _DO_THIS.format(id=source)) from err
+
+
+def _check_architecture(source: str) -> None:
+    index = Path(source).expanduser() / "model_index.json"
+    if index.is_file():
+        kind = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+        if "XL" in kind or "Flux" in kind or "3" in kind:
+            raise BackendUnavailable(f"model {source!r} is a {kind}; vj runs Stable Diffusion 1.x/2.x "
+                                     "architectures (sd-turbo, LCM models, SD 1.5 with LCM-LoRA fused).")
+
+
+def load_pipeline(source: str, dtype: torch.dtype) -> Any:
+    from diffusers import StableDiffusionPipeline
+
+    if source == TINY:
+        from vj.engine.backends.tiny import build_tiny_pipeline
+
+        return build_tiny_pipeline()
+    path = Path(source).expanduser()
+    if path.suffix in (".safetensors", ".ckpt"):
+        if not path.is_file():
+            raise BackendUnavailable(f"checkpoint {source!r} does not exist. " + _DO_THIS.format(id=source))
+        try:
+            return StableDiffusionPipeline.from_single_file(str(path), torch_dtype=dtype)
+        except Exception as err:  # noqa: BLE001 - a wrong or truncated file can fail anywhere inside
+            raise BackendUnavailable(
+                f"checkpoint {source!r} could not be loaded as a Stable Diffusion 1.x/2.x single file "
+                f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Single files need "
+                "their model config from the Hugging Face cache the first time; a diffusers folder needs none."
+            ) from err
+    _check_architecture(source)
+    return _from_pretrained(StableDiffusionPipeline, source, dtype, "model")
+
+
+def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
+    from diffusers import AutoencoderTiny
+
+    if source == TINY:
+        from vj.engine.backends.tiny import build_tiny_taesd
+
+        return build_tiny_taesd()
+    return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")
+
+
+def load_backend(config: ModelConfig) -> DiffusersBackend:
+    """Load the model named by `config` on its device. Raises `BackendUnavailable`."""
+    device = pick_device(config.device)
+    dtype = pick_dtype(config.dtype, device)
+    pipe = load_pipeline(config.source, dtype)
+    tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
+    try:
+        backend = DiffusersBackend(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
+                                   compile_unet=config.compile)
+    except torch.cuda.OutOfMemoryError as err:
+        raise BackendUnavailable(f"model {config.source!r} does not fit in GPU memory: {err}") from err
+    except ValueError as err:
+        raise BackendUnavailable(str(err)) from err
+    log.info("loaded %s on %s (%s)%s", config.source, device, str(dtype).removeprefix("torch."),
+             f" with tiny VAE {config.tiny_vae}" if config.tiny_vae else "")
+    return backend

@@ -1,0 +1,175 @@
+"""Prompt conditioning: embeddings cached by text, blended in embedding space, faded in.
+
+Each distinct text is encoded once (never per frame). A `PromptMix` of weighted prompts
+becomes one embedding: a normalised weighted sum, or (mode "slerp") spherical steps from
+one prompt to the next that keep the embedding's norm. A new mix does not cut: the
+conditioning glides from what is on screen to the new blend over `prompt_fade_s`.
+
+Live, new texts are encoded on a background thread so the render thread never stalls on
+the text encoder; the picture keeps the previous conditioning until the new one is ready.
+Offline, encoding is synchronous, so renders are exactly repeatable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+import torch
+
+from vj.engine.seeds import slerp
+from vj.params import PromptMix
+
+log = logging.getLogger(__name__)
+
+EncodeFn = Callable[[str], torch.Tensor]
+
+
+class EmbeddingCache:
+    """Text → embedding, LRU-bounded; optionally filled by a named background thread."""
+
+    def __init__(self, encode: EncodeFn, *, background: bool, capacity: int = 128) -> None:
+        self._encode = encode
+        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+        self._requested: set[str] = set()
+        self.hits = 0
+        self.misses = 0
+        self.errors = 0
+        self._queue: queue.Queue[str | None] | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._worker, name="prompt-encoder", daemon=True)
+            self._thread.start()
+
+    def get(self, text: str) -> torch.Tensor | None:
+        """The embedding if ready; otherwise None (background) or encode now (synchronous)."""
+        with self._lock:
+            found = self._cache.get(text)
+            if found is not None:
+                self._cache.move_to_end(text)
+                self.hits += 1
+                return found
+            self.misses += 1
+            if self._queue is not None:
+                if text not in self._requested:
+                    self._requested.add(text)
+                    self._queue.put(text)
+                return None
+        embedding = self._encode(text)
+        self._store(text, embedding)
+        return embedding
+
+    def _store(self, text: str, embedding: torch.Tensor) -> None:
+        with self._lock:
+            self._cache[text] = embedding
+            self._requested.discard(text)
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+
+    def _worker(self) -> None:
+        assert self._queue is not None
+        while True:
+            text = self._queue.get()
+            if text is None:
+                return
+            try:
+                with torch.inference_mode():
+                    self._store(text, self._encode(text))
+            except Exception:  # an I/O-side thread: log, count, carry on
+                self.errors += 1
+                log.exception("could not encode prompt %r", text[:80])
+                with self._lock:
+                    self._requested.discard(text)
+
+    def close(self) -> None:
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=5.0)
+
+
+def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float], mode: str = "linear") -> torch.Tensor:
+    """Blend prompt embeddings by weight. linear: Σwᵢeᵢ/Σwᵢ; slerp: successive slerps."""
+    if not embeddings:
+        raise ValueError("blend_embeddings needs at least one embedding")
+    total = sum(weights)
+    if total <= 0:
+        raise ValueError(f"prompt weights must sum to more than 0, found {weights}")
+    if mode == "linear" or len(embeddings) == 1:
+        out = embeddings[0] * (weights[0] / total)
+        for emb, w in zip(embeddings[1:], weights[1:], strict=True):
+            out = out + emb * (w / total)
+        return out
+    if mode != "slerp":
+        raise ValueError(f"prompt blend mode must be linear or slerp, found {mode!r}")
+    # Running slerp: after k prompts the accumulator holds their weight-proportional blend.
+    out, acc = embeddings[0], weights[0]
+    for emb, w in zip(embeddings[1:], weights[1:], strict=True):
+        acc += w
+        out = slerp(out, emb, w / acc)
+    return out
+
+
+class PromptConditioner:
+    """Turns each frame's `PromptMix` into (conditional, negative) embeddings, with fades."""
+
+    def __init__(self, cache: EmbeddingCache, blend_mode: str = "linear") -> None:
+        self.cache = cache
+        self.blend_mode = blend_mode
+        self._mix: PromptMix | None = None
+        self._target: torch.Tensor | None = None
+        self._negative: torch.Tensor | None = None
+        self._from: torch.Tensor | None = None
+        self._current: torch.Tensor | None = None
+        self._fade_start_s = 0.0
+        self._pending: PromptMix | None = None
+
+    def _resolve(self, mix: PromptMix) -> tuple[torch.Tensor, torch.Tensor] | None:
+        active = mix.active() or ((mix.entries[0],) if mix.entries else ())
+        texts = [e.text for e in active] or [""]
+        weights = [e.weight for e in active] or [1.0]
+        if sum(weights) <= 0:
+            weights = [1.0] * len(texts)
+        embeddings = [self.cache.get(t) for t in texts]
+        negative = self.cache.get(mix.negative)
+        if negative is None or any(e is None for e in embeddings):
+            return None
+        return blend_embeddings(embeddings, weights, self.blend_mode), negative  # type: ignore[arg-type]
+
+    def conditioning(self, mix: PromptMix, now_s: float, fade_s: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Embeddings for this frame; None only before the very first prompt is encoded."""
+        if mix != self._mix:
+            self._mix = mix
+            self._pending = mix
+        if self._pending is not None:
+            resolved = self._resolve(self._pending)
+            if resolved is not None:
+                self._pending = None
+                target, negative = resolved
+                self._from = self._current if (self._current is not None and fade_s > 0) else None
+                self._target, self._negative = target, negative
+                self._fade_start_s = now_s
+        if self._target is None or self._negative is None:
+            return None
+        if self._from is not None:
+            progress = (now_s - self._fade_start_s) / fade_s if fade_s > 0 else 1.0
+            if progress >= 1.0:
+                self._from = None
+                self._current = self._target
+            else:
+                self._current = torch.lerp(self._from, self._target, progress)
+        else:
+            self._current = self._target
+        return self._current, self._negative
+
+    @property
+    def fading(self) -> bool:
+        return self._from is not None
+
+    def reset(self) -> None:
+        self._mix = self._target = self._negative = self._from = self._current = self._pending = None

@@ -1,0 +1,119 @@
+"""Seed behaviours (Deforum's `next_seed`) and seed morphs in noise space.
+
+The seed advances once per diffused frame: fixed, iter (+1 every N), random, ladder
+(+2, −1, …), alternate (+1, −1, …) or schedule (the `seed` parameter as given, e.g. from a
+seed schedule). A *live* change of the base seed is a morph, not a jump: the diffusion
+noise slerps from the old seed's noise to the new one's over `seed_morph_s`, keeping the
+norm of unit gaussian noise.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+
+import torch
+
+SEED_MODULUS = 2**32
+
+
+class SeedSequencer:
+    """Yields the seed of each diffused frame from the behaviour and the base seed."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng or random.Random(0)
+        self._base: int | None = None
+        self._current = 0
+        self._count = 0
+
+    def next(self, base_seed: int, behavior: str, iter_n: int = 1) -> int:
+        if base_seed != self._base:  # a new base (preset, OSC, schedule) restarts the sequence
+            self._base = base_seed
+            self._current = base_seed
+            self._count = 0
+            return self._current if behavior != "random" else self._random()
+        self._count += 1
+        if behavior in ("fixed", "schedule"):
+            pass
+        elif behavior == "iter":
+            if self._count % max(iter_n, 1) == 0:
+                self._current += 1
+        elif behavior == "ladder":
+            self._current += 2 if self._count % 2 == 1 else -1
+        elif behavior == "alternate":
+            self._current += 1 if self._count % 2 == 1 else -1
+        elif behavior == "random":
+            return self._random()
+        else:
+            raise ValueError(f"unknown seed_behavior {behavior!r}")
+        self._current %= SEED_MODULUS
+        return self._current
+
+    def _random(self) -> int:
+        self._current = self._rng.randrange(SEED_MODULUS)
+        return self._current
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torch.Tensor:
+    """Spherical interpolation of two tensors seen as flat vectors (linear when parallel)."""
+    if t <= 0.0:
+        return a
+    if t >= 1.0:
+        return b
+    a_flat, b_flat = a.flatten().double(), b.flatten().double()
+    cos = torch.dot(a_flat, b_flat) / (a_flat.norm() * b_flat.norm()).clamp(min=eps)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if omega.abs() < 1e-4:
+        return torch.lerp(a, b, t)
+    sin = torch.sin(omega)
+    out = (torch.sin((1 - t) * omega) / sin) * a_flat + (torch.sin(t * omega) / sin) * b_flat
+    return out.view_as(a).to(a.dtype)
+
+
+class NoiseBank:
+    """Latent noise per seed (cached), and the morph between the previous and new base seed."""
+
+    def __init__(self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype, capacity: int = 16) -> None:
+        self.shape = shape
+        self.device = device
+        self.dtype = dtype
+        self._cache: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._capacity = capacity
+        self._morph_from: torch.Tensor | None = None
+        self._morph_start_s = 0.0
+        self._last_base: int | None = None
+        self._last_noise: torch.Tensor | None = None
+
+    def noise(self, seed: int) -> torch.Tensor:
+        cached = self._cache.get(seed)
+        if cached is not None:
+            self._cache.move_to_end(seed)
+            return cached
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        noise = torch.randn(self.shape, generator=generator, device=self.device, dtype=torch.float32).to(self.dtype)
+        self._cache[seed] = noise
+        if len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        return noise
+
+    def frame_noise(self, seed: int, base_seed: int, now_s: float, morph_s: float) -> torch.Tensor:
+        """Noise for this frame; a change of base seed starts a slerp from the last noise."""
+        target = self.noise(seed)
+        if self._last_base is not None and base_seed != self._last_base and morph_s > 0 and self._last_noise is not None:
+            self._morph_from = self._last_noise
+            self._morph_start_s = now_s
+        self._last_base = base_seed
+        if self._morph_from is not None:
+            progress = (now_s - self._morph_start_s) / morph_s if morph_s > 0 else 1.0
+            if progress >= 1.0:
+                self._morph_from = None
+            else:
+                target = slerp(self._morph_from, target, progress)
+        self._last_noise = target
+        return target
+
+    def resize(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self._cache.clear()
+        self._morph_from = None
+        self._last_noise = None

@@ -1,0 +1,87 @@
+"""2D warp of the previous frame with Deforum's conventions, on the model's device.
+
+Deforum (and OpenCV) build M = R·T in pixel space: translate by (tx, ty), then rotate by
+`angle` degrees and scale by `zoom` about the pivot (cx·W, cy·H); each output pixel p is
+read from the previous frame at M⁻¹·p. So zoom > 1 zooms in, +tx moves content right, +ty
+moves it down and +angle turns it counter-clockwise on screen. Here M⁻¹ is carried into
+`grid_sample`'s normalised coordinates (align_corners=False: -1 and +1 are the outer pixel
+edges), which keeps the whole warp on the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True, slots=True)
+class Motion2D:
+    """Motion for one output frame (already scaled to the frames elapsed)."""
+
+    zoom: float = 1.0
+    angle_deg: float = 0.0
+    translation_x: float = 0.0
+    translation_y: float = 0.0
+    center_x: float = 0.5
+    center_y: float = 0.5
+
+    def is_identity(self) -> bool:
+        return self.zoom == 1.0 and self.angle_deg == 0.0 and self.translation_x == 0.0 and self.translation_y == 0.0
+
+    def scaled(self, frames: float) -> Motion2D:
+        """Deforum motion is per frame at the reference fps; `frames` may be fractional live."""
+        return Motion2D(
+            zoom=self.zoom**frames,
+            angle_deg=self.angle_deg * frames,
+            translation_x=self.translation_x * frames,
+            translation_y=self.translation_y * frames,
+            center_x=self.center_x,
+            center_y=self.center_y,
+        )
+
+
+def deforum_matrix(motion: Motion2D, width: int, height: int) -> torch.Tensor:
+    """The 3×3 pixel-space matrix M = R·T that maps previous-frame points to output points."""
+    theta = math.radians(motion.angle_deg)
+    alpha = motion.zoom * math.cos(theta)
+    beta = motion.zoom * math.sin(theta)
+    cx, cy = motion.center_x * width, motion.center_y * height
+    rotate = torch.tensor(
+        [[alpha, beta, (1 - alpha) * cx - beta * cy], [-beta, alpha, beta * cx + (1 - alpha) * cy], [0.0, 0.0, 1.0]],
+        dtype=torch.float64,
+    )
+    translate = torch.tensor(
+        [[1.0, 0.0, motion.translation_x], [0.0, 1.0, motion.translation_y], [0.0, 0.0, 1.0]], dtype=torch.float64
+    )
+    return rotate @ translate
+
+
+def sampling_theta(motion: Motion2D, width: int, height: int) -> torch.Tensor:
+    """The 2×3 `affine_grid` matrix: normalised output coords → normalised source coords."""
+    to_norm = torch.tensor(
+        [[2.0 / width, 0.0, 1.0 / width - 1.0], [0.0, 2.0 / height, 1.0 / height - 1.0], [0.0, 0.0, 1.0]],
+        dtype=torch.float64,
+    )
+    inverse = torch.linalg.inv(deforum_matrix(motion, width, height))
+    return (to_norm @ inverse @ torch.linalg.inv(to_norm))[:2]
+
+
+_PADDING = {"replicate": "border", "reflect": "reflection", "wrap": "border"}
+
+
+def warp_2d(image: torch.Tensor, motion: Motion2D, border: str = "replicate") -> torch.Tensor:
+    """Warp an NCHW float image. `border`: replicate, reflect or wrap (tiles the plane)."""
+    if border not in _PADDING:
+        raise ValueError(f"border must be one of {sorted(_PADDING)}, found {border!r}")
+    if motion.is_identity():
+        return image
+    n, _, h, w = image.shape
+    theta = sampling_theta(motion, w, h).to(device=image.device, dtype=torch.float32)
+    grid = F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, image.shape[1], h, w], align_corners=False)
+    if border == "wrap":
+        grid = torch.remainder(grid + 1.0, 2.0) - 1.0
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=_PADDING[border],
+                         align_corners=False)
