@@ -21,6 +21,7 @@ the ParamStore as a table lookup, so the render thread never evaluates an expres
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,6 +37,7 @@ MAX_SCHEDULE_CHARS = 200_000
 MAX_KEYFRAMES = 10_000
 DEFAULT_BPM = 120.0
 SEED_MAX = 2**32 - 1
+_QUOTED_IN_PARENS = re.compile(r"^\(\s*([\"'])(.*)\1\s*\)$", re.DOTALL)
 RANDOM_SEED = -1  # in a seed schedule: a random seed for that frame (Deforum's convention)
 
 
@@ -148,6 +150,9 @@ def parse_schedule(text: str, name: str, source: str = "", key_path: str | None 
     for frame_text, frame_at, value_text, value_at in entries:
         frame_text, frame_at = _strip_quotes(frame_text, frame_at)
         value_text, value_at = _strip_quotes(value_text, value_at)
+        quoted = _QUOTED_IN_PARENS.match(value_text)
+        if quoted:  # ("7"): Deforum strips both the parentheses and the quotes
+            value_text, value_at = quoted.group(2), value_at + quoted.start(2)
         if not frame_text:
             raise where.error(frame_at, "missing frame before ':'", "a frame number or expression of max_f, s")
         if not value_text:
