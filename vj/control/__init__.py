@@ -1,0 +1,1 @@
+"""Control sources: they only write targets into the ParamStore."""

@@ -1,0 +1,185 @@
+"""LFOs that add an offset to any numeric parameter, synced to the beat clock or free-running in Hz.
+
+An LFO is a pure function of the beat position (or of seconds): `offset + depth * wave(cycles)`,
+wave in -1..1. The ParamStore adds it after smoothing and clamps to the parameter's range,
+so a modulated parameter still honours its live override, schedule and preset base.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from vj.control.tempo import TempoClock
+from vj.errors import ParamRejected
+from vj.params import ParamStore
+
+log = logging.getLogger(__name__)
+
+
+class Shape(str, Enum):
+    SINE = "sine"
+    TRIANGLE = "triangle"
+    SQUARE = "square"
+    SAW = "saw"
+    RANDOM_SMOOTH = "random_smooth"
+
+
+class RateUnit(str, Enum):
+    BEATS = "beats"  # rate = beats per cycle (4 = one cycle per bar in 4/4)
+    HZ = "hz"  # rate = cycles per second
+
+
+def _hash_unit(seed: int, n: int) -> float:
+    """Deterministic pseudo-random value in -1..1 for integer `n` (no shared RNG state across threads)."""
+    x = (n * 0x9E3779B1 + seed * 0x85EBCA77) & 0xFFFFFFFF
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x / 0xFFFFFFFF * 2.0 - 1.0
+
+
+def wave(shape: Shape, cycles: float, seed: int = 0) -> float:
+    """One LFO cycle per unit of `cycles`, value in -1..1; every shape starts a cycle at its rise."""
+    p = cycles - math.floor(cycles)
+    if shape is Shape.SINE:
+        return math.sin(2.0 * math.pi * p)
+    if shape is Shape.TRIANGLE:  # 0 -> 1 -> -1 -> 0, like the sine
+        return 4.0 * p if p < 0.25 else (2.0 - 4.0 * p if p < 0.75 else 4.0 * p - 4.0)
+    if shape is Shape.SQUARE:
+        return 1.0 if p < 0.5 else -1.0
+    if shape is Shape.SAW:  # ramp up over the cycle
+        return 2.0 * p - 1.0
+    # random-smooth: a new random level every cycle, eased with smoothstep so it never jumps
+    n = math.floor(cycles)
+    a, b = _hash_unit(seed, n), _hash_unit(seed, n + 1)
+    s = p * p * (3.0 - 2.0 * p)
+    return a + (b - a) * s
+
+
+@dataclass(frozen=True, slots=True)
+class Lfo:
+    """`depth` and `offset` are in the parameter's own units (zoom depth 0.01 = ±1 % per frame)."""
+
+    shape: Shape = Shape.SINE
+    rate: float = 4.0
+    unit: RateUnit = RateUnit.BEATS
+    depth: float = 0.0
+    offset: float = 0.0
+    phase: float = 0.0  # cycles, 0..1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.rate) or self.rate <= 0:
+            raise ValueError(f"lfo rate: expected a positive number, found {self.rate!r}")
+        for name in ("depth", "offset", "phase"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"lfo {name}: expected a finite number, found {getattr(self, name)!r}")
+
+    def cycles(self, beats: float, seconds: float) -> float:
+        if self.unit is RateUnit.BEATS:
+            return beats / self.rate + self.phase
+        return seconds * self.rate + self.phase
+
+    def value(self, beats: float, seconds: float) -> float:
+        return self.offset + self.depth * wave(self.shape, self.cycles(beats, seconds), self.seed)
+
+
+def parse_lfo(shape: object, rate: object, depth: object, offset: object = 0.0, unit: object = "beats") -> Lfo:
+    """Build an Lfo from loosely typed input (OSC arguments, TOML); ValueError names what was wrong."""
+    try:
+        shape_e = Shape(str(shape).lower().replace("-", "_"))
+    except ValueError:
+        raise ValueError(f"lfo shape: expected one of {', '.join(s.value for s in Shape)}, found {shape!r}") from None
+    try:
+        unit_e = RateUnit(str(unit).lower())
+    except ValueError:
+        raise ValueError(f"lfo unit: expected beats or hz, found {unit!r}") from None
+    numbers = []
+    for name, v in (("rate", rate), ("depth", depth), ("offset", offset)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"lfo {name}: expected a number, found {v!r}")
+        numbers.append(float(v))
+    return Lfo(shape_e, numbers[0], unit_e, numbers[1], numbers[2])
+
+
+class ModulatorBank:
+    """The LFOs assigned to parameters, installed into the store as `fn(now_s) -> offset`.
+
+    Time base: with `engine_time=True` (offline render, FixedClock) the beat is computed from
+    the frame time the engine passes in, so a render is reproducible; live, the tempo clock's
+    own monotonic time is used, because taps and MIDI clock pulses are stamped on that clock.
+    """
+
+    def __init__(self, store: ParamStore, tempo: TempoClock, *, engine_time: bool = False) -> None:
+        self.store = store
+        self.tempo = tempo
+        self.engine_time = engine_time
+        self._lfos: dict[str, Lfo] = {}
+        self._lock = threading.Lock()
+
+    def _fn(self, name: str) -> Callable[[float], float]:
+        def modulate(now_s: float) -> float:
+            lfo = self._lfos.get(name)
+            if lfo is None:
+                return 0.0
+            t = now_s if self.engine_time else self.tempo.now()
+            return lfo.value(self.tempo.beat_at(t), t)
+        return modulate
+
+    def assign(self, name: str, lfo: Lfo) -> bool:
+        """Attach (or replace) the LFO of a numeric parameter; False (counted) for an unknown or text one."""
+        try:
+            spec = self.store.spec(name)
+            if not spec.numeric:
+                raise ParamRejected("wrong_type", f"{name}: only numeric parameters can be modulated")
+        except ParamRejected as err:
+            self.store.reject(err.reason)
+            log.warning("lfo: %s", err)
+            return False
+        with self._lock:
+            fresh = name not in self._lfos
+            self._lfos[name] = lfo
+        if fresh:
+            self.store.set_modulator(name, self._fn(name))
+        return True
+
+    def update(self, name: str, **changes: float) -> bool:
+        """Change depth/rate/offset of an existing LFO (MIDI knob on LFO depth); False if none."""
+        with self._lock:
+            lfo = self._lfos.get(name)
+            if lfo is None:
+                return False
+            try:
+                self._lfos[name] = replace(lfo, **changes)
+            except ValueError as err:
+                log.warning("lfo %s: %s", name, err)
+                return False
+        return True
+
+    def remove(self, name: str) -> bool:
+        with self._lock:
+            existed = self._lfos.pop(name, None) is not None
+        if existed:
+            self.store.set_modulator(name, None)
+        return existed
+
+    def clear(self) -> None:
+        for name in list(self._lfos):
+            self.remove(name)
+
+    def get(self, name: str) -> Lfo | None:
+        return self._lfos.get(name)
+
+    def assigned(self) -> Mapping[str, Lfo]:
+        with self._lock:
+            return dict(self._lfos)
+
+    def status(self) -> str:
+        return f"lfo {len(self._lfos)}"
