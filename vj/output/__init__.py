@@ -1,1 +1,1 @@
-"""Outputs: virtual camera, preview window, recorder, control timeline. Each runs on its own thread."""
+"""Outputs: each runs on its own thread behind a bounded queue and never stalls the show."""

@@ -59,18 +59,19 @@ def _from_pretrained(cls: Any, source: str, dtype: torch.dtype, what: str) -> An
         if not path.is_dir():
             raise BackendUnavailable(f"{what} {source!r} is a file; expected a diffusers folder or a hub id.")
         try:
-            return cls.from_pretrained(str(path), torch_dtype=dtype)
+            return cls.from_pretrained(str(path), dtype=dtype)
         except (OSError, ValueError, json.JSONDecodeError) as err:
             raise BackendUnavailable(f"{what} folder {source!r} is not a loadable diffusers model: {err}") from err
     if not _HF_ID.match(source):
         raise BackendUnavailable(f"{what} {source!r}: no such file or folder, and not a Hugging Face id "
-                                 f"(owner/name). " + _DO_THIS.format(id=source))
+                                 "(owner/name). Check the path, or pass a hub id, a .safetensors checkpoint, "
+                                 "or `--model tiny` for the built-in random test model.")
     try:
-        return cls.from_pretrained(source, torch_dtype=dtype, local_files_only=True)
+        return cls.from_pretrained(source, dtype=dtype, local_files_only=True)
     except (OSError, ValueError) as cached_err:
         log.info("%s %s is not in the local cache (%s); trying to download it", what, source, cached_err)
     try:
-        return cls.from_pretrained(source, torch_dtype=dtype)
+        return cls.from_pretrained(source, dtype=dtype)
     except Exception as err:  # noqa: BLE001 - hub, network and format errors all end the same way
         raise BackendUnavailable(
             f"{what} {source!r} could not be loaded: it is not in the local Hugging Face cache and the download "
@@ -97,9 +98,10 @@ def load_pipeline(source: str, dtype: torch.dtype) -> Any:
     path = Path(source).expanduser()
     if path.suffix in (".safetensors", ".ckpt"):
         if not path.is_file():
-            raise BackendUnavailable(f"checkpoint {source!r} does not exist. " + _DO_THIS.format(id=source))
+            raise BackendUnavailable(f"checkpoint {source!r} does not exist: check the path, or use a hub id, "
+                                     "a diffusers folder, or `--model tiny` for the built-in random test model.")
         try:
-            return StableDiffusionPipeline.from_single_file(str(path), torch_dtype=dtype)
+            return StableDiffusionPipeline.from_single_file(str(path), dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a wrong or truncated file can fail anywhere inside
             raise BackendUnavailable(
                 f"checkpoint {source!r} could not be loaded as a Stable Diffusion 1.x/2.x single file "

@@ -1,0 +1,137 @@
+"""Video recording with PyAV on its own thread, behind a bounded frame queue.
+
+Live, the queue drops its oldest frame when the encoder falls behind (counted), so the
+render loop never waits on the disk. Offline (`live=False`), the queue blocks instead:
+back-pressure, and every frame reaches the file.
+
+The containers are chosen to survive a crash: Matroska (.mkv) writes self-contained
+clusters, and .mp4 is written fragmented (a moof per keyframe, with an empty moov up
+front), so a killed process leaves a playable file up to the last keyframe. Keyframes
+come every second, so at most about a second is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from vj.errors import VjError
+from vj.frames import Frame, FrameQueue
+
+log = logging.getLogger(__name__)
+
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+CONTAINERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov"}
+
+
+class RecorderError(VjError):
+    """The recording could not be started (bad path, codec, size)."""
+
+
+def _rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+class VideoRecorder:
+    """Encodes published frames to a video file on a named writer thread."""
+
+    def __init__(self, path: str | Path, *, width: int, height: int, fps: float, live: bool = True,
+                 codec: str = "libx264", crf: int = 20, preset: str = "veryfast", queue_size: int = 8) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() not in CONTAINERS:
+            raise RecorderError(f"recording {self.path}: expected a .mkv, .mp4 or .mov file name")
+        if width % 2 or height % 2:
+            raise RecorderError(f"recording {self.path}: H.264 needs even sizes, found {width}x{height}")
+        self.width, self.height, self.fps = width, height, fps
+        self.codec, self.crf, self.preset = codec, crf, preset
+        self.live = live
+        self.queue = FrameQueue(queue_size if live else 4, blocking=not live, name=f"recorder:{self.path.name}")
+        self.frames_written = 0
+        self.errors = 0
+        self._thread: threading.Thread | None = None
+        self._container: Any = None
+        self._stream: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._open()
+        self._thread = threading.Thread(target=self._write_loop, name=f"recorder:{self.path.name}", daemon=True)
+        self._thread.start()
+        log.info("recording to %s (%s, crf %d, %s)", self.path, self.codec, self.crf, self.preset)
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = CONTAINERS[self.path.suffix.lower()]
+        options = FRAGMENTED_MP4 if fmt in ("mp4", "mov") else {}
+        try:
+            self._container = av.open(str(self.path), mode="w", format=fmt, options=options)
+            stream = self._container.add_stream(self.codec, rate=_rate(self.fps))
+        except (av.FFmpegError, ValueError, OSError) as err:
+            raise RecorderError(f"recording {self.path}: could not open a {fmt} file with codec "
+                                f"{self.codec!r}: {err}") from err
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = max(1, int(round(self.fps)))  # a keyframe (fragment) a second
+        if self.codec in ("libx264", "libx265"):
+            stream.codec_context.options = {"crf": str(self.crf), "preset": self.preset}
+        self._stream = stream
+
+    def offer(self, frame: Frame) -> None:
+        self.queue.offer(frame)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Drain the queue, flush the encoder and finish the file."""
+        if self._thread is None:
+            return
+        self.queue.close()
+        self._thread.join(timeout_s)
+        if self._thread.is_alive():
+            log.error("recorder for %s did not finish within %.0f s", self.path, timeout_s)
+        self._thread = None
+
+    # ------------------------------------------------------------------ writer thread
+    def _encode(self, image: np.ndarray) -> None:
+        if image.shape[0] != self.height or image.shape[1] != self.width:
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the recording is {self.width}x{self.height}")
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        video_frame.pts = self.frames_written
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                frame = self.queue.get()
+                if frame is None:
+                    break
+                try:
+                    self._encode(frame.image)
+                except (av.FFmpegError, ValueError, OSError):  # an I/O thread: log, count, carry on
+                    self.errors += 1
+                    log.exception("recorder %s: frame %d not written", self.path.name, frame.index)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            self._container.close()
+        except (av.FFmpegError, OSError):
+            self.errors += 1
+            log.exception("recorder %s: could not finish the file", self.path)
+        log.info("recorded %d frames to %s (%d dropped)", self.frames_written, self.path, self.queue.dropped)
+
+    @property
+    def dropped(self) -> int:
+        return self.queue.dropped
+
+    def status(self) -> str:
+        return f"rec {self.frames_written}f drop {self.queue.dropped}"

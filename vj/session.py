@@ -1,0 +1,200 @@
+"""Wiring: a preset, a backend, the parameter store, the engine, outputs and controls.
+
+`LiveSession` is what `vj run` plays; `render_offline` is what `vj render` does. Both
+build the same engine; offline uses exactly 1/fps per frame and a recorder that applies
+back-pressure, so no frame is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Protocol
+
+from vj.config import PresetConfig
+from vj.engine.backends import Backend, load_backend
+from vj.engine.clock import Clock, FixedClock, LiveClock
+from vj.engine.loop import Engine, EngineSettings
+from vj.frames import FanOut, Frame
+from vj.params import ParamStore
+
+log = logging.getLogger(__name__)
+
+
+class Output(Protocol):
+    def start(self) -> None: ...
+    def offer(self, frame: Frame) -> None: ...
+    def close(self) -> None: ...
+    def status(self) -> str: ...
+
+
+class Control(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def status(self) -> str: ...
+
+
+# Called with (session store, preset, frames) whenever a preset becomes active: the schedule
+# code (vj.control) registers here to install `[schedules]`, so this module stays generic.
+PresetHook = Callable[[ParamStore, PresetConfig, int], None]
+PRESET_HOOKS: list[PresetHook] = []
+
+
+def register_preset_hook(hook: PresetHook) -> None:
+    if hook not in PRESET_HOOKS:
+        PRESET_HOOKS.append(hook)
+
+
+def _install_preset(store: ParamStore, preset: PresetConfig, frames: int) -> None:
+    for hook in PRESET_HOOKS:
+        hook(store, preset, frames)
+
+
+def build_store(preset: PresetConfig, frames: int | None = None) -> ParamStore:
+    store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+    _install_preset(store, preset, frames or preset.render.frames)
+    return store
+
+
+class LiveSession:
+    """One show: the engine on its render thread, plus the outputs and controls around it."""
+
+    def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
+                 offline: bool = False) -> None:
+        self.preset = preset
+        self.backend = backend if backend is not None else load_backend(preset.model)
+        self.store = build_store(preset)
+        self.fanout = FanOut()
+        settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline)
+        self.engine = Engine(self.backend, self.store, settings, self.fanout,
+                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)))
+        self.outputs: list[Output] = []
+        self.controls: list[Control] = []
+        self._preset_lock = threading.Lock()
+        self._started = False
+
+    # ------------------------------------------------------------------ composition
+    def add_output(self, output: Output) -> None:
+        self.outputs.append(output)
+        if self._started:
+            output.start()
+        self.fanout.add(output)
+
+    def remove_output(self, output: Output) -> None:
+        self.fanout.remove(output)
+        if output in self.outputs:
+            self.outputs.remove(output)
+        output.close()
+
+    def add_control(self, control: Control) -> None:
+        self.controls.append(control)
+        if self._started:
+            control.start()
+
+    def apply_preset(self, preset: PresetConfig) -> None:
+        """Switch preset at the next frame boundary: values, prompts, schedules, resolution.
+
+        The model is not swapped live (that would stall the show); a preset naming another
+        model keeps the current one and says so.
+        """
+        with self._preset_lock:
+            if preset.model.source != self.preset.model.source:
+                log.warning("preset %r names model %s; keeping %s (models are not swapped live)",
+                            preset.name, preset.model.source, self.preset.model.source)
+            self.store.load_preset_state(preset.params, preset.prompts.to_mix(), {})
+            _install_preset(self.store, preset, preset.render.frames)
+            if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
+                self.engine.request_resize(preset.render.width, preset.render.height)
+            self.engine.reset_anchor()
+            self.preset = preset
+            log.info("preset %r applied", preset.name)
+
+    # ------------------------------------------------------------------ running
+    def start(self, max_frames: int | None = None) -> None:
+        for output in self.outputs:
+            output.start()
+        for control in self.controls:
+            control.start()
+        self.engine.prime(self.store.prompts())
+        self._started = True
+        self.engine.start(max_frames)
+
+    def stop(self) -> None:
+        self.engine.stop()
+        for control in self.controls:
+            _close_quietly(control)
+        for output in self.outputs:
+            _close_quietly(output)
+        self._started = False
+
+    @property
+    def dropped(self) -> int:
+        return sum(int(getattr(o, "dropped", 0)) for o in self.outputs)
+
+    def status_line(self) -> str:
+        s = self.engine.stats
+        parts = [f"{s.fps:5.1f} fps", f"{s.frame_ms:6.1f} ms", f"frames {s.frames}", f"dropped {self.dropped}"]
+        if s.errors:
+            parts.append(f"errors {s.errors}")
+        parts.extend(p for p in (c.status() for c in (*self.controls, *self.outputs)) if p)
+        return " | ".join(parts)
+
+    def run(self, *, duration_s: float | None = None, frames: int | None = None,
+            on_status: Callable[[str], None] | None = None, status_every_s: float = 1.0) -> None:
+        """Start, report status every second, stop after the duration/frames or Ctrl-C."""
+        self.start(max_frames=frames)
+        started = time.monotonic()
+        next_status = started + status_every_s
+        try:
+            while self.engine.running:
+                now = time.monotonic()
+                if duration_s is not None and now - started >= duration_s:
+                    break
+                if on_status is not None and now >= next_status:
+                    on_status(self.status_line())
+                    next_status += status_every_s
+                time.sleep(0.02)
+        finally:
+            self.stop()
+        if self.engine.fatal_error is not None:
+            raise self.engine.fatal_error
+
+
+def _close_quietly(component: Output | Control) -> None:
+    try:
+        component.close()
+    except Exception:  # shutting down: report, then close the rest
+        log.exception("error while closing %s", type(component).__name__)
+
+
+def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Output],
+                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None) -> int:
+    """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure."""
+    backend = backend if backend is not None else load_backend(preset.model)
+    store = build_store(preset, frames)
+    fanout = FanOut()
+    outs = list(outputs)
+    for output in outs:
+        output.start()
+        fanout.add(output)
+    engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height, preset.render.fps,
+                                                   offline=True), fanout, FixedClock(preset.render.fps))
+    try:
+        engine.prime(store.prompts())
+        for _ in range(frames):
+            frame = engine.render_frame()
+            if on_frame is not None:
+                on_frame(frame)
+    finally:
+        engine.stop()
+        for output in outs:
+            output.close()
+    return engine.stats.frames
+
+
+def default_record_path(preset: PresetConfig, directory: Path = Path(".")) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return directory / f"vj-{preset.name.replace(' ', '_')}-{stamp}.mkv"
