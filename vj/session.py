@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Protocol
 
 from vj.config import PresetConfig
@@ -193,8 +192,3 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
         for output in outs:
             output.close()
     return engine.stats.frames
-
-
-def default_record_path(preset: PresetConfig, directory: Path = Path(".")) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return directory / f"vj-{preset.name.replace(' ', '_')}-{stamp}.mkv"

@@ -15,6 +15,7 @@ from collections import OrderedDict
 import torch
 
 SEED_MODULUS = 2**32
+BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
 
 
 class SeedSequencer:
@@ -27,6 +28,8 @@ class SeedSequencer:
         self._count = 0
 
     def next(self, base_seed: int, behavior: str, iter_n: int = 1) -> int:
+        if behavior not in BEHAVIORS:
+            raise ValueError(f"unknown seed_behavior {behavior!r}; expected one of {', '.join(BEHAVIORS)}")
         if base_seed != self._base:  # a new base (preset, OSC, schedule) restarts the sequence
             self._base = base_seed
             self._current = base_seed
@@ -42,10 +45,8 @@ class SeedSequencer:
             self._current += 2 if self._count % 2 == 1 else -1
         elif behavior == "alternate":
             self._current += 1 if self._count % 2 == 1 else -1
-        elif behavior == "random":
+        else:  # random
             return self._random()
-        else:
-            raise ValueError(f"unknown seed_behavior {behavior!r}")
         self._current %= SEED_MODULUS
         return self._current
 
