@@ -135,6 +135,7 @@ class PacedOutput:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.pacer: Pacer | None = None
+        self.tick = 0  # index of the tick being sent, counted from the thread's start (timestamps)
 
     def offer(self, frame: Frame) -> None:
         self.mailbox.put(frame)
@@ -168,6 +169,7 @@ class PacedOutput:
                 self._wait(self._stop, step.wait_s)
                 continue
             self.counters.skipped_ticks += step.skipped
+            self.tick = step.tick
             self.step_once()
             done += 1
             if max_ticks is not None and done >= max_ticks:

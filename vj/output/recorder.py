@@ -27,6 +27,11 @@ from vj.frames import Frame, FrameQueue
 log = logging.getLogger(__name__)
 
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+# Without these a SIGKILL loses everything still in libavformat's 32 kB I/O buffer, and
+# Matroska keeps a whole cluster (5 s by default) in memory: flush every packet, close a
+# cluster every half second. (tests/integration/test_recording_crash.py kills a recording.)
+CRASH_SAFE = {"flush_packets": "1"}
+MATROSKA_CLUSTERS = {"cluster_time_limit": "500"}
 CONTAINERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov"}
 
 
@@ -68,7 +73,7 @@ class VideoRecorder:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fmt = CONTAINERS[self.path.suffix.lower()]
-        options = FRAGMENTED_MP4 if fmt in ("mp4", "mov") else {}
+        options = {**CRASH_SAFE, **(FRAGMENTED_MP4 if fmt in ("mp4", "mov") else MATROSKA_CLUSTERS)}
         try:
             self._container = av.open(str(self.path), mode="w", format=fmt, options=options)
             stream = self._container.add_stream(self.codec, rate=_rate(self.fps))
@@ -96,14 +101,22 @@ class VideoRecorder:
         self._thread = None
 
     # ------------------------------------------------------------------ writer thread
-    def _encode(self, image: np.ndarray) -> None:
+    def _encode(self, image: np.ndarray, pts: int | None = None) -> None:
         if image.shape[0] != self.height or image.shape[1] != self.width:
             raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the recording is {self.width}x{self.height}")
         video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-        video_frame.pts = self.frames_written
+        video_frame.pts = self.frames_written if pts is None else pts
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
         self.frames_written += 1
+
+    def write_now(self, image: np.ndarray, pts: int | None = None) -> None:
+        """Encode on the caller's thread: for a paced output that owns its thread (vj.output.take).
+
+        `pts` counts output ticks (1/fps each); a tick the caller skipped leaves a gap, so
+        the file stays in step with the clock. It must increase.
+        """
+        self._encode(image, pts)
 
     def _write_loop(self) -> None:
         try:

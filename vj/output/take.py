@@ -169,9 +169,9 @@ class LiveTake:
                  self.codec, self.crf, self.encoder_preset)
 
     def _encode(self, frame: Frame, fresh: bool) -> None:
-        recorder = self._recorder
-        if recorder is not None:
-            recorder.write_now(frame.image)
+        recorder, paced = self._recorder, self._paced
+        if recorder is not None and paced is not None:
+            recorder.write_now(frame.image, pts=paced.tick)
 
     def _current_drops(self) -> int:
         if self._paced is None:

@@ -1,0 +1,70 @@
+"""Live take: toggled recording, paced video, timeline beside it, new file on resize."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+from output_helpers import make_frame
+
+from vj.config import PresetConfig
+from vj.output.take import LiveTake
+from vj.output.timeline import read_timeline
+
+
+def _feed(take: LiveTake, first: int, count: int, width: int = 64, height: int = 48) -> None:
+    for i in range(first, first + count):
+        take.offer(make_frame(i, width=width, height=height))
+        time.sleep(0.01)
+
+
+def _decode(path: Path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [int(f.to_ndarray(format="rgb24")[0, 0, 0]) for f in container.decode(video=0)]
+
+
+def test_toggle_records_paced_video_and_timeline(tmp_path: Path) -> None:
+    take = LiveTake(tmp_path / "show.mkv", 50.0, PresetConfig, live_state=lambda: {"zoom": 1.1},
+                    encoder_preset="ultrafast")
+    take.start()
+    _feed(take, 0, 3)  # not recording: ignored
+    assert take.status() == "" and not take.paths
+    assert take.toggle() is True and take.is_recording
+    _feed(take, 3, 20)
+    assert "REC show.mkv" in take.status()
+    assert take.toggle() is False
+    reds = _decode(tmp_path / "show.mkv")
+    assert len(reds) >= 10 and reds == sorted(reds) and reds[0] >= 3
+    timeline = read_timeline(tmp_path / "show.jsonl")
+    assert timeline.complete and [f.index for f in timeline.frames] == list(range(3, 23))
+    assert timeline.start_frame == 3 and timeline.header["state"]["live"] == {"zoom": 1.1}
+    assert timeline.header["output_fps"] == 50.0 and timeline.header["video"] == "show.mkv"
+    # A second take gets its own pair of files.
+    take.toggle()
+    _feed(take, 23, 5)
+    take.close()
+    assert take.paths == [tmp_path / "show.mkv", tmp_path / "show-2.mkv"]
+    assert read_timeline(tmp_path / "show-2.jsonl").frames[0].index == 23
+    assert take.frames_written >= len(reds) + 1 and take.dropped >= 0
+
+
+def test_a_resize_mid_take_continues_in_a_new_file(tmp_path: Path) -> None:
+    take = LiveTake(tmp_path / "r.mp4", 50.0, PresetConfig, encoder_preset="ultrafast")
+    take.start_recording()
+    _feed(take, 0, 8, 64, 48)
+    _feed(take, 8, 8, 96, 64)
+    take.stop_recording()
+    assert take.paths == [tmp_path / "r.mp4", tmp_path / "r-2.mp4"]
+    with av.open(str(tmp_path / "r-2.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (96, 64)
+    assert read_timeline(tmp_path / "r.jsonl").header["width"] == 64
+    assert read_timeline(tmp_path / "r-2.jsonl").header["width"] == 96
+
+
+def test_a_bad_path_does_not_stop_the_show(tmp_path: Path) -> None:
+    take = LiveTake(tmp_path / "show.avi", 50.0, PresetConfig)
+    take.start_recording()
+    take.offer(make_frame(0))  # the recorder refuses .avi: logged, counted, recording off
+    assert not take.is_recording and take.errors == 1
