@@ -127,6 +127,7 @@ class ExpressionError(ConfigError):
         self.column = column
         self.line = line
         self.problem = problem
+        self.hint = expected
         where = ": ".join(part for part in (source, key_path) if part)
         position = f"line {line}, column {column}" if line > 1 else f"column {column}"
         message = f"{where}: {position}: {problem}"

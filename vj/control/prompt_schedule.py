@@ -28,7 +28,7 @@ import numpy as np
 from vj.config import PresetConfig
 from vj.control.expressions import FRAME_VARIABLES, VALUE_VARIABLES, Expression, ExpressionError, Where, parse_expression
 from vj.control.schedule import DEFAULT_BPM, ScheduleContext, preset_context
-from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, PromptEntry, PromptMix
+from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptEntry, PromptMix
 
 log = logging.getLogger(__name__)
 
@@ -232,16 +232,15 @@ def _check_dynamic(schedule: PromptSchedule, source: str, key_path: str) -> None
                                        "a finite number")
 
 
-def fade_frames_of(preset: PresetConfig) -> int:
-    """A scheduled prompt fades in over prompt_fade_s (0 = Deforum's cut), in frames."""
-    fade_s = float(preset.params.get("prompt_fade_s", REGISTRY["prompt_fade_s"].default))
-    return int(round(fade_s * preset.render.fps))
-
-
 def compile_preset_prompt_schedule(preset: PresetConfig, bpm: float = DEFAULT_BPM) -> PromptSchedule | None:
-    """The preset's `[prompt_schedule]` with `prompts.negative` as the global negative, or None."""
+    """The preset's `[prompt_schedule]` with `prompts.negative` as the global negative, or None.
+
+    The schedule itself cuts at each key; the engine fades every prompt change in over
+    the `prompt_fade_s` parameter, so a preset crossfades with prompt_fade_s > 0 and cuts
+    exactly as Deforum with prompt_fade_s = 0 (what imported settings files get).
+    """
     if not preset.prompt_schedule:
         return None
     return parse_prompt_schedule(preset.prompt_schedule, preset_context(preset, bpm),
-                                 negative=preset.prompts.negative, fade_frames=fade_frames_of(preset),
+                                 negative=preset.prompts.negative, fade_frames=0,
                                  end=preset.schedule.end, source=preset.source_path)

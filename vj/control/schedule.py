@@ -30,6 +30,7 @@ import numpy as np
 from vj.config import PresetConfig, register_preset_validator
 from vj.control.expressions import FRAME_VARIABLES, VALUE_VARIABLES, Expression, ExpressionError, Where, parse_expression
 from vj.params import REGISTRY, ParamKind, ParamSpec, ParamStore
+from vj.session import register_preset_hook
 
 log = logging.getLogger(__name__)
 
@@ -304,9 +305,8 @@ def install_preset_schedules(store: ParamStore, preset: PresetConfig,
     compiled = compile_preset_schedules(preset, bpm)
     for name, fn in compiled.items():
         store.set_schedule(name, fn)
-    prompt_fn = compile_preset_prompt_schedule(preset, bpm)
-    if prompt_fn is not None:
-        store.set_prompt_schedule(prompt_fn)
+    # None clears the previous preset's prompt schedule.
+    store.set_prompt_schedule(compile_preset_prompt_schedule(preset, bpm))
     return compiled
 
 
@@ -324,4 +324,11 @@ def table(schedules: Mapping[str, CompiledSchedule], start: int, stop: int) -> d
     return {name: np.array([fn(f) for f in frames]) for name, fn in schedules.items()}
 
 
+def _session_hook(store: ParamStore, preset: PresetConfig, frames: int) -> None:
+    # `frames` (a --frames override) does not change max_f: keys such as "max_f-1" refer
+    # to the preset's own length; past it the schedule holds or loops.
+    install_preset_schedules(store, preset)
+
+
 register_preset_validator(validate_preset_schedules)
+register_preset_hook(_session_hook)
