@@ -213,7 +213,7 @@ class OscControl:
     def _serve(self) -> None:
         assert self._server is not None
         try:
-            self._server.serve_forever(poll_interval=0.2)
+            self._server.serve_forever(poll_interval=0.05)
         except Exception:  # the socket died under us; say so rather than vanish
             log.exception("OSC server stopped")
 
