@@ -1,0 +1,248 @@
+"""End to end on the tiny random model: the same code path a real model takes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from vj.config import PresetConfig, parse_preset
+from vj.engine.clock import FixedClock, LiveClock
+from vj.engine.loop import Engine, EngineSettings
+from vj.frames import Frame, FrameQueue
+from vj.output.recorder import VideoRecorder
+from vj.params import PromptEntry, PromptMix
+from vj.session import LiveSession, build_store, render_offline
+from tests.conftest import TINY_PRESET
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+    def status(self) -> str:
+        return ""
+
+    def offer(self, frame: Frame) -> None:
+        self.frames.append(frame)
+
+
+def render(preset: PresetConfig, backend, frames: int) -> list[Frame]:  # noqa: ANN001
+    sink = Collect()
+    render_offline(preset, frames=frames, outputs=[sink], backend=backend)
+    return sink.frames
+
+
+def test_offline_render_of_16_frames_decodes_back(tiny_backend, tiny_preset, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "clip.mp4"
+    rec = VideoRecorder(out, width=64, height=64, fps=24, live=False)
+    assert render_offline(tiny_preset, frames=16, outputs=[rec], backend=tiny_backend) == 16
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        assert stream.average_rate == 24 and stream.codec_context.name == "h264"
+    assert len(decoded) == 16 and decoded[0].shape == (64, 64, 3)
+
+
+def test_offline_render_is_deterministic(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    a = render(tiny_preset, tiny_backend, 6)
+    b = render(tiny_preset, tiny_backend, 6)
+    for fa, fb in zip(a, b, strict=True):
+        assert np.array_equal(fa.image, fb.image)
+        assert fa.snapshot.values == fb.snapshot.values and fa.seed == fb.seed
+
+
+def test_feedback_changes_successive_frames(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    frames = render(tiny_preset, tiny_backend, 5)
+    diffs = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    assert all(d > 0.5 for d in diffs), diffs
+    assert [f.seed for f in frames] == [42, 43, 44, 45, 46]  # iter: +1 per diffused frame
+
+
+def test_frame_zero_feeds_frame_one(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    # Strength 1 keeps the whole previous frame: frame 1 is frame 0 warped, nothing diffused.
+    still = tiny_preset.replace(params={**tiny_preset.params, "strength": 1.0, "zoom": 1.0, "angle": 0.0,
+                                        "noise": 0.0, "antiblur_amount": 0.0, "color_coherence": "none"})
+    frames = render(still, tiny_backend, 3)
+    assert np.array_equal(frames[0].image, frames[1].image) and np.array_equal(frames[1].image, frames[2].image)
+
+
+def test_changing_the_prompt_changes_the_conditioning(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    a = tiny_backend.encode_prompt("a tunnel of neon light")
+    b = tiny_backend.encode_prompt("a forest of glass trees")
+    assert a.shape == b.shape and not torch.allclose(a, b)
+    other = tiny_preset.replace(prompts=parse_preset('[[prompts.mix]]\ntext = "a forest of glass trees"\n').prompts)
+    fa, fb = render(tiny_preset, tiny_backend, 2), render(other, tiny_backend, 2)
+    assert not np.array_equal(fa[1].image, fb[1].image)
+
+
+def test_prompt_mix_fades_in_and_is_cached(tiny_backend) -> None:  # noqa: ANN001
+    store = build_store(parse_preset(TINY_PRESET))
+    engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24, offline=True), Collect(), FixedClock(24))
+    engine.prime(store.prompts())
+    engine.render_frame()
+    store.set("prompt_fade_s", 1.0)
+    store.set_prompts(PromptMix((PromptEntry("a tunnel of neon light", 0.5), PromptEntry("glass", 0.5)), "blurry"))
+    engine.render_frame()
+    assert engine._prompts.fading
+    misses = engine._cache.misses
+    for _ in range(30):
+        engine.render_frame()
+    assert not engine._prompts.fading
+    assert engine._cache.misses == misses  # encoded once, never per frame
+
+
+@pytest.mark.parametrize("sampler", ["euler_a", "lcm"])
+@pytest.mark.parametrize("steps", [1, 2])
+def test_sampler_matches_diffusers_schedulers(tiny_backend, sampler: str, steps: int) -> None:  # noqa: ANN001
+    """Our full-strength sampling == diffusers' EulerAncestral / LCM scheduler loop, noise for noise."""
+    from diffusers import EulerAncestralDiscreteScheduler, LCMScheduler
+
+    from vj.engine.sampling import img2img
+
+    config = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing")
+    scheduler = (EulerAncestralDiscreteScheduler(**config) if sampler == "euler_a" else LCMScheduler(**config))
+    scheduler.set_timesteps(steps)
+    cond = tiny_backend.encode_prompt("a cat")
+    latents = tiny_backend.encode_image(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3)))
+    noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(11))
+    model = tiny_backend.denoise_fn(cond, cond, 0.0)
+
+    step_gen = torch.Generator().manual_seed(5)
+    x = scheduler.add_noise(latents, noise, scheduler.timesteps[:1])
+    for t in scheduler.timesteps:
+        out = model(scheduler.scale_model_input(x, t), int(t))
+        x = scheduler.step(out, t, x, generator=step_gen).prev_sample
+    expected = x  # on the last step both schedulers return the denoised latents
+
+    ours_gen = torch.Generator().manual_seed(5)
+    ours = img2img(model, latents, noise, denoise=1.0, steps=steps, sampler=sampler,
+                   schedule=tiny_backend.schedule, step_noise=lambda i: torch.randn(latents.shape, generator=ours_gen))
+    assert [int(t) for t in scheduler.timesteps] == ([999] if steps == 1 else [999, 499])
+    assert torch.allclose(ours, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_cfg_tiny_vae_cadence_and_lcm_paths_render(tiny_preset) -> None:  # noqa: ANN001
+    from vj.config import ModelConfig
+    from vj.engine.backends import load_backend
+
+    backend = load_backend(ModelConfig(source="tiny", tiny_vae="tiny", device="cpu"))
+    assert backend.tiny_vae and backend.vae_scale_factor == 8
+    preset = tiny_preset.replace(params={**tiny_preset.params, "guidance": 3.0, "sampler": "lcm", "steps": 2,
+                                         "cadence": 3, "noise_type": "perlin"})
+    frames = render(preset, backend, 7)
+    assert [f.diffused for f in frames] == [True, False, False, True, False, False, True]
+    assert [f.seed for f in frames] == [42, 42, 42, 43, 43, 43, 44]
+    assert all(f.image.shape == (64, 64, 3) for f in frames)
+
+
+def test_live_queue_drops_oldest_when_an_output_is_slow(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    queue = FrameQueue(2, blocking=False)
+    store = build_store(tiny_preset)
+    engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24), queue, LiveClock(24))
+    engine.prime(store.prompts())
+    for _ in range(6):
+        engine.render_frame()
+    assert queue.dropped == 4
+    assert [queue.get(0).index, queue.get(0).index] == [4, 5]
+
+
+def test_a_failing_stage_is_counted_and_the_loop_carries_on(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    sink = Collect()
+    store = build_store(tiny_preset)
+    engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24), sink, LiveClock(24))
+    engine.prime(store.prompts())
+    real_decode = tiny_backend.decode
+    calls = {"n": 0}
+
+    def flaky(latents: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("decoder hiccup")
+        return real_decode(latents)
+
+    tiny_backend.decode = flaky
+    try:
+        store.set("zoom", 1.1)
+        engine.run(threading.Event(), max_frames=4)
+    finally:
+        tiny_backend.decode = real_decode
+    assert engine.stats.errors == 1 and "decoder hiccup" in engine.stats.last_error
+    assert len(sink.frames) == 4
+    assert any(e.name == "zoom" for f in sink.frames for e in f.snapshot.events)  # not lost with the failed frame
+
+
+def _wait_for(predicate, timeout_s: float = 30.0) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_live_session_uses_real_time_and_switches_preset_at_a_frame_boundary(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    sink = Collect()
+    session.add_output(sink)
+    session.start()
+    try:
+        assert _wait_for(lambda: len(sink.frames) >= 3)
+        wide = tiny_preset.replace(render=tiny_preset.render.__class__(width=128, height=64, fps=24),
+                                   params={"zoom": 1.0, "angle": 0.0})
+        session.apply_preset(wide)
+        assert _wait_for(lambda: sink.frames[-1].image.shape == (64, 128, 3))
+    finally:
+        session.stop()
+    switched = next(i for i, f in enumerate(sink.frames) if f.image.shape == (64, 128, 3))
+    assert all(f.image.shape == (64, 64, 3) for f in sink.frames[:switched])
+    assert sink.frames[switched].snapshot["angle"] < tiny_preset.params["angle"]  # gliding to the new preset
+    dts = [f.snapshot.dt_s for f in sink.frames[1:]]
+    assert all(0 < dt < 1 for dt in dts) and len(set(dts)) > 1  # real elapsed time, not a fixed step
+    assert "fps" in session.status_line()
+
+
+def _vj(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True, timeout=240)
+
+
+def test_cli_refuses_a_bad_preset_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[params]\nzoom = 1.02\nrotation = 3\n")
+    result = _vj("render", str(bad), "--model", "tiny", "--out", str(tmp_path / "x.mp4"))
+    assert result.returncode == 2
+    assert "bad.toml: params.rotation: expected a parameter name" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_model_that_cannot_load_says_what_to_do(tmp_path: Path) -> None:
+    result = _vj("render", "zoom-tunnel", "--model", str(tmp_path / "missing.safetensors"), "--out",
+                 str(tmp_path / "x.mp4"), "--frames", "1")
+    assert result.returncode == 2 and "does not exist" in result.stderr and "--model tiny" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
+    out = tmp_path / "take.mkv"
+    run = _vj("run", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "30",
+              "--record", str(out))
+    assert run.returncode == 0, run.stderr
+    assert "fps" in run.stdout or "stopped after 30 frames" in run.stderr
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 30
+    clip = tmp_path / "clip.mp4"
+    result = _vj("render", "spiral", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "5",
+                 "--fps", "12", "--steps", "2", "--seed", "3", "--out", str(clip), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(clip)) as container:
+        assert container.streams.video[0].average_rate == 12
+        assert sum(1 for _ in container.decode(video=0)) == 5
