@@ -1,0 +1,118 @@
+"""OSCQuery over real HTTP on loopback: tree structure per the Vidvox proposal, attribute queries, values."""
+
+from __future__ import annotations
+
+import builtins
+import http.client
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from vj.control.oscquery import ACCESS_RW, OscQueryServer
+from vj.control.tempo import TempoClock
+from vj.params import ParamStore
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[OscQueryServer, ParamStore]]:
+    store = ParamStore(base={"zoom": 1.02})
+    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, tempo=TempoClock(128.0),
+                            advertise=False)
+    server.start()
+    yield server, store
+    server.close()
+
+
+def get(server: OscQueryServer, path: str) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    body = json.loads(raw) if raw else None
+    if body is not None:
+        assert resp.getheader("Content-Type") == "application/json"
+    return resp.status, body
+
+
+def check_node(node: dict[str, Any], path: str) -> int:
+    """Every node has FULL_PATH and ACCESS; methods have TYPE; VALUE and RANGE match TYPE. Returns methods seen."""
+    assert node["FULL_PATH"] == path
+    assert node["ACCESS"] in (0, 1, 2, 3)
+    methods = 0
+    if "TYPE" in node:
+        methods += 1
+        assert isinstance(node["TYPE"], str) and node["TYPE"]
+        n_args = len(node["TYPE"].replace("N", ""))
+        if "VALUE" in node:
+            assert node["ACCESS"] in (1, 3)
+            assert isinstance(node["VALUE"], list) and len(node["VALUE"]) == n_args
+        if "RANGE" in node:
+            assert isinstance(node["RANGE"], list) and len(node["RANGE"]) == n_args
+            for r in node["RANGE"]:
+                assert set(r) <= {"MIN", "MAX", "VALS"}
+                if "MIN" in r and "MAX" in r:
+                    assert r["MIN"] <= r["MAX"]
+    for key, child in node.get("CONTENTS", {}).items():
+        methods += check_node(child, f"{path.rstrip('/')}/{key}")
+    return methods
+
+
+def test_tree_follows_the_specification(served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, store = served
+    status, root = get(server, "/")
+    assert status == 200
+    methods = check_node(root, "/")
+    zoom = root["CONTENTS"]["vj"]["CONTENTS"]["zoom"]
+    assert zoom["TYPE"] == "f" and zoom["ACCESS"] == ACCESS_RW
+    assert zoom["RANGE"] == [{"MIN": 0.5, "MAX": 2.0}] and zoom["VALUE"] == [pytest.approx(1.02)]
+    assert zoom["DESCRIPTION"]
+    border = root["CONTENTS"]["vj"]["CONTENTS"]["border"]
+    assert border["TYPE"] == "s" and border["RANGE"] == [{"VALS": ["replicate", "reflect", "wrap"]}]
+    assert root["CONTENTS"]["vj"]["CONTENTS"]["steps"]["TYPE"] == "i"
+    assert methods >= 2 * len(store.registry) + 16  # params, /norm, prompts and weights, commands
+
+
+def test_value_query_answers_the_current_value(served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, store = served
+    assert get(server, "/vj/zoom?VALUE") == (200, {"VALUE": [pytest.approx(1.02)]})
+    store.set("zoom", 1.3)
+    assert get(server, "/vj/zoom?VALUE") == (200, {"VALUE": [pytest.approx(1.3)]})  # the target until a frame
+    store.snapshot(0, 0.0, 1.0)
+    status, body = get(server, "/vj/zoom?VALUE")
+    assert status == 200 and body["VALUE"][0] == pytest.approx(1.3, abs=0.05)  # the smoothed on-screen value
+    store.set_prompt(1, "fog")
+    assert get(server, "/vj/prompt/1?VALUE") == (200, {"VALUE": ["fog"]})
+    assert get(server, "/vj/bpm?VALUE") == (200, {"VALUE": [128.0]})
+    assert get(server, "/vj/zoom/norm?RANGE") == (200, {"RANGE": [{"MIN": 0.0, "MAX": 1.0}]})
+
+
+def test_host_info_and_error_codes(served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, _ = served
+    status, info = get(server, "/?HOST_INFO")
+    assert status == 200
+    assert info["NAME"] == "vj" and info["OSC_PORT"] == 9000 and info["OSC_TRANSPORT"] == "UDP"
+    assert info["OSC_IP"] == "127.0.0.1" and info["EXTENSIONS"]["VALUE"] is True
+    assert get(server, "/vj/warp_speed")[0] == 404
+    assert get(server, "/vj/zoom?COLOUR")[0] == 400
+    assert get(server, "/vj/preset?VALUE")[0] == 204  # write-only: no value to read
+    assert get(server, "/vj/zoom")[1]["FULL_PATH"] == "/vj/zoom"
+    assert server.requests == 5 and server.errors == 2  # 404 and 400 are errors; 204 is an answer
+
+
+def test_missing_zeroconf_is_logged_clearly(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    real_import = builtins.__import__
+
+    def no_zeroconf(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "zeroconf":
+            raise ImportError("No module named 'zeroconf'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_zeroconf)
+    server = OscQueryServer(ParamStore(), osc_host="127.0.0.1", osc_port=9000, http_port=0)
+    with caplog.at_level(logging.WARNING, logger="vj.control.oscquery"):
+        server._advertise()
+    assert "zeroconf is not installed" in caplog.text and not server.advertised

@@ -1,0 +1,260 @@
+"""OSCQuery (Vidvox proposal): the OSC address space as JSON over HTTP, advertised with zeroconf.
+
+`GET /` answers the whole tree; `GET /vj/zoom` one node; `GET /vj/zoom?VALUE` one attribute
+(`{"VALUE": [1.02]}`); `GET /?HOST_INFO` the server description. Nodes carry FULL_PATH,
+CONTENTS (containers), TYPE, RANGE, ACCESS, VALUE, DESCRIPTION, CLIPMODE and UNIT, so
+TouchDesigner (with a community component), Chataigne, ossia score or VDMX can build remote
+controls. Status codes follow the proposal: 404 unknown path, 400 unknown attribute,
+204 an attribute the node does not have (VALUE of a write-only method).
+
+The HTTP server runs on its own named thread (stdlib `ThreadingHTTPServer`, daemon request
+threads); reads take the ParamStore's lock only briefly and never touch the render thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from vj.control.osc import PREFIX
+from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
+from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, ParamKind, ParamStore
+
+log = logging.getLogger(__name__)
+
+ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, ACCESS_RW = 0, 1, 2, 3
+ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "ACCESS", "VALUE", "DESCRIPTION", "CLIPMODE", "UNIT")
+EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "CLIPMODE": True,
+              "UNIT": True, "TAGS": False, "EXTENDED_TYPE": False, "CRITICAL": False, "OVERLOADS": False,
+              "LISTEN": False, "PATH_CHANGED": False, "PATH_RENAMED": False, "PATH_ADDED": False,
+              "PATH_REMOVED": False, "HTML": False}
+
+
+class OscQueryTree:
+    """Builds the JSON tree from the registry; values are read live at request time."""
+
+    def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj") -> None:
+        self.store = store
+        self.tempo = tempo
+        self.name = name
+
+    def _value(self, name: str) -> object:
+        snap = self.store.last_snapshot
+        if snap is not None and name in snap.values:
+            return snap.values[name]  # what is on screen (smoothed, modulated)
+        return self.store.target(name)
+
+    def tree(self) -> dict[str, Any]:
+        vj: dict[str, Any] = {}
+        for name, spec in self.store.registry.items():
+            node: dict[str, Any] = {"FULL_PATH": f"{PREFIX}{name}", "ACCESS": ACCESS_RW,
+                                    "DESCRIPTION": spec.description}
+            value = self._value(name)
+            if spec.kind is ParamKind.CHOICE:
+                node.update(TYPE="s", RANGE=[{"VALS": list(spec.choices)}], VALUE=[value])
+            else:
+                node.update(TYPE="i" if spec.kind is ParamKind.INT else "f",
+                            RANGE=[{"MIN": spec.minimum, "MAX": spec.maximum}], VALUE=[value], CLIPMODE="none")
+                if spec.unit:
+                    node["UNIT"] = [spec.unit]
+            node["CONTENTS"] = {"norm": {
+                "FULL_PATH": f"{PREFIX}{name}/norm", "TYPE": "f", "ACCESS": ACCESS_RW,
+                "RANGE": [{"MIN": 0.0, "MAX": 1.0}], "VALUE": [_normalised(spec, value)], "CLIPMODE": "none",
+                "DESCRIPTION": f"{name} mapped onto 0..1"}}
+            vj[name] = node
+        mix = self.store.prompts()
+        prompts: dict[str, Any] = {}
+        for i in range(MAX_PROMPTS):
+            entry = mix.entries[i] if i < len(mix.entries) else None
+            prompts[str(i)] = {
+                "FULL_PATH": f"{PREFIX}prompt/{i}", "TYPE": "s", "ACCESS": ACCESS_RW,
+                "VALUE": [entry.text if entry else ""], "DESCRIPTION": f"prompt text of slot {i}",
+                "CONTENTS": {"weight": {
+                    "FULL_PATH": f"{PREFIX}prompt/{i}/weight", "TYPE": "f", "ACCESS": ACCESS_RW,
+                    "RANGE": [{"MIN": 0.0, "MAX": MAX_PROMPT_WEIGHT}], "VALUE": [entry.weight if entry else 0.0],
+                    "CLIPMODE": "none", "DESCRIPTION": f"blend weight of prompt slot {i}"}}}
+        vj["prompt"] = {"FULL_PATH": f"{PREFIX}prompt", "ACCESS": ACCESS_NONE, "CONTENTS": prompts,
+                        "DESCRIPTION": "weighted prompts blended in embedding space"}
+        vj["negative"] = {"FULL_PATH": f"{PREFIX}negative", "TYPE": "s", "ACCESS": ACCESS_RW,
+                          "VALUE": [mix.negative], "DESCRIPTION": "negative prompt"}
+        vj["preset"] = _write_only("preset", "s", "switch preset by name (or number)")
+        vj["release"] = _write_only("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
+                                    RANGE=[{"VALS": [*self.store.registry, "prompt", "all"]}])
+        vj["record"] = _write_only("record", "i", "start (1) or stop (0) recording", RANGE=[{"MIN": 0, "MAX": 1}])
+        vj["tap"] = _write_only("tap", "N", "tap tempo")
+        vj["quantise"] = _write_only("quantise", "s", "where prompt / preset / seed changes land",
+                                     RANGE=[{"VALS": [q.value for q in Quantise]}])
+        vj["learn"] = _write_only("learn", "s", "MIDI learn: map the next control moved to this target")
+        bpm: dict[str, Any] = {"FULL_PATH": f"{PREFIX}bpm", "TYPE": "f", "RANGE": [{"MIN": MIN_BPM, "MAX": MAX_BPM}],
+                               "DESCRIPTION": "tempo in beats per minute", "CLIPMODE": "none"}
+        if self.tempo is not None:
+            bpm.update(ACCESS=ACCESS_RW, VALUE=[self.tempo.bpm])
+        else:
+            bpm["ACCESS"] = ACCESS_WRITE
+        vj["bpm"] = bpm
+        return {"FULL_PATH": "/", "ACCESS": ACCESS_NONE, "DESCRIPTION": f"{self.name} OSC address space",
+                "CONTENTS": {"vj": {"FULL_PATH": "/vj", "ACCESS": ACCESS_NONE, "CONTENTS": vj,
+                                    "DESCRIPTION": "real-time diffusion VJ engine"}}}
+
+    def node(self, path: str) -> dict[str, Any] | None:
+        node = self.tree()
+        for part in [p for p in path.split("/") if p]:
+            contents = node.get("CONTENTS")
+            if not isinstance(contents, dict) or part not in contents:
+                return None
+            node = contents[part]
+        return node
+
+
+def _write_only(name: str, type_tag: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"FULL_PATH": f"{PREFIX}{name}", "TYPE": type_tag, "ACCESS": ACCESS_WRITE, "DESCRIPTION": description,
+            **extra}
+
+
+def _normalised(spec: Any, value: object) -> float:
+    try:
+        return float(spec.to_normalised(value))
+    except (ValueError, TypeError):
+        return 0.0
+
+
+class OscQueryServer:
+    """The OSCQuery control: `start()`, `close()`, `status()` like every other control source."""
+
+    def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
+                 host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
+                 name: str = "vj") -> None:
+        self.tree = OscQueryTree(store, tempo, name)
+        self.osc_host = osc_host
+        self.osc_port = osc_port
+        self.host = host or osc_host
+        self.port = http_port
+        self.advertise = advertise
+        self.name = name
+        self.requests = 0
+        self.errors = 0
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._zeroconf: Any = None
+        self._services: list[Any] = []
+        self._zc_thread: threading.Thread | None = None
+        self.advertised = False
+
+    def host_info(self) -> dict[str, Any]:
+        return {"NAME": self.name, "EXTENSIONS": dict(EXTENSIONS), "OSC_IP": self.osc_host,
+                "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP"}
+
+    def start(self) -> None:
+        self._httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="vj-oscquery", daemon=True)
+        self._thread.start()
+        log.info("OSCQuery on http://%s:%d/ (OSC udp %d)", self.host, self.port, self.osc_port)
+        if self.advertise:
+            # zeroconf probes the network for a few seconds: never hold up the show for it
+            self._zc_thread = threading.Thread(target=self._advertise, name="vj-zeroconf", daemon=True)
+            self._zc_thread.start()
+
+    def _advertise(self) -> None:
+        try:
+            from zeroconf import ServiceInfo, Zeroconf
+        except ImportError:
+            log.warning("OSCQuery: zeroconf is not installed, so the server is not advertised "
+                        "(pip install 'vj[discovery]'); clients can still connect to http://%s:%d/",
+                        self.host, self.port)
+            return
+        try:
+            address = self.host if self.host not in ("0.0.0.0", "") else socket.gethostbyname(socket.gethostname())
+            packed = [socket.inet_aton(address)]
+            label = f"{self.name}-{self.osc_port}"
+            self._services = [
+                ServiceInfo("_oscjson._tcp.local.", f"{label}._oscjson._tcp.local.", addresses=packed,
+                            port=self.port, properties={}),
+                ServiceInfo("_osc._udp.local.", f"{label}._osc._udp.local.", addresses=packed,
+                            port=self.osc_port, properties={}),
+            ]
+            self._zeroconf = Zeroconf()
+            for info in self._services:
+                self._zeroconf.register_service(info)
+            self.advertised = True
+            log.info("OSCQuery advertised over zeroconf as %s (_oscjson._tcp, _osc._udp)", label)
+        except Exception as err:  # no multicast route, name clash...: the HTTP server still works
+            log.warning("OSCQuery: zeroconf advertisement failed (%s); clients can still connect to "
+                        "http://%s:%d/", err, self.host, self.port)
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        if self._zc_thread is not None:
+            self._zc_thread.join(timeout_s)
+        if self._zeroconf is not None:
+            try:
+                for info in self._services:
+                    self._zeroconf.unregister_service(info)
+                self._zeroconf.close()
+            except Exception as err:
+                log.debug("zeroconf close: %s", err)
+        self._httpd = None
+
+    def status(self) -> str:
+        return f"oscquery :{self.port} req {self.requests}" + (f" err {self.errors}" if self.errors else "")
+
+
+def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "vj-oscquery"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            log.debug("oscquery %s", format % args)
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            server.requests += 1
+            try:
+                status, body = self._answer()
+            except Exception:  # a bug in the tree must not kill the request thread silently
+                server.errors += 1
+                log.exception("OSCQuery request %s failed", self.path)
+                status, body = HTTPStatus.INTERNAL_SERVER_ERROR, None
+            if status is not HTTPStatus.OK:
+                server.errors += status is not HTTPStatus.NO_CONTENT
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            data = json.dumps(body).encode("utf-8")
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _answer(self) -> tuple[HTTPStatus, Any]:
+            parts = urlsplit(self.path)
+            path = unquote(parts.path) or "/"
+            query = parts.query
+            if query == "HOST_INFO":
+                return HTTPStatus.OK, server.host_info()
+            node = server.tree.node(path)
+            if node is None:
+                return HTTPStatus.NOT_FOUND, None
+            if not query:
+                return HTTPStatus.OK, node
+            if query not in ATTRIBUTES:
+                return HTTPStatus.BAD_REQUEST, None
+            if query not in node:
+                return HTTPStatus.NO_CONTENT, None
+            return HTTPStatus.OK, {query: node[query]}
+
+    return Handler
