@@ -87,6 +87,45 @@ class ScheduleConfig:
     max_frames: int = _field(0, _check_range(0, 1_000_000), "schedule length; 0 = render.frames")
 
 
+# ---- tempo and LFOs (issue 3; applied by vj.control.modulators): an optional [modulators] table
+LFO_SHAPES = ("sine", "triangle", "square", "saw", "random_smooth")
+LFO_UNITS = ("beats", "hz")
+QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LfoConfig:
+    shape: str = _field("sine", _one_of(LFO_SHAPES), "sine, triangle, square, saw or random_smooth")
+    rate: float = _field(4.0, _check_range(0.01, 1000.0), "beats per cycle (unit = beats) or cycles per second (hz)")
+    unit: str = _field("beats", _one_of(LFO_UNITS), "beats (synced to the tempo) or hz (free-running)")
+    depth: float = _field(0.0, _check_range(-1e6, 1e6), "amplitude in the parameter's own units")
+    offset: float = _field(0.0, _check_range(-1e6, 1e6), "constant added to the wave, parameter units")
+    phase: float = _field(0.0, _check_range(0.0, 1.0), "start of the cycle, 0..1")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModulatorsConfig:
+    bpm: float = _field(120.0, _check_range(20.0, 300.0), "tempo until tap, MIDI clock or /vj/bpm changes it")
+    beats_per_bar: int = _field(4, _check_range(1, 16), "beats in a bar (bar quantisation, LFO bars)")
+    quantise: str = _field("off", _one_of(QUANTISE_MODES), "where prompt, preset and seed switches land")
+    lookahead_ms: float = _field(0.0, _check_range(0.0, 1000.0), "land quantised changes this much early")
+    lfo: Mapping[str, LfoConfig] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _build_lfos(values: Any, source: str, path: str) -> Mapping[str, LfoConfig]:
+    if not isinstance(values, Mapping):
+        raise ConfigError(source, path, "a table of [modulators.lfo.<param>] tables", values)
+    lfos: dict[str, LfoConfig] = {}
+    for name, table in values.items():
+        spec = REGISTRY.get(name)
+        if spec is None or not spec.numeric:
+            raise ConfigError(source, _join(path, name), "a numeric parameter name (see `vj params`)",
+                              f"unknown key {name!r}" if spec is None else f"text parameter {name!r}")
+        lfos[name] = _build(LfoConfig, table, source, _join(path, name))
+    return MappingProxyType(lfos)
+# ---- end of tempo and LFOs
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresetConfig:
     name: str = _field("untitled")
@@ -98,6 +137,7 @@ class PresetConfig:
     schedules: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     prompt_schedule: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    modulators: ModulatorsConfig = field(default_factory=ModulatorsConfig)
     source_path: str = field(default="", compare=False)
 
     def replace(self, **changes: Any) -> PresetConfig:
@@ -171,6 +211,9 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
                 items.append(built)
             kwargs[name] = tuple(items)
             continue
+        if str(hint) == "Mapping[str, LfoConfig]":
+            kwargs[name] = _build_lfos(value, source, key)
+            continue
         if str(hint) == "Mapping[str, ParamValue]":
             kwargs[name] = _build_params(value, source, key)
             continue
@@ -217,6 +260,7 @@ def _join(path: str, key: str) -> str:
 
 
 _NESTED: dict[str, type] = {
+    "ModulatorsConfig": ModulatorsConfig,
     "ModelConfig": ModelConfig,
     "RenderConfig": RenderConfig,
     "PromptsConfig": PromptsConfig,
