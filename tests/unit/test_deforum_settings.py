@@ -88,8 +88,8 @@ def test_zoom_tunnel_settings(caplog: pytest.LogCaptureFixture) -> None:
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # ONE warning lists everything left out
     text = warnings[0].getMessage()
-    for key in ("kernel_schedule", "noise_multiplier_schedule", "steps=25", "depth_algorithm", "enable_perspective_flip",
-                "hybrid_composite", "sd_model_name"):
+    for key in ("kernel_schedule", "noise_multiplier_schedule", "steps=25", "depth_algorithm",
+                "enable_perspective_flip", "hybrid_composite", "sd_model_name"):
         assert key in text
     assert "translation_z" not in text  # 3D keys do nothing in 2D mode, in Deforum too
 

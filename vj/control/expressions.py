@@ -179,7 +179,7 @@ class Expression:
             sign = -sign if isinstance(node.op, ast.USub) else sign
             node = node.operand
         if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return sign * float(node.value)
+            return sign * float(node.value)  # type: ignore[arg-type]  # int or float, checked above
         return None
 
     def evaluate(self, env: Env) -> Array:
@@ -313,7 +313,7 @@ def parse_expression(text: str, where: Where | None = None,
 def _evaluate(node: ast.expr, env: Env) -> Array | float:
     """Walk a tree that `parse_expression` has already checked."""
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        return float(node.value)  # type: ignore[arg-type]  # parse_expression allows int and float only
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]

@@ -26,7 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from vj.config import PresetConfig
-from vj.control.expressions import FRAME_VARIABLES, VALUE_VARIABLES, Expression, ExpressionError, Where, parse_expression
+from vj.control.expressions import (
+    FRAME_VARIABLES,
+    Expression,
+    ExpressionError,
+    Where,
+    parse_expression,
+)
 from vj.control.schedule import DEFAULT_BPM, ScheduleContext, preset_context
 from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptEntry, PromptMix
 

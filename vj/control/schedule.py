@@ -28,7 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from vj.config import PresetConfig, register_preset_validator
-from vj.control.expressions import FRAME_VARIABLES, VALUE_VARIABLES, Expression, ExpressionError, Where, parse_expression
+from vj.control.expressions import (
+    FRAME_VARIABLES,
+    VALUE_VARIABLES,
+    Expression,
+    ExpressionError,
+    Where,
+    parse_expression,
+)
 from vj.params import REGISTRY, ParamKind, ParamSpec, ParamStore
 from vj.session import register_preset_hook
 
