@@ -1,0 +1,122 @@
+"""Time the feedback loop: vj's engine against a naive diffusers loop, on the tiny model.
+
+For each resolution and step count it renders a warm-up, then times frames of:
+- the engine: snapshot → warp → colour → noise → encode → denoise → decode → publish,
+  all on tensors, prompt embeddings cached;
+- a naive loop: `StableDiffusionImg2ImgPipeline(prompt=..., image=PIL)` once per frame on
+  the same tiny model, the feedback warped with PIL, PIL in and PIL out.
+Both run the same number of UNet calls per frame (denoise 0.5: the pipeline gets 2× the
+steps and strength 0.5). Prints a Markdown table; nothing is asserted.
+
+    .venv/bin/python benchmarks/loop.py [--sizes 64 128 256 512] [--steps 1 2] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+from PIL import Image
+
+from vj.config import parse_preset
+from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.tiny import build_tiny_pipeline
+from vj.engine.clock import FixedClock
+from vj.engine.loop import Engine, EngineSettings
+from vj.frames import Frame
+from vj.session import build_store
+
+PROMPT = "an endless tunnel of neon arches, volumetric light"
+STAGES = ("prompt", "warp", "prepare", "encode", "denoise", "decode", "publish")
+
+
+class _Discard:
+    def offer(self, frame: Frame) -> None:
+        pass
+
+
+def _budget(seconds: float, frame_s: float, minimum: int = 5, maximum: int = 300) -> int:
+    return max(minimum, min(maximum, int(seconds / max(frame_s, 1e-3))))
+
+
+def time_engine(size: int, steps: int, seconds: float) -> tuple[float, dict[str, float]]:
+    preset = parse_preset(f"""
+[render]
+width = {size}
+height = {size}
+[[prompts.mix]]
+text = "{PROMPT}"
+[params]
+zoom = 1.02
+angle = 0.5
+strength = 0.5
+steps = {steps}
+noise = 0.03
+""", "benchmark")
+    backend = DiffusersBackend(build_tiny_pipeline(), name="tiny", device=torch.device("cpu"), dtype=torch.float32)
+    store = build_store(preset)
+    engine = Engine(backend, store, EngineSettings(size, size, 24, offline=True), _Discard(), FixedClock(24))
+    engine.prime(store.prompts())
+    start = time.perf_counter()
+    for _ in range(3):
+        engine.render_frame()
+    frames = _budget(seconds, (time.perf_counter() - start) / 3)
+    per_stage: dict[str, list[float]] = {s: [] for s in STAGES}
+    start = time.perf_counter()
+    for _ in range(frames):
+        frame = engine.render_frame()
+        for stage in STAGES:
+            per_stage[stage].append(frame.stage_ms.get(stage, 0.0))
+    elapsed = time.perf_counter() - start
+    return frames / elapsed, {s: statistics.fmean(v) for s, v in per_stage.items()}
+
+
+def time_naive(size: int, steps: int, seconds: float) -> float:
+    pipe = build_tiny_pipeline()
+    pipe.set_progress_bar_config(disable=True)
+    image = Image.new("RGB", (size, size), (128, 96, 160))
+    generator = torch.Generator().manual_seed(0)
+
+    def frame(img: Image.Image) -> Image.Image:
+        # The usual script: warp with PIL, then one pipeline call with the prompt text.
+        zoomed = img.rotate(0.5, resample=Image.BILINEAR).resize((int(size * 1.02),) * 2, Image.BILINEAR)
+        offset = (zoomed.width - size) // 2
+        warped = zoomed.crop((offset, offset, offset + size, offset + size))
+        return pipe(prompt=PROMPT, image=warped, strength=0.5, num_inference_steps=2 * steps, guidance_scale=0.0,
+                    generator=generator).images[0]
+
+    start = time.perf_counter()
+    for _ in range(3):
+        image = frame(image)
+    frames = _budget(seconds, (time.perf_counter() - start) / 3)
+    start = time.perf_counter()
+    for _ in range(frames):
+        image = frame(image)
+    return frames / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}, device cpu, tiny random SD (kl8 VAE), fp32\n")
+    header = "| px | steps | engine fps | naive fps | speed-up | " + " | ".join(f"{s} ms" for s in STAGES) + " |"
+    print(header)
+    print("|" + "---|" * (5 + len(STAGES)))
+    for size in args.sizes:
+        for steps in args.steps:
+            fps, stages = time_engine(size, steps, args.seconds)
+            naive = time_naive(size, steps, args.seconds)
+            cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
+            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {cells} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
