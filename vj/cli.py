@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from vj.config import PresetConfig, list_presets, load_preset
 from vj.errors import VjError

@@ -175,9 +175,8 @@ def _coerce(kind: Any, value: Any, source: str, key: str) -> Any:
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
-    elif kind is str:
-        if isinstance(value, str):
-            return value
+    elif kind is str and isinstance(value, str):
+        return value
     raise ConfigError(source, key, _TYPE_NAMES.get(kind, str(kind)), value)
 
 

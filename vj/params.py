@@ -22,9 +22,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
 
 from vj.errors import ParamRejected
 
@@ -34,13 +33,13 @@ ModulatorFn = Callable[[float], float]
 PromptScheduleFn = Callable[[int], "PromptMix"]
 
 
-class ParamKind(str, Enum):
+class ParamKind(StrEnum):
     FLOAT = "float"
     INT = "int"
     CHOICE = "choice"
 
 
-class Motion(str, Enum):
+class Motion(StrEnum):
     """How a parameter accumulates per frame (Deforum's per-frame increments)."""
 
     NONE = "none"
@@ -92,8 +91,8 @@ class ParamSpec:
             raise ParamRejected("not_finite", f"{self.name}: expected a finite number, found {value!r}")
         if number < self.minimum or number > self.maximum:
             raise ParamRejected(
-                "out_of_range", f"{self.name}: expected {self.minimum:g}..{self.maximum:g} {self.unit}, found {number:g}"
-            )
+                "out_of_range",
+                f"{self.name}: expected {self.minimum:g}..{self.maximum:g} {self.unit}, found {number:g}")
         if self.kind is ParamKind.INT:
             return int(round(number))
         return number
@@ -458,7 +457,7 @@ class ParamStore:
         with self._lock:
             self._prompts = mix
             self._prompt_live = source != "preset"
-            self._events.append(ControlEvent("prompts", "", _mix_to_json(mix), source))
+            self._events.append(ControlEvent("prompts", "", mix_to_json(mix), source))
 
     def set_prompt_schedule(self, fn: PromptScheduleFn | None) -> None:
         with self._lock:
@@ -508,7 +507,7 @@ class ParamStore:
                 self._live.clear()
                 self._prompt_live = False
             self._events.append(ControlEvent("base", "", dict(self._base), "preset"))
-            self._events.append(ControlEvent("prompts", "", _mix_to_json(prompts), "preset"))
+            self._events.append(ControlEvent("prompts", "", mix_to_json(prompts), "preset"))
 
     def set_schedule(self, name: str, fn: ScheduleFn | None) -> None:
         self.spec(name)
@@ -594,7 +593,7 @@ class ParamStore:
                 scheduled = self._prompt_schedule(frame_index)
                 if scheduled != self._prompts:
                     self._prompts = scheduled
-                    self._events.append(ControlEvent("prompts", "", _mix_to_json(scheduled), "schedule"))
+                    self._events.append(ControlEvent("prompts", "", mix_to_json(scheduled), "schedule"))
             events = tuple(self._events)
             self._events.clear()
             snap = ParamSnapshot(frame_index, now_s, dt_s, MappingProxyType(values), self._prompts, events)
@@ -623,12 +622,8 @@ class ParamStore:
             raise ValueError(f"unknown control event kind {event.kind!r}")
 
 
-def _mix_to_json(mix: PromptMix) -> dict[str, object]:
-    return {"entries": [[e.text, e.weight] for e in mix.entries], "negative": mix.negative}
-
-
 def mix_to_json(mix: PromptMix) -> dict[str, object]:
-    return _mix_to_json(mix)
+    return {"entries": [[e.text, e.weight] for e in mix.entries], "negative": mix.negative}
 
 
 def mix_from_json(data: object) -> PromptMix:
@@ -648,5 +643,3 @@ def params_by_group(registry: Mapping[str, ParamSpec] = REGISTRY) -> dict[str, l
 def numeric_names(registry: Mapping[str, ParamSpec] = REGISTRY) -> Iterable[str]:
     return (name for name, spec in registry.items() if spec.numeric)
 
-
-Source = Literal["preset", "schedule", "live"]

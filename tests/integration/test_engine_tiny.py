@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import TINY_PRESET
 from vj.config import PresetConfig, parse_preset
 from vj.engine.clock import FixedClock, LiveClock
 from vj.engine.loop import Engine, EngineSettings
@@ -20,7 +21,6 @@ from vj.frames import Frame, FrameQueue
 from vj.output.recorder import VideoRecorder
 from vj.params import PromptEntry, PromptMix
 from vj.session import LiveSession, build_store, render_offline
-from tests.conftest import TINY_PRESET
 
 
 class Collect:
@@ -63,7 +63,7 @@ def test_offline_render_is_deterministic(tiny_backend, tiny_preset) -> None:  # 
 
 def test_feedback_changes_successive_frames(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     frames = render(tiny_preset, tiny_backend, 5)
-    diffs = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(frames, frames[1:])]
+    diffs = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(frames, frames[1:], strict=False)]
     assert all(d > 0.5 for d in diffs), diffs
     assert [f.seed for f in frames] == [42, 43, 44, 45, 46]  # iter: +1 per diffused frame
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vj.engine.colour import (apply_contrast, colour_stats, hsv_to_rgb, lab_to_rgb, match_colour, rgb_to_hsv,
-                              rgb_to_lab, unsharp)
+from vj.engine.colour import (
+    apply_contrast,
+    colour_stats,
+    hsv_to_rgb,
+    lab_to_rgb,
+    match_colour,
+    rgb_to_hsv,
+    rgb_to_lab,
+    unsharp,
+)
 from vj.engine.noise import add_noise, noise_image
 
 
@@ -71,6 +79,7 @@ def test_noise_is_seeded_and_blends_by_amount() -> None:
     assert not torch.equal(a, add_noise(img, 0.3, "gaussian", 8))
     assert add_noise(img, 0.0, "gaussian", 7) is img
     perlin = noise_image((1, 3, 32, 32), "perlin", 1)
-    assert perlin.min() >= 0 and perlin.max() <= 1 and not torch.equal(perlin, noise_image((1, 3, 32, 32), "gaussian", 1))
+    assert perlin.min() >= 0 and perlin.max() <= 1
+    assert not torch.equal(perlin, noise_image((1, 3, 32, 32), "gaussian", 1))
     with pytest.raises(ValueError, match="noise_type"):
         noise_image((1, 3, 8, 8), "pink", 1)

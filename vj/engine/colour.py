@@ -55,7 +55,8 @@ def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
     minc = rgb.min(dim=1).values
     delta = maxc - minc
     safe = torch.where(delta > _EPS, delta, torch.ones_like(delta))
-    hue = torch.where(argmax == 0, ((g - b) / safe) % 6, torch.where(argmax == 1, (b - r) / safe + 2, (r - g) / safe + 4))
+    hue = torch.where(argmax == 0, ((g - b) / safe) % 6,
+                      torch.where(argmax == 1, (b - r) / safe + 2, (r - g) / safe + 4))
     hue = torch.where(delta > _EPS, hue / 6, torch.zeros_like(hue))
     sat = torch.where(maxc > _EPS, delta / maxc.clamp(min=_EPS), torch.zeros_like(maxc))
     return torch.stack([hue, sat, maxc], dim=1)

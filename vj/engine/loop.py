@@ -244,9 +244,9 @@ class Engine:
             init = self._prepare(warped, snap, seed) if warped is not None else None
             timer.mark("prepare")
             image = self._diffuse(init, snap, seed, cond, timer)
-            if self._anchor is None or self._anchor.space != snap.text("color_coherence"):
-                if snap.text("color_coherence") != "none":
-                    self._anchor = colour_stats(image, snap.text("color_coherence"))
+            space = snap.text("color_coherence")
+            if space != "none" and (self._anchor is None or self._anchor.space != space):
+                self._anchor = colour_stats(image, space)
             self._turbo_prev = warped if cadence > 1 else None
             self._turbo_next = image
             self._cadence_left = self._block_cadence = cadence

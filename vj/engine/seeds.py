@@ -100,7 +100,8 @@ class NoiseBank:
     def frame_noise(self, seed: int, base_seed: int, now_s: float, morph_s: float) -> torch.Tensor:
         """Noise for this frame; a change of base seed starts a slerp from the last noise."""
         target = self.noise(seed)
-        if self._last_base is not None and base_seed != self._last_base and morph_s > 0 and self._last_noise is not None:
+        base_changed = self._last_base is not None and base_seed != self._last_base
+        if base_changed and morph_s > 0 and self._last_noise is not None:
             self._morph_from = self._last_noise
             self._morph_start_s = now_s
         self._last_base = base_seed
