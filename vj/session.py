@@ -74,6 +74,7 @@ class LiveSession:
         self.controls: list[Control] = []
         self._preset_lock = threading.Lock()
         self._started = False
+        self._stopped = False
 
     # ------------------------------------------------------------------ composition
     def add_output(self, output: Output) -> None:
@@ -122,6 +123,10 @@ class LiveSession:
         self.engine.start(max_frames)
 
     def stop(self) -> None:
+        """Stop the engine, then controls and outputs (outputs finish their files). Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.engine.stop()
         for control in self.controls:
             _close_quietly(control)

@@ -231,6 +231,28 @@ def test_cli_model_that_cannot_load_says_what_to_do(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_ctrl_c_stops_a_live_run_cleanly_and_finishes_the_recording(tmp_path: Path) -> None:
+    import signal
+
+    out = tmp_path / "take.mkv"
+    proc = subprocess.Popen([sys.executable, "-m", "vj.cli", "run", "zoom-tunnel", "--model", "tiny", "--width", "64",
+                             "--height", "64", "--record", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.stdout is not None and time.monotonic() < deadline:
+            if "fps" in proc.stdout.readline():  # the first status line: the show is running
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "stopped after" in stderr and "Traceback" not in stderr
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) > 5
+
+
 def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "take.mkv"
     run = _vj("run", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "30",
