@@ -77,13 +77,7 @@ LIVE_ATTACHERS: list[LiveAttacher] = []
 
 
 def attach_live_extras(session: object, args: argparse.Namespace) -> None:
-    from vj.output.recorder import VideoRecorder
-
-    if args.record:
-        render = session.preset.render  # type: ignore[attr-defined]
-        session.add_output(VideoRecorder(args.record, width=render.width, height=render.height,  # type: ignore[attr-defined]
-                                         fps=render.fps, live=True, codec=args.record_codec,
-                                         crf=args.record_crf, preset=args.record_preset))
+    # --record is wired by vj.output.cli_commands (a paced live take plus its control timeline).
     for attach in LIVE_ATTACHERS:
         attach(session, args)
 

@@ -132,6 +132,7 @@ def _c(name: str, group: str, default: str, choices: tuple[str, ...], doc: str) 
 
 
 BORDER_MODES = ("replicate", "reflect", "wrap")
+ANIMATION_MODES = ("2d", "3d")
 COLOR_COHERENCE_MODES = ("none", "rgb", "hsv", "lab")
 NOISE_TYPES = ("gaussian", "perlin")
 SEED_BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
@@ -150,6 +151,16 @@ _SPECS: tuple[ParamSpec, ...] = (
     _f("transform_center_x", "motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, x"),
     _f("transform_center_y", "motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, y"),
     _c("border", "motion", "replicate", BORDER_MODES, "how the warp fills uncovered pixels"),
+    _c("animation_mode", "motion", "2d", ANIMATION_MODES, "2d: zoom/angle/pan warp; 3d: perspective camera"),
+    _f("translation_z", "motion", 0.0, -100.0, 100.0, "units/frame", 0.25, "3D: + flies forward",
+       Motion.ADDITIVE),
+    _f("rotation_3d_x", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: tilt; + moves content down",
+       Motion.ADDITIVE),
+    _f("rotation_3d_y", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: pan; + moves content left",
+       Motion.ADDITIVE),
+    _f("rotation_3d_z", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: roll; + counter-clockwise",
+       Motion.ADDITIVE),
+    _f("fov", "motion", 70.0, 1.0, 170.0, "deg", 0.25, "3D: camera field of view"),
     _f("strength", "diffusion", 0.65, 0.0, 1.0, "fraction", 0.15,
        "fraction of the previous frame kept (Deforum); denoise = 1 - strength"),
     _f("guidance", "diffusion", 1.0, 0.0, 20.0, "scale", 0.15, "classifier-free guidance; <=1 means no CFG"),

@@ -126,7 +126,13 @@ def test_astria_prompt_file(tiny_backend, caplog: pytest.LogCaptureFixture) -> N
     assert firsts[15:30] == ["the astronaut looks up at a sky full of paper lanterns"] * 15
     assert frames[20].snapshot.prompts.negative == "blurry, low quality nsfw, nude"
     assert firsts[30:] == ["a spiral galaxy reflected in the astronaut's visor"] * 15
-    assert "translation_z" in caplog.text and "rotation_3d_x" in caplog.text  # 3D camera listed, not dropped
+    # Astria's default camera, computed independently: a 3D flight with sinusoidal turns.
+    t = np.arange(45)
+    assert {fr.snapshot["animation_mode"] for fr in frames} == {"3d"}
+    assert (column(frames, "translation_z") == -0.5).all()
+    assert np.allclose(column(frames, "rotation_3d_x"), 2 * np.sin(3.14 * t / 100) / 80)
+    assert np.allclose(column(frames, "rotation_3d_y"), 2 * np.sin(3.14 * t / 100) / 40)
+    assert np.allclose(column(frames, "rotation_3d_z"), 2 * np.sin(3.14 * t / 50) / 40)
 
 
 def test_vj_render_accepts_a_settings_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -112,8 +112,10 @@ def test_astria_file() -> None:
     assert settings["strength_schedule"] == "0:(0.55)" and settings["seed"] == 1 and settings["diffusion_cadence"] == 2
     result = convert_settings(settings, "a.txt")
     assert result.preset.render.frames == 45 and result.preset.params["strength"] == 0.55
-    for key in ("translation_z", "rotation_3d_x", "animation_mode"):
-        assert key in result.unsupported  # no 3D warp in the engine yet: listed, not dropped
+    assert result.preset.params["animation_mode"] == "3d"  # the 3D camera is honoured (vj.engine.warp3d)
+    assert result.preset.params["translation_z"] == -0.5
+    assert {"rotation_3d_x", "rotation_3d_y", "rotation_3d_z"} <= set(result.preset.schedules)
+    assert not {"translation_z", "rotation_3d_x", "animation_mode"} & set(result.unsupported)
     assert "zoom" not in result.data.get("schedules", {}) and "zoom" not in result.data["params"]  # 3D ignores zoom
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -31,6 +32,7 @@ from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
 from vj.engine.seeds import SEED_MODULUS, NoiseBank, SeedSequencer
 from vj.engine.warp import Motion2D, warp_2d
+from vj.engine.warp3d import Camera3D, warp_3d
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.params import ControlEvent, ParamSnapshot, PromptMix
@@ -169,14 +171,22 @@ class Engine:
             self._noise.resize(self._latent_shape())
             self._host = None
 
-    def _motion(self, snap: ParamSnapshot) -> Motion2D:
-        # Live: increments scale with the real elapsed time; offline: exactly one frame.
+    def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
+        """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
         frames = 1.0 if self.settings.offline else snap.dt_s * self.settings.fps
-        return Motion2D(
+        border = snap.text("border")
+        if snap.text("animation_mode") == "3d":
+            camera = Camera3D(
+                snap.num("translation_x"), snap.num("translation_y"), snap.num("translation_z"),
+                snap.num("rotation_3d_x"), snap.num("rotation_3d_y"), snap.num("rotation_3d_z"), snap.num("fov"),
+            ).scaled(frames)
+            return lambda image: warp_3d(image, camera, border)
+        motion = Motion2D(
             zoom=snap.num("zoom"), angle_deg=snap.num("angle"), translation_x=snap.num("translation_x"),
             translation_y=snap.num("translation_y"), center_x=snap.num("transform_center_x"),
             center_y=snap.num("transform_center_y"),
         ).scaled(frames)
+        return lambda image: warp_2d(image, motion, border)
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
@@ -232,14 +242,13 @@ class Engine:
             cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"))
             assert cond is not None
         timer.mark("prompt")
-        motion = self._motion(snap)
-        border = snap.text("border")
+        warp = self._warp_fn(snap)
         cadence = int(snap["cadence"])
         diffused = self._cadence_left <= 0 or self._turbo_next is None
         seed = (self._seeds.next(int(snap["seed"]), snap.text("seed_behavior"), int(snap["seed_iter_n"]))
                 if diffused else self._last_seed)
         if diffused:
-            warped = warp_2d(self._turbo_next, motion, border) if self._turbo_next is not None else None
+            warped = warp(self._turbo_next) if self._turbo_next is not None else None
             timer.mark("warp")
             init = self._prepare(warped, snap, seed) if warped is not None else None
             timer.mark("prepare")
@@ -255,9 +264,9 @@ class Engine:
             self._block_cadence = min(self._block_cadence, max(cadence, 1))
             self._cadence_left = min(self._cadence_left, self._block_cadence)
             assert self._turbo_next is not None
-            self._turbo_next = warp_2d(self._turbo_next, motion, border)
+            self._turbo_next = warp(self._turbo_next)
             if self._turbo_prev is not None:
-                self._turbo_prev = warp_2d(self._turbo_prev, motion, border)
+                self._turbo_prev = warp(self._turbo_prev)
             timer.mark("warp")
         self._cadence_left -= 1
         tween = (self._block_cadence - self._cadence_left) / self._block_cadence
