@@ -236,4 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m vj.cli` runs this file as __main__; the plugins register on the module
+    # vj.cli, so call that module's main (otherwise their flags and hooks are missing).
+    from vj.cli import main as _main
+
+    sys.exit(_main())

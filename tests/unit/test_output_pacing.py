@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from output_helpers import FakeTime, make_frame
 
+from tests.unit.output_helpers import FakeTime, make_frame
 from vj.output.pacing import LatestFrame, PacedOutput, Pacer
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from output_helpers import FakeTime, make_frame
 from PIL import Image
 
+from tests.unit.output_helpers import FakeTime, make_frame
 from vj.errors import DeviceNotConnected
 from vj.output.preview import (
     KEYS,

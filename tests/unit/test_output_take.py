@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 import av
-from output_helpers import make_frame
 
+from tests.unit.output_helpers import make_frame
 from vj.config import PresetConfig
 from vj.output.take import LiveTake
 from vj.output.timeline import read_timeline

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from output_helpers import make_frame
 
+from tests.unit.output_helpers import make_frame
 from vj.config import parse_preset
 from vj.errors import ConfigError
-from vj.params import ControlEvent, ParamStore, PromptEntry, PromptMix
 from vj.output.timeline import (
     TimelineWriter,
     make_header,
@@ -20,6 +19,7 @@ from vj.output.timeline import (
     snapshot_digest,
     timeline_path_for,
 )
+from vj.params import ControlEvent, ParamStore, PromptEntry, PromptMix
 
 PRESET = parse_preset("""
 [preset]

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import pyvirtualcam
-from output_helpers import FakeTime, make_frame
 
+from tests.unit.output_helpers import FakeTime, make_frame
 from vj.output.vcam import LINUX_MODPROBE, VirtualCameraOutput, setup_hint
 
 

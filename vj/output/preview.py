@@ -139,7 +139,8 @@ def check_preview_available(environ: Mapping[str, str] | None = None, system: st
             import cv2 as cv2_module
         except ImportError as err:
             raise DeviceNotConnected(
-                f"--preview needs OpenCV with GUI support ({err}). Install it with: pip install \"vj[preview]\"") from err
+                f"--preview needs OpenCV with GUI support ({err}). "
+                "Install it with: pip install \"vj[preview]\"") from err
     info = cv2_module.getBuildInformation()
     gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
     if gui.upper() in ("", "NONE"):

@@ -36,6 +36,12 @@ from vj.params import mix_to_json
 log = logging.getLogger(__name__)
 
 
+def default_take_path(preset: PresetConfig, directory: Path = Path(".")) -> Path:
+    """Where /vj/record or the preview key records when no --record FILE was given."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return directory / f"vj-{preset.name.replace(' ', '_').replace('/', '_')}-{stamp}.mkv"
+
+
 class LiveTake:
     """Video + control timeline of a live show, started and stopped at any time."""
 
@@ -89,6 +95,14 @@ class LiveTake:
                 return
             self._recording = False
             self._finish_locked("stopped")
+
+    def set_recording(self, on: bool) -> bool:
+        """`/vj/record 1|0`: returns True when now recording."""
+        if on:
+            self.start_recording()
+        else:
+            self.stop_recording()
+        return self._recording
 
     def toggle(self) -> bool:
         """Start or stop; returns True when now recording (the preview key, /vj/record)."""

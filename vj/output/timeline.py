@@ -237,8 +237,7 @@ class Timeline:
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            yield number, line
+        yield from enumerate(f, 1)
 
 
 def read_timeline(path: str | os.PathLike[str]) -> Timeline:

@@ -78,6 +78,7 @@ class VirtualCameraOutput:
         self.open_failures = 0
         self.reopens = 0
         self.last_error = ""
+        self.delivered = 0  # frames the camera actually took (ticks without a camera are not counted)
         self.paced = PacedOutput("vj-vcam", fps, self._send, clock=clock, wait=wait)
 
     # FrameSink / session output protocol --------------------------------------------
@@ -97,7 +98,7 @@ class VirtualCameraOutput:
             state = f"unavailable ({self.last_error.splitlines()[0]})" if self.last_error else "waiting for a frame"
         else:
             state = f"{self._camera_name()} {self._size[0]}x{self._size[1]}" if self._size else "open"
-        return (f"vcam {state} @ {self.paced.fps:g} fps: sent {c.sent}, repeated {c.repeated}, "
+        return (f"vcam {state} @ {self.paced.fps:g} fps: sent {self.delivered}, repeated {c.repeated}, "
                 f"stale dropped {self.paced.mailbox.stale_dropped}, late ticks {c.skipped_ticks}, errors {c.errors}")
 
     @property
@@ -161,6 +162,7 @@ class VirtualCameraOutput:
             raise ValueError(f"virtual camera expects RGB uint8 HxWx3, found {image.dtype} {image.shape}")
         try:
             self._camera.send(np.ascontiguousarray(image))
+            self.delivered += 1
         except Exception:
             # A device that vanished mid-show: drop it and retry the open later.
             self._close_camera()
