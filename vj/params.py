@@ -137,6 +137,7 @@ COLOR_COHERENCE_MODES = ("none", "rgb", "hsv", "lab")
 NOISE_TYPES = ("gaussian", "perlin")
 SEED_BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
 SAMPLERS = ("euler_a", "lcm")
+PROMPT_BLENDS = ("linear", "slerp")
 
 # Names follow Deforum so that schedules and settings files map one to one. Motion values
 # are per-frame increments at the preset's reference fps (zoom 1.02 = 2 % per frame).
@@ -179,6 +180,7 @@ _SPECS: tuple[ParamSpec, ...] = (
     _i("seed_iter_n", "seeds", 1, 1, 10_000, "frames", "frames per seed step for iter"),
     _f("seed_morph_s", "seeds", 0.5, 0.0, 30.0, "s", 0.0, "time a seed change morphs over"),
     _f("prompt_fade_s", "prompts", 2.0, 0.0, 60.0, "s", 0.0, "time a new prompt fades in over"),
+    _c("prompt_blend", "prompts", "linear", PROMPT_BLENDS, "how weighted prompts mix: linear or slerp"),
     _i("cadence", "diffusion", 1, 1, 8, "frames", "diffuse every N frames; tween the rest"),
 )
 

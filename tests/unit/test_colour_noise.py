@@ -83,3 +83,20 @@ def test_noise_is_seeded_and_blends_by_amount() -> None:
     assert not torch.equal(perlin, noise_image((1, 3, 32, 32), "gaussian", 1))
     with pytest.raises(ValueError, match="noise_type"):
         noise_image((1, 3, 8, 8), "pink", 1)
+
+
+def test_prompt_blends_linear_and_slerp() -> None:
+    from vj.engine.prompts import blend_embeddings
+
+    a = torch.randn(1, 77, 32, generator=torch.Generator().manual_seed(1))
+    b = torch.randn(1, 77, 32, generator=torch.Generator().manual_seed(2))
+    linear = blend_embeddings([a, b], [1.0, 3.0], "linear")
+    assert torch.allclose(linear, 0.25 * a + 0.75 * b)
+    spherical = blend_embeddings([a, b], [1.0, 1.0], "slerp")
+    assert spherical.norm().item() == pytest.approx(a.norm().item(), rel=0.05)
+    assert spherical.norm() > blend_embeddings([a, b], [1.0, 1.0], "linear").norm()
+    assert torch.equal(blend_embeddings([a], [0.3], "slerp"), a)
+    with pytest.raises(ValueError, match="more than 0"):
+        blend_embeddings([a, b], [0.0, 0.0])
+    with pytest.raises(ValueError, match="linear or slerp"):
+        blend_embeddings([a, b], [1.0, 1.0], "cubic")

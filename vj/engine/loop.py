@@ -46,7 +46,6 @@ class EngineSettings:
     height: int
     fps: float  # the reference fps of motion increments
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
-    prompt_blend: str = "linear"  # or "slerp"
     profile_stages: bool = False  # synchronise the GPU per stage for exact timings (benchmarks)
 
 
@@ -112,7 +111,7 @@ class Engine:
         self._last_seed = 0
         self._noise = NoiseBank(self._latent_shape(), self.device, torch.float32)
         self._cache = EmbeddingCache(backend.encode_prompt, background=not settings.offline)
-        self._prompts = PromptConditioner(self._cache, settings.prompt_blend)
+        self._prompts = PromptConditioner(self._cache)
         self._lock = threading.Lock()
         self._pending_resize: tuple[int, int] | None = None
         self._reset_anchor = False
@@ -236,10 +235,11 @@ class Engine:
     def _render(self, snap: ParamSnapshot, start: float) -> Frame:
         self._apply_pending()
         timer = _StageTimer(self.device, self.settings.profile_stages)
-        cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"))
+        blend = snap.text("prompt_blend")
+        cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"), blend)
         if cond is None:  # only before the first prompt is encoded (prime() avoids it)
             self.prime(snap.prompts)
-            cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"))
+            cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"), blend)
             assert cond is not None
         timer.mark("prompt")
         warp = self._warp_fn(snap)

@@ -118,9 +118,9 @@ def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float], mode:
 class PromptConditioner:
     """Turns each frame's `PromptMix` into (conditional, negative) embeddings, with fades."""
 
-    def __init__(self, cache: EmbeddingCache, blend_mode: str = "linear") -> None:
+    def __init__(self, cache: EmbeddingCache) -> None:
         self.cache = cache
-        self.blend_mode = blend_mode
+        self._blend_mode = "linear"
         self._mix: PromptMix | None = None
         self._target: torch.Tensor | None = None
         self._negative: torch.Tensor | None = None
@@ -139,12 +139,14 @@ class PromptConditioner:
         negative = self.cache.get(mix.negative)
         if negative is None or any(e is None for e in embeddings):
             return None
-        return blend_embeddings(embeddings, weights, self.blend_mode), negative  # type: ignore[arg-type]
+        return blend_embeddings(embeddings, weights, self._blend_mode), negative  # type: ignore[arg-type]
 
-    def conditioning(self, mix: PromptMix, now_s: float, fade_s: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def conditioning(self, mix: PromptMix, now_s: float, fade_s: float,
+                     blend_mode: str = "linear") -> tuple[torch.Tensor, torch.Tensor] | None:
         """Embeddings for this frame; None only before the very first prompt is encoded."""
-        if mix != self._mix:
+        if mix != self._mix or blend_mode != self._blend_mode:
             self._mix = mix
+            self._blend_mode = blend_mode
             self._pending = mix
         if self._pending is not None:
             resolved = self._resolve(self._pending)
