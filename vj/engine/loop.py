@@ -90,7 +90,8 @@ class Engine:
     """Turns parameter snapshots into frames on the backend's device."""
 
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
-                 clock: Clock) -> None:
+                 clock: Clock, *, start_index: int = 0) -> None:
+        """`start_index`: the first frame's index (a replayed take that began mid-show)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -100,7 +101,7 @@ class Engine:
         self.stats = EngineStats()
         self.width, self.height = settings.width, settings.height
         self.device = backend.device
-        self._index = 0
+        self._index = start_index
         self._turbo_prev: torch.Tensor | None = None
         self._turbo_next: torch.Tensor | None = None
         self._cadence_left = 0

@@ -113,11 +113,9 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     fanout = FanOut()
     outs = list(outputs)
     render = preset.render
-    engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
-                    fanout, RecordedClock(times, dts))
     # A take started mid-show continues the live frame count, so schedules see the same index.
-    # (Engine has no public start index yet; asked the lead for one.)
-    engine._index = start  # noqa: SLF001
+    engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
+                    fanout, RecordedClock(times, dts), start_index=start)
     if start > 0:
         _apply_start_state(store, timeline)
     result = ReplayResult(gaps_filled=filled)
