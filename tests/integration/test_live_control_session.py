@@ -28,9 +28,9 @@ def run_args(*extra: str) -> object:
     return parser.parse_args(["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0", *extra])
 
 
-def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_preset, tmp_path) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
-    args = run_args("--bpm", "100")
+    args = run_args("--bpm", "100", "--record", str(tmp_path / "take.mkv"))
     cli.attach_live_extras(session, args)
     session.start()
     try:
@@ -49,8 +49,11 @@ def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_
         conn.request("GET", "/vj/strength?VALUE")
         assert json.loads(conn.getresponse().read())["VALUE"][0] == pytest.approx(0.3, abs=1e-3)
         conn.close()
+        assert session.take.is_recording
+        client.send_message("/vj/record", 0)  # the outputs' take, switched from OSC
+        wait_for(lambda: not session.take.is_recording)
         line = session.status_line()
-        assert f"osc :{osc.port} rx 2 bad 0" in line and "100.0 bpm" in line and "oscquery" in line
+        assert f"osc :{osc.port} rx 3 bad 0" in line and "100.0 bpm" in line and "oscquery" in line
     finally:
         session.stop()
 

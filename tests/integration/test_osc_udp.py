@@ -228,9 +228,13 @@ def test_bundle_lands_in_one_frame(h: Harness) -> None:
                 b.add_content(m.build())
             h.client.send(b.build())
         h.settle(messages=180)
+        wait_for(lambda: h.osc.counters.applied + h.osc.counters.unchanged == 180)
     finally:
         stop.set()
         t.join(2)
+    last = h.store.snapshot(10**6, time.perf_counter(), 0.001)  # whatever landed after the thread's last frame
+    if last.events:
+        snapshots.append(last)
     groups = [sorted(e.name for e in s.events if e.source == "osc") for s in snapshots]
     groups = [g for g in groups if g]
     changed = sum(len(g) for g in groups)
@@ -339,6 +343,18 @@ def test_future_bundle_timetag_is_applied_when_due(h: Harness) -> None:
     h.settle(datagrams=1)
     assert "zoom" not in h.store.live_overrides()
     wait_for(lambda: "zoom" in h.store.live_overrides(), timeout_s=2.0)
+
+
+def test_a_failing_action_is_counted_and_the_server_keeps_serving(h: Harness) -> None:
+    def broken(on: bool) -> None:
+        raise OSError("disk full")
+
+    h.osc.actions.record = broken
+    h.send("/vj/record", 1)
+    h.send("/vj/zoom", 1.1)
+    h.settle(messages=2)
+    assert h.osc.counters.rejected["action_failed"] == 1
+    assert h.store.live_overrides()["zoom"] == pytest.approx(1.1) and balanced(h)
 
 
 def test_address_map_covers_every_parameter() -> None:

@@ -248,6 +248,16 @@ action = "release_all"
     assert m.store.live_overrides() == {}
 
 
+def test_a_failing_action_is_counted_not_raised() -> None:
+    def broken(step: int) -> None:
+        raise RuntimeError("preset file vanished")
+
+    m = mapper("[[button]]\nnote = 1\naction = \"next_preset\"\n", actions=MidiActions(preset_step=broken))
+    m.handle(note(1))
+    m.handle(note(2))
+    assert m.counters.rejected["action_failed"] == 1 and m.counters.messages == 2
+
+
 def test_program_change_by_name_list_and_out_of_range() -> None:
     names: list[str] = []
     m = mapper("""

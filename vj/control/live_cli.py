@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -95,39 +94,22 @@ class PresetSwitcher:
 
 
 class RecordToggle:
-    """/vj/record 1|0 and the record button: start a new take or stop the current one."""
+    """/vj/record 1|0 and the record button: switch the session's take (vj.output.take.LiveTake).
 
-    def __init__(self, session: Any, args: argparse.Namespace) -> None:
+    The take is looked up when the command arrives, because the outputs plugin attaches it
+    after this one; a session without one refuses the command (counted, logged), it does not
+    invent a recorder of its own.
+    """
+
+    def __init__(self, session: Any) -> None:
         self.session = session
-        self.args = args
-        self.takes = 0
-
-    def _current(self) -> Any:
-        from vj.output.recorder import VideoRecorder
-
-        return next((o for o in self.session.outputs if isinstance(o, VideoRecorder)), None)
-
-    def _next_path(self) -> Path:
-        if self.args.record:
-            base = Path(self.args.record)
-            return base.with_name(f"{base.stem}-{self.takes + 1}{base.suffix}")
-        return Path(f"vj-{self.session.preset.name}-{time.strftime('%Y%m%d-%H%M%S')}.mkv")
 
     def __call__(self, on: bool) -> None:
-        from vj.output.recorder import VideoRecorder
-
-        current = self._current()
-        if on and current is None:
-            render = self.session.preset.render
-            path = self._next_path()
-            self.takes += 1
-            self.session.add_output(VideoRecorder(path, width=render.width, height=render.height, fps=render.fps,
-                                                  live=True, codec=self.args.record_codec,
-                                                  crf=self.args.record_crf, preset=self.args.record_preset))
-            log.info("recording to %s", path)
-        elif not on and current is not None:
-            self.session.remove_output(current)
-            log.info("recording stopped")
+        take = getattr(self.session, "take", None)
+        if take is None:
+            raise DeviceNotConnected("no recorder in this session (vj run wires one; see --record)")
+        now = take.set_recording(on)
+        log.info("recording %s", "started" if now else "stopped")
 
 
 class TempoControl:
@@ -187,7 +169,7 @@ def attach_live_control(session: Any, args: argparse.Namespace) -> None:
     install_preset_modulators(session.store, session.preset)
     session.add_control(TempoControl(tempo, quantiser, bank))
     presets = PresetSwitcher(session, quantiser)
-    record = RecordToggle(session, args)
+    record = RecordToggle(session)
 
     mapper: MidiMapper | None = None
     if args.midi:

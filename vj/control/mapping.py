@@ -40,6 +40,7 @@ the key path, what was expected and what was found (vj.errors.ConfigError).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -55,10 +56,13 @@ from typing import Any
 import mido
 import tomli_w
 
+from vj.control._ratelog import RateLimitedLog
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import TempoClock
 from vj.errors import ConfigError, ParamRejected
 from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamKind, ParamStore
+
+log = logging.getLogger(__name__)
 
 
 class Curve(str, Enum):
@@ -477,6 +481,7 @@ class MidiMapper:
         self._toggles: dict[int, bool] = {}
         self._recording = False
         self._learning: str | None = None
+        self._ratelog = RateLimitedLog(log)
         self._set_mapping(mapping)
 
     def _set_mapping(self, mapping: MidiMapping) -> None:
@@ -524,6 +529,10 @@ class MidiMapper:
             except ParamRejected as err:
                 self.counters.rejected[err.reason] += 1
                 self.store.reject(err.reason)
+            except Exception as err:  # a session action (preset, recorder) failed: count, keep playing
+                self.counters.rejected["action_failed"] += 1
+                self.store.reject("action_failed")
+                self._ratelog.warning(msg.type, "MIDI %s: action failed: %s: %s", msg.type, type(err).__name__, err)
 
     def status(self) -> str:
         c = self.counters

@@ -73,6 +73,7 @@ NOT_FINITE = "not_finite"
 OUT_OF_RANGE = "out_of_range"
 OVERSIZED = "oversized"
 UNAVAILABLE = "unavailable"  # e.g. /vj/record with no recorder attached
+ACTION_FAILED = "action_failed"  # the session's preset switch / recorder raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +332,8 @@ class OscControl:
                 self._route(msg.address, list(msg.params), values)
             except _Reject as err:
                 self._reject(msg.address, err.reason, err.detail)
+            except Exception as err:  # an injected action (preset switch, recorder) failed: count, go on
+                self._reject(msg.address, ACTION_FAILED, f"{type(err).__name__}: {err}")
         if not values:
             return
         live = self.store.live_overrides()
