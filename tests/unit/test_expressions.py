@@ -188,3 +188,12 @@ def test_arbitrary_text_never_escapes(text: str) -> None:
     except ExpressionError:
         return
     assert np.asarray(out).dtype == np.float64
+
+
+@pytest.mark.parametrize("text", ["1+\r2", "sin(t)\r*\r2", "x\r\ny", "sin(t)\r+sinn(t)", "1\r+"])
+def test_carriage_returns_are_line_breaks_not_crashes(text: str) -> None:
+    # Found by hypothesis: Python's tokenizer ends lines at "\r", our column table did not.
+    try:
+        parse_expression(text)
+    except ConfigError as err:
+        assert "column" in str(err)

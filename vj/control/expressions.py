@@ -203,7 +203,8 @@ def parse_expression(text: str, where: Where | None = None,
     if not text.strip():
         raise where.error(0, "empty expression", "a number or an expression")
     # The value may span lines inside a settings file; inside parentheses that is legal.
-    source = "(" + text + ")"
+    # Python's tokenizer also ends lines at "\r": normalise so our line table matches its line numbers.
+    source = "(" + text.replace("\r\n", "\n").replace("\r", "\n") + ")"
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
@@ -223,7 +224,7 @@ def parse_expression(text: str, where: Where | None = None,
         line_starts.append(line_starts[-1] + len(line) + 1)
 
     def column_of(node: ast.AST) -> int:
-        lineno = getattr(node, "lineno", 1)
+        lineno = min(max(getattr(node, "lineno", 1), 1), len(lines))
         col = _char_column(lines[lineno - 1], getattr(node, "col_offset", 0))
         return max(line_starts[lineno - 1] + col - 1, 0)
 
