@@ -197,12 +197,8 @@ def _load_plugins() -> None:
     """Import the modules that add subcommands, flags and render sources."""
     import importlib
 
-    for name in PLUGIN_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
+    for name in PLUGIN_MODULES:  # all ship with vj: a missing one is a broken install, not optional
+        importlib.import_module(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
