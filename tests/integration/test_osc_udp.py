@@ -19,6 +19,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from vj.control.modulators import ModulatorBank, Shape
 from vj.control.osc import OscActions, OscControl, address_map
 from vj.control.tempo import Quantise, Quantiser, TempoClock
+from vj.errors import DeviceNotConnected
 from vj.params import ParamStore
 
 
@@ -355,6 +356,12 @@ def test_a_failing_action_is_counted_and_the_server_keeps_serving(h: Harness) ->
     h.settle(messages=2)
     assert h.osc.counters.rejected["action_failed"] == 1
     assert h.store.live_overrides()["zoom"] == pytest.approx(1.1) and balanced(h)
+
+
+def test_a_busy_port_is_a_clear_error(h: Harness) -> None:
+    other = OscControl(ParamStore(), port=h.osc.port)
+    with pytest.raises(DeviceNotConnected, match=f"cannot listen on udp://127.0.0.1:{h.osc.port}"):
+        other.start()
 
 
 def test_address_map_covers_every_parameter() -> None:

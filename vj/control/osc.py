@@ -46,7 +46,7 @@ from pythonosc.parsing import osc_types
 from vj.control._ratelog import RateLimitedLog
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.tempo import Quantise, Quantiser, TempoClock
-from vj.errors import ParamRejected
+from vj.errors import DeviceNotConnected, ParamRejected
 from vj.params import MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_PROMPT_WEIGHT, REGISTRY, ParamSpec, ParamStore
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,11 @@ class OscControl:
             def finish_request(self, request, client_address):  # type: ignore[no-untyped-def]
                 control.handle_datagram(request[0])
 
-        self._server = _Server((self.host, self.port), Dispatcher())
+        try:
+            self._server = _Server((self.host, self.port), Dispatcher())
+        except OSError as err:
+            raise DeviceNotConnected(f"OSC: cannot listen on udp://{self.host}:{self.port}: {err} "
+                                     "(is another program using the port? choose one with --osc-port)") from err
         self._grow_receive_buffer(self._server.socket)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._serve, name="vj-osc", daemon=True)

@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from vj.control.osc import PREFIX
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
+from vj.errors import DeviceNotConnected
 from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, ParamKind, ParamStore
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,11 @@ class OscQueryServer:
                 "OSC_PORT": self.osc_port, "OSC_TRANSPORT": "UDP"}
 
     def start(self) -> None:
-        self._httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+        try:
+            self._httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+        except OSError as err:
+            raise DeviceNotConnected(f"OSCQuery: cannot listen on http://{self.host}:{self.port}: {err} "
+                                     "(choose a port with --oscquery-port, or --no-oscquery)") from err
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
