@@ -112,7 +112,7 @@ def measure(size: int, messages: int, backend: object) -> dict[str, float]:
         t_arr = arrivals[value]
         store_ms.append((t_arr - t_send) * 1000.0)
         late.append(sum(1 for t_pub, _, _ in frames[:i] if t_pub > t_arr))
-    frame_times = [b[0] - a[0] for a, b in zip(frames, frames[1:])]
+    frame_times = [b[0] - a[0] for a, b in zip(frames, frames[1:], strict=False)]
     return {"size": size, "frames": len(frames), "frame_ms": statistics.median(frame_times) * 1000.0,
             "n": len(ms), "missing": missing, "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
             "max_ms": max(ms), "p50_frames": percentile([float(x) for x in late], 50),

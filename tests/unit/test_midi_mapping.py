@@ -49,8 +49,8 @@ def test_curves_are_monotonic_fixed_at_ends_and_invertible(curve: Curve) -> None
     xs = [i / 100 for i in range(101)]
     ys = [apply_curve(x, curve, 4.0) for x in xs]
     assert ys[0] == pytest.approx(0.0) and ys[-1] == pytest.approx(1.0)
-    assert all(b > a for a, b in zip(ys, ys[1:]))
-    for x, y in zip(xs, ys):
+    assert all(b > a for a, b in zip(ys, ys[1:], strict=False))
+    for x, y in zip(xs, ys, strict=False):
         assert invert_curve(y, curve, 4.0) == pytest.approx(x, abs=1e-9)
 
 

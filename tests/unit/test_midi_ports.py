@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tests.unit import memory_midi_backend as mem
 import mido
 import pytest
 
+from tests.unit import memory_midi_backend as mem
 from vj.control.mapping import MidiActions, MidiMapper, load_mapping, parse_mapping, save_mapping
 from vj.control.midi import MidiInput, input_names, learn_session, select_ports
 from vj.control.tempo import MidiClockTracker, TempoClock

@@ -190,10 +190,9 @@ def attach_live_control(session: Any, args: argparse.Namespace) -> None:
                                         tempo=tempo, modulators=bank, quantiser=quantiser))
     session.add_control(osc)
     if not args.no_oscquery:
-        if args.oscquery_port is not None:
-            http_port = args.oscquery_port
-        else:  # the next port; with --osc-port 0 (any free port) also any free port
-            http_port = args.osc_port + 1 if args.osc_port else 0
+        # default: the next port; with --osc-port 0 (any free port) also any free port
+        next_port = args.osc_port + 1 if args.osc_port else 0
+        http_port = args.oscquery_port if args.oscquery_port is not None else next_port
         session.add_control(_OscQueryAfterOsc(osc, OscQueryServer(session.store, osc_host=args.osc_host,
                                                                   osc_port=args.osc_port, http_port=http_port,
                                                                   tempo=tempo)))

@@ -49,7 +49,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -65,26 +65,26 @@ from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamKind, Param
 log = logging.getLogger(__name__)
 
 
-class Curve(str, Enum):
+class Curve(StrEnum):
     LINEAR = "linear"
     EXPONENTIAL = "exponential"  # fine control near min (zoom speed, noise)
     LOGARITHMIC = "logarithmic"  # fine control near max
 
 
-class CcMode(str, Enum):
+class CcMode(StrEnum):
     ABSOLUTE = "absolute"
     RELATIVE_TWOS = "relative_twos"  # 1 = +1, 127 = -1 (two's complement)
     RELATIVE_OFFSET64 = "relative_offset64"  # 65 = +1, 63 = -1
     FOURTEEN_BIT = "14bit"  # MSB on CC n (0..31), LSB on CC n+32
 
 
-class ButtonMode(str, Enum):
+class ButtonMode(StrEnum):
     MOMENTARY = "momentary"
     TOGGLE = "toggle"
     TRIGGER = "trigger"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     NEXT_PRESET = "next_preset"
     PREVIOUS_PRESET = "previous_preset"
     RESET_MOTION = "reset_motion"

@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 from vj.config import LfoConfig, PresetConfig
 from vj.control.tempo import TempoClock
@@ -23,7 +23,7 @@ from vj.params import ParamStore
 log = logging.getLogger(__name__)
 
 
-class Shape(str, Enum):
+class Shape(StrEnum):
     SINE = "sine"
     TRIANGLE = "triangle"
     SQUARE = "square"
@@ -31,7 +31,7 @@ class Shape(str, Enum):
     RANDOM_SMOOTH = "random_smooth"
 
 
-class RateUnit(str, Enum):
+class RateUnit(StrEnum):
     BEATS = "beats"  # rate = beats per cycle (4 = one cycle per bar in 4/4)
     HZ = "hz"  # rate = cycles per second
 
@@ -159,7 +159,7 @@ class ModulatorBank:
             if lfo is None:
                 return False
             try:
-                self._lfos[name] = replace(lfo, **changes)
+                self._lfos[name] = replace(lfo, **changes)  # type: ignore[arg-type]
             except ValueError as err:
                 log.warning("lfo %s: %s", name, err)
                 return False

@@ -47,7 +47,7 @@ from vj.control._ratelog import RateLimitedLog
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected, ParamRejected
-from vj.params import MAX_PROMPT_CHARS, MAX_PROMPTS, MAX_PROMPT_WEIGHT, REGISTRY, ParamSpec, ParamStore
+from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamSpec, ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,8 @@ class OscControl:
             if delay_s is None:
                 self.counters.messages += len(messages)
                 for msg in messages:
-                    self._reject(msg.address, OUT_OF_RANGE, f"bundle timetag more than {MAX_FUTURE_TIMETAG_S:g} s ahead")
+                    self._reject(msg.address, OUT_OF_RANGE,
+                                 f"bundle timetag more than {MAX_FUTURE_TIMETAG_S:g} s ahead")
                 return
             if delay_s > 0 and self.actions.quantiser is not None:
                 quantiser = self.actions.quantiser

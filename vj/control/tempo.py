@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ MAX_BPM = 300.0
 CLOCK_PPQN = 24  # MIDI clock pulses per quarter note
 
 
-class Quantise(str, Enum):
+class Quantise(StrEnum):
     """Where a discrete change (prompt, preset, seed) lands."""
 
     OFF = "off"
