@@ -96,3 +96,33 @@ def test_osc_map_and_midi_ports_commands(capsys: pytest.CaptureFixture[str]) -> 
     code = cli.main(["midi-ports"])
     err = capsys.readouterr().err
     assert code == 0 or ("vj: error: cannot list MIDI inputs" in err and code == 2)
+
+
+def test_quantised_preset_switch_over_osc_arms_midi_pickup(tiny_backend, tiny_preset, tmp_path) -> None:  # noqa: ANN001
+    import mido
+
+    other = tmp_path / "other.toml"
+    other.write_text('[preset]\nname = "other"\n[model]\nsource = "tiny"\n[params]\nangle = 7.0\nstrength = 0.4\n')
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    args = run_args("--no-oscquery", "--bpm", "150", "--quantise", "beat", "--midi", "no-such-port",
+                    "--midi-map", "nanokontrol2")
+    cli.attach_live_extras(session, args)
+    session.start()
+    try:
+        osc = next(c for c in session.controls if type(c).__name__ == "OscControl")
+        midi = next(c for c in session.controls if type(c).__name__ == "MidiInput")
+        midi.mapper.handle(mido.Message("control_change", control=0, value=127))  # strength fader up
+        assert session.store.target("strength") == pytest.approx(1.0)
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/preset", str(other))
+        wait_for(lambda: osc.counters.messages == 1)
+        assert session.preset.name != "other"  # waits for the beat (0.4 s at 150 bpm)
+        wait_for(lambda: session.preset.name == "other", timeout_s=2.0)
+        assert session.store.target("angle") == pytest.approx(7.0)
+        assert session.store.target("strength") == pytest.approx(0.4)  # the live fader value was released
+        midi.mapper.handle(mido.Message("control_change", control=0, value=10))  # far from 0.4: ignored
+        assert session.store.target("strength") == pytest.approx(0.4)
+        assert midi.mapper.counters.pickup_waiting == 1
+        midi.mapper.handle(mido.Message("control_change", control=0, value=60))  # crosses 0.4: picked up
+        assert session.store.target("strength") == pytest.approx(60 / 127)
+    finally:
+        session.stop()

@@ -290,6 +290,22 @@ max = 0.05
     assert bank.get("zoom").depth == pytest.approx(0.05)  # type: ignore[union-attr]
 
 
+def test_an_lfo_knob_attaches_an_lfo_on_first_touch() -> None:
+    store = ParamStore()
+    bank = ModulatorBank(store, TempoClock(120.0), engine_time=True)
+    m = mapper("""
+[[cc]]
+control = 2
+param = "lfo/angle/depth"
+max = 4.0
+""", store, MidiActions(modulators=bank))
+    assert bank.get("angle") is None
+    m.handle(cc(2, 127))
+    lfo = bank.get("angle")
+    assert lfo is not None and lfo.depth == pytest.approx(4.0) and lfo.rate == 4.0
+    assert store.snapshot(0, 0.5, 0.04).num("angle") == pytest.approx(4.0)  # beat 1 of a 4-beat sine
+
+
 # ---------------------------------------------------------------------- learn
 def test_learn_maps_the_next_cc_and_reports_the_new_mapping() -> None:
     learned = []

@@ -57,7 +57,7 @@ import mido
 import tomli_w
 
 from vj.control._ratelog import RateLimitedLog
-from vj.control.modulators import ModulatorBank
+from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.tempo import TempoClock
 from vj.errors import ConfigError, ParamRejected
 from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamKind, ParamStore
@@ -637,8 +637,10 @@ class MidiMapper:
             i = int(parts[1])
             return entries[i].weight if i < len(entries) else 0.0
         bank = self.actions.modulators
-        lfo = bank.get(parts[1]) if bank is not None else None
-        return None if lfo is None else float(getattr(lfo, parts[2]))
+        if bank is None:
+            return None
+        lfo = bank.get(parts[1]) or Lfo()  # no LFO yet: the knob starts from a fresh one's depth / rate
+        return float(getattr(lfo, parts[2]))
 
     def _write(self, target: str, value: float | str) -> None:
         spec = self.store.registry.get(target)
@@ -656,8 +658,8 @@ class MidiMapper:
                 if bank is None:
                     raise ParamRejected("unavailable", "no modulator bank in this session")
                 ok = bank.update(parts[1], **{parts[2]: float(value)})
-                if not ok:
-                    raise ParamRejected("unavailable", f"no LFO on {parts[1]}")
+                if not ok:  # the first touch of an LFO knob attaches one (a sine over one bar)
+                    ok = bank.assign(parts[1], replace(Lfo(), **{parts[2]: float(value)}))  # type: ignore[arg-type]
         if ok:
             self.counters.applied += 1
         else:
