@@ -161,6 +161,12 @@ def test_quantised_prompt_lands_on_the_next_beat(h: Harness) -> None:
     wait_for(lambda: bool(h.store.prompts().entries), timeout_s=1.0)
     landed = h.tempo.beat_at(h.tempo.now())
     assert landed - math.floor(landed) < 0.2  # just after a beat boundary
+    h.send("/vj/seed", 777)  # seeds are discrete changes too
+    h.send("/vj/zoom", 1.2)  # continuous values are never held back
+    h.settle(messages=4)
+    assert h.store.live_overrides() == {"zoom": pytest.approx(1.2)}
+    wait_for(lambda: h.store.live_overrides().get("seed") == 777, timeout_s=1.0)
+    assert balanced(h)
 
 
 def test_bad_input_is_counted_per_reason_and_server_keeps_serving(h: Harness) -> None:
