@@ -18,9 +18,10 @@ from vj.errors import VjError
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    from vj.output.ndi import DEFAULT_SOURCE_NAME as DEFAULT_NDI_NAME
     from vj.output.vcam import VCAM_BACKENDS
 
-    g = parser.add_argument_group("outputs (virtual camera, preview, recording)")
+    g = parser.add_argument_group("outputs (virtual camera, NDI, preview, recording)")
     g.add_argument("--vcam", action="store_true", help="send the output to a virtual camera (OBS, Zoom, browsers)")
     g.add_argument("--vcam-backend", choices=VCAM_BACKENDS, default="auto",
                    help="pyvirtualcam backend (default auto: the first that opens)")
@@ -29,6 +30,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                    help="rate of the virtual camera, preview and recording (default: the preset's fps)")
     g.add_argument("--preview", action="store_true", help="open a preview window (needs the GUI build of OpenCV)")
     g.add_argument("--snapshot-dir", default=".", help="where the preview's s key writes PNG snapshots")
+    g.add_argument("--ndi", action="store_true",
+                   help="send the output as an NDI source (optional extra: pip install 'vj[ndi]')")
+    g.add_argument("--ndi-name", default=DEFAULT_NDI_NAME, metavar="NAME",
+                   help=f"NDI source name; receivers list it as 'HOST (NAME)' (default {DEFAULT_NDI_NAME!r})")
 
 
 def attach_outputs(session: Any, args: argparse.Namespace) -> None:
@@ -49,6 +54,10 @@ def attach_outputs(session: Any, args: argparse.Namespace) -> None:
         take.start_recording()
     if args.vcam:
         session.add_output(VirtualCameraOutput(fps, backend=args.vcam_backend, device=args.vcam_device))
+    if args.ndi:
+        from vj.output.ndi import NdiOutput
+
+        session.add_output(NdiOutput(fps, name=args.ndi_name))
     if args.preview:
         check_preview_available()
         presets = [str(p) for p in list_presets()]
