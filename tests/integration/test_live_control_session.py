@@ -25,7 +25,7 @@ def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
 
 def run_args(*extra: str) -> object:
     parser = cli.build_parser()
-    return parser.parse_args(["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0", *extra])
+    return parser.parse_args(["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0", "--no-zeroconf", *extra])
 
 
 def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_preset, tmp_path) -> None:  # noqa: ANN001

@@ -38,6 +38,7 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-osc", action="store_true", help="no OSC server (and no OSCQuery)")
     g.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (default: OSC port + 1)")
     g.add_argument("--no-oscquery", action="store_true", help="no OSCQuery server")
+    g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
     g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
     g.add_argument("--midi-map", metavar="FILE",
                    help="mapping TOML or shipped profile (nanokontrol2, midimix); default: the profile "
@@ -195,7 +196,7 @@ def attach_live_control(session: Any, args: argparse.Namespace) -> None:
         http_port = args.oscquery_port if args.oscquery_port is not None else next_port
         session.add_control(_OscQueryAfterOsc(osc, OscQueryServer(session.store, osc_host=args.osc_host,
                                                                   osc_port=args.osc_port, http_port=http_port,
-                                                                  tempo=tempo)))
+                                                                  tempo=tempo, advertise=not args.no_zeroconf)))
 
 
 class _OscQueryAfterOsc:

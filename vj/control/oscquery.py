@@ -146,6 +146,8 @@ class OscQueryServer:
         self._zeroconf: Any = None
         self._services: list[Any] = []
         self._zc_thread: threading.Thread | None = None
+        self._zc_lock = threading.Lock()
+        self._closed = False
         self.advertised = False
 
     def host_info(self) -> dict[str, Any]:
@@ -187,9 +189,14 @@ class OscQueryServer:
                 ServiceInfo("_osc._udp.local.", f"{label}._osc._udp.local.", addresses=packed,
                             port=self.osc_port, properties={}),
             ]
-            self._zeroconf = Zeroconf()
+            zc = Zeroconf()
             for info in self._services:
-                self._zeroconf.register_service(info)
+                zc.register_service(info)  # blocks while it probes the network (seconds)
+            with self._zc_lock:
+                if self._closed:  # the show ended while we were probing: take it back down
+                    self._withdraw(zc)
+                    return
+                self._zeroconf = zc
             self.advertised = True
             log.info("OSCQuery advertised over zeroconf as %s (_oscjson._tcp, _osc._udp)", label)
         except Exception as err:  # no multicast route, name clash...: the HTTP server still works
@@ -202,16 +209,20 @@ class OscQueryServer:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout_s)
-        if self._zc_thread is not None:
-            self._zc_thread.join(timeout_s)
-        if self._zeroconf is not None:
-            try:
-                for info in self._services:
-                    self._zeroconf.unregister_service(info)
-                self._zeroconf.close()
-            except Exception as err:
-                log.debug("zeroconf close: %s", err)
+        with self._zc_lock:
+            self._closed = True  # an advertisement still probing withdraws itself when it finishes
+            zc, self._zeroconf = self._zeroconf, None
+        if zc is not None:
+            self._withdraw(zc)
         self._httpd = None
+
+    def _withdraw(self, zc: Any) -> None:
+        try:
+            for info in self._services:
+                zc.unregister_service(info)
+            zc.close()
+        except Exception as err:  # shutting down: nothing left to protect
+            log.debug("zeroconf close: %s", err)
 
     def status(self) -> str:
         return f"oscquery :{self.port} req {self.requests}" + (f" err {self.errors}" if self.errors else "")
