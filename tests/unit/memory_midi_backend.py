@@ -17,10 +17,12 @@ _lock = threading.Lock()
 _present: set[str] = set()
 _generation: dict[str, int] = {}
 _queues: dict[tuple[str, int], queue.Queue[mido.Message]] = {}
+_callbacks: dict[tuple[str, int], list[object]] = {}
 
 
 def reset() -> None:
     with _lock:
+        _callbacks.clear()
         _present.clear()
         _generation.clear()
         _queues.clear()
@@ -40,12 +42,22 @@ def unplug(name: str) -> None:
 
 
 def send(name: str, msg: mido.Message) -> None:
-    """What the device sends: lands on the current instance only (lost while unplugged)."""
+    """What the device sends: lands on the current instance only (lost while unplugged).
+
+    Ports opened with callback= get it called on the sender's thread, as rtmidi calls it on
+    its own native thread; other ports queue it for receive()/iter_pending().
+    """
     with _lock:
         if name not in _present:
             return
-        q = _queues[(name, _generation[name])]
-    q.put(msg)
+        key = (name, _generation[name])
+        q = _queues[key]
+        callbacks = list(_callbacks.get(key, ()))
+    if callbacks:
+        for callback in callbacks:
+            callback(msg)  # type: ignore[operator]
+    else:
+        q.put(msg)
 
 
 def get_devices(**_: object) -> list[dict[str, object]]:
@@ -55,11 +67,20 @@ def get_devices(**_: object) -> list[dict[str, object]]:
 
 
 class Input(BaseInput):
-    def _open(self, **_: object) -> None:
+    def _open(self, callback: object = None, **_: object) -> None:
         with _lock:
             if self.name not in _present:
                 raise OSError(f"no MIDI port named {self.name!r}")
-            self._queue = _queues[(self.name, _generation[self.name])]
+            self._key = (self.name, _generation[self.name])
+            self._queue = _queues[self._key]
+            self._callback = callback
+            if callback is not None:
+                _callbacks.setdefault(self._key, []).append(callback)
+
+    def _close(self) -> None:
+        with _lock:
+            if self._callback is not None and self._callback in _callbacks.get(self._key, []):
+                _callbacks[self._key].remove(self._callback)
 
     def _receive(self, block: bool = True) -> mido.Message | None:
         try:

@@ -40,6 +40,12 @@ def backend() -> Iterator[mido.Backend]:
     mem.reset()
 
 
+@pytest.fixture(params=[False, True], ids=["polling", "callback"])
+def use_callback(request: pytest.FixtureRequest) -> bool:
+    """Both ways of receiving: polling iter_pending(), and callback= serviced by the port (rtmidi's way)."""
+    return bool(request.param)
+
+
 def cc(control: int, value: int) -> mido.Message:
     return mido.Message("control_change", control=control, value=value)
 
@@ -52,12 +58,12 @@ def test_select_ports_substring_and_all() -> None:
     assert select_ports(names, "launchpad") == []
 
 
-def test_messages_flow_from_the_port_to_the_store(backend: mido.Backend) -> None:
+def test_messages_flow_from_the_port_to_the_store(backend: mido.Backend, use_callback: bool) -> None:
     mem.plug("nanoKONTROL2 1")
     mem.plug("Other synth")
     store = ParamStore()
     midi = MidiInput(MidiMapper(parse_mapping(MAP, "m.toml"), store), "nano", backend=backend,
-                     watch_interval_s=0.05)
+                     use_callback=use_callback, watch_interval_s=0.05)
     midi.start()
     try:
         assert midi.open_ports == ["nanoKONTROL2 1"]
@@ -71,11 +77,11 @@ def test_messages_flow_from_the_port_to_the_store(backend: mido.Backend) -> None
         midi.close()
 
 
-def test_unplug_and_replug_reopens_the_port_without_stopping(backend: mido.Backend) -> None:
+def test_unplug_and_replug_reopens_the_port_without_stopping(backend: mido.Backend, use_callback: bool) -> None:
     mem.plug("nanoKONTROL2 1")
     store = ParamStore()
     midi = MidiInput(MidiMapper(parse_mapping(MAP, "m.toml"), store), "nano", backend=backend,
-                     watch_interval_s=0.05)
+                     use_callback=use_callback, watch_interval_s=0.05)
     midi.start()
     try:
         mem.send("nanoKONTROL2 1", cc(0, 10))
@@ -94,10 +100,10 @@ def test_unplug_and_replug_reopens_the_port_without_stopping(backend: mido.Backe
         midi.close()
 
 
-def test_a_controller_plugged_in_mid_show_is_picked_up(backend: mido.Backend) -> None:
+def test_a_controller_plugged_in_mid_show_is_picked_up(backend: mido.Backend, use_callback: bool) -> None:
     store = ParamStore()
     midi = MidiInput(MidiMapper(parse_mapping(MAP, "m.toml"), store), "all", backend=backend,
-                     watch_interval_s=0.05)
+                     use_callback=use_callback, watch_interval_s=0.05)
     midi.start()
     try:
         assert midi.open_ports == []
@@ -127,12 +133,12 @@ def test_no_midi_system_is_reported_not_fatal() -> None:
         midi.close()
 
 
-def test_running_learn_writes_the_mapping_file(backend: mido.Backend, tmp_path: Path) -> None:
+def test_running_learn_writes_the_mapping_file(backend: mido.Backend, tmp_path: Path, use_callback: bool) -> None:
     mem.plug("pad")
     path = tmp_path / "learned.toml"
     store = ParamStore()
     mapper = MidiMapper(parse_mapping("", str(path)), store, on_learned=lambda m: save_mapping(m, path))
-    midi = MidiInput(mapper, "pad", backend=backend, watch_interval_s=0.05)
+    midi = MidiInput(mapper, "pad", backend=backend, use_callback=use_callback, watch_interval_s=0.05)
     midi.start()
     try:
         assert mapper.learn("angle")  # what /vj/learn angle does
@@ -209,3 +215,9 @@ def test_clock_tracker_follows_a_tempo_change() -> None:
             t += 60.0 / bpm_target / 24
             bpm, _ = tracker.pulse(t)
         assert bpm == pytest.approx(bpm_target, abs=0.5)
+
+
+def test_receive_mode_follows_the_backend() -> None:
+    mapper = MidiMapper(parse_mapping(MAP, "m.toml"), ParamStore())
+    assert MidiInput(mapper, backend=mido.Backend("mido.backends.rtmidi")).use_callback
+    assert not MidiInput(mapper, backend=mido.Backend("tests.unit.memory_midi_backend")).use_callback

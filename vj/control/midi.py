@@ -1,16 +1,22 @@
 """MIDI input: mido ports (python-rtmidi backend), polled on one named thread, with hot-plug.
 
-Why poll: mido and python-rtmidi never report an unplugged device (live-conventions.md §3.3),
-and a custom mido backend does not service `callback=` (environment.md §10). One thread
-drains every open port with `iter_pending()` every millisecond, and every `watch_interval_s`
-compares `get_input_names()` with the ports it wants: a port that vanished is closed, a port
-that came back is reopened by name, and the show never stops. MIDI errors are logged (rate
-limited), counted and never reach the render loop.
+Messages: with python-rtmidi (mido's default backend) each port is opened with `callback=`,
+which rtmidi calls from its own native thread; the callback only queues the message, and the
+`vj-midi` thread applies it, so the mapping runs on one thread and an idle controller costs no
+CPU. A backend that does not service callbacks (a custom mido backend, environment.md §10) is
+polled with `iter_pending()` every `poll_interval_s` instead; which mode is used is decided by
+the backend's name and shown in the log, never switched silently.
+
+Hot-plug: mido and python-rtmidi never report an unplugged device (live-conventions.md §3.3).
+Every `watch_interval_s` the thread compares `get_input_names()` with the ports it wants: a
+port that vanished is closed, a port that came back is reopened by name, and the show never
+stops. MIDI errors are logged (rate limited), counted and never reach the render loop.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +31,7 @@ from vj.errors import DeviceNotConnected
 log = logging.getLogger(__name__)
 
 ALL = "all"
+CALLBACK_BACKENDS = ("mido.backends.rtmidi",)  # backends known to call callback= from their own thread
 
 
 def input_names(backend: mido.Backend | None = None) -> list[str]:
@@ -63,11 +70,15 @@ class MidiInput:
     """
 
     def __init__(self, mapper: MidiMapper, selector: str = ALL, *, backend: mido.Backend | None = None,
-                 poll_interval_s: float = 0.001, watch_interval_s: float = 1.5,
+                 use_callback: bool | None = None, poll_interval_s: float = 0.002, watch_interval_s: float = 1.5,
                  now: Callable[[], float] = time.monotonic) -> None:
         self.mapper = mapper
         self.selector = selector
         self.backend = backend or mido.backend  # the current backend (rtmidi by default, or MIDO_BACKEND)
+        # rtmidi services callback= natively; other backends may not (then we poll)
+        self.use_callback = (getattr(self.backend, "name", "") in CALLBACK_BACKENDS
+                             if use_callback is None else use_callback)
+        self._inbox: queue.SimpleQueue[tuple[str, mido.Message]] = queue.SimpleQueue()
         self.poll_interval_s = poll_interval_s
         self.watch_interval_s = watch_interval_s
         self.counters = MidiPortCounters()
@@ -109,11 +120,34 @@ class MidiInput:
 
     # ------------------------------------------------------------------ the thread
     def _loop(self) -> None:
+        log.debug("MIDI thread: %s mode", "callback" if self.use_callback else "polling")
         while not self._stop.is_set():
             if self._now() >= self._next_watch:
                 self.watch()
-            if not self.poll():
+            if self.use_callback:
+                self._drain_inbox(timeout_s=min(max(self._next_watch - self._now(), 0.0), 0.2))
+            elif not self.poll():
                 self._stop.wait(self.poll_interval_s)
+
+    def _drain_inbox(self, timeout_s: float) -> int:
+        """Apply what the port callbacks queued; blocks up to `timeout_s` for the first message."""
+        try:
+            name, msg = self._inbox.get(timeout=timeout_s)
+        except queue.Empty:
+            return 0
+        handled = 0
+        while True:
+            self._dispatch(name, msg)
+            handled += 1
+            try:
+                name, msg = self._inbox.get_nowait()
+            except queue.Empty:
+                return handled
+
+    def _dispatch(self, name: str, msg: mido.Message) -> None:
+        self.mapper.handle(msg)
+        self.counters.messages += 1
+        self.counters.by_port[name] = self.counters.by_port.get(name, 0) + 1
 
     def poll(self) -> int:
         """Drain every open port once; returns how many messages were handled."""
@@ -121,14 +155,12 @@ class MidiInput:
         for name, port in list(self._ports.items()):
             try:
                 for msg in port.iter_pending():
-                    self.mapper.handle(msg)
+                    self._dispatch(name, msg)
                     handled += 1
-                    self.counters.by_port[name] = self.counters.by_port.get(name, 0) + 1
             except Exception as err:  # a dying port: drop it, the watcher reopens it when it is back
                 self.counters.errors += 1
                 self._ratelog.warning(name, "MIDI port %r failed (%s); will reopen when it is back", name, err)
                 self._close_port(name)
-        self.counters.messages += handled
         return handled
 
     def watch(self) -> None:
@@ -157,7 +189,10 @@ class MidiInput:
 
     def _open_port(self, name: str) -> None:
         try:
-            port = self.backend.open_input(name)
+            if self.use_callback:
+                port = self.backend.open_input(name, callback=lambda msg, n=name: self._inbox.put((n, msg)))
+            else:
+                port = self.backend.open_input(name)
         except Exception as err:
             self.counters.errors += 1
             self._ratelog.warning(name, "MIDI: cannot open %r: %s", name, err)
