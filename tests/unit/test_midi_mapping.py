@@ -417,3 +417,21 @@ def test_profiles_exist_and_resolve_by_name() -> None:
     names = {p.stem for p in list_profiles()}
     assert {"nanokontrol2", "midimix"} <= names
     assert load_mapping("nanokontrol2").name == "Korg nanoKONTROL2"
+
+
+def test_pickup_respects_the_curve() -> None:
+    store = ParamStore(base={"noise": 0.125})
+    m = mapper("""
+[[cc]]
+control = 1
+param = "noise"
+max = 0.5
+curve = "exponential"
+curve_amount = 3.0
+""", store)
+    m.arm_pickup()
+    # 0.125 of 0..0.5 is y = 0.25 on the curve; the control must reach x = log1p((e^3 - 1) * 0.25) / 3 = 0.57
+    m.handle(cc(1, 64))  # x = 0.504: below the pickup point, still waiting
+    assert store.target("noise") == pytest.approx(0.125) and m.counters.pickup_waiting == 1
+    m.handle(cc(1, 80))  # x = 0.63: crossed
+    assert store.target("noise") == pytest.approx(0.5 * math.expm1(3.0 * 80 / 127) / math.expm1(3.0))
