@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset = preset_from_args(args)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
-    session = LiveSession(preset)
+    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
     attach_live_extras(session, args)
     print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
     try:

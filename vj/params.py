@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -299,7 +300,8 @@ class ParamStore:
     def __init__(self, registry: Mapping[str, ParamSpec] = REGISTRY,
                  base: Mapping[str, ParamValue] | None = None, prompts: PromptMix | None = None) -> None:
         self.registry = registry
-        self._lock = threading.Lock()
+        # Re-entrant so that `batch()` can hold it around several writes by the same thread.
+        self._lock = threading.RLock()
         self._base: dict[str, ParamValue] = {name: spec.default for name, spec in registry.items()}
         self._live: dict[str, ParamValue] = {}
         self._schedules: dict[str, ScheduleFn] = {}
@@ -335,6 +337,15 @@ class ParamStore:
 
     def validate(self, name: str, value: object) -> ParamValue:
         return self.spec(name).validate(value)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the store for several writes (values, prompts, weights): one frame sees all or none.
+
+        Keep the body to store writes: the render thread waits for it at its next snapshot.
+        """
+        with self._lock:
+            yield
 
     def reject(self, reason: str) -> None:
         """Count a rejection that happened before reaching the store (bad OSC datagram...)."""

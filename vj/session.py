@@ -7,6 +7,7 @@ back-pressure, so no frame is lost.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -62,8 +63,10 @@ class LiveSession:
     """One show: the engine on its render thread, plus the outputs and controls around it."""
 
     def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
-                 offline: bool = False) -> None:
+                 offline: bool = False, fixed_size: bool = False) -> None:
+        """`fixed_size`: the size was set on the command line, so preset switches keep it."""
         self.preset = preset
+        self.fixed_size = fixed_size
         self.backend = backend if backend is not None else load_backend(preset.model)
         self.store = build_store(preset)
         self.fanout = FanOut()
@@ -95,15 +98,21 @@ class LiveSession:
             control.start()
 
     def apply_preset(self, preset: PresetConfig) -> None:
-        """Switch preset at the next frame boundary: values, prompts, schedules, resolution.
+        """Switch preset at the next frame boundary: values, prompts, schedules, and size.
 
-        The model is not swapped live (that would stall the show); a preset naming another
-        model keeps the current one and says so.
+        One policy for every way a preset is switched (OSC, MIDI, preview keys): the model
+        and the fps stay for the whole show (a model swap would stall it; the outputs run at
+        a fixed rate), and the size follows the preset unless the command line fixed it.
         """
         with self._preset_lock:
             if preset.model.source != self.preset.model.source:
                 log.warning("preset %r names model %s; keeping %s (models are not swapped live)",
                             preset.name, preset.model.source, self.preset.model.source)
+            current = self.preset.render
+            size = (current.width, current.height) if self.fixed_size else (preset.render.width,
+                                                                              preset.render.height)
+            render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
+            preset = preset.replace(model=self.preset.model, render=render)
             self.store.load_preset_state(preset.params, preset.prompts.to_mix(), {})
             _install_preset(self.store, preset, preset.render.frames)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):

@@ -224,6 +224,19 @@ def test_live_session_uses_real_time_and_switches_preset_at_a_frame_boundary(tin
     assert "fps" in session.status_line()
 
 
+def test_preset_switch_policy_keeps_model_fps_and_a_command_line_size(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    other = tiny_preset.replace(render=tiny_preset.render.__class__(width=128, height=64, fps=12),
+                                model=tiny_preset.model.__class__(source="stabilityai/sd-turbo"))
+    free = LiveSession(tiny_preset, backend=tiny_backend)
+    free.apply_preset(other)
+    assert (free.preset.render.width, free.preset.render.fps, free.preset.model.source) == (128, 24, "tiny")
+    fixed = LiveSession(tiny_preset, backend=tiny_backend, fixed_size=True)
+    fixed.apply_preset(other)
+    assert (fixed.preset.render.width, fixed.preset.render.height, fixed.preset.render.fps) == (64, 64, 24)
+    fixed.stop()
+    free.stop()
+
+
 def _vj(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True, timeout=240)
 
@@ -248,9 +261,9 @@ def test_ctrl_c_stops_a_live_run_cleanly_and_finishes_the_recording(tmp_path: Pa
     import signal
 
     out = tmp_path / "take.mkv"
-    proc = subprocess.Popen([sys.executable, "-m", "vj.cli", "run", "zoom-tunnel", "--model", "tiny", "--width", "64",
-                             "--height", "64", "--record", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    command = [sys.executable, "-m", "vj.cli", "run", "zoom-tunnel", "--model", "tiny", "--width", "64", "--height",
+               "64", "--record", str(out), "--osc-port", "0", "--no-zeroconf"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while proc.stdout is not None and time.monotonic() < deadline:
@@ -269,7 +282,7 @@ def test_ctrl_c_stops_a_live_run_cleanly_and_finishes_the_recording(tmp_path: Pa
 def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "take.mkv"
     run = _vj("run", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "30",
-              "--record", str(out))
+              "--record", str(out), "--osc-port", "0", "--no-zeroconf")
     assert run.returncode == 0, run.stderr
     assert "fps" in run.stdout or "stopped after 30 frames" in run.stderr
     with av.open(str(out)) as container:  # live recording runs at the output rate (repeats/drops), not per frame

@@ -251,6 +251,41 @@ def test_bundle_lands_in_one_frame(h: Harness) -> None:
     assert h.osc.counters.bundles == 60 and balanced(h)
 
 
+def test_a_bundle_with_prompts_lands_in_one_frame(h: Harness) -> None:
+    """Prompt text, weight and values in one bundle: no snapshot sees part of the bundle."""
+    stop = threading.Event()
+    snapshots = []
+
+    def render() -> None:
+        i = 0
+        while not stop.is_set():
+            snapshots.append(h.store.snapshot(i, time.perf_counter(), 0.001))
+            i += 1
+
+    t = threading.Thread(target=render, name="test-render")
+    t.start()
+    try:
+        for k in range(40):
+            b = OscBundleBuilder(IMMEDIATELY)
+            for address, value in (("/vj/prompt/1", f"scene {k}"), ("/vj/prompt/1/weight", 1 + k / 10),
+                                   ("/vj/seed", k + 1000)):
+                m = OscMessageBuilder(address)
+                m.add_arg(value)
+                b.add_content(m.build())
+            h.client.send(b.build())
+        wait_for(lambda: h.store.target("seed") == 1039)
+    finally:
+        stop.set()
+        t.join(2)
+    seen = {(s.prompts.entries[1].text, s.prompts.entries[1].weight, s["seed"])
+            for s in snapshots if len(s.prompts.entries) > 1}
+    # Every snapshot that shows scene k also shows its weight and seed: nothing torn.
+    assert len(seen) > 1
+    for text, weight, seed in seen:
+        k = int(text.split()[1])
+        assert weight == pytest.approx(1 + k / 10, abs=1e-5) and seed == k + 1000, (text, weight, seed)
+
+
 def test_burst_of_5000_messages_loses_nothing(h: Harness) -> None:
     n = 5000
     for i in range(n):

@@ -88,8 +88,7 @@ class PresetSwitcher:
         return self.by_name(str(paths[(here + delta) % len(paths)]))
 
     def _apply(self, preset: PresetConfig) -> None:
-        preset = preset.replace(model=self.session.preset.model, render=self.session.preset.render)
-        self.session.apply_preset(preset)
+        self.session.apply_preset(preset)  # the session's policy keeps model, fps and a fixed size
         if self.mapper is not None:
             self.mapper.arm_pickup()  # faders wait until they reach the recalled values
 

@@ -329,8 +329,10 @@ class OscControl:
 
     # ------------------------------------------------------------------ routing
     def _apply(self, messages: list[osc_message.OscMessage]) -> None:
-        """Route every message; parameter writes of the whole datagram go in one `set_many`."""
+        """Route every message; the datagram's store writes (parameter values in one `set_many`,
+        prompt texts, weights and the negative) then land together inside one `store.batch()`."""
         values: dict[str, object] = {}
+        self._deferred: list[Callable[[], object]] = []
         for msg in messages:
             self.counters.messages += 1
             try:
@@ -339,11 +341,16 @@ class OscControl:
                 self._reject(msg.address, err.reason, err.detail)
             except Exception as err:  # an injected action (preset switch, recorder) failed: count, go on
                 self._reject(msg.address, ACTION_FAILED, f"{type(err).__name__}: {err}")
-        if not values:
+        if not values and not self._deferred:
             return
-        live = self.store.live_overrides()
-        unchanged = sum(1 for k, v in values.items() if live.get(k) == v)
-        self.store.set_many(values, source="osc")
+        with self.store.batch():
+            for write in self._deferred:
+                write()
+            if not values:
+                return
+            live = self.store.live_overrides()
+            unchanged = sum(1 for k, v in values.items() if live.get(k) == v)
+            self.store.set_many(values, source="osc")
         self.counters.unchanged += unchanged
         self.counters.applied += len(values) - unchanged
         for name, value in values.items():
@@ -430,20 +437,25 @@ class OscControl:
         weight = _number(_one_arg(args))
         if not 0.0 <= weight <= MAX_PROMPT_WEIGHT:
             raise _Reject(OUT_OF_RANGE, f"prompt weight: expected 0..{MAX_PROMPT_WEIGHT:g}, found {weight:g}")
-        before = self.store.prompts()
-        self.store.set_prompt_weight(index, weight, source="osc")
-        if index < len(before.entries) and before.entries[index].weight == weight:
-            self.counters.unchanged += 1
-        else:
-            self.counters.applied += 1
+        def write() -> None:
+            before = self.store.prompts()
+            self.store.set_prompt_weight(index, weight, source="osc")
+            if index < len(before.entries) and before.entries[index].weight == weight:
+                self.counters.unchanged += 1
+            else:
+                self.counters.applied += 1
 
-    def _quantised(self, fn: Callable[[], object]) -> None:
+        self._deferred.append(write)
+
+    def _quantised(self, fn: Callable[[], object], *, store_write: bool = True) -> None:
         """Prompt text, negative, preset and seed switches wait for the beat when quantise is on."""
         quantiser = self.actions.quantiser
         if quantiser is not None and quantiser.mode is not Quantise.OFF:
             quantiser.submit(fn)
+        elif store_write:
+            self._deferred.append(fn)  # lands with the datagram's other writes (see _apply)
         else:
-            fn()
+            fn()  # an action (preset load does file I/O): never under the store's lock
 
     def _lfo(self, parts: list[str], args: list[object]) -> None:
         bank = self.actions.modulators
@@ -485,7 +497,7 @@ class OscControl:
         if switch is None:
             raise _Reject(UNAVAILABLE, "preset switching is not available in this session")
         name = str(value)
-        self._quantised(lambda: switch(name))
+        self._quantised(lambda: switch(name), store_write=False)
 
     def _cmd_release(self, args: list[object]) -> None:
         name = _string(_one_arg(args))
