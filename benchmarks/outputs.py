@@ -38,7 +38,7 @@ def main() -> None:
         image = torch.rand(1, 3, size, size)
         host = torch.empty(size, size, 3, dtype=torch.uint8)
 
-        def to_host() -> np.ndarray:
+        def to_host(image: torch.Tensor = image, host: torch.Tensor = host) -> np.ndarray:
             pixels = (image[0].permute(1, 2, 0) * 255).round_().clamp_(0, 255).to(torch.uint8)
             host.copy_(pixels)
             return host.numpy().copy()
