@@ -6,9 +6,12 @@ For each resolution and step count it renders a warm-up, then times frames of:
 - a naive loop: `StableDiffusionImg2ImgPipeline(prompt=..., image=PIL)` once per frame on
   the same tiny model, the feedback warped with PIL, PIL in and PIL out.
 Both run the same number of UNet calls per frame (denoise 0.5: the pipeline gets 2× the
-steps and strength 0.5). Prints a Markdown table; nothing is asserted.
+steps and strength 0.5). With --compile-sizes, the engine is also timed with its UNet and
+VAE under torch.compile (compiled once per size; minutes on a CPU). Prints a Markdown
+table; nothing is asserted.
 
     .venv/bin/python benchmarks/loop.py [--sizes 64 128 256 512] [--steps 1 2] [--seconds 3]
+                                        [--compile-sizes 64]
 """
 
 from __future__ import annotations
@@ -42,7 +45,12 @@ def _budget(seconds: float, frame_s: float, minimum: int = 5, maximum: int = 300
     return max(minimum, min(maximum, int(seconds / max(frame_s, 1e-3))))
 
 
-def time_engine(size: int, steps: int, seconds: float) -> tuple[float, dict[str, float]]:
+def tiny_backend(compiled: bool) -> DiffusersBackend:
+    return DiffusersBackend(build_tiny_pipeline(), name="tiny", device=torch.device("cpu"), dtype=torch.float32,
+                            compile_unet=compiled)
+
+
+def time_engine(backend: DiffusersBackend, size: int, steps: int, seconds: float) -> tuple[float, dict[str, float]]:
     preset = parse_preset(f"""
 [render]
 width = {size}
@@ -56,7 +64,6 @@ strength = 0.5
 steps = {steps}
 noise = 0.03
 """, "benchmark")
-    backend = DiffusersBackend(build_tiny_pipeline(), name="tiny", device=torch.device("cpu"), dtype=torch.float32)
     store = build_store(preset)
     engine = Engine(backend, store, EngineSettings(size, size, 24, offline=True), _Discard(), FixedClock(24))
     engine.prime(store.prompts())
@@ -103,19 +110,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
+    parser.add_argument("--compile-sizes", type=int, nargs="*", default=[],
+                        help="sizes also timed with torch.compile (each compiles for minutes on a CPU)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device cpu, tiny random SD (kl8 VAE), fp32\n")
-    header = "| px | steps | engine fps | naive fps | speed-up | " + " | ".join(f"{s} ms" for s in STAGES) + " |"
+    header = ("| px | steps | engine fps | naive fps | speed-up | compiled fps | compiled speed-up | "
+              + " | ".join(f"{s} ms" for s in STAGES) + " |")
     print(header)
-    print("|" + "---|" * (5 + len(STAGES)))
+    print("|" + "---|" * (7 + len(STAGES)))
+    eager = tiny_backend(compiled=False)
     for size in args.sizes:
+        compiled = tiny_backend(compiled=True) if size in args.compile_sizes else None
         for steps in args.steps:
-            fps, stages = time_engine(size, steps, args.seconds)
+            fps, stages = time_engine(eager, size, steps, args.seconds)
             naive = time_naive(size, steps, args.seconds)
+            fast = f"{time_engine(compiled, size, steps, args.seconds)[0]:.1f}" if compiled else "-"
+            ratio = f"{float(fast) / naive:.1f}x" if compiled else "-"
             cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
-            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {cells} |", flush=True)
+            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {fast} | {ratio} | {cells} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
