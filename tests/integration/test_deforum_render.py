@@ -13,6 +13,7 @@ import av
 import numpy as np
 import pytest
 
+from tests.helpers import CollectFrames
 from vj.cli import main
 from vj.config import PresetConfig
 from vj.control.deforum_settings import load_settings
@@ -22,19 +23,6 @@ from vj.session import render_offline
 DATA = Path(__file__).parent.parent / "data"
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str:
-        return ""
-
-    def offer(self, frame: Frame) -> None:
-        self.frames.append(frame)
-
-
 def tiny(path: str) -> PresetConfig:
     # One step keeps the tests fast; steps do not change any schedule value.
     return load_settings(str(DATA / path)).preset.with_overrides(model="tiny", width=64, height=64, device="cpu",
@@ -42,7 +30,7 @@ def tiny(path: str) -> PresetConfig:
 
 
 def render_all(preset: PresetConfig, backend) -> list[Frame]:  # noqa: ANN001
-    sink = Collect()
+    sink = CollectFrames()
     assert render_offline(preset, frames=preset.render.frames, outputs=[sink], backend=backend) == preset.render.frames
     return sink.frames
 

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY_PRESET
+from tests.helpers import CollectFrames
 from vj.config import PresetConfig, parse_preset
 from vj.engine.clock import FixedClock, LiveClock
 from vj.engine.loop import Engine, EngineSettings
@@ -23,21 +24,8 @@ from vj.params import PromptEntry, PromptMix
 from vj.session import LiveSession, build_store, render_offline
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str:
-        return ""
-
-    def offer(self, frame: Frame) -> None:
-        self.frames.append(frame)
-
-
 def render(preset: PresetConfig, backend, frames: int) -> list[Frame]:  # noqa: ANN001
-    sink = Collect()
+    sink = CollectFrames()
     render_offline(preset, frames=frames, outputs=[sink], backend=backend)
     return sink.frames
 
@@ -87,7 +75,7 @@ def test_changing_the_prompt_changes_the_conditioning(tiny_backend, tiny_preset)
 
 def test_prompt_mix_fades_in_and_is_cached(tiny_backend) -> None:  # noqa: ANN001
     store = build_store(parse_preset(TINY_PRESET))
-    engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24, offline=True), Collect(), FixedClock(24))
+    engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24, offline=True), CollectFrames(), FixedClock(24))
     engine.prime(store.prompts())
     engine.render_frame()
     store.set("prompt_fade_s", 1.0)
@@ -170,7 +158,7 @@ def test_live_queue_drops_oldest_when_an_output_is_slow(tiny_backend, tiny_prese
 
 
 def test_a_failing_stage_is_counted_and_the_loop_carries_on(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
-    sink = Collect()
+    sink = CollectFrames()
     store = build_store(tiny_preset)
     engine = Engine(tiny_backend, store, EngineSettings(64, 64, 24), sink, LiveClock(24))
     engine.prime(store.prompts())
@@ -205,7 +193,7 @@ def _wait_for(predicate, timeout_s: float = 30.0) -> bool:  # noqa: ANN001
 
 def test_live_session_uses_real_time_and_switches_preset_at_a_frame_boundary(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
-    sink = Collect()
+    sink = CollectFrames()
     session.add_output(sink)
     session.start()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import av
 
-from vj.frames import Frame
+from tests.helpers import CollectFrames
 from vj.output.recorder import VideoRecorder
 from vj.output.replay import replay
 from vj.output.take import LiveTake
@@ -19,22 +19,10 @@ from vj.session import LiveSession
 FRAMES = 24
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str: return ""
-
-    def offer(self, frame: Frame) -> None:
-        self.frames.append(frame)
-
-
 def test_replay_reproduces_the_live_snapshots_exactly(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
     take = LiveTake(tmp_path / "take.mkv", 24.0, lambda: session.preset, encoder_preset="ultrafast")
-    live = Collect()
+    live = CollectFrames()
     session.add_output(live)
     session.add_output(take)
     take.start_recording()
@@ -103,7 +91,7 @@ def test_replay_at_another_size_and_steps_is_not_checked(tmp_path: Path, tiny_ba
             store.set("angle", 5.0, source="osc")
         writer.offer_snapshot(store.snapshot(i, (i + 1) / 24, 1 / 24))
     writer.close()
-    sink = Collect()
+    sink = CollectFrames()
     result = replay(path, outputs=[sink], backend=tiny_backend, width=96, height=80, steps=2)
     assert result.frames == 3 and not result.checked and result.events == 1
     assert sink.frames[0].image.shape == (80, 96, 3)

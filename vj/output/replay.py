@@ -27,10 +27,10 @@ from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
-from vj.frames import FanOut, Frame
+from vj.frames import Frame
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.params import ControlEvent, ParamStore, PromptEntry, PromptMix, mix_from_json
-from vj.session import Output, build_store
+from vj.session import Output, build_store, started_outputs
 
 log = logging.getLogger(__name__)
 
@@ -110,42 +110,36 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     start = frames[0].index
     times = [0.0] * start + [f.time_s for f in frames]
     dts = [0.0] * start + [f.dt_s for f in frames]
-    fanout = FanOut()
-    outs = list(outputs)
     render = preset.render
-    # A take started mid-show continues the live frame count, so schedules see the same index.
-    engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
-                    fanout, RecordedClock(times, dts), start_index=start)
     if start > 0:
         _apply_start_state(store, timeline)
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
-    try:
-        for output in outs:
-            output.start()
-            fanout.add(output)
-        engine.prime(_prompt_texts(store, frames))
-        for recorded in frames:
-            for event in recorded.events:
-                store.apply_event(event)
-                result.events += 1
-            frame = engine.render_frame()
-            result.frames += 1
-            if keep_snapshots:
-                result.snapshots.append(frame.snapshot)
-            if result.checked and recorded.digest and snapshot_digest(frame.snapshot) != recorded.digest:
-                result.mismatches += 1
-                if result.first_mismatch is None:
-                    result.first_mismatch = recorded.index
-                    log.warning("replay: frame %d's parameters differ from the live take (something not in the "
-                                "timeline drove them: an LFO, tempo, or a preset switch's schedules)",
-                                recorded.index)
-            if on_frame is not None:
-                on_frame(frame)
-    finally:
-        engine.stop()
-        for output in outs:
-            output.close()
+    with started_outputs(outputs) as fanout:
+        # A take started mid-show continues the live frame count, so schedules see the same index.
+        engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
+                        fanout, RecordedClock(times, dts), start_index=start)
+        try:
+            engine.prime(_prompt_texts(store, frames))
+            for recorded in frames:
+                for event in recorded.events:
+                    store.apply_event(event)
+                    result.events += 1
+                frame = engine.render_frame()
+                result.frames += 1
+                if keep_snapshots:
+                    result.snapshots.append(frame.snapshot)
+                if result.checked and recorded.digest and snapshot_digest(frame.snapshot) != recorded.digest:
+                    result.mismatches += 1
+                    if result.first_mismatch is None:
+                        result.first_mismatch = recorded.index
+                        log.warning("replay: frame %d's parameters differ from the live take (something not in the "
+                                    "timeline drove them: an LFO, tempo, or a preset switch's schedules)",
+                                    recorded.index)
+                if on_frame is not None:
+                    on_frame(frame)
+        finally:
+            engine.stop()
     return result
 
 
