@@ -268,3 +268,13 @@ def test_arbitrary_schedule_text_parses_or_raises_config_error(text: str) -> Non
     except ConfigError:
         return
     assert out.shape == (40,) and np.isfinite(out).all()
+
+
+def test_beat_uses_the_presets_tempo() -> None:
+    from vj.config import parse_preset
+    from vj.control.schedule import compile_preset_schedules
+
+    preset = parse_preset('[render]\nfps = 24\n[modulators]\nbpm = 90\n[schedules]\nangle = "0: (beat)"\n')
+    angle = compile_preset_schedules(preset)["angle"]
+    assert angle(48) == pytest.approx(48 * 90 / (60 * 24))  # 2 s at 90 bpm = 3 beats
+    assert compile_preset_schedules(preset, bpm=120)["angle"](48) == pytest.approx(4.0)

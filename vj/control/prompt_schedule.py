@@ -33,7 +33,7 @@ from vj.control.expressions import (
     Where,
     parse_expression,
 )
-from vj.control.schedule import DEFAULT_BPM, ScheduleContext, preset_context
+from vj.control.schedule import ScheduleContext, preset_context
 from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptEntry, PromptMix
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ def _check_dynamic(schedule: PromptSchedule, source: str, key_path: str) -> None
                                        "a finite number")
 
 
-def compile_preset_prompt_schedule(preset: PresetConfig, bpm: float = DEFAULT_BPM) -> PromptSchedule | None:
+def compile_preset_prompt_schedule(preset: PresetConfig, bpm: float | None = None) -> PromptSchedule | None:
     """The preset's `[prompt_schedule]` with `prompts.negative` as the global negative, or None.
 
     The schedule itself cuts at each key; the engine fades every prompt change in over

@@ -292,20 +292,24 @@ def compile_schedule(text: str, name: str, ctx: ScheduleContext, end: str = "hol
     return CompiledSchedule(name, values, end, text)
 
 
-def preset_context(preset: PresetConfig, bpm: float = DEFAULT_BPM) -> ScheduleContext:
+def preset_context(preset: PresetConfig, bpm: float | None = None) -> ScheduleContext:
+    """Variables of a preset's schedules; `bpm`/`beat` use the preset's tempo (`[modulators] bpm`), so an
+    offline render is repeatable. A live tempo change does not re-time a running schedule: beat-locked
+    motion live is what the LFOs are for."""
     max_frames = preset.schedule.max_frames or preset.render.frames
     seed = preset.params.get("seed", REGISTRY["seed"].default)
-    return ScheduleContext(max_frames=max_frames, seed=int(seed), fps=preset.render.fps, bpm=bpm)
+    tempo = preset.modulators.bpm if bpm is None else bpm
+    return ScheduleContext(max_frames=max_frames, seed=int(seed), fps=preset.render.fps, bpm=tempo)
 
 
-def compile_preset_schedules(preset: PresetConfig, bpm: float = DEFAULT_BPM) -> dict[str, CompiledSchedule]:
+def compile_preset_schedules(preset: PresetConfig, bpm: float | None = None) -> dict[str, CompiledSchedule]:
     ctx = preset_context(preset, bpm)
     return {name: compile_schedule(text, name, ctx, preset.schedule.end, preset.source_path, f"schedules.{name}")
             for name, text in preset.schedules.items()}
 
 
 def install_preset_schedules(store: ParamStore, preset: PresetConfig,
-                             bpm: float = DEFAULT_BPM) -> dict[str, CompiledSchedule]:
+                             bpm: float | None = None) -> dict[str, CompiledSchedule]:
     """Compile the preset's `[schedules]` and `[prompt_schedule]` and install them in `store`."""
     from vj.control.prompt_schedule import compile_preset_prompt_schedule
 
