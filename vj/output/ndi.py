@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, PacedOutput
+from vj.output.pacing import Clock, OpenRetry, PacedOutput
 
 log = logging.getLogger(__name__)
 
@@ -141,20 +141,17 @@ class NdiOutput:
         if not name.strip():
             raise ValueError("--ndi-name: expected a non-empty NDI source name, found an empty one")
         self.name = name
-        self.retry_s = retry_s
+        self._retry = OpenRetry(retry_s, clock)
         self._factory: SenderFactory = sender_factory or CyndilibSender
         self._check_library = sender_factory is None
         self._clock = clock
         self._sender: NdiSender | None = None
         self._format: NdiFormat | None = None
-        self._failed_at: float | None = None
         self._pixels: np.ndarray | None = None
         self._pixels_of: Frame | None = None  # the frame `_pixels` holds, so a repeat is not converted again
         self._connections_at: float | None = None
         self.unavailable = ""  # set when the library is missing: NDI is off for the rest of the show
-        self.open_failures = 0
         self.reopens = 0
-        self.last_error = ""
         self.delivered = 0
         self.connections = 0
         self._closed = False
@@ -198,6 +195,18 @@ class NdiOutput:
         return self._sender is not None
 
     @property
+    def retry_s(self) -> float:
+        return self._retry.retry_s
+
+    @property
+    def open_failures(self) -> int:
+        return self._retry.failures
+
+    @property
+    def last_error(self) -> str:
+        return self._retry.last_error
+
+    @property
     def source_name(self) -> str | None:
         """The name receivers list ("HOST (vj)"), once the sender is open."""
         return self._sender.source_name if self._sender is not None else None
@@ -210,8 +219,7 @@ class NdiOutput:
                   "The show goes on without NDI.", reason, INSTALL_HINT)
 
     def _open(self, fmt: NdiFormat) -> bool:
-        now = self._clock()
-        if self._failed_at is not None and now - self._failed_at < self.retry_s:
+        if not self._retry.due():
             return False
         try:
             self._sender = self._factory(self.name, fmt, self.paced.fps)
@@ -220,17 +228,12 @@ class NdiOutput:
             return False
         except Exception as err:
             self._sender = None
-            self._failed_at = now
-            self.open_failures += 1
-            message = f"{type(err).__name__}: {err}"
-            if self.open_failures == 1 or message != self.last_error:
+            if self._retry.failed(err):
                 log.error("NDI sender %r (%dx%d %s) could not be opened: %s. The show goes on without NDI; "
-                          "retrying every %.0f s.", self.name, fmt.width, fmt.height, fmt.fourcc, message,
+                          "retrying every %.0f s.", self.name, fmt.width, fmt.height, fmt.fourcc, self.last_error,
                           self.retry_s)
-            self.last_error = message
             return False
-        self._failed_at = None
-        self.last_error = ""
+        self._retry.succeeded()
         self._format = fmt
         self._connections_at = None
         log.info("NDI source open: %r, %dx%d %s @ %g fps", self._sender.source_name, fmt.width, fmt.height,
@@ -255,25 +258,27 @@ class NdiOutput:
             self.reopens += 1
         if self._sender is None and not self._open(fmt):
             return
-        if frame is not self._pixels_of:
+        sender = self._sender
+        assert sender is not None  # _open succeeded
+        if frame is not self._pixels_of or self._pixels is None:
             self._pixels = to_ndi_pixels(frame.image, self._pixels)
             self._pixels_of = frame
         try:
-            self._sender.send(self._pixels)
+            sender.send(self._pixels)
         except Exception:
             # Drop the sender and open a fresh one after retry_s (the error is counted by PacedOutput).
             self._close_sender()
-            self._failed_at = self._clock()
+            self._retry.lost()
             raise
         self.delivered += 1
-        self._poll_connections()
+        self._poll_connections(sender)
 
-    def _poll_connections(self) -> None:
+    def _poll_connections(self, sender: NdiSender) -> None:
         now = self._clock()
         if self._connections_at is not None and now - self._connections_at < CONNECTIONS_POLL_S:
             return
         self._connections_at = now
         try:
-            self.connections = self._sender.connections()
+            self.connections = sender.connections()
         except Exception:
             log.debug("asking the NDI sender for its receivers failed", exc_info=True)

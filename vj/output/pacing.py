@@ -189,3 +189,39 @@ class PacedOutput:
         self.counters.sent += 1
         if not fresh:
             self.counters.repeated += 1
+
+
+class OpenRetry:
+    """When a paced output may try to open its device again, and whether a failure is news.
+
+    A missing device (no v4l2loopback, no NDI network) must not be retried every tick nor
+    logged every tick: it is tried again after `retry_s`, and a failure is worth a log line
+    only the first time or when its message changes.
+    """
+
+    def __init__(self, retry_s: float, clock: Callable[[], float]) -> None:
+        self.retry_s = retry_s
+        self._clock = clock
+        self._failed_at: float | None = None
+        self.failures = 0
+        self.last_error = ""
+
+    def due(self) -> bool:
+        return self._failed_at is None or self._clock() - self._failed_at >= self.retry_s
+
+    def failed(self, err: BaseException) -> bool:
+        """Record a failed open; True when its message is new and should be logged."""
+        self._failed_at = self._clock()
+        self.failures += 1
+        message = f"{type(err).__name__}: {err}"
+        news = self.failures == 1 or message != self.last_error
+        self.last_error = message
+        return news
+
+    def lost(self) -> None:
+        """The device went away mid-show: wait `retry_s` before opening it again."""
+        self._failed_at = self._clock()
+
+    def succeeded(self) -> None:
+        self._failed_at = None
+        self.last_error = ""

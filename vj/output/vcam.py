@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, PacedOutput
+from vj.output.pacing import Clock, OpenRetry, PacedOutput
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,12 @@ class VirtualCameraOutput:
             raise ValueError(f"--vcam-backend: expected one of {', '.join(VCAM_BACKENDS)}, found {backend!r}")
         self.backend = backend
         self.device = device
-        self.retry_s = retry_s
         self._factory = camera_factory
         self._clock = clock
         self._camera: Any = None
         self._size: tuple[int, int] | None = None
-        self._failed_at: float | None = None
-        self.open_failures = 0
+        self._retry = OpenRetry(retry_s, clock)
         self.reopens = 0
-        self.last_error = ""
         self.delivered = 0  # frames the camera actually took (ticks without a camera are not counted)
         self.paced = PacedOutput("vj-vcam", fps, self._send, clock=clock, wait=wait)
 
@@ -105,6 +102,18 @@ class VirtualCameraOutput:
     def is_open(self) -> bool:
         return self._camera is not None
 
+    @property
+    def retry_s(self) -> float:
+        return self._retry.retry_s
+
+    @property
+    def open_failures(self) -> int:
+        return self._retry.failures
+
+    @property
+    def last_error(self) -> str:
+        return self._retry.last_error
+
     # camera handling (runs on the paced thread) --------------------------------------
     def _camera_name(self) -> str:
         try:
@@ -113,8 +122,7 @@ class VirtualCameraOutput:
             return "camera"
 
     def _open(self, width: int, height: int) -> bool:
-        now = self._clock()
-        if self._failed_at is not None and now - self._failed_at < self.retry_s:
+        if not self._retry.due():
             return False
         kwargs: dict[str, Any] = {"width": width, "height": height, "fps": self.paced.fps}
         if self.backend != "auto":
@@ -125,18 +133,13 @@ class VirtualCameraOutput:
             self._camera = self._factory(**kwargs)
         except Exception as err:  # pyvirtualcam raises RuntimeError, KeyError, ValueError...
             self._camera = None
-            self._failed_at = now
-            self.open_failures += 1
-            message = f"{type(err).__name__}: {err}"
-            if self.open_failures == 1 or message != self.last_error:
+            if self._retry.failed(err):
                 log.error("virtual camera (backend %s%s) could not be opened: %s\nWhat to do: %s\n"
                           "The show goes on without the camera; retrying every %.0f s.",
-                          self.backend, f", device {self.device}" if self.device else "", message,
+                          self.backend, f", device {self.device}" if self.device else "", self.last_error,
                           setup_hint(), self.retry_s)
-            self.last_error = message
             return False
-        self._failed_at = None
-        self.last_error = ""
+        self._retry.succeeded()
         self._size = (width, height)
         log.info("virtual camera open: %s, %dx%d @ %g fps", self._camera_name(), width, height, self.paced.fps)
         return True
@@ -166,5 +169,5 @@ class VirtualCameraOutput:
         except Exception:
             # A device that vanished mid-show: drop it and retry the open later.
             self._close_camera()
-            self._failed_at = self._clock()
+            self._retry.lost()
             raise
