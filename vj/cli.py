@@ -32,7 +32,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, help="denoising steps, 1-4")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
-    g.add_argument("--compile", action="store_true", help="torch.compile the UNet (CUDA graphs on GPU)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE (CUDA graphs on GPU)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -41,17 +41,10 @@ def preset_from_args(args: argparse.Namespace) -> PresetConfig:
 
 
 def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> PresetConfig:
-    preset = preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
-                                   steps=args.steps, seed=args.seed, device=args.device, tiny_vae=args.tiny_vae)
-    if args.compile:
-        preset = preset.replace(model=_replace_field(preset.model, compile=True))
-    return preset
-
-
-def _replace_field(obj: object, **changes: object) -> object:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    # --compile only ever turns compilation on; left out, the preset's own setting holds.
+    return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
+                                 steps=args.steps, seed=args.seed, device=args.device, tiny_vae=args.tiny_vae,
+                                 compile=True if args.compile else None)
 
 
 # ---------------------------------------------------------------------- vj run

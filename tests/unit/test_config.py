@@ -60,3 +60,10 @@ def test_command_line_overrides_are_validated_like_presets() -> None:
 def test_unknown_preset_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ConfigError, match="zoom-tunnel"):
         load_preset("no-such-look")
+
+
+def test_compile_override_turns_compilation_on() -> None:
+    preset = load_preset("drift")
+    assert preset.model.compile is False
+    assert preset.with_overrides(compile=True).model.compile is True
+    assert preset.with_overrides().model.compile is False
