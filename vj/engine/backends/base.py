@@ -10,7 +10,7 @@ from typing import Protocol
 
 import torch
 
-from vj.engine.sampling import NoiseSchedule
+from vj.engine.sampling import ModelFn, NoiseSchedule
 
 
 class Backend(Protocol):
@@ -29,7 +29,7 @@ class Backend(Protocol):
         """[1, 3, H, W] RGB in [0, 1] → scaled latents [1, C, H/f, W/f]."""
         ...
 
-    def denoise_fn(self, cond: torch.Tensor, negative: torch.Tensor, guidance: float):  # noqa: ANN201
+    def denoise_fn(self, cond: torch.Tensor, negative: torch.Tensor, guidance: float) -> ModelFn:
         """A `ModelFn` (latents, t) → model output, with CFG when guidance > 1."""
         ...
 
