@@ -175,9 +175,10 @@ class MidiInput:
         wanted = set(select_ports(present, self.selector))
         for name in list(self._ports):
             if name not in present:
+                # Close before counting: whoever sees the counter must also see the port gone.
+                self._close_port(name)
                 self.counters.lost += 1
                 log.warning("MIDI input %r disappeared; will reopen it when it comes back", name)
-                self._close_port(name)
         for name in sorted(wanted - set(self._ports)):
             self._open_port(name)
 
