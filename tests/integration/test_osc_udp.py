@@ -69,6 +69,8 @@ class Harness:
             wait_for(lambda: c.messages >= messages)
         if datagrams is not None:
             wait_for(lambda: c.datagrams >= datagrams)
+        # Counters move as a datagram is parsed; its writes and log lines follow. Wait for those too.
+        wait_for(lambda: c.handled == c.datagrams)
 
     def close(self) -> None:
         self.osc.close()
@@ -273,6 +275,10 @@ def test_a_bundle_with_prompts_lands_in_one_frame(h: Harness) -> None:
                 m.add_arg(value)
                 b.add_content(m.build())
             h.client.send(b.build())
+            if k % 10 == 9:  # let the render thread see some intermediate states even on a loaded machine
+                wait_for(lambda: h.store.target("seed") == k + 1000)
+                taken = len(snapshots)
+                wait_for(lambda: len(snapshots) > taken)
         wait_for(lambda: h.store.target("seed") == 1039)
     finally:
         stop.set()

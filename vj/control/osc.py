@@ -137,6 +137,7 @@ class OscCounters:
     """Every message ends in exactly one of applied / unchanged / commands / rejected (not malformed)."""
 
     datagrams: int = 0
+    handled: int = 0  # datagrams whose writes, logs and listeners are all done (readers wait on it)
     bundles: int = 0
     messages: int = 0
     applied: int = 0
@@ -249,31 +250,37 @@ class OscControl:
         with self._lock:  # one datagram at a time, so counters add up even if called from tests
             self.counters.datagrams += 1
             try:
-                if len(data) > MAX_DATAGRAM:
-                    raise _Malformed(f"datagram of {len(data)} bytes")
-                if data.startswith(_BUNDLE_PREFIX):
-                    timetag, messages = self._parse_bundle(data, 0)
-                    self.counters.bundles += 1
-                else:
-                    timetag, messages = _NTP_IMMEDIATELY, [self._parse_message(data)]
-            except _Malformed as err:
-                self._reject("<datagram>", MALFORMED, str(err))
-                return
-            except Exception as err:  # any parser surprise is malformed input, not a crash
-                self._reject("<datagram>", MALFORMED, f"{type(err).__name__}: {err}")
-                return
-            delay_s = self._delay_of(timetag)
-            if delay_s is None:
-                self.counters.messages += len(messages)
-                for msg in messages:
-                    self._reject(msg.address, OUT_OF_RANGE,
-                                 f"bundle timetag more than {MAX_FUTURE_TIMETAG_S:g} s ahead")
-                return
-            if delay_s > 0 and self.actions.quantiser is not None:
-                quantiser = self.actions.quantiser
-                quantiser.submit_at(quantiser.tempo.now() + delay_s, lambda: self._apply_locked(messages))
-                return
-            self._apply(messages)
+                self._handle_locked(data)
+            finally:
+                self.counters.handled += 1
+
+    def _handle_locked(self, data: bytes) -> None:
+        try:
+            if len(data) > MAX_DATAGRAM:
+                raise _Malformed(f"datagram of {len(data)} bytes")
+            if data.startswith(_BUNDLE_PREFIX):
+                timetag, messages = self._parse_bundle(data, 0)
+                self.counters.bundles += 1
+            else:
+                timetag, messages = _NTP_IMMEDIATELY, [self._parse_message(data)]
+        except _Malformed as err:
+            self._reject("<datagram>", MALFORMED, str(err))
+            return
+        except Exception as err:  # any parser surprise is malformed input, not a crash
+            self._reject("<datagram>", MALFORMED, f"{type(err).__name__}: {err}")
+            return
+        delay_s = self._delay_of(timetag)
+        if delay_s is None:
+            self.counters.messages += len(messages)
+            for msg in messages:
+                self._reject(msg.address, OUT_OF_RANGE,
+                             f"bundle timetag more than {MAX_FUTURE_TIMETAG_S:g} s ahead")
+            return
+        if delay_s > 0 and self.actions.quantiser is not None:
+            quantiser = self.actions.quantiser
+            quantiser.submit_at(quantiser.tempo.now() + delay_s, lambda: self._apply_locked(messages))
+            return
+        self._apply(messages)
 
     def _apply_locked(self, messages: list[osc_message.OscMessage]) -> None:
         with self._lock:
