@@ -276,9 +276,9 @@ def test_a_bundle_with_prompts_lands_in_one_frame(h: Harness) -> None:
                 b.add_content(m.build())
             h.client.send(b.build())
             if k % 10 == 9:  # let the render thread see some intermediate states even on a loaded machine
-                wait_for(lambda: h.store.target("seed") == k + 1000)
+                wait_for(lambda seed=k + 1000: h.store.target("seed") == seed)
                 taken = len(snapshots)
-                wait_for(lambda: len(snapshots) > taken)
+                wait_for(lambda taken=taken: len(snapshots) > taken)
         wait_for(lambda: h.store.target("seed") == 1039)
     finally:
         stop.set()
