@@ -7,8 +7,10 @@ For each resolution and step count it renders a warm-up, then times frames of:
   the same tiny model, the feedback warped with PIL, PIL in and PIL out.
 Both run the same number of UNet calls per frame (denoise 0.5: the pipeline gets 2× the
 steps and strength 0.5). With --compile-sizes, the engine is also timed with its UNet and
-VAE under torch.compile (compiled once per size; minutes on a CPU). Prints a Markdown
-table; nothing is asserted.
+VAE under torch.compile (compiled once per size; minutes on a CPU), and so are the compiled
+model calls alone: their time is a floor no pixel-feedback loop on this model gets under,
+so "ceiling" is the best speed-up over the naive loop any engine could show here. Prints a
+Markdown table; nothing is asserted.
 
     .venv/bin/python benchmarks/loop.py [--sizes 64 128 256 512] [--steps 1 2] [--seconds 3]
                                         [--compile-sizes 64]
@@ -81,6 +83,30 @@ noise = 0.03
     return frames / elapsed, {s: statistics.fmean(v) for s, v in per_stage.items()}
 
 
+def time_model_calls(backend: DiffusersBackend, size: int, steps: int, seconds: float) -> float:
+    """Milliseconds a frame spends in the model calls alone (encode, `steps` UNet calls, decode):
+    the floor under any loop that feeds pixels back through this model, however lean the rest."""
+    image = torch.rand(1, 3, size, size)
+    cond = backend.encode_prompt(PROMPT)
+    model = backend.denoise_fn(cond, cond, guidance=0.0)
+
+    def calls() -> None:
+        latents = backend.encode_image(image)
+        for step in range(steps):
+            latents = model(latents, 999 - 500 * step)
+        backend.decode(latents)
+
+    for _ in range(3):
+        calls()
+    start = time.perf_counter()
+    calls()
+    frames = _budget(seconds, time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(frames):
+        calls()
+    return (time.perf_counter() - start) / frames * 1000
+
+
 def time_naive(size: int, steps: int, seconds: float) -> float:
     pipe = build_tiny_pipeline()
     pipe.set_progress_bar_config(disable=True)
@@ -117,20 +143,25 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device cpu, tiny random SD (kl8 VAE), fp32\n")
     header = ("| px | steps | engine fps | naive fps | speed-up | compiled fps | compiled speed-up | "
-              + " | ".join(f"{s} ms" for s in STAGES) + " |")
+              "compiled model-only ms | ceiling | " + " | ".join(f"{s} ms" for s in STAGES) + " |")
     print(header)
-    print("|" + "---|" * (7 + len(STAGES)))
+    print("|" + "---|" * (9 + len(STAGES)))
     eager = tiny_backend(compiled=False)
     for size in args.sizes:
         compiled = tiny_backend(compiled=True) if size in args.compile_sizes else None
         for steps in args.steps:
             fps, stages = time_engine(eager, size, steps, args.seconds)
             naive = time_naive(size, steps, args.seconds)
-            fast = f"{time_engine(compiled, size, steps, args.seconds)[0]:.1f}" if compiled else "-"
-            ratio = f"{float(fast) / naive:.1f}x" if compiled else "-"
+            fast = ratio = floor = ceiling = "-"
+            if compiled is not None:
+                compiled_fps = time_engine(compiled, size, steps, args.seconds)[0]
+                model_ms = time_model_calls(compiled, size, steps, args.seconds)
+                fast, ratio = f"{compiled_fps:.1f}", f"{compiled_fps / naive:.1f}x"
+                # A loop that did nothing but the model calls would reach this speed-up and no more.
+                floor, ceiling = f"{model_ms:.1f}", f"{1000 / model_ms / naive:.1f}x"
             cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
-            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {fast} | {ratio} | {cells} |",
-                  flush=True)
+            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {fast} | {ratio} | {floor} | "
+                  f"{ceiling} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":
