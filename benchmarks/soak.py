@@ -33,7 +33,8 @@ from pathlib import Path
 import av
 from pythonosc.udp_client import SimpleUDPClient
 
-STATUS = re.compile(r"^\s*(?P<fps>[\d.]+) fps \|\s*(?P<ms>[\d.]+) ms \| frames (?P<frames>\d+) \| dropped (?P<dropped>\d+)")
+STATUS = re.compile(r"^\s*(?P<fps>[\d.]+) fps \|\s*(?P<ms>[\d.]+) ms \| "
+                    r"frames (?P<frames>\d+) \| dropped (?P<dropped>\d+)")
 OSC_STATUS = re.compile(r"osc :\d+ rx (?P<rx>\d+) bad (?P<bad>\d+)")
 WORDS = ("neon", "cathedral", "forest", "ocean", "glass", "ember", "void", "orchid", "chrome", "dune", "aurora",
          "ruins", "storm", "lantern", "coral", "mirror", "smoke", "circuit", "moss", "comet")
