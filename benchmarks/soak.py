@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--preset", default="zoom-tunnel")
     parser.add_argument("--interval", type=float, default=60.0, help="seconds per table row")
     parser.add_argument("--take-every", type=float, default=30.0, help="seconds between /vj/record toggles")
+    parser.add_argument("--no-traffic", action="store_true",
+                        help="send nothing: the same run without control traffic, as a baseline")
     args = parser.parse_args()
     if not Path("/proc/self/status").exists():
         sys.exit("soak.py reads memory from /proc: it runs on Linux only")
@@ -166,11 +168,14 @@ def main() -> None:
 
         stop, traffic = threading.Event(), Traffic()
         driver = threading.Thread(target=drive, args=(port, stop, args.take_every, traffic), daemon=True)
-        driver.start()
+        if not args.no_traffic:
+            driver.start()
         samples: list[Sample] = []
         start = time.monotonic()
+        traffic_text = ("no control traffic" if args.no_traffic
+                        else f"OSC at 60 Hz, a take toggle every {args.take_every:g} s")
         print(f"soak: `vj run {args.preset} --model tiny` at {args.size} px for {args.minutes:g} min, "
-              f"OSC at 60 Hz, a take toggle every {args.take_every:g} s\n")
+              f"{traffic_text}\n")
         print("| minute | RSS MiB | fps | frame ms | frames | dropped | OSC rx | OSC bad |")
         print("|---|---|---|---|---|---|---|---|")
         next_row = start + args.interval
@@ -193,7 +198,8 @@ def main() -> None:
                       f"{s.dropped} | {s.osc_rx} | {s.osc_bad} |", flush=True)
                 next_row += args.interval
         stop.set()
-        driver.join(2)
+        if driver.is_alive():
+            driver.join(2)
         code = child.wait()
         takes = check_takes(directory)
 
