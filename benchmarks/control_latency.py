@@ -27,6 +27,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from vj.config import ModelConfig, parse_preset
 from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
+from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.frames import Frame
 from vj.session import LiveSession
 
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--messages", type=int, default=300)
     args = parser.parse_args()
+    keep_off_the_render_cores()  # as `vj run` does before it loads the model (LiveSession)
     backend = load_backend(ModelConfig(source="tiny", device="cpu"))
     print(f"# control latency, tiny model on CPU ({platform.processor() or platform.machine()}, "
           f"{threading.active_count()} threads at start), {args.messages} OSC messages per size")

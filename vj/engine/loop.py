@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from vj.engine.backends.base import Backend
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
+from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
@@ -315,6 +316,7 @@ class Engine:
     def start(self, max_frames: int | None = None) -> None:
         """Run on a named render thread; `stop()` ends it. A fatal error is kept for `join`."""
         def target() -> None:
+            claim_the_render_cores()
             try:
                 self.run(self._stop, max_frames)
             except BaseException as err:  # surfaced by join() on the main thread

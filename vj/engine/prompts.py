@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.seeds import slerp
 from vj.params import PromptMix
 
@@ -74,6 +75,7 @@ class EmbeddingCache:
 
     def _worker(self) -> None:
         assert self._queue is not None
+        keep_off_the_render_cores()
         while True:
             text = self._queue.get()
             if text is None:
