@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from vj.config import PresetConfig
-from vj.engine.backends import Backend, load_backend
+from vj.engine.backends import Backend, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
@@ -69,7 +69,8 @@ class LiveSession:
         """`fixed_size`: the size was set on the command line, so preset switches keep it."""
         self.preset = preset
         self.fixed_size = fixed_size
-        if not offline:  # live, the render thread does the heavy work: see vj.engine.cpu_threads
+        device = backend.device if backend is not None else pick_device(preset.model.device)
+        if not offline and device.type == "cpu":  # the render thread does the heavy work: vj.engine.cpu_threads
             keep_off_the_render_cores()
         self.backend = backend if backend is not None else load_backend(preset.model)
         self.store = build_store(preset)

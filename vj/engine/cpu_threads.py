@@ -6,7 +6,8 @@ sees more threads than cores and stops spinning between parallel regions, so eve
 pays a sleep and a wake-up. Measured on the 2-core dev machine: the tiny model rendered at
 19 fps on the render thread against 43 fps on the main thread, at 64 px. With the other
 threads at one intra-op thread each, the render thread runs as fast as the main thread did.
-On a GPU the ops are kernel launches and none of this matters, but it costs nothing there.
+On a GPU the ops are kernel launches and none of this matters: a live session applies it to
+CPU rendering only, so loading a model for a GPU keeps every core.
 """
 
 from __future__ import annotations
