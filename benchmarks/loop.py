@@ -22,6 +22,7 @@ import argparse
 import platform
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 from PIL import Image
@@ -45,6 +46,18 @@ class _Discard:
 
 def _budget(seconds: float, frame_s: float, minimum: int = 5, maximum: int = 300) -> int:
     return max(minimum, min(maximum, int(seconds / max(frame_s, 1e-3))))
+
+
+def _seconds_per_call(call: Callable[[], None], seconds: float) -> float:
+    """Mean seconds per call: three warm-up calls size the run, then about `seconds` of calls are timed."""
+    start = time.perf_counter()
+    for _ in range(3):
+        call()
+    frames = _budget(seconds, (time.perf_counter() - start) / 3)
+    start = time.perf_counter()
+    for _ in range(frames):
+        call()
+    return (time.perf_counter() - start) / frames
 
 
 def tiny_backend(compiled: bool) -> DiffusersBackend:
@@ -96,15 +109,7 @@ def time_model_calls(backend: DiffusersBackend, size: int, steps: int, seconds: 
             latents = model(latents, 999 - 500 * step)
         backend.decode(latents)
 
-    for _ in range(3):
-        calls()
-    start = time.perf_counter()
-    calls()
-    frames = _budget(seconds, time.perf_counter() - start)
-    start = time.perf_counter()
-    for _ in range(frames):
-        calls()
-    return (time.perf_counter() - start) / frames * 1000
+    return _seconds_per_call(calls, seconds) * 1000
 
 
 def time_naive(size: int, steps: int, seconds: float) -> float:
@@ -115,20 +120,18 @@ def time_naive(size: int, steps: int, seconds: float) -> float:
 
     def frame(img: Image.Image) -> Image.Image:
         # The usual script: warp with PIL, then one pipeline call with the prompt text.
-        zoomed = img.rotate(0.5, resample=Image.BILINEAR).resize((int(size * 1.02),) * 2, Image.BILINEAR)
+        bilinear = Image.Resampling.BILINEAR
+        zoomed = img.rotate(0.5, resample=bilinear).resize((int(size * 1.02),) * 2, bilinear)
         offset = (zoomed.width - size) // 2
         warped = zoomed.crop((offset, offset, offset + size, offset + size))
         return pipe(prompt=PROMPT, image=warped, strength=0.5, num_inference_steps=2 * steps, guidance_scale=0.0,
                     generator=generator).images[0]
 
-    start = time.perf_counter()
-    for _ in range(3):
+    def feedback() -> None:
+        nonlocal image
         image = frame(image)
-    frames = _budget(seconds, (time.perf_counter() - start) / 3)
-    start = time.perf_counter()
-    for _ in range(frames):
-        image = frame(image)
-    return frames / (time.perf_counter() - start)
+
+    return 1.0 / _seconds_per_call(feedback, seconds)
 
 
 def main() -> None:
