@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from tests.helpers import CollectFrames
 from vj.engine import cpu_threads
 from vj.engine.prompts import EmbeddingCache
 from vj.frames import Frame
@@ -24,18 +25,12 @@ def restore_main_threads() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-class ThreadsSeen:
+class ThreadsSeen(CollectFrames):
     """An output whose offer() runs on the render thread: it notes the intra-op threads there."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.seen: list[int] = []
-
-    def start(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def status(self) -> str:
-        return ""
 
     def offer(self, frame: Frame) -> None:
         self.seen.append(torch.get_num_threads())

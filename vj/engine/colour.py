@@ -120,6 +120,10 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur with replicated borders."""
     if image.device.type == "cpu":
         return _blur_by_shifted_sums(image, sigma)
+    return _blur_by_depthwise_conv(image, sigma)
+
+
+def _blur_by_depthwise_conv(image: torch.Tensor, sigma: float) -> torch.Tensor:
     kernel = _gaussian_kernel(sigma, image.device, image.dtype)
     c = image.shape[1]
     pad = kernel.numel() // 2
