@@ -16,9 +16,29 @@ import torch.nn.functional as F
 # sRGB (D65) → XYZ, and the D65 white point, for LAB.
 _RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                             [0.212671, 0.715160, 0.072169],
-                            [0.019334, 0.119193, 0.950227]])
-_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+                            [0.019334, 0.119193, 0.950227]], dtype=torch.float64)
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754], dtype=torch.float64)
 _EPS = 1e-6
+# Each conversion is one 3×3 channel mix (plus offset) between two pointwise curves. Folding
+# the white point and the L/a/b differences into the matrices keeps it to a handful of ops:
+# at 64 px on a CPU the cost is per op, not per pixel.
+_LINEAR_TO_XYZ_N = (_RGB_TO_XYZ / _WHITE[:, None]).float()  # linear RGB → XYZ / white
+_XYZ_N_TO_LINEAR = (torch.linalg.inv(_RGB_TO_XYZ) * _WHITE[None, :]).float()
+_F_TO_LAB = torch.tensor([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]], dtype=torch.float64)
+_LAB_OFFSET = torch.tensor([-16.0, 0.0, 0.0], dtype=torch.float64)
+_LAB_TO_F = torch.linalg.inv(_F_TO_LAB)
+_F_OFFSET = -(_LAB_TO_F @ _LAB_OFFSET)  # f = LAB_TO_F·lab + F_OFFSET
+_F_TO_LAB, _LAB_OFFSET, _LAB_TO_F, _F_OFFSET = (t.float() for t in (_F_TO_LAB, _LAB_OFFSET, _LAB_TO_F, _F_OFFSET))
+
+
+def _mix_channels(matrix: torch.Tensor, image: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+    """out[:, i] = Σ_j matrix[i, j]·image[:, j] (+ offset[i]), for an NCHW image of 3 channels."""
+    n, c, h, w = image.shape
+    flat = image.reshape(n, c, h * w)
+    m = matrix.to(image).expand(n, c, c)
+    if offset is None:
+        return torch.bmm(m, flat).view(n, c, h, w)
+    return torch.baddbmm(offset.to(image).view(1, c, 1), m, flat).view(n, c, h, w)
 
 
 def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
@@ -30,23 +50,15 @@ def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    m = _RGB_TO_XYZ.to(rgb)
-    xyz = torch.einsum("ij,njhw->nihw", m, _srgb_to_linear(rgb)) / _WHITE.to(rgb).view(1, 3, 1, 1)
+    xyz = _mix_channels(_LINEAR_TO_XYZ_N, _srgb_to_linear(rgb))
     f = torch.where(xyz > 0.008856, xyz.clamp(min=_EPS) ** (1 / 3), 7.787 * xyz + 16 / 116)
-    lightness = 116 * f[:, 1:2] - 16
-    a = 500 * (f[:, 0:1] - f[:, 1:2])
-    b = 200 * (f[:, 1:2] - f[:, 2:3])
-    return torch.cat([lightness, a, b], dim=1)
+    return _mix_channels(_F_TO_LAB, f, _LAB_OFFSET)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    fy = (lab[:, 0:1] + 16) / 116
-    fx = fy + lab[:, 1:2] / 500
-    fz = fy - lab[:, 2:3] / 200
-    f = torch.cat([fx, fy, fz], dim=1)
-    xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787) * _WHITE.to(lab).view(1, 3, 1, 1)
-    linear = torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab), xyz)
-    return _linear_to_srgb(linear)
+    f = _mix_channels(_LAB_TO_F, lab, _F_OFFSET)
+    xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116) / 7.787)
+    return _linear_to_srgb(_mix_channels(_XYZ_N_TO_LINEAR, xyz))
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
@@ -87,8 +99,8 @@ class ColourStats:
 
 def colour_stats(image: torch.Tensor, space: str) -> ColourStats:
     to_space, _ = _SPACES[space]
-    converted = to_space(image)
-    return ColourStats(space, converted.mean(dim=(2, 3), keepdim=True), converted.std(dim=(2, 3), keepdim=True))
+    std, mean = torch.std_mean(to_space(image), dim=(2, 3), keepdim=True)
+    return ColourStats(space, mean, std)
 
 
 def match_colour(image: torch.Tensor, anchor: ColourStats, amount: float = 1.0) -> torch.Tensor:
@@ -97,8 +109,7 @@ def match_colour(image: torch.Tensor, anchor: ColourStats, amount: float = 1.0) 
         return image
     to_space, from_space = _SPACES[anchor.space]
     converted = to_space(image)
-    mean = converted.mean(dim=(2, 3), keepdim=True)
-    std = converted.std(dim=(2, 3), keepdim=True)
+    std, mean = torch.std_mean(converted, dim=(2, 3), keepdim=True)
     matched = (converted - mean) / std.clamp(min=_EPS) * anchor.std + anchor.mean
     result = from_space(matched).clamp(0, 1)
     return result if amount >= 1.0 else torch.lerp(image, result, amount)

@@ -43,30 +43,49 @@ class Motion2D:
         )
 
 
-def deforum_matrix(motion: Motion2D, width: int, height: int) -> torch.Tensor:
-    """The 3×3 pixel-space matrix M = R·T that maps previous-frame points to output points."""
+Affine = tuple[tuple[float, float, float], tuple[float, float, float]]  # the top two rows of a 3×3
+
+
+def _compose(a: Affine, b: Affine) -> Affine:
+    """a·b for affine maps (apply b, then a)."""
+    (a00, a01, a02), (a10, a11, a12) = a
+    (b00, b01, b02), (b10, b11, b12) = b
+    return ((a00 * b00 + a01 * b10, a00 * b01 + a01 * b11, a00 * b02 + a01 * b12 + a02),
+            (a10 * b00 + a11 * b10, a10 * b01 + a11 * b11, a10 * b02 + a11 * b12 + a12))
+
+
+def _invert(a: Affine) -> Affine:
+    (a00, a01, a02), (a10, a11, a12) = a
+    det = a00 * a11 - a01 * a10
+    i00, i01, i10, i11 = a11 / det, -a01 / det, -a10 / det, a00 / det
+    return ((i00, i01, -(i00 * a02 + i01 * a12)), (i10, i11, -(i10 * a02 + i11 * a12)))
+
+
+def _deforum_affine(motion: Motion2D, width: int, height: int) -> Affine:
     theta = math.radians(motion.angle_deg)
     alpha = motion.zoom * math.cos(theta)
     beta = motion.zoom * math.sin(theta)
     cx, cy = motion.center_x * width, motion.center_y * height
-    rotate = torch.tensor(
-        [[alpha, beta, (1 - alpha) * cx - beta * cy], [-beta, alpha, beta * cx + (1 - alpha) * cy], [0.0, 0.0, 1.0]],
-        dtype=torch.float64,
-    )
-    translate = torch.tensor(
-        [[1.0, 0.0, motion.translation_x], [0.0, 1.0, motion.translation_y], [0.0, 0.0, 1.0]], dtype=torch.float64
-    )
-    return rotate @ translate
+    rotate: Affine = ((alpha, beta, (1 - alpha) * cx - beta * cy), (-beta, alpha, beta * cx + (1 - alpha) * cy))
+    translate: Affine = ((1.0, 0.0, motion.translation_x), (0.0, 1.0, motion.translation_y))
+    return _compose(rotate, translate)
 
 
-def sampling_theta(motion: Motion2D, width: int, height: int) -> torch.Tensor:
-    """The 2×3 `affine_grid` matrix: normalised output coords → normalised source coords."""
-    to_norm = torch.tensor(
-        [[2.0 / width, 0.0, 1.0 / width - 1.0], [0.0, 2.0 / height, 1.0 / height - 1.0], [0.0, 0.0, 1.0]],
-        dtype=torch.float64,
-    )
-    inverse = torch.linalg.inv(deforum_matrix(motion, width, height))
-    return (to_norm @ inverse @ torch.linalg.inv(to_norm))[:2]
+def deforum_matrix(motion: Motion2D, width: int, height: int) -> torch.Tensor:
+    """The 3×3 pixel-space matrix M = R·T that maps previous-frame points to output points."""
+    top, middle = _deforum_affine(motion, width, height)
+    return torch.tensor([top, middle, (0.0, 0.0, 1.0)], dtype=torch.float64)
+
+
+def sampling_theta(motion: Motion2D, width: int, height: int) -> Affine:
+    """The 2×3 `affine_grid` matrix: normalised output coords → normalised source coords.
+
+    Plain float maths on the host (float64, like the torch version it replaced): a frame's
+    warp then costs one small tensor, not a chain of tiny host-side tensor ops and inverses.
+    """
+    to_norm: Affine = ((2.0 / width, 0.0, 1.0 / width - 1.0), (0.0, 2.0 / height, 1.0 / height - 1.0))
+    pixel_map = _deforum_affine(motion, width, height)
+    return _compose(_compose(to_norm, _invert(pixel_map)), _invert(to_norm))
 
 
 _PADDING = {"replicate": "border", "reflect": "reflection", "wrap": "border"}
@@ -79,7 +98,7 @@ def warp_2d(image: torch.Tensor, motion: Motion2D, border: str = "replicate") ->
     if motion.is_identity():
         return image
     n, _, h, w = image.shape
-    theta = sampling_theta(motion, w, h).to(device=image.device, dtype=torch.float32)
+    theta = torch.tensor(sampling_theta(motion, w, h), dtype=torch.float32, device=image.device)
     grid = F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, image.shape[1], h, w], align_corners=False)
     if border == "wrap":
         grid = torch.remainder(grid + 1.0, 2.0) - 1.0
