@@ -7,13 +7,14 @@ For each resolution and step count it renders a warm-up, then times frames of:
   the same tiny model, the feedback warped with PIL, PIL in and PIL out.
 Both run the same number of UNet calls per frame (denoise 0.5: the pipeline gets 2× the
 steps and strength 0.5). With --compile-sizes, the engine is also timed with its UNet and
-VAE under torch.compile (compiled once per size; minutes on a CPU), and so are the compiled
-model calls alone: their time is a floor no pixel-feedback loop on this model gets under,
-so "ceiling" is the best speed-up over the naive loop any engine could show here. Prints a
-Markdown table; nothing is asserted.
+VAE compiled in each of --compile-modes: "jit" (torch.compile; minutes per size on a CPU)
+and "aot" (AOTInductor packages, built once into vj's cache and loaded on later runs); so
+are the compiled model calls alone: their time is a floor no pixel-feedback loop on this
+model gets under, so "ceiling" is the best speed-up over the naive loop any engine with
+those calls could show here. Prints a Markdown table; nothing is asserted.
 
     .venv/bin/python benchmarks/loop.py [--sizes 64 128 256 512] [--steps 1 2] [--seconds 3]
-                                        [--compile-sizes 64]
+                                        [--compile-sizes 64] [--compile-modes jit aot]
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def _seconds_per_call(call: Callable[[], None], seconds: float) -> float:
     return (time.perf_counter() - start) / frames
 
 
-def tiny_backend(compiled: bool) -> DiffusersBackend:
+def tiny_backend(compile_mode: str = "off") -> DiffusersBackend:
     return DiffusersBackend(build_tiny_pipeline(), name="tiny", device=torch.device("cpu"), dtype=torch.float32,
-                            compile_unet=compiled)
+                            compile_mode=compile_mode)
 
 
 def time_engine(backend: DiffusersBackend, size: int, steps: int, seconds: float) -> tuple[float, dict[str, float]]:
@@ -140,31 +141,39 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
     parser.add_argument("--compile-sizes", type=int, nargs="*", default=[],
-                        help="sizes also timed with torch.compile (each compiles for minutes on a CPU)")
+                        help="sizes also timed with the model calls compiled")
+    parser.add_argument("--compile-modes", nargs="+", choices=("jit", "aot"), default=["jit", "aot"],
+                        help="how to compile: jit = torch.compile (minutes per size on a CPU), aot = AOTInductor "
+                             "packages (about a minute per size the first time, then loaded from vj's cache)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device cpu, tiny random SD (kl8 VAE), fp32\n")
-    header = ("| px | steps | engine fps | naive fps | speed-up | compiled fps | compiled speed-up | "
-              "compiled model-only ms | ceiling | " + " | ".join(f"{s} ms" for s in STAGES) + " |")
+    modes = args.compile_modes
+    header = ("| px | steps | naive fps | engine fps | speed-up | "
+              + "".join(f"{m} fps | {m} speed-up | {m} model-only ms | {m} ceiling | " for m in modes)
+              + " | ".join(f"{s} ms" for s in STAGES) + " |")
     print(header)
-    print("|" + "---|" * (9 + len(STAGES)))
-    eager = tiny_backend(compiled=False)
+    print("|" + "---|" * (5 + 4 * len(modes) + len(STAGES)))
+    eager = tiny_backend()
     for size in args.sizes:
-        compiled = tiny_backend(compiled=True) if size in args.compile_sizes else None
+        compiled = {m: tiny_backend(m) for m in modes} if size in args.compile_sizes else {}
         for steps in args.steps:
-            fps, stages = time_engine(eager, size, steps, args.seconds)
             naive = time_naive(size, steps, args.seconds)
-            fast = ratio = floor = ceiling = "-"
-            if compiled is not None:
-                compiled_fps = time_engine(compiled, size, steps, args.seconds)[0]
-                model_ms = time_model_calls(compiled, size, steps, args.seconds)
-                fast, ratio = f"{compiled_fps:.1f}", f"{compiled_fps / naive:.1f}x"
+            fps, stages = time_engine(eager, size, steps, args.seconds)
+            compiled_cells = ""
+            for mode in modes:
+                if mode not in compiled:
+                    compiled_cells += "- | - | - | - | "
+                    continue
+                compiled_fps = time_engine(compiled[mode], size, steps, args.seconds)[0]
+                model_ms = time_model_calls(compiled[mode], size, steps, args.seconds)
                 # A loop that did nothing but the model calls would reach this speed-up and no more.
-                floor, ceiling = f"{model_ms:.1f}", f"{1000 / model_ms / naive:.1f}x"
+                compiled_cells += (f"{compiled_fps:.1f} | {compiled_fps / naive:.2f}x | {model_ms:.1f} | "
+                                   f"{1000 / model_ms / naive:.1f}x | ")
             cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
-            print(f"| {size} | {steps} | {fps:.1f} | {naive:.1f} | {fps / naive:.1f}x | {fast} | {ratio} | {floor} | "
-                  f"{ceiling} | {cells} |", flush=True)
+            print(f"| {size} | {steps} | {naive:.1f} | {fps:.1f} | {fps / naive:.2f}x | {compiled_cells}{cells} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from vj.config import PresetConfig, list_presets, load_preset
+from vj.config import COMPILE_MODES, PresetConfig, list_presets, load_preset
 from vj.errors import VjError
 
 log = logging.getLogger("vj")
@@ -32,7 +32,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, help="denoising steps, 1-4")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
-    g.add_argument("--compile", action="store_true", help="torch.compile the UNet and VAE (CUDA graphs on GPU)")
+    g.add_argument("--compile", nargs="?", const="auto", choices=COMPILE_MODES, metavar="MODE",
+                   help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
+                        "elsewhere), jit (torch.compile, CUDA graphs on GPU), aot (AOTInductor packages cached "
+                        "on disk: fastest on CPU), off")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -41,10 +44,10 @@ def preset_from_args(args: argparse.Namespace) -> PresetConfig:
 
 
 def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> PresetConfig:
-    # --compile only ever turns compilation on; left out, the preset's own setting holds.
+    # Left out, --compile keeps the preset's own setting.
     return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
                                  steps=args.steps, seed=args.seed, device=args.device, tiny_vae=args.tiny_vae,
-                                 compile=True if args.compile else None)
+                                 compile=args.compile)
 
 
 # ---------------------------------------------------------------------- vj run

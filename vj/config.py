@@ -22,6 +22,7 @@ from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, REGISTRY, ParamValue,
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
+COMPILE_MODES = ("off", "auto", "jit", "aot")
 SCHEDULE_END = ("hold", "loop")
 
 
@@ -55,7 +56,9 @@ class ModelConfig:
     tiny_vae: str = _field("", doc="TAESD id or path ('' = the model's own VAE)")
     device: str = _field("auto", _one_of(DEVICES), "auto picks cuda, then mps, then cpu")
     dtype: str = _field("auto", _one_of(DTYPES), "auto: float16 on GPU, float32 on CPU")
-    compile: bool = _field(False, doc="torch.compile the UNet (CUDA graphs on GPU)")
+    compile: str = _field("off", _one_of(COMPILE_MODES),
+                          "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
+                          "aot (AOTInductor packages, compiled once per size and cached on disk)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +149,7 @@ class PresetConfig:
     def with_overrides(self, *, model: str | None = None, width: int | None = None, height: int | None = None,
                        fps: float | None = None, steps: int | None = None, seed: int | None = None,
                        device: str | None = None, tiny_vae: str | None = None,
-                       compile: bool | None = None) -> PresetConfig:
+                       compile: str | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         model_changes = {k: v for k, v in (("source", model), ("device", device), ("tiny_vae", tiny_vae),

@@ -62,8 +62,15 @@ def test_unknown_preset_name_lists_the_shipped_ones() -> None:
         load_preset("no-such-look")
 
 
-def test_compile_override_turns_compilation_on() -> None:
+def test_compile_override_sets_the_mode_and_leaving_it_out_keeps_the_preset() -> None:
     preset = load_preset("drift")
-    assert preset.model.compile is False
-    assert preset.with_overrides(compile=True).model.compile is True
-    assert preset.with_overrides().model.compile is False
+    assert preset.model.compile == "off"
+    assert preset.with_overrides(compile="aot").model.compile == "aot"
+    assert preset.with_overrides(compile="aot").with_overrides().model.compile == "aot"
+
+
+def test_compile_mode_must_be_a_known_one() -> None:
+    with pytest.raises(ConfigError, match=r"model.compile.*one of off, auto, jit, aot.*'fast'"):
+        load_preset("drift").with_overrides(compile="fast")
+    with pytest.raises(ConfigError, match=r"model.compile"):
+        parse_preset("[model]\ncompile = true\n", "old.toml")

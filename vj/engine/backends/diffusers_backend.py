@@ -1,16 +1,25 @@
 """The PyTorch backend: the components of a diffusers Stable Diffusion pipeline, driven
-directly (no pipeline call per frame), optionally `torch.compile`d with CUDA graphs."""
+directly (no pipeline call per frame).
+
+The three per-frame calls (image → latents, the UNet, latents → image) are small modules,
+so one piece of maths serves every way of running them: eager, `torch.compile` ("jit":
+CUDA graphs on a GPU) or AOTInductor packages compiled once and cached on disk ("aot").
+"""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import torch
 
+from vj.config import COMPILE_MODES
+from vj.engine.backends.aot_inductor import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.sampling import ModelFn, NoiseSchedule
 
 log = logging.getLogger(__name__)
+
 
 
 def _placed(module: Any, device: torch.device, dtype: torch.dtype) -> Any:
@@ -25,18 +34,69 @@ def compile_settings(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         return {"mode": "reduce-overhead"}  # CUDA graphs: one replay per call instead of hundreds of launches
     if device.type == "cpu":
-        # No CUDA graphs on a CPU. The C++ wrapper drops the per-kernel Python calls and freezing folds
-        # the weights into constants (oneDNN prepacks them): the tiny model's calls at 64 px go from
-        # 12.3 to 10.8 ms on the 2-core dev machine. Weights are frozen: nothing swaps them mid-show.
+        # No CUDA graphs on a CPU: the C++ wrapper drops the per-kernel Python calls, and freezing
+        # treats the weights as constants (nothing swaps them mid-show).
         return {"options": {"cpp_wrapper": True, "freezing": True}}
     return {"mode": "default"}
+
+
+def resolve_compile_mode(mode: str, device: torch.device) -> str:
+    """"auto" → CUDA graphs through torch.compile on a GPU, AOTInductor packages elsewhere.
+
+    On a GPU the per-call launch cost is what CUDA graphs remove; on a CPU there are no
+    CUDA graphs, and the measured winner is AOTInductor (no guards, no Python per kernel).
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile mode must be one of {', '.join(COMPILE_MODES)}; found {mode!r}")
+    if mode == "auto":
+        return "jit" if device.type == "cuda" else "aot"
+    return mode
+
+
+class ImageEncoder(torch.nn.Module):
+    """RGB in [0, 1] → latents in the UNet's scaled space."""
+
+    def __init__(self, vae: Any, *, tiny: bool, scaling_factor: float) -> None:
+        super().__init__()
+        self.vae, self.tiny, self.scaling_factor = vae, tiny, scaling_factor
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image * 2 - 1
+        if self.tiny:
+            return self.vae.encode(x).latents * self.scaling_factor
+        # The mean, not a sample: sampling would add noise the loop did not ask for.
+        return self.vae.encode(x).latent_dist.mean * self.scaling_factor
+
+
+class LatentDecoder(torch.nn.Module):
+    """Scaled latents → RGB in [0, 1]."""
+
+    def __init__(self, vae: Any, *, scaling_factor: float) -> None:
+        super().__init__()
+        self.vae, self.scaling_factor = vae, scaling_factor
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        out = self.vae.decode(latents / self.scaling_factor).sample
+        return ((out + 1) / 2).clamp(0, 1)
+
+
+class NoisePredictor(torch.nn.Module):
+    """The UNet's output for (latents, timestep, text context[, LCM guidance embedding])."""
+
+    def __init__(self, unet: Any) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond).sample
 
 
 class DiffusersBackend:
     """Wraps tokenizer, text encoder, UNet and VAE (or TAESD) of a loaded pipeline."""
 
     def __init__(self, pipe: Any, *, name: str, device: torch.device, dtype: torch.dtype,
-                 tiny_vae: Any | None = None, compile_unet: bool = False) -> None:
+                 tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None) -> None:
         self.name = name
         self.device = device
         self.dtype = dtype
@@ -57,16 +117,31 @@ class DiffusersBackend:
             cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
             cfg.get("prediction_type", "epsilon"))
         self._time_cond_dim = self.unet.config.get("time_cond_proj_dim")
-        self._unet_call = self.unet
-        if compile_unet:
+        self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        self.compile_mode = resolve_compile_mode(compile_mode, device)
+        encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
+        decoder = LatentDecoder(self.vae, scaling_factor=self.scaling_factor)
+        predictor = NoisePredictor(self.unet)
+        self._encode_call: Any = encoder
+        self._decode_call: Any = decoder
+        self._predict_call: Any = predictor
+        if self.compile_mode == "jit":
             how = compile_settings(device)
-            self._unet_call = torch.compile(self.unet, fullgraph=False, **how)
-            # The VAE runs twice a frame (encode, decode): compile its halves too.
-            self.vae.encoder = torch.compile(self.vae.encoder, **how)
-            self.vae.decoder = torch.compile(self.vae.decoder, **how)
+            self._encode_call, self._decode_call, self._predict_call = (
+                torch.compile(m, **how) for m in (encoder, decoder, predictor))
             log.info("UNet and VAE compiled with torch.compile(%s); the first frames are slow while it "
                      "compiles (minutes on a CPU)", how)
-        self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        elif self.compile_mode == "aot":
+            where = cache_dir if cache_dir is not None else default_cache_dir()
+            vae_print, unet_print = weights_fingerprint(self.vae), weights_fingerprint(self.unet)
+            self._encode_call = AotCompiled(encoder, call="encode", fingerprint=vae_print, device=device,
+                                            cache_dir=where)
+            self._decode_call = AotCompiled(decoder, call="decode", fingerprint=vae_print, device=device,
+                                            cache_dir=where)
+            self._predict_call = AotCompiled(predictor, call="unet", fingerprint=unet_print, device=device,
+                                             cache_dir=where)
+            log.info("UNet and VAE run as AOTInductor packages cached in %s; a size not built before "
+                     "compiles on its first frame", where)
 
     def _vae_factor(self) -> int:
         blocks = self.vae.config.encoder_block_out_channels if self.tiny_vae else self.vae.config.block_out_channels
@@ -87,16 +162,11 @@ class DiffusersBackend:
 
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
-        x = image.to(self.dtype) * 2 - 1
-        if self.tiny_vae:
-            return self.vae.encode(x).latents * self.scaling_factor
-        # The mean, not a sample: sampling would add noise the loop did not ask for.
-        return self.vae.encode(x).latent_dist.mean * self.scaling_factor
+        return self._encode_call(image.to(self.dtype))
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        out = self.vae.decode(latents.to(self.dtype) / self.scaling_factor).sample
-        return ((out.float() + 1) / 2).clamp(0, 1)
+        return self._decode_call(latents.to(self.dtype)).float()
 
     def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
         if self._time_cond_dim is None:
@@ -122,7 +192,8 @@ class DiffusersBackend:
             if use_cfg:
                 x = torch.cat([x, x])
             timestep = torch.tensor(t, device=self.device)
-            out = self._unet_call(x, timestep, encoder_hidden_states=context, timestep_cond=time_cond).sample
+            extra = () if time_cond is None else (time_cond,)
+            out = self._predict_call(x, timestep, context, *extra)
             if use_cfg:
                 uncond, text = out.chunk(2)
                 out = uncond + guidance * (text - uncond)

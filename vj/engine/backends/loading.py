@@ -130,7 +130,7 @@ def load_backend(config: ModelConfig) -> DiffusersBackend:
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:
         backend = DiffusersBackend(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
-                                   compile_unet=config.compile)
+                                   compile_mode=config.compile)
     except torch.cuda.OutOfMemoryError as err:
         raise BackendUnavailable(f"model {config.source!r} does not fit in GPU memory: {err}") from err
     except ValueError as err:
