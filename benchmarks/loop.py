@@ -14,7 +14,7 @@ model gets under, so "ceiling" is the best speed-up over the naive loop any engi
 those calls could show here. Prints a Markdown table; nothing is asserted.
 
     .venv/bin/python benchmarks/loop.py [--sizes 64 128 256 512] [--steps 1 2] [--seconds 3]
-                                        [--compile-sizes 64] [--compile-modes jit aot]
+                                        [--compile-sizes 64] [--compile-modes jit aot] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class _Discard:
         pass
 
 
-def _budget(seconds: float, frame_s: float, minimum: int = 5, maximum: int = 300) -> int:
+def _budget(seconds: float, frame_s: float, minimum: int = 5, maximum: int = 2000) -> int:
     return max(minimum, min(maximum, int(seconds / max(frame_s, 1e-3))))
 
 
@@ -139,7 +139,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per configuration and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of back-to-back timings per row")
     parser.add_argument("--compile-sizes", type=int, nargs="*", default=[],
                         help="sizes also timed with the model calls compiled")
     parser.add_argument("--compile-modes", nargs="+", choices=("jit", "aot"), default=["jit", "aot"],
@@ -150,6 +151,9 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"torch {torch.__version__}, device cpu, tiny random SD (kl8 VAE), fp32\n")
     modes = args.compile_modes
+    print(f"{args.rounds} rounds; each round times the naive loop, the engine and each compiled engine back to "
+          "back, so a machine that speeds up or slows down affects both sides of a ratio alike. fps = median "
+          "over rounds; speed-up = median of the per-round ratios (min-max).\n")
     header = ("| px | steps | naive fps | engine fps | speed-up | "
               + "".join(f"{m} fps | {m} speed-up | {m} model-only ms | {m} ceiling | " for m in modes)
               + " | ".join(f"{s} ms" for s in STAGES) + " |")
@@ -158,23 +162,41 @@ def main() -> None:
     eager = tiny_backend()
     for size in args.sizes:
         compiled = {m: tiny_backend(m) for m in modes} if size in args.compile_sizes else {}
+        for backend in compiled.values():
+            # Compile (or load the cached packages) before anything is timed.
+            time_engine(backend, size, max(args.steps), 0.0)
+            time_engine(backend, size, min(args.steps), 0.0)
         for steps in args.steps:
-            naive = time_naive(size, steps, args.seconds)
-            fps, stages = time_engine(eager, size, steps, args.seconds)
+            naive: list[float] = []
+            engine: list[float] = []
+            fast: dict[str, list[float]] = {m: [] for m in compiled}
+            stage_runs: list[dict[str, float]] = []
+            for _ in range(args.rounds):
+                naive.append(time_naive(size, steps, args.seconds))
+                fps, stages = time_engine(eager, size, steps, args.seconds)
+                engine.append(fps)
+                stage_runs.append(stages)
+                for mode, backend in compiled.items():
+                    fast[mode].append(time_engine(backend, size, steps, args.seconds)[0])
             compiled_cells = ""
             for mode in modes:
                 if mode not in compiled:
                     compiled_cells += "- | - | - | - | "
                     continue
-                compiled_fps = time_engine(compiled[mode], size, steps, args.seconds)[0]
                 model_ms = time_model_calls(compiled[mode], size, steps, args.seconds)
                 # A loop that did nothing but the model calls would reach this speed-up and no more.
-                compiled_cells += (f"{compiled_fps:.1f} | {compiled_fps / naive:.2f}x | {model_ms:.1f} | "
-                                   f"{1000 / model_ms / naive:.1f}x | ")
-            cells = " | ".join(f"{stages[s]:.1f}" for s in STAGES)
-            print(f"| {size} | {steps} | {naive:.1f} | {fps:.1f} | {fps / naive:.2f}x | {compiled_cells}{cells} |",
-                  flush=True)
+                compiled_cells += (f"{statistics.median(fast[mode]):.1f} | {_ratio(fast[mode], naive)} | "
+                                   f"{model_ms:.1f} | {1000 / model_ms / statistics.median(naive):.1f}x | ")
+            cells = " | ".join(f"{statistics.fmean(r[s] for r in stage_runs):.1f}" for s in STAGES)
+            print(f"| {size} | {steps} | {statistics.median(naive):.1f} | {statistics.median(engine):.1f} | "
+                  f"{_ratio(engine, naive)} | {compiled_cells}{cells} |", flush=True)
 
+
+def _ratio(fast: list[float], slow: list[float]) -> str:
+    ratios = [f / s for f, s in zip(fast, slow, strict=True)]
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x"
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
 
 if __name__ == "__main__":
     main()
