@@ -120,3 +120,25 @@ def test_a_strided_view_is_read_as_its_values(tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.allclose(call(view.contiguous()), module(view), atol=1e-5)  # built for contiguous input
         assert torch.allclose(call(view), module(view), atol=1e-5)
+
+
+def test_cli_renders_with_aot_packages_and_refuses_an_unknown_mode(tmp_path: Path, aot_cache: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import av
+
+    def vj(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "VJ_CACHE_DIR": str(aot_cache.parent)}
+        return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=600)
+
+    clip = tmp_path / "clip.mp4"
+    result = vj("render", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "3",
+                "--compile", "aot", "--out", str(clip), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    with av.open(str(clip)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+    wrong = vj("render", "drift", "--model", "tiny", "--compile", "fast", "--out", str(clip))
+    assert wrong.returncode == 2 and "invalid choice: 'fast'" in wrong.stderr

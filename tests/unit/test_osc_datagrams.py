@@ -15,7 +15,7 @@ ADDRESSES = ["/vj/zoom", "/vj/angle/norm", "/vj/prompt/1", "/vj/prompt/3/weight"
              "/vj/release", "/vj/nope", "/vj/lfo/zoom", "/vj/preset", "/x"]
 # OSC strings end at their first NUL, so a well-formed message's text cannot hold one (the
 # builder would emit a datagram that does not parse back); hostile bytes are fuzzed below.
-OSC_TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=40)
+OSC_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
 ARGS = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.integers(-2**31, 2**31 - 1),
                  OSC_TEXT, st.booleans())
 

@@ -166,7 +166,12 @@ class DiffusersBackend:
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self._decode_call(latents.to(self.dtype)).float()
+        image = self._decode_call(latents.to(self.dtype))
+        if self.compile_mode == "jit" and image.dtype == torch.float32:
+            # CUDA-graph outputs live in memory the next replay overwrites, and the engine keeps
+            # this frame for the next one's warp: own a copy (fp16 outputs get one from .float()).
+            return image.clone()
+        return image.float()
 
     def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
         if self._time_cond_dim is None:
