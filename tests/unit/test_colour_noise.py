@@ -115,3 +115,14 @@ def test_cpu_blur_equals_the_separable_convolution(sigma: float) -> None:
     dot[..., 15, 15] = 1.0
     blurred = gaussian_blur(dot, sigma)
     assert blurred.sum().item() == pytest.approx(1.0) and torch.equal(blurred, blurred.flip(-1).transpose(-1, -2))
+
+
+def test_two_pass_std_mean_equals_torch() -> None:
+    from vj.engine.colour import _std_mean
+
+    torch.manual_seed(3)
+    image = torch.rand(2, 3, 40, 24) * 120 - 20  # LAB-sized values, two frames
+    std, mean = _std_mean(image)
+    expected_std, expected_mean = torch.std_mean(image, dim=(2, 3), keepdim=True)
+    assert std.shape == mean.shape == (2, 3, 1, 1)
+    assert torch.allclose(mean, expected_mean, atol=1e-4) and torch.allclose(std, expected_std, atol=1e-4)
