@@ -8,6 +8,7 @@ setting would otherwise go unnoticed.
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import CollectFrames
+from tests.helpers import CollectFrames, run_vj
 from vj.config import PresetConfig
 from vj.engine.backends import load_backend
 from vj.engine.backends.aot_inductor import AotCompiled, weights_fingerprint
@@ -123,16 +124,10 @@ def test_a_strided_view_is_read_as_its_values(tmp_path: Path) -> None:
 
 
 def test_cli_renders_with_aot_packages_and_refuses_an_unknown_mode(tmp_path: Path, aot_cache: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     import av
 
     def vj(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "VJ_CACHE_DIR": str(aot_cache.parent)}
-        return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True, env=env,
-                              timeout=600)
+        return run_vj(*args, env={"VJ_CACHE_DIR": str(aot_cache.parent)}, timeout=600)
 
     clip = tmp_path / "clip.mp4"
     result = vj("render", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "3",

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY_PRESET
-from tests.helpers import CollectFrames
+from tests.helpers import CollectFrames, run_vj
 from vj.config import PresetConfig, parse_preset
 from vj.engine.clock import FixedClock, LiveClock
 from vj.engine.loop import Engine, EngineSettings
@@ -225,21 +225,17 @@ def test_preset_switch_policy_keeps_model_fps_and_a_command_line_size(tiny_backe
     free.stop()
 
 
-def _vj(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True, timeout=240)
-
-
 def test_cli_refuses_a_bad_preset_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[params]\nzoom = 1.02\nrotation = 3\n")
-    result = _vj("render", str(bad), "--model", "tiny", "--out", str(tmp_path / "x.mp4"))
+    result = run_vj("render", str(bad), "--model", "tiny", "--out", str(tmp_path / "x.mp4"))
     assert result.returncode == 2
     assert "bad.toml: params.rotation: expected a parameter name" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_cli_model_that_cannot_load_says_what_to_do(tmp_path: Path) -> None:
-    result = _vj("render", "zoom-tunnel", "--model", str(tmp_path / "missing.safetensors"), "--out",
+    result = run_vj("render", "zoom-tunnel", "--model", str(tmp_path / "missing.safetensors"), "--out",
                  str(tmp_path / "x.mp4"), "--frames", "1")
     assert result.returncode == 2 and "does not exist" in result.stderr and "--model tiny" in result.stderr
     assert "Traceback" not in result.stderr
@@ -269,7 +265,7 @@ def test_ctrl_c_stops_a_live_run_cleanly_and_finishes_the_recording(tmp_path: Pa
 
 def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
     out = tmp_path / "take.mkv"
-    run = _vj("run", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "30",
+    run = run_vj("run", "drift", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "30",
               "--record", str(out), "--osc-port", "0", "--no-zeroconf")
     assert run.returncode == 0, run.stderr
     assert "fps" in run.stdout or "stopped after 30 frames" in run.stderr
@@ -277,7 +273,7 @@ def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
         assert sum(1 for _ in container.decode(video=0)) > 5
     assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 1 + 30 + 1  # header, every frame, end
     clip = tmp_path / "clip.mp4"
-    result = _vj("render", "spiral", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "5",
+    result = run_vj("render", "spiral", "--model", "tiny", "--width", "64", "--height", "64", "--frames", "5",
                  "--fps", "12", "--steps", "2", "--seed", "3", "--out", str(clip), "--no-progress")
     assert result.returncode == 0, result.stderr
     with av.open(str(clip)) as container:
