@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, OpenRetry, PacedOutput
+from vj.output.pacing import Clock, OpenRetry, PacedOutput, ReportsOpenRetry
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def cyndilib_missing_reason() -> str | None:
     return None
 
 
-class NdiOutput:
+class NdiOutput(ReportsOpenRetry):
     """Sends the live picture as the NDI source `name` at `fps`, holding the last frame."""
 
     def __init__(self, fps: float, *, name: str = DEFAULT_SOURCE_NAME, retry_s: float = 5.0,
@@ -193,18 +193,6 @@ class NdiOutput:
     @property
     def is_open(self) -> bool:
         return self._sender is not None
-
-    @property
-    def retry_s(self) -> float:
-        return self._retry.retry_s
-
-    @property
-    def open_failures(self) -> int:
-        return self._retry.failures
-
-    @property
-    def last_error(self) -> str:
-        return self._retry.last_error
 
     @property
     def source_name(self) -> str | None:

@@ -225,3 +225,22 @@ class OpenRetry:
     def succeeded(self) -> None:
         self._failed_at = None
         self.last_error = ""
+
+
+class ReportsOpenRetry:
+    """The retry state a device output shows in its status: mixed into outputs that open
+    their device through an `OpenRetry` kept as `self._retry`."""
+
+    _retry: OpenRetry
+
+    @property
+    def retry_s(self) -> float:
+        return self._retry.retry_s
+
+    @property
+    def open_failures(self) -> int:
+        return self._retry.failures
+
+    @property
+    def last_error(self) -> str:
+        return self._retry.last_error

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, OpenRetry, PacedOutput
+from vj.output.pacing import Clock, OpenRetry, PacedOutput, ReportsOpenRetry
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def _default_factory(**kwargs: Any) -> Any:
     return pyvirtualcam.Camera(**kwargs)
 
 
-class VirtualCameraOutput:
+class VirtualCameraOutput(ReportsOpenRetry):
     """Sends the live picture to a virtual camera at `fps`, holding the last frame."""
 
     def __init__(self, fps: float, *, backend: str = "auto", device: str | None = None,
@@ -101,18 +101,6 @@ class VirtualCameraOutput:
     @property
     def is_open(self) -> bool:
         return self._camera is not None
-
-    @property
-    def retry_s(self) -> float:
-        return self._retry.retry_s
-
-    @property
-    def open_failures(self) -> int:
-        return self._retry.failures
-
-    @property
-    def last_error(self) -> str:
-        return self._retry.last_error
 
     # camera handling (runs on the paced thread) --------------------------------------
     def _camera_name(self) -> str:
