@@ -3,12 +3,12 @@
 `torch.export` traces a module for fixed input shapes; AOTInductor compiles the trace with
 the weights baked in as constants into a `.pt2` package of native code. Calling it runs
 no Python per kernel and no Dynamo guards: on the 2-core dev CPU the tiny model's three
-calls per frame at 64 px take about 6.5-7 ms, against 9.4-10.6 ms under `torch.compile`
-(see benchmarks/RESULTS.md). A package is keyed, like a TensorRT engine, by everything
-that makes it valid: the weights (a fingerprint), the call, the input shapes and dtypes,
-the device type and the torch version. A new key compiles (about 15-25 s a call for the
-tiny model on the dev CPU; the real UNet takes minutes) and is written atomically, so the
-next launch loads it in a fraction of a second. An unreadable package is reported and
+calls per frame at 64 px take 7.7-8.8 ms back to back, against 12-14 ms under
+`torch.compile` (see benchmarks/RESULTS.md). A package is keyed, like a TensorRT engine, by
+everything that makes it valid: the weights (a fingerprint), the call, the input shapes and
+dtypes, the device type and the torch version. A new key compiles (30-60 s a call for the
+tiny model on the dev CPU, two variants timed; the real UNet takes minutes) and is written
+atomically, so the next launch loads it in a fraction of a second. An unreadable package is reported and
 rebuilt, never silently used.
 """
 
@@ -130,7 +130,7 @@ class AotCompiled:
                 torch._inductor.aoti_compile_and_package(program, package_path=partial, inductor_configs=options)
                 runner = torch._inductor.aoti_load_package(partial)
                 timings.append((_seconds_per_call(runner, inputs, self.device), label, partial))
-            best_s, best, winner = min(timings)
+            _, best, winner = min(timings)
             os.replace(winner, path)
         finally:
             for partial in partials:

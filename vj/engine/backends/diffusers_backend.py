@@ -21,7 +21,6 @@ from vj.engine.sampling import ModelFn, NoiseSchedule
 log = logging.getLogger(__name__)
 
 
-
 def _placed(module: Any, device: torch.device, dtype: torch.dtype) -> Any:
     # Only cast when needed: diffusers warns on every redundant dtype cast.
     if module.dtype != dtype:
