@@ -30,9 +30,9 @@ from PIL import Image
 
 from vj.config import parse_preset
 from vj.engine.backends.diffusers_backend import DiffusersBackend
-from vj.engine.backends.tiny import build_tiny_pipeline
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
+from vj.engine.models.tiny import build_tiny_pipeline
 from vj.frames import Frame
 from vj.session import build_store
 

@@ -19,7 +19,8 @@ from vj.frames import FanOut, Frame, FrameQueue
 from vj.output.pacing import LatestFrame
 from vj.output.preview import to_bgr
 from vj.output.recorder import VideoRecorder
-from vj.params import ParamSnapshot, PromptMix
+from vj.prompt_mix import PromptMix
+from vj.store import ParamSnapshot
 
 
 def _ms(fn, n: int) -> float:  # noqa: ANN001

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from vj.control.prompt_schedule import parse_prompt_schedule
-from vj.control.schedule import ScheduleContext, compile_schedule
+from vj.schedule.keyframes import ScheduleContext, compile_schedule
+from vj.schedule.prompts import parse_prompt_schedule
 
 CASES = [
     ("zoom", "0: (1.0025+0.002*sin(1.25*3.14*t/30))"),

@@ -17,13 +17,17 @@ from types import MappingProxyType
 from typing import Any
 
 from vj.errors import ConfigError, ParamRejected
-from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, REGISTRY, ParamValue, PromptEntry, PromptMix
+from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
+from vj.registry import REGISTRY, ParamValue
+from vj.schedule.ends import ScheduleEnd
+from vj.schedule.keyframes import compile_preset_schedules
+from vj.schedule.prompts import compile_preset_prompt_schedule
 
 DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "auto", "jit", "aot")
-SCHEDULE_END = ("hold", "loop")
+SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
 
 def _check_range(lo: float, hi: float) -> Callable[[Any], str | None]:
@@ -90,7 +94,7 @@ class ScheduleConfig:
     max_frames: int = _field(0, _check_range(0, 1_000_000), "schedule length; 0 = render.frames")
 
 
-# ---- tempo and LFOs (issue 3; applied by vj.control.modulators): an optional [modulators] table
+# ---- tempo and LFOs: an optional [modulators] table (installed into a store by vj.session.presets)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "random_smooth")
 LFO_UNITS = ("beats", "hz")
 QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
@@ -270,17 +274,6 @@ _NESTED: dict[str, type] = {
     "ScheduleConfig": ScheduleConfig,
 }
 
-# Hook for the schedule grammar (vj.control.schedule) to validate `[schedules]` strings at
-# load time without vj.config importing control code; set by vj.control.schedule.
-ScheduleValidator = Callable[[PresetConfig], None]
-_schedule_validators: list[ScheduleValidator] = []
-
-
-def register_preset_validator(fn: ScheduleValidator) -> None:
-    if fn not in _schedule_validators:
-        _schedule_validators.append(fn)
-
-
 def parse_preset(text: str, source: str = "<string>") -> PresetConfig:
     try:
         data = tomllib.loads(text)
@@ -295,8 +288,9 @@ def parse_preset(text: str, source: str = "<string>") -> PresetConfig:
     merged = {**preset_table, **data}
     preset: PresetConfig = _build(PresetConfig, merged, source, "")
     preset = dataclasses.replace(preset, source_path=source)
-    for validate in _schedule_validators:
-        validate(preset)
+    # A bad schedule refuses the preset with file, key path and column, before anything runs.
+    compile_preset_schedules(preset)
+    compile_preset_prompt_schedule(preset)
     return preset
 
 

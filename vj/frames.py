@@ -16,7 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
-from vj.params import ParamSnapshot
+from vj.store import ParamSnapshot
 
 
 @dataclass(frozen=True, slots=True)

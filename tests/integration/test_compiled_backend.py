@@ -19,8 +19,8 @@ import torch
 from tests.helpers import CollectFrames, run_vj
 from vj.config import PresetConfig
 from vj.engine.backends import load_backend
-from vj.engine.backends.aot_inductor import AotCompiled, weights_fingerprint
 from vj.engine.backends.diffusers_backend import resolve_compile_mode
+from vj.engine.compile.aot import AotCompiled, weights_fingerprint
 from vj.session import render_offline
 
 
@@ -82,7 +82,7 @@ def test_a_damaged_package_is_reported_and_rebuilt(tiny_preset: PresetConfig, ao
     decode_package = next(aot_cache.glob("decode-*.pt2"))
     decode_package.write_bytes(b"not a package")
     backend = load_backend(tiny_preset.with_overrides(compile="aot").model)
-    with caplog.at_level(logging.WARNING, logger="vj.engine.backends.aot_inductor"):
+    with caplog.at_level(logging.WARNING, logger="vj.engine.compile.aot"):
         frames = _render(tiny_preset, backend, frames=2)
     assert "cannot be loaded" in caplog.text and decode_package.name in caplog.text
     assert backend._decode_call.builds == 1 and backend._encode_call.builds == 0

@@ -20,7 +20,7 @@ from vj.engine.clock import FixedClock, LiveClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import Frame, FrameQueue
 from vj.output.recorder import VideoRecorder
-from vj.params import PromptEntry, PromptMix
+from vj.prompt_mix import PromptEntry, PromptMix
 from vj.session import LiveSession, build_store, render_offline
 
 

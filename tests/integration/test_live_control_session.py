@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from vj import cli
+from vj.cli.main import build_parser, main
+from vj.cli.run import attach_run_components
 from vj.config import parse_preset
 from vj.session import LiveSession, render_offline
 
@@ -24,14 +25,14 @@ def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
 
 
 def run_args(*extra: str) -> object:
-    parser = cli.build_parser()
+    parser = build_parser()
     return parser.parse_args(["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0", "--no-zeroconf", *extra])
 
 
 def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_preset, tmp_path) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
     args = run_args("--bpm", "100", "--record", str(tmp_path / "take.mkv"))
-    cli.attach_live_extras(session, args)
+    attach_run_components(session, args)
     session.start()
     try:
         osc = next(c for c in session.controls if type(c).__name__ == "OscControl")
@@ -59,7 +60,6 @@ def test_osc_reaches_rendered_frames_and_oscquery_reports_it(tiny_backend, tiny_
 
 
 def test_preset_lfo_modulates_offline_render_reproducibly(tiny_backend) -> None:  # noqa: ANN001
-    cli.build_parser()  # loads the plugins, which register the preset hook
     preset = parse_preset("""
 [model]
 source = "tiny"
@@ -88,12 +88,12 @@ depth = 3.0
 
 
 def test_osc_map_and_midi_ports_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["osc-map"]) == 0
+    assert main(["osc-map"]) == 0
     out = capsys.readouterr().out
     for address in ("/vj/zoom", "/vj/zoom/norm", "/vj/prompt/<i>/weight", "/vj/preset", "/vj/tap", "/vj/bpm"):
         assert address in out
     # no ALSA sequencer here: the command fails with one clear line, not a traceback
-    code = cli.main(["midi-ports"])
+    code = main(["midi-ports"])
     err = capsys.readouterr().err
     assert code == 0 or ("vj: error: cannot list MIDI inputs" in err and code == 2)
 
@@ -106,7 +106,7 @@ def test_quantised_preset_switch_over_osc_arms_midi_pickup(tiny_backend, tiny_pr
     session = LiveSession(tiny_preset, backend=tiny_backend)
     args = run_args("--no-oscquery", "--bpm", "150", "--quantise", "beat", "--midi", "no-such-port",
                     "--midi-map", "nanokontrol2")
-    cli.attach_live_extras(session, args)
+    attach_run_components(session, args)
     session.start()
     try:
         osc = next(c for c in session.controls if type(c).__name__ == "OscControl")

@@ -17,10 +17,10 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from vj.control.modulators import ModulatorBank, Shape
-from vj.control.osc import OscActions, OscControl, address_map
+from vj.control.osc.server import OscActions, OscControl, address_map
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 
 def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> None:
@@ -203,12 +203,12 @@ def test_bad_input_is_counted_per_reason_and_server_keeps_serving(h: Harness) ->
 
 
 def test_bad_input_logs_at_most_once_per_second_per_address(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="vj.control.osc"):
+    with caplog.at_level(logging.WARNING, logger="vj.control.osc.server"):
         for _ in range(200):
             h.send("/vj/zoom", 99.0)
         h.send("/vj/angle", 99.0)
         h.settle(messages=201)
-    lines = [r for r in caplog.records if r.name == "vj.control.osc"]
+    lines = [r for r in caplog.records if r.name == "vj.control.osc.server"]
     assert len(lines) == 2
     assert h.osc.counters.rejected["out_of_range"] == 201
 

@@ -13,7 +13,7 @@ import pytest
 
 from vj.control.oscquery import ACCESS_RW, OscQueryServer
 from vj.control.tempo import TempoClock
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 
 @pytest.fixture

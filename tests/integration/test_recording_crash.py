@@ -26,7 +26,9 @@ import numpy as np
 from vj.config import PresetConfig
 from vj.frames import Frame
 from vj.output.take import LiveTake
-from vj.params import REGISTRY, ParamSnapshot, PromptMix
+from vj.prompt_mix import PromptMix
+from vj.registry import REGISTRY
+from vj.store import ParamSnapshot
 
 take = LiveTake(sys.argv[1], %(fps)d, PresetConfig, crf=30, encoder_preset="ultrafast")
 take.start_recording()

@@ -10,11 +10,11 @@ import av
 
 from tests.helpers import CollectFrames
 from vj.output.recorder import VideoRecorder
-from vj.output.replay import replay
 from vj.output.take import LiveTake
 from vj.output.timeline import read_timeline
-from vj.params import PromptEntry, PromptMix
+from vj.prompt_mix import PromptEntry, PromptMix
 from vj.session import LiveSession
+from vj.session.replay import replay
 
 FRAMES = 24
 

@@ -9,7 +9,9 @@ from types import MappingProxyType
 import numpy as np
 
 from vj.frames import Frame
-from vj.params import REGISTRY, ControlEvent, ParamSnapshot, PromptEntry, PromptMix
+from vj.prompt_mix import PromptEntry, PromptMix
+from vj.registry import REGISTRY
+from vj.store import ControlEvent, ParamSnapshot
 
 
 def make_snapshot(index: int = 0, time_s: float = 0.0, dt_s: float = 1 / 24,

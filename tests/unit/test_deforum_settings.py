@@ -12,17 +12,17 @@ import pytest
 
 from vj.cli import main
 from vj.config import load_preset
-from vj.control.deforum_settings import (
+from vj.deforum.settings import (
     ASTRIA_DEFAULT_CAMERA,
     convert_settings,
     load_settings,
     parse_astria,
     sniff,
 )
-from vj.control.expressions import ExpressionError
-from vj.control.prompt_schedule import merge_globals, parse_prompt_schedule, split_negative
-from vj.control.schedule import ScheduleContext, compile_preset_schedules
 from vj.errors import ConfigError
+from vj.schedule.expressions import ExpressionError
+from vj.schedule.keyframes import ScheduleContext, compile_preset_schedules
+from vj.schedule.prompts import merge_globals, parse_prompt_schedule, split_negative
 
 DATA = Path(__file__).parent.parent / "data"
 TUNNEL = DATA / "deforum_zoom_tunnel_settings.txt"

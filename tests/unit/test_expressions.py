@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vj.control.expressions import (
+from vj.errors import ConfigError
+from vj.schedule.expressions import (
     MAX_EXPRESSION_CHARS,
     ExpressionError,
     Where,
     evaluate_text,
     parse_expression,
 )
-from vj.errors import ConfigError
 
 T = np.arange(0.0, 50.0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import mido
 import pytest
 
-from vj.control.mapping import (
+from vj.control.midi.mapping import (
     Action,
     CcMode,
     Curve,
@@ -28,7 +28,7 @@ from vj.control.mapping import (
 from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.tempo import TempoClock
 from vj.errors import ConfigError
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 
 def cc(control: int, value: int, channel: int = 0) -> mido.Message:

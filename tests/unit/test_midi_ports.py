@@ -12,11 +12,11 @@ import mido
 import pytest
 
 from tests.unit import memory_midi_backend as mem
-from vj.control.mapping import MidiActions, MidiMapper, load_mapping, parse_mapping, save_mapping
-from vj.control.midi import MidiInput, input_names, learn_session, select_ports
+from vj.control.midi.mapping import MidiActions, MidiMapper, load_mapping, parse_mapping, save_mapping
+from vj.control.midi.ports import MidiInput, input_names, learn_session, select_ports
 from vj.control.tempo import MidiClockTracker, TempoClock
 from vj.errors import DeviceNotConnected
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 MAP = """
 [[cc]]

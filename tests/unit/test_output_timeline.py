@@ -19,7 +19,8 @@ from vj.output.timeline import (
     snapshot_digest,
     timeline_path_for,
 )
-from vj.params import ControlEvent, ParamStore, PromptEntry, PromptMix
+from vj.prompt_mix import PromptEntry, PromptMix
+from vj.store import ControlEvent, ParamStore
 
 PRESET = parse_preset("""
 [preset]

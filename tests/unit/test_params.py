@@ -7,7 +7,9 @@ import threading
 
 import pytest
 
-from vj.params import REGISTRY, ControlEvent, ParamStore, PromptEntry, PromptMix, smoothing_decay
+from vj.prompt_mix import PromptEntry, PromptMix
+from vj.registry import REGISTRY
+from vj.store import ControlEvent, ParamStore, smoothing_decay
 
 
 def test_rejected_writes_are_counted_by_reason_and_never_applied() -> None:

@@ -10,18 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vj.config import parse_preset
-from vj.control.expressions import ExpressionError
-from vj.control.schedule import (
+from vj.errors import ConfigError
+from vj.schedule.expressions import ExpressionError
+from vj.schedule.keyframes import (
     CompiledSchedule,
     ScheduleContext,
     compile_preset_schedules,
     compile_schedule,
     evaluate_schedule,
-    install_preset_schedules,
     parse_schedule,
 )
-from vj.errors import ConfigError
-from vj.params import ParamStore
+from vj.session.presets import build_store
+from vj.store import ParamStore
 
 CTX = ScheduleContext(max_frames=40, seed=5, fps=10.0, bpm=60.0)
 
@@ -163,8 +163,7 @@ def test_preset_schedules_compile_with_preset_context() -> None:
     assert len(compiled["zoom"]) == 30 and compiled["zoom"].end == "loop"
     assert compiled["angle"](29) == 9.0  # s = the preset seed, max_f = 29
     assert compiled["zoom"](30) == 1.0  # loops
-    store = ParamStore()
-    install_preset_schedules(store, preset)
+    store = build_store(preset)
     snap = store.snapshot(20, 0.0, 1 / 12)
     assert snap.num("zoom") == pytest.approx(1.2)
     assert [(e.text, e.weight) for e in snap.prompts.entries] == [("a forest", 1.0)]
@@ -272,7 +271,7 @@ def test_arbitrary_schedule_text_parses_or_raises_config_error(text: str) -> Non
 
 def test_beat_uses_the_presets_tempo() -> None:
     from vj.config import parse_preset
-    from vj.control.schedule import compile_preset_schedules
+    from vj.schedule.keyframes import compile_preset_schedules
 
     preset = parse_preset('[render]\nfps = 24\n[modulators]\nbpm = 90\n[schedules]\nangle = "0: (beat)"\n')
     angle = compile_preset_schedules(preset)["angle"]

@@ -10,7 +10,7 @@ import pytest
 
 from vj.control.modulators import Lfo, ModulatorBank, RateUnit, Shape, parse_lfo, wave
 from vj.control.tempo import Quantise, Quantiser, TapTempo, TempoClock
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 
 class FakeNow:

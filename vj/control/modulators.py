@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vj.config import LfoConfig, PresetConfig
+from vj.config import LfoConfig, ModulatorsConfig
 from vj.control.tempo import TempoClock
 from vj.errors import ParamRejected
-from vj.params import ParamStore
+from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -186,42 +185,19 @@ class ModulatorBank:
     def status(self) -> str:
         return f"lfo {len(self._lfos)}"
 
+    @classmethod
+    def on_engine_time(cls, store: ParamStore, mods: ModulatorsConfig) -> ModulatorBank:
+        """A bank for an offline render: beats from the frame time at the preset's tempo (reproducible)."""
+        return cls(store, TempoClock(mods.bpm, mods.beats_per_bar, now=lambda: 0.0), engine_time=True)
 
-# ---------------------------------------------------------------------- presets ([modulators] table)
-_BANKS: weakref.WeakKeyDictionary[ParamStore, ModulatorBank] = weakref.WeakKeyDictionary()
-
-
-def register_bank(bank: ModulatorBank) -> None:
-    """Make `bank` the one preset switches install LFOs into for its store (the live session's)."""
-    old = _BANKS.get(bank.store)
-    if old is not None and old is not bank:
-        old.clear()
-    _BANKS[bank.store] = bank
-
-
-def bank_for(store: ParamStore) -> ModulatorBank | None:
-    return _BANKS.get(store)
+    def install_preset(self, mods: ModulatorsConfig) -> None:
+        """Replace the LFOs with a preset's `[modulators.lfo.*]`; a tapped or clocked tempo outlives the switch."""
+        if self.tempo.source == "preset":
+            self.tempo.set_bpm(mods.bpm, source="preset")
+        self.clear()
+        for name, cfg in mods.lfo.items():
+            self.assign(name, lfo_from_config(cfg))
 
 
 def lfo_from_config(cfg: LfoConfig) -> Lfo:
     return Lfo(Shape(cfg.shape), cfg.rate, RateUnit(cfg.unit), cfg.depth, cfg.offset, cfg.phase)
-
-
-def install_preset_modulators(store: ParamStore, preset: PresetConfig, frames: int = 0) -> None:
-    """Session preset hook: replace the store's LFOs with the preset's `[modulators.lfo.*]`.
-
-    Without a registered live bank (offline render) a bank on engine time is created, with
-    the preset's BPM, so a render with LFOs is reproducible frame for frame.
-    """
-    mods = preset.modulators
-    bank = _BANKS.get(store)
-    if bank is None:
-        if not mods.lfo:
-            return
-        bank = ModulatorBank(store, TempoClock(mods.bpm, mods.beats_per_bar, now=lambda: 0.0), engine_time=True)
-        _BANKS[store] = bank
-    if bank.tempo.source == "preset":  # a tapped or clocked tempo outlives a preset switch
-        bank.tempo.set_bpm(mods.bpm, source="preset")
-    bank.clear()
-    for name, cfg in mods.lfo.items():
-        bank.assign(name, lfo_from_config(cfg))

@@ -23,10 +23,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from vj.control.osc import PREFIX
+from vj.control.osc.server import PREFIX
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
-from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, ParamKind, ParamStore
+from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
+from vj.registry import ParamKind
+from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 

@@ -31,12 +31,14 @@ from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
-from vj.engine.seeds import SEED_MODULUS, NoiseBank, SeedSequencer
+from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.warp import Motion2D, warp_2d
 from vj.engine.warp3d import Camera3D, warp_3d
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
-from vj.params import ControlEvent, ParamSnapshot, PromptMix
+from vj.prompt_mix import PromptMix
+from vj.registry import SEED_MODULUS
+from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import torch
 
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.seeds import slerp
-from vj.params import PromptMix
+from vj.prompt_mix import PromptMix
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from collections import OrderedDict
 
 import torch
 
-SEED_MODULUS = 2**32
+from vj.registry import SEED_MODULUS
+
 BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
 
 

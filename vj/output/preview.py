@@ -33,7 +33,7 @@ from PIL.PngImagePlugin import PngInfo
 from vj.errors import DeviceNotConnected
 from vj.frames import Frame
 from vj.output.pacing import PacedOutput
-from vj.params import mix_to_json
+from vj.prompt_mix import mix_to_json
 
 log = logging.getLogger(__name__)
 

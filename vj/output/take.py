@@ -31,7 +31,7 @@ from vj.frames import Frame
 from vj.output.pacing import Clock, PacedOutput
 from vj.output.recorder import VideoRecorder
 from vj.output.timeline import TimelineWriter, make_header, timeline_path_for
-from vj.params import mix_to_json
+from vj.prompt_mix import mix_to_json
 
 log = logging.getLogger(__name__)
 

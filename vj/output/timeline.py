@@ -47,7 +47,9 @@ import tomli_w
 from vj.config import PresetConfig, parse_preset
 from vj.errors import ConfigError
 from vj.frames import Frame
-from vj.params import REGISTRY, ControlEvent, ParamSnapshot, mix_to_json
+from vj.prompt_mix import mix_to_json
+from vj.registry import REGISTRY
+from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from vj.config import COMPILE_MODES
-from vj.engine.backends.aot_inductor import AotCompiled, default_cache_dir, weights_fingerprint
+from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.sampling import ModelFn, NoiseSchedule
 
 log = logging.getLogger(__name__)

@@ -92,7 +92,7 @@ def load_pipeline(source: str, dtype: torch.dtype) -> Any:
     from diffusers import StableDiffusionPipeline
 
     if source == TINY:
-        from vj.engine.backends.tiny import build_tiny_pipeline
+        from vj.engine.models.tiny import build_tiny_pipeline
 
         return build_tiny_pipeline()
     path = Path(source).expanduser()
@@ -116,7 +116,7 @@ def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
     from diffusers import AutoencoderTiny
 
     if source == TINY:
-        from vj.engine.backends.tiny import build_tiny_taesd
+        from vj.engine.models.tiny import build_tiny_taesd
 
         return build_tiny_taesd()
     return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")

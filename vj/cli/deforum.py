@@ -1,13 +1,13 @@
-"""`vj convert` and `vj schedule`, and Deforum/Astria files as `vj render` sources (CLI plugin)."""
+"""`vj convert` (Deforum/Astria files to a preset) and `vj schedule` (the per-frame values of schedules)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from vj.cli import COMMANDS, RENDER_SOURCES
-from vj.control import deforum_settings
-from vj.control.schedule_preview import build_table, format_table, parse_frames, plot_table
+from vj.cli.common import add_verbose_argument
+from vj.config import PresetConfig, load_preset
+from vj.errors import ConfigError
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,10 +15,12 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="the preset to write (.toml)")
     parser.add_argument("--prompt-crossfade", type=int, default=0, metavar="FRAMES",
                         help="crossfade prompts over FRAMES frames instead of Deforum's cut (sets prompt_fade_s)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_verbose_argument(parser)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from vj.deforum import settings as deforum_settings
+
     result = deforum_settings.load_settings(args.settings, prompt_crossfade_frames=args.prompt_crossfade)
     deforum_settings.write_preset(result, args.out)
     print(f"vj: wrote {args.out} ({len(result.data.get('schedules', {}))} schedules, "
@@ -38,12 +40,16 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="s in a bare string (default 42)")
     parser.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
     parser.add_argument("--plot", metavar="PNG", help="also draw the curves to PNG (needs matplotlib)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_verbose_argument(parser)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
+    from vj.schedule.preview import build_table, format_table, parse_frames, plot_table
+
     start, stop = parse_frames(args.frames)
-    table = build_table(args.source, args.param, start, stop, args.max_frames, args.fps, args.seed)
+    source = _preset_or_settings(args.source)
+    table = build_table(args.source if source is None else source, args.param, start, stop, args.max_frames,
+                        args.fps, args.seed)
     sys.stdout.write(format_table(table, as_csv=args.csv))
     if args.plot:
         plot_table(table, args.plot, title=args.source if len(args.source) < 80 else "")
@@ -51,8 +57,15 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.append(("convert", "convert a Deforum settings file or Astria prompt file to a vj preset",
-                 add_convert_arguments, cmd_convert))
-COMMANDS.append(("schedule", "print (and plot) the per-frame values of schedules", add_schedule_arguments,
-                 cmd_schedule))
-RENDER_SOURCES.append(deforum_settings.render_source)
+def _preset_or_settings(source: str) -> PresetConfig | None:
+    """SOURCE as a settings file or a preset; None when it is no file (then it is a schedule string)."""
+    from vj.deforum.settings import load_settings, sniff
+
+    if sniff(source) is not None:
+        return load_settings(source).preset
+    try:
+        return load_preset(source)
+    except ConfigError as err:
+        if err.found == "no such file":
+            return None
+        raise

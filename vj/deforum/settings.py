@@ -26,10 +26,10 @@ from typing import Any
 import tomli_w
 
 from vj.config import PresetConfig, parse_preset
-from vj.control.expressions import ExpressionError
-from vj.control.schedule import ParsedSchedule, parse_schedule
 from vj.errors import ConfigError
-from vj.params import REGISTRY
+from vj.registry import REGISTRY, SEED_MODULUS
+from vj.schedule.expressions import ExpressionError
+from vj.schedule.keyframes import ParsedSchedule, parse_schedule
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
 
     seed = _int(use("seed"), source, "seed")
     if seed == -1:
-        seed = (rng or random.Random()).randrange(2**32)
+        seed = (rng or random.Random()).randrange(SEED_MODULUS)
         notes.append(f"seed -1 (random) resolved to {seed}; pass --seed to choose another")
     params["seed"] = seed
     origin["params.seed"] = "seed"
@@ -318,7 +318,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
     negative = str(use("animation_prompts_negative") or "")
     prompts = _prompts_of(merged, source)
     consumed.update(("prompts", "animation_prompts"))
-    from vj.control.prompt_schedule import merge_globals
+    from vj.schedule.prompts import merge_globals
 
     prompt_schedule = {k: merge_globals(v, positive, negative) for k, v in prompts.items()}
 
@@ -347,7 +347,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
 
 
 def _first_prompt(prompt_schedule: Mapping[str, str]) -> str:
-    from vj.control.prompt_schedule import split_negative
+    from vj.schedule.prompts import split_negative
 
     return split_negative(next(iter(prompt_schedule.values())))[0][:1000]
 

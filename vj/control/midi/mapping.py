@@ -56,11 +56,14 @@ from typing import Any
 import mido
 import tomli_w
 
+from vj.config import presets_dir
 from vj.control._ratelog import RateLimitedLog
 from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.tempo import TempoClock
 from vj.errors import ConfigError, ParamRejected
-from vj.params import MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamKind, ParamStore
+from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
+from vj.registry import REGISTRY, ParamKind
+from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -361,8 +364,7 @@ def load_mapping(path: str | os.PathLike[str]) -> MidiMapping:
 
 def profiles_dir() -> Path:
     """MIDI profiles shipped with the package (wheel) or beside it (source checkout)."""
-    packaged = Path(__file__).parent.parent / "presets" / "midi"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent.parent / "presets" / "midi"
+    return presets_dir() / "midi"
 
 
 def list_profiles() -> list[Path]:

@@ -29,8 +29,11 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
-from vj.params import ControlEvent, ParamStore, PromptEntry, PromptMix, mix_from_json
-from vj.session import Output, build_store, started_outputs
+from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
+from vj.session.components import Output
+from vj.session.offline import started_outputs
+from vj.session.presets import build_store
+from vj.store import ControlEvent, ParamStore
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,9 @@ from vj.control._ratelog import RateLimitedLog
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected, ParamRejected
-from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, REGISTRY, ParamSpec, ParamStore
+from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
+from vj.registry import REGISTRY, ParamSpec
+from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class OscActions:
     record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused).
     """
 
-    preset: Callable[[str], bool] | None = None
+    preset: Callable[[str], object] | None = None
     record: Callable[[bool], object] | None = None
     learn: Callable[[str], bool] | None = None
     tempo: TempoClock | None = None
@@ -454,15 +456,13 @@ class OscControl:
 
         self._deferred.append(write)
 
-    def _quantised(self, fn: Callable[[], object], *, store_write: bool = True) -> None:
-        """Prompt text, negative, preset and seed switches wait for the beat when quantise is on."""
+    def _quantised(self, fn: Callable[[], object]) -> None:
+        """Prompt text, negative and seed switches wait for the beat when quantise is on."""
         quantiser = self.actions.quantiser
         if quantiser is not None and quantiser.mode is not Quantise.OFF:
             quantiser.submit(fn)
-        elif store_write:
-            self._deferred.append(fn)  # lands with the datagram's other writes (see _apply)
         else:
-            fn()  # an action (preset load does file I/O): never under the store's lock
+            self._deferred.append(fn)  # lands with the datagram's other writes (see _apply)
 
     def _lfo(self, parts: list[str], args: list[object]) -> None:
         bank = self.actions.modulators
@@ -503,8 +503,7 @@ class OscControl:
         switch = self.actions.preset
         if switch is None:
             raise _Reject(UNAVAILABLE, "preset switching is not available in this session")
-        name = str(value)
-        self._quantised(lambda: switch(name), store_write=False)
+        switch(str(value))  # the preset switcher lands it on the quantise grid itself
 
     def _cmd_release(self, args: list[object]) -> None:
         name = _string(_one_arg(args))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import mido
 
 from vj.control._ratelog import RateLimitedLog
-from vj.control.mapping import MidiMapper
+from vj.control.midi.mapping import MidiMapper
 from vj.errors import DeviceNotConnected
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ def learn_session(mapping_path: str, selector: str, choose: Callable[[mido.Messa
     """
     from pathlib import Path
 
-    from vj.control.mapping import MidiMapping, learned_mapping, load_mapping, save_mapping
+    from vj.control.midi.mapping import MidiMapping, learned_mapping, load_mapping, save_mapping
 
     b = backend or mido.backend
     names = select_ports(input_names(b), selector)

@@ -24,11 +24,13 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vj.config import PresetConfig, register_preset_validator
-from vj.control.expressions import (
+from vj.registry import REGISTRY, SEED_MAX, ParamKind, ParamSpec
+from vj.schedule.ends import ScheduleEnd, parse_end, table_index
+from vj.schedule.expressions import (
     FRAME_VARIABLES,
     VALUE_VARIABLES,
     Expression,
@@ -36,15 +38,15 @@ from vj.control.expressions import (
     Where,
     parse_expression,
 )
-from vj.params import REGISTRY, ParamKind, ParamSpec, ParamStore
-from vj.session import register_preset_hook
+
+if TYPE_CHECKING:  # presets are read by attribute only: vj.config itself imports this grammar
+    from vj.config import PresetConfig
 
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_CHARS = 200_000
 MAX_KEYFRAMES = 10_000
 DEFAULT_BPM = 120.0
-SEED_MAX = 2**32 - 1
 _QUOTED_IN_PARENS = re.compile(r"^\(\s*([\"'])(.*)\1\s*\)$", re.DOTALL)
 RANDOM_SEED = -1  # in a seed schedule: a random seed for that frame (Deforum's convention)
 
@@ -226,29 +228,22 @@ class CompiledSchedule:
     """fn(frame) -> float over a precomputed table; past the end it holds or loops."""
 
     def __init__(self, name: str, values: np.ndarray, end: str = "hold", text: str = "") -> None:
-        if end not in ("hold", "loop"):
-            raise ValueError(f"{name}: schedule end must be 'hold' or 'loop', found {end!r}")
         if len(values) == 0:
             raise ValueError(f"{name}: empty schedule table")
         self.name = name
         self.values = np.asarray(values, dtype=np.float64)
         self.values.setflags(write=False)
-        self.end = end
+        self.end: ScheduleEnd = parse_end(end, name)
         self.text = text
 
     def __len__(self) -> int:
         return len(self.values)
 
     def __call__(self, frame: int) -> float:
-        n = len(self.values)
-        if frame < 0:
-            return float(self.values[0])
-        if frame >= n:
-            frame = frame % n if self.end == "loop" else n - 1
-        return float(self.values[frame])
+        return float(self.values[table_index(frame, len(self.values), self.end)])
 
     def __repr__(self) -> str:
-        return f"CompiledSchedule({self.name!r}, {len(self.values)} frames, end={self.end!r})"
+        return f"CompiledSchedule({self.name!r}, {len(self.values)} frames, end={self.end.value!r})"
 
 
 def _resolve_seeds(values: np.ndarray, ctx: ScheduleContext) -> np.ndarray:
@@ -308,38 +303,7 @@ def compile_preset_schedules(preset: PresetConfig, bpm: float | None = None) -> 
             for name, text in preset.schedules.items()}
 
 
-def install_preset_schedules(store: ParamStore, preset: PresetConfig,
-                             bpm: float | None = None) -> dict[str, CompiledSchedule]:
-    """Compile the preset's `[schedules]` and `[prompt_schedule]` and install them in `store`."""
-    from vj.control.prompt_schedule import compile_preset_prompt_schedule
-
-    compiled = compile_preset_schedules(preset, bpm)
-    for name, fn in compiled.items():
-        store.set_schedule(name, fn)
-    # None clears the previous preset's prompt schedule.
-    store.set_prompt_schedule(compile_preset_prompt_schedule(preset, bpm))
-    return compiled
-
-
-def validate_preset_schedules(preset: PresetConfig) -> None:
-    """Preset-load hook: a bad schedule refuses the preset with file, key path and column."""
-    from vj.control.prompt_schedule import compile_preset_prompt_schedule
-
-    compile_preset_schedules(preset)
-    compile_preset_prompt_schedule(preset)
-
-
 def table(schedules: Mapping[str, CompiledSchedule], start: int, stop: int) -> dict[str, np.ndarray]:
     """Values of several schedules for frames start..stop-1 (past the end: hold or loop)."""
     frames = range(start, stop)
     return {name: np.array([fn(f) for f in frames]) for name, fn in schedules.items()}
-
-
-def _session_hook(store: ParamStore, preset: PresetConfig, frames: int) -> None:
-    # `frames` (a --frames override) does not change max_f: keys such as "max_f-1" refer
-    # to the preset's own length; past it the schedule holds or loops.
-    install_preset_schedules(store, preset)
-
-
-register_preset_validator(validate_preset_schedules)
-register_preset_hook(_session_hook)

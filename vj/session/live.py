@@ -1,8 +1,9 @@
-"""Wiring: a preset, a backend, the parameter store, the engine, outputs and controls.
+"""`LiveSession`: one show — the engine on its render thread, with the outputs and controls around it.
 
-`LiveSession` is what `vj run` plays; `render_offline` is what `vj render` does. Both
-build the same engine; offline uses exactly 1/fps per frame and a recorder that applies
-back-pressure, so no frame is lost.
+The session owns, as typed fields, everything a show is wired from: the store, the tempo
+clock, quantiser and LFO bank, the preset switcher, the recording take, the outputs and
+the controls. Control sources and outputs get what they need from these fields; nothing
+is attached by name.
 """
 
 from __future__ import annotations
@@ -11,54 +12,22 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from typing import Protocol
+from collections.abc import Callable
 
 from vj.config import PresetConfig
+from vj.control.modulators import ModulatorBank
+from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.engine.backends import Backend, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
-from vj.frames import FanOut, Frame
-from vj.params import ParamStore
+from vj.frames import FanOut
+from vj.output.take import LiveTake
+from vj.session.components import Control, Output
+from vj.session.presets import PresetSwitcher, install_preset
+from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
-
-
-class Output(Protocol):
-    def start(self) -> None: ...
-    def offer(self, frame: Frame) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str: ...
-
-
-class Control(Protocol):
-    def start(self) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str: ...
-
-
-# Called with (session store, preset, frames) whenever a preset becomes active: the schedule
-# code (vj.control) registers here to install `[schedules]`, so this module stays generic.
-PresetHook = Callable[[ParamStore, PresetConfig, int], None]
-PRESET_HOOKS: list[PresetHook] = []
-
-
-def register_preset_hook(hook: PresetHook) -> None:
-    if hook not in PRESET_HOOKS:
-        PRESET_HOOKS.append(hook)
-
-
-def _install_preset(store: ParamStore, preset: PresetConfig, frames: int) -> None:
-    for hook in PRESET_HOOKS:
-        hook(store, preset, frames)
-
-
-def build_store(preset: PresetConfig, frames: int | None = None) -> ParamStore:
-    store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
-    _install_preset(store, preset, frames or preset.render.frames)
-    return store
 
 
 class LiveSession:
@@ -73,7 +42,14 @@ class LiveSession:
         if not offline and device.type == "cpu":  # the render thread does the heavy work: vj.engine.cpu_threads
             keep_off_the_render_cores()
         self.backend = backend if backend is not None else load_backend(preset.model)
-        self.store = build_store(preset)
+        mods = preset.modulators
+        self.store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+        self.tempo = TempoClock(mods.bpm, mods.beats_per_bar)
+        self.quantiser = Quantiser(self.tempo, Quantise(mods.quantise), mods.lookahead_ms / 1000.0)
+        self.modulators = ModulatorBank(self.store, self.tempo, engine_time=offline)
+        install_preset(self.store, preset, self.modulators)
+        self.presets = PresetSwitcher(self, self.quantiser)
+        self.take: LiveTake | None = None
         self.fanout = FanOut()
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline)
         self.engine = Engine(self.backend, self.store, settings, self.fanout,
@@ -97,6 +73,13 @@ class LiveSession:
             self.outputs.remove(output)
         output.close()
 
+    def attach_take(self, take: LiveTake) -> None:
+        """The take `/vj/record`, the record button and the preview's r key switch (one per show)."""
+        if self.take is not None:
+            raise RuntimeError("this session already has a take")
+        self.take = take
+        self.add_output(take)
+
     def add_control(self, control: Control) -> None:
         self.controls.append(control)
         if self._started:
@@ -119,7 +102,7 @@ class LiveSession:
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
             preset = preset.replace(model=self.preset.model, render=render)
             self.store.load_preset_state(preset.params, preset.prompts.to_mix(), {})
-            _install_preset(self.store, preset, preset.render.frames)
+            install_preset(self.store, preset, self.modulators)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
                 self.engine.request_resize(preset.render.width, preset.render.height)
             self.engine.reset_anchor()
@@ -146,6 +129,7 @@ class LiveSession:
             _close_quietly(control)
         for output in self.outputs:
             _close_quietly(output)
+        self.quantiser.close()
         self._started = False
 
     @property
@@ -188,36 +172,3 @@ def _close_quietly(component: Output | Control) -> None:
         log.exception("error while closing %s", type(component).__name__)
 
 
-@contextmanager
-def started_outputs(outputs: Iterable[Output]) -> Iterator[FanOut]:
-    """Start `outputs` behind one fan-out for a render; close them all at the end (files finished)."""
-    outs = list(outputs)
-    fanout = FanOut()
-    try:
-        for output in outs:
-            output.start()
-            fanout.add(output)
-        yield fanout
-    finally:
-        for output in outs:
-            output.close()
-
-
-def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Output],
-                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None) -> int:
-    """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure."""
-    backend = backend if backend is not None else load_backend(preset.model)
-    store = build_store(preset, frames)
-    with started_outputs(outputs) as fanout:
-        engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
-                                                       preset.render.fps, offline=True),
-                        fanout, FixedClock(preset.render.fps))
-        try:
-            engine.prime(store.prompts())
-            for _ in range(frames):
-                frame = engine.render_frame()
-                if on_frame is not None:
-                    on_frame(frame)
-        finally:
-            engine.stop()
-    return engine.stats.frames

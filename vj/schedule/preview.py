@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from vj.config import PresetConfig, load_preset
-from vj.control.expressions import ExpressionError
-from vj.control.prompt_schedule import compile_preset_prompt_schedule
-from vj.control.schedule import (
+from vj.config import PresetConfig
+from vj.errors import ConfigError
+from vj.registry import REGISTRY
+from vj.schedule.expressions import ExpressionError
+from vj.schedule.keyframes import (
     CompiledSchedule,
     ScheduleContext,
     compile_preset_schedules,
@@ -27,8 +28,7 @@ from vj.control.schedule import (
     parse_schedule,
     preset_context,
 )
-from vj.errors import ConfigError
-from vj.params import REGISTRY
+from vj.schedule.prompts import compile_preset_prompt_schedule
 
 
 @dataclass
@@ -38,25 +38,12 @@ class PreviewTable:
     prompts: list[str] | None = None  # the prompt of each frame, if a prompt schedule exists
 
 
-def _preset_or_settings(source: str) -> PresetConfig | None:
-    from vj.control.deforum_settings import load_settings, sniff
-
-    if sniff(source) is not None:
-        return load_settings(source).preset
-    try:
-        return load_preset(source)
-    except ConfigError as err:
-        if err.found == "no such file":
-            return None  # not a file: the caller treats SOURCE as a schedule string
-        raise
-
-
-def build_table(source: str, params: Sequence[str] = (), start: int = 0, stop: int | None = None,
+def build_table(source: PresetConfig | str, params: Sequence[str] = (), start: int = 0, stop: int | None = None,
                 max_frames: int | None = None, fps: float = 24.0, seed: int = 42) -> PreviewTable:
-    """Evaluate SOURCE (a preset, a settings file, or a bare schedule string) for frames start..stop-1."""
-    preset = _preset_or_settings(source)
-    if preset is None:
+    """Evaluate a preset's schedules, or a bare schedule string, for frames start..stop-1."""
+    if isinstance(source, str):
         return _bare_table(source, params, start, stop, max_frames, fps, seed)
+    preset = source
     if max_frames is not None:
         preset = preset.replace(schedule=_with_max_frames(preset, max_frames))
     ctx = preset_context(preset)

@@ -22,19 +22,23 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vj.config import PresetConfig
-from vj.control.expressions import (
+from vj.schedule.ends import ScheduleEnd, parse_end, table_index
+from vj.schedule.expressions import (
     FRAME_VARIABLES,
     Expression,
     ExpressionError,
     Where,
     parse_expression,
 )
-from vj.control.schedule import ScheduleContext, preset_context
-from vj.params import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptEntry, PromptMix
+from vj.schedule.keyframes import ScheduleContext, preset_context
+
+if TYPE_CHECKING:  # read by attribute only: vj.config imports this module
+    from vj.config import PresetConfig
+from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptEntry, PromptMix
 
 log = logging.getLogger(__name__)
 
@@ -125,22 +129,15 @@ class PromptSchedule:
     def __init__(self, keys: list[_Key], ctx: ScheduleContext, fade_frames: int = 0, end: str = "hold") -> None:
         if not keys:
             raise ValueError("PromptSchedule needs at least one key")
-        if end not in ("hold", "loop"):
-            raise ValueError(f"prompt schedule end must be 'hold' or 'loop', found {end!r}")
         self.keys = keys
         self.frames = [k.frame for k in keys]
         self.ctx = ctx
         self.fade_frames = max(int(fade_frames), 0)
-        self.end = end
+        self.end: ScheduleEnd = parse_end(end, "prompt schedule")
         self._static = {i: self._key_mix(k, 0, 1.0) for i, k in enumerate(keys) if not k.dynamic}
 
     def _frame(self, frame: int) -> int:
-        n = self.ctx.max_frames
-        if frame < 0:
-            return 0
-        if frame >= n:
-            return frame % n if self.end == "loop" else n - 1
-        return frame
+        return table_index(frame, self.ctx.max_frames, self.end)
 
     def _env(self, frame: int) -> dict[str, np.ndarray | float]:
         return self.ctx.value_env(np.array(float(frame)))

@@ -1,0 +1,40 @@
+"""Arguments every rendering command shares: the model and picture overrides of a preset."""
+
+from __future__ import annotations
+
+import argparse
+
+from vj.config import COMPILE_MODES, PresetConfig, load_preset
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model and picture (override the preset)")
+    g.add_argument("--model", help="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny' "
+                                   "(built-in random model for tests and the offline demo)")
+    g.add_argument("--tiny-vae", help="TAESD id or path (e.g. madebyollin/taesd) to replace the VAE")
+    g.add_argument("--width", type=int)
+    g.add_argument("--height", type=int)
+    g.add_argument("--fps", type=float, help="reference fps of motion and the output rate")
+    g.add_argument("--steps", type=int, help="denoising steps, 1-4")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
+    g.add_argument("--compile", nargs="?", const="auto", choices=COMPILE_MODES, metavar="MODE",
+                   help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
+                        "elsewhere), jit (torch.compile, CUDA graphs on GPU), aot (AOTInductor packages cached "
+                        "on disk: fastest on CPU), off")
+    add_verbose_argument(parser)
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def preset_from_args(args: argparse.Namespace) -> PresetConfig:
+    return apply_common_overrides(load_preset(args.preset), args)
+
+
+def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> PresetConfig:
+    # Left out, --compile keeps the preset's own setting.
+    return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
+                                 steps=args.steps, seed=args.seed, device=args.device, tiny_vae=args.tiny_vae,
+                                 compile=args.compile)

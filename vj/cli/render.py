@@ -1,0 +1,89 @@
+"""`vj render`: a preset or a Deforum/Astria settings file offline, or a live take again (`--replay`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vj.cli.common import add_common_arguments, apply_common_overrides
+from vj.config import PresetConfig, load_preset
+from vj.errors import VjError
+
+
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("preset", nargs="?", help="a preset file or the name of a shipped preset")
+    parser.add_argument("--frames", type=int, help="frames to render (default: the preset's render.frames)")
+    parser.add_argument("--out", required=True, help="output video (.mp4, .mkv or .mov), H.264")
+    parser.add_argument("--crf", type=int, default=17, help="x264 quality (default 17, as Deforum)")
+    parser.add_argument("--x264-preset", default="medium", help="x264 speed preset (default medium)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_common_arguments(parser)
+    parser.add_argument("--replay", metavar="TAKE.jsonl",
+                        help="re-render a live take from its control timeline (the preset comes from it; "
+                             "--width/--height/--steps/--model override)")
+
+
+def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
+    """PRESET is a vj preset, or a Deforum settings / Astria prompt file (recognised by content)."""
+    from vj.deforum.settings import render_source
+
+    if args.preset is None:
+        raise VjError("vj render needs a PRESET (or a settings file)")
+    preset = render_source(args.preset)
+    return apply_common_overrides(preset if preset is not None else load_preset(args.preset), args)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    if args.replay:
+        return _replay(args)
+    from tqdm import tqdm
+
+    from vj.engine.backends import load_backend
+    from vj.output.recorder import VideoRecorder
+    from vj.session.offline import render_offline
+
+    preset = render_preset_from_args(args)
+    frames = args.frames or preset.render.frames
+    if frames < 1:
+        raise VjError(f"--frames must be at least 1, found {frames}")
+    render = preset.render
+    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
+                             crf=args.crf, preset=args.x264_preset)
+    print(f"vj: rendering {frames} frames of {preset.name!r} with {preset.model.source} "
+          f"({render.width}x{render.height} @ {render.fps:g} fps) to {args.out}", file=sys.stderr)
+    backend = load_backend(preset.model)
+    with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
+        done = render_offline(preset, frames=frames, outputs=[recorder], backend=backend,
+                              on_frame=lambda _f: bar.update(1))
+    print(f"vj: wrote {recorder.frames_written} frames to {args.out}", file=sys.stderr)
+    return 0 if done == frames and recorder.frames_written == frames else 1
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vj.output.recorder import VideoRecorder
+    from vj.output.timeline import read_timeline
+    from vj.session.replay import replay, replay_preset
+
+    if args.preset:
+        raise VjError("vj render --replay takes the preset from the timeline: leave out PRESET")
+    timeline = read_timeline(args.replay)
+    preset = replay_preset(timeline, model=args.model, width=args.width, height=args.height, steps=args.steps,
+                           device=args.device)
+    render = preset.render
+    state = "complete" if timeline.complete else "cut short (the live process was killed): replaying what it kept"
+    print(f"vj: replaying {len(timeline.frames)} frames of {Path(args.replay).name} ({state}) with "
+          f"{preset.model.source} at {render.width}x{render.height} to {args.out}", file=sys.stderr)
+    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
+                             crf=args.crf, preset=args.x264_preset)
+    with tqdm(total=len(timeline.frames), unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
+        result = replay(timeline, outputs=[recorder], model=args.model, width=args.width, height=args.height,
+                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1))
+    check = ("parameters identical to the live take" if result.checked and not result.mismatches else
+             f"parameters differ from frame {result.first_mismatch} on" if result.mismatches else
+             "parameters not compared (overrides change them)")
+    print(f"vj: wrote {recorder.frames_written} frames to {args.out}; {result.events} events replayed; {check}",
+          file=sys.stderr)
+    return 0 if recorder.frames_written == result.frames else 1

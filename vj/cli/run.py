@@ -1,0 +1,51 @@
+"""`vj run`: play live, with the controls (OSC, OSCQuery, MIDI, tempo) and outputs the flags ask for."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from vj.cli.common import add_common_arguments, preset_from_args
+from vj.cli.run_controls import add_live_control_arguments, attach_live_control
+from vj.cli.run_outputs import add_output_arguments, attach_outputs
+
+if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
+    from vj.session.live import LiveSession
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("preset", help="a preset file or the name of a shipped preset (see `vj presets`)")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--frames", type=int, help="stop after N frames")
+    stop.add_argument("--duration", type=float, help="stop after S seconds")
+    parser.add_argument("--record", metavar="FILE", help="record the output (.mkv or .mp4) with PyAV")
+    parser.add_argument("--record-codec", default="libx264", help="encoder (default libx264)")
+    parser.add_argument("--record-crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
+    parser.add_argument("--record-preset", default="veryfast", help="x264 speed preset (default veryfast)")
+    add_common_arguments(parser)
+    add_live_control_arguments(parser)
+    add_output_arguments(parser)
+
+
+def attach_run_components(session: LiveSession, args: argparse.Namespace) -> None:
+    """The controls and outputs `vj run`'s flags ask for, attached to the session."""
+    attach_live_control(session, args)
+    attach_outputs(session, args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from vj.session.live import LiveSession
+
+    preset = preset_from_args(args)
+    print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
+          f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
+    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
+    attach_run_components(session, args)
+    print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
+    try:
+        session.run(duration_s=args.duration, frames=args.frames, on_status=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        session.stop()
+    print(f"vj: stopped after {session.engine.stats.frames} frames; {session.status_line()}", file=sys.stderr)
+    return 0

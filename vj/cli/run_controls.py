@@ -1,0 +1,178 @@
+"""`vj run`'s live control: the flags, and the wiring of OSC, OSCQuery and MIDI to the session.
+
+The tempo clock, quantiser, LFO bank and preset switcher belong to the session; this
+module only builds the control sources the flags ask for and hands each of them those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vj.control.midi.mapping import MidiActions, MidiMapper, MidiMapping, list_profiles, load_mapping, save_mapping
+from vj.control.midi.ports import MidiInput, input_names, select_ports
+from vj.control.modulators import ModulatorBank
+from vj.control.osc.server import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
+from vj.control.oscquery import OscQueryServer
+from vj.control.tempo import Quantise, Quantiser, TempoClock
+from vj.errors import ConfigError, DeviceNotConnected
+
+if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
+    from vj.session.live import LiveSession
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------- vj run flags
+def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("live control (OSC, OSCQuery, MIDI, tempo)")
+    g.add_argument("--osc-port", type=int, default=DEFAULT_PORT, help=f"OSC UDP port (default {DEFAULT_PORT})")
+    g.add_argument("--osc-host", default=DEFAULT_HOST,
+                   help=f"interface to listen on (default {DEFAULT_HOST}; 0.0.0.0 for the whole network)")
+    g.add_argument("--no-osc", action="store_true", help="no OSC server (and no OSCQuery)")
+    g.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (default: OSC port + 1)")
+    g.add_argument("--no-oscquery", action="store_true", help="no OSCQuery server")
+    g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
+    g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
+    g.add_argument("--midi-map", metavar="FILE",
+                   help="mapping TOML or shipped profile (nanokontrol2, midimix); default: the profile "
+                        "matching the port name, else an empty map (learn, clock and program change work)")
+    g.add_argument("--midi-learn-file", metavar="FILE",
+                   help="where learn while running writes (default: the --midi-map file, or "
+                        "./vj-midi-learned.toml when the map is a shipped profile)")
+    g.add_argument("--bpm", type=float, help="start tempo (default: the preset's [modulators] bpm)")
+    g.add_argument("--quantise", choices=[q.value for q in Quantise],
+                   help="where prompt / preset / seed switches land (default: the preset's)")
+
+
+# ---------------------------------------------------------------------- session actions
+class RecordToggle:
+    """/vj/record 1|0 and the record button: switch the session's take.
+
+    A session without a take refuses the command (counted, logged); it does not invent a
+    recorder of its own.
+    """
+
+    def __init__(self, session: LiveSession) -> None:
+        self.session = session
+
+    def __call__(self, on: bool) -> None:
+        take = self.session.take
+        if take is None:
+            raise DeviceNotConnected("no recorder in this session (vj run wires one; see --record)")
+        now = take.set_recording(on)
+        log.info("recording %s", "started" if now else "stopped")
+
+
+class TempoControl:
+    """Puts the tempo in the status line and stops the quantiser thread with the session."""
+
+    def __init__(self, tempo: TempoClock, quantiser: Quantiser, bank: ModulatorBank) -> None:
+        self.tempo = tempo
+        self.quantiser = quantiser
+        self.bank = bank
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.quantiser.close()
+
+    def status(self) -> str:
+        q = "" if self.quantiser.mode is Quantise.OFF else f" q:{self.quantiser.mode.value}"
+        lfo = f" {self.bank.status()}" if self.bank.assigned() else ""
+        return f"{self.tempo.status()}{q}{lfo}"
+
+
+def _choose_mapping(args: argparse.Namespace) -> MidiMapping:
+    if args.midi_map:
+        return load_mapping(args.midi_map)
+    try:
+        present = select_ports(input_names(), args.midi)
+    except DeviceNotConnected:
+        present = []
+    for path in list_profiles():
+        profile = load_mapping(path)
+        if profile.port and any(profile.port.lower() in name.lower() for name in present):
+            log.info("MIDI: using the %s profile (%s)", profile.name, path)
+            return profile
+    log.info("MIDI: no mapping given and no profile matches; starting empty (use learn: /vj/learn <param>)")
+    return MidiMapping(name="learned")
+
+
+def _learn_path(args: argparse.Namespace, mapping: MidiMapping) -> Path:
+    if args.midi_learn_file:
+        return Path(args.midi_learn_file)
+    source = Path(mapping.source) if mapping.source else None
+    shipped = {p.resolve() for p in list_profiles()}
+    if source is not None and source.is_file() and source.resolve() not in shipped:
+        return source
+    return Path("vj-midi-learned.toml")
+
+
+def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
+    """OSC, OSCQuery and MIDI as the flags say, wired to the session's tempo, quantiser, LFOs and presets."""
+    if args.bpm:
+        session.tempo.set_bpm(args.bpm, source="command line")
+    if args.quantise:
+        session.quantiser.mode = Quantise(args.quantise)
+    session.add_control(TempoControl(session.tempo, session.quantiser, session.modulators))
+    presets = session.presets
+    record = RecordToggle(session)
+
+    mapper: MidiMapper | None = None
+    if args.midi:
+        mapping = _choose_mapping(args)
+        learn_path = _learn_path(args, mapping)
+        mapper = MidiMapper(mapping, session.store,
+                            MidiActions(preset_step=presets.step, preset_program=presets.by_index,
+                                        preset_name=presets.by_name, record=record, tempo=session.tempo,
+                                        modulators=session.modulators),
+                            on_learned=lambda m: _save_learned(m, learn_path))
+        presets.on_recall(mapper.arm_pickup)
+        session.add_control(MidiInput(mapper, args.midi))
+
+    if args.no_osc:
+        return
+    osc = OscControl(session.store, host=args.osc_host, port=args.osc_port,
+                     actions=OscActions(preset=presets.by_name, record=record,
+                                        learn=mapper.learn if mapper is not None else None,
+                                        tempo=session.tempo, modulators=session.modulators,
+                                        quantiser=session.quantiser))
+    session.add_control(osc)
+    if not args.no_oscquery:
+        # default: the next port; with --osc-port 0 (any free port) also any free port
+        next_port = args.osc_port + 1 if args.osc_port else 0
+        http_port = args.oscquery_port if args.oscquery_port is not None else next_port
+        session.add_control(_OscQueryAfterOsc(osc, OscQueryServer(session.store, osc_host=args.osc_host,
+                                                                  osc_port=args.osc_port, http_port=http_port,
+                                                                  tempo=session.tempo,
+                                                                  advertise=not args.no_zeroconf)))
+
+
+class _OscQueryAfterOsc:
+    """Starts OSCQuery once the OSC port is bound, so HOST_INFO names the real port (port 0 in tests)."""
+
+    def __init__(self, osc: OscControl, query: OscQueryServer) -> None:
+        self.osc = osc
+        self.query = query
+
+    def start(self) -> None:
+        self.query.osc_port = self.osc.port
+        self.query.start()
+
+    def close(self) -> None:
+        self.query.close()
+
+    def status(self) -> str:
+        return self.query.status()
+
+
+def _save_learned(mapping: MidiMapping, path: Path) -> None:
+    try:
+        save_mapping(mapping, path)
+        log.info("MIDI learn: mapping saved to %s", path)
+    except (OSError, ConfigError) as err:  # learning goes on in memory even if the disk refuses
+        log.warning("MIDI learn: could not save %s: %s", path, err)

@@ -1,0 +1,106 @@
+"""What a preset brings to a running store, and the one policy for switching presets.
+
+`install_preset` is the only place a preset's `[schedules]`, `[prompt_schedule]` and
+`[modulators]` reach a `ParamStore`; every entry point (live, offline render, replay,
+library callers) goes through `build_store` or `install_preset`, so none can forget them.
+`PresetSwitcher` is how MIDI, OSC and the preview keys change presets: from the preset
+that is playing, landing on the quantise grid, then re-arming pickup.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from vj.config import PresetConfig, list_presets, load_preset
+from vj.control.modulators import ModulatorBank
+from vj.control.tempo import Quantiser
+from vj.errors import VjError
+from vj.schedule.keyframes import compile_preset_schedules
+from vj.schedule.prompts import compile_preset_prompt_schedule
+from vj.store import ParamStore
+
+log = logging.getLogger(__name__)
+
+
+def install_preset(store: ParamStore, preset: PresetConfig, modulators: ModulatorBank) -> None:
+    """Install the preset's schedules, prompt schedule and LFOs (values and prompts are the store's job)."""
+    for name, fn in compile_preset_schedules(preset).items():
+        store.set_schedule(name, fn)
+    store.set_prompt_schedule(compile_preset_prompt_schedule(preset))  # None clears the previous one
+    modulators.install_preset(preset.modulators)
+
+
+def build_store(preset: PresetConfig) -> ParamStore:
+    """A store holding the preset: base values, prompts, schedules and LFOs (offline render, replay).
+
+    The LFOs run on engine time at the preset's tempo, so a render is reproducible frame for
+    frame. A live show builds its store itself, with LFOs on the show's tempo clock.
+    """
+    store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+    install_preset(store, preset, ModulatorBank.on_engine_time(store, preset.modulators))
+    return store
+
+
+class PresetTarget(Protocol):
+    """What a switch acts on: the playing preset and how to apply another (LiveSession)."""
+
+    @property
+    def preset(self) -> PresetConfig: ...
+
+    def apply_preset(self, preset: PresetConfig) -> None: ...
+
+
+class PresetSwitcher:
+    """Preset switches from OSC (/vj/preset), MIDI (next/previous, program change) and the preview keys.
+
+    Steps start from the preset that is playing; every switch lands on the quantise grid and
+    then re-arms pickup in the sources registered with `on_recall` (MIDI faders wait until
+    they reach the recalled values).
+    """
+
+    def __init__(self, target: PresetTarget, quantiser: Quantiser,
+                 presets: Callable[[], list[Path]] = list_presets) -> None:
+        self.target = target
+        self.quantiser = quantiser
+        self._presets = presets
+        self._recall_listeners: list[Callable[[], None]] = []
+
+    def on_recall(self, listener: Callable[[], None]) -> None:
+        self._recall_listeners.append(listener)
+
+    def by_name(self, name: str) -> str | None:
+        """Switch to a shipped preset name, a preset number or a file; the name, or None if refused."""
+        if name.isdigit():
+            return self.by_index(int(name))
+        try:
+            preset = load_preset(name)
+        except VjError as err:
+            log.warning("preset switch refused: %s", err)
+            return None
+        self.quantiser.submit(lambda: self._apply(preset))
+        return preset.name
+
+    def by_index(self, index: int) -> str | None:
+        paths = self._presets()
+        if not 0 <= index < len(paths):
+            log.warning("preset switch refused: number %d, but %d presets are shipped", index, len(paths))
+            return None
+        return self.by_name(str(paths[index]))
+
+    def step(self, delta: int) -> str | None:
+        """The preset `delta` places from the playing one (wrapping); a custom file counts as before the first."""
+        paths = self._presets()
+        if not paths:
+            return None
+        names = [p.stem for p in paths]
+        playing = Path(self.target.preset.source_path).stem
+        here = names.index(playing) if playing in names else (-1 if delta > 0 else 0)
+        return self.by_name(str(paths[(here + delta) % len(paths)]))
+
+    def _apply(self, preset: PresetConfig) -> None:
+        self.target.apply_preset(preset)  # the session's policy keeps model, fps and a fixed size
+        for listener in self._recall_listeners:
+            listener()
