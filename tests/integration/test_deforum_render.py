@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import CollectFrames
 from vj.cli import main
 from vj.config import PresetConfig
-from vj.deforum.settings import load_settings
+from vj.deforum.convert import load_settings
 from vj.frames import Frame
 from vj.session import render_offline
 

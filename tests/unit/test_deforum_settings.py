@@ -12,13 +12,9 @@ import pytest
 
 from vj.cli import main
 from vj.config import load_preset
-from vj.deforum.settings import (
-    ASTRIA_DEFAULT_CAMERA,
-    convert_settings,
-    load_settings,
-    parse_astria,
-    sniff,
-)
+from vj.deforum.astria import ASTRIA_DEFAULT_CAMERA, parse_astria
+from vj.deforum.convert import load_settings, sniff
+from vj.deforum.settings import convert_settings
 from vj.errors import ConfigError
 from vj.schedule.expressions import ExpressionError
 from vj.schedule.keyframes import ScheduleContext, compile_preset_schedules

@@ -19,10 +19,10 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from vj.deforum import settings as deforum_settings
+    from vj.deforum.convert import load_settings, write_preset
 
-    result = deforum_settings.load_settings(args.settings, prompt_crossfade_frames=args.prompt_crossfade)
-    deforum_settings.write_preset(result, args.out)
+    result = load_settings(args.settings, prompt_crossfade_frames=args.prompt_crossfade)
+    write_preset(result, args.out)
     print(f"vj: wrote {args.out} ({len(result.data.get('schedules', {}))} schedules, "
           f"{len(result.data.get('prompt_schedule', {}))} prompt keys, "
           f"{len(result.unsupported)} settings not carried over)", file=sys.stderr)
@@ -59,7 +59,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 def _preset_or_settings(source: str) -> PresetConfig | None:
     """SOURCE as a settings file or a preset; None when it is no file (then it is a schedule string)."""
-    from vj.deforum.settings import load_settings, sniff
+    from vj.deforum.convert import load_settings, sniff
 
     if sniff(source) is not None:
         return load_settings(source).preset

@@ -26,7 +26,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
 
 def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
     """PRESET is a vj preset, or a Deforum settings / Astria prompt file (recognised by content)."""
-    from vj.deforum.settings import render_source
+    from vj.deforum.convert import render_source
 
     if args.preset is None:
         raise VjError("vj render needs a PRESET (or a settings file)")

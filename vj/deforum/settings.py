@@ -1,12 +1,8 @@
-"""Import Deforum settings files and Astria prompt files as vj presets.
+"""Deforum settings (the flat dict of a `*_settings.txt`) → a vj preset.
 
-Two inputs:
-- the flat JSON `*_settings.txt` that sd-webui-deforum and the Deforum notebook save;
-- Astria's text format: optional `key=schedule` lines (Deforum names, `|` may join several
-  on one line), then `frame: prompt` lines; the last prompt marks the end frame and is not
-  rendered. With no camera key, Astria's default 3D camera applies.
-
-Both become a dict shaped like a vj preset TOML, which goes through `parse_preset`, so an
+The flat JSON `*_settings.txt` that sd-webui-deforum and the Deforum notebook save (and an
+Astria file, once `vj.deforum.astria` has turned it into the same dict) becomes a dict
+shaped like a vj preset TOML, which goes through `parse_preset`, so an
 imported file is validated exactly like a preset (and `vj convert` writes that same dict).
 Every key vj does not implement is listed in ONE warning, never silently dropped.
 Missing keys take sd-webui-deforum's defaults, as the web UI does when it loads a file.
@@ -66,12 +62,6 @@ SCHEDULES_3D: Mapping[str, tuple[str, float]] = {
 }
 MOTION_2D = ("angle", "zoom")  # ignored by Deforum in 3D mode
 MOTION_3D = tuple(SCHEDULES_3D)
-ASTRIA_DEFAULT_CAMERA: Mapping[str, str] = {
-    "translation_z": "0:(-0.5)", "rotation_3d_x": "0:(2*sin(3.14*t/100)/80)",
-    "rotation_3d_y": "0:(2*sin(3.14*t/100)/40)", "rotation_3d_z": "0:(2*sin(3.14*t/50)/40)",
-}
-ASTRIA_CAMERA_KEYS = ("translation_x", "translation_y", "translation_z", "rotation_3d_x", "rotation_3d_y",
-                      "rotation_3d_z", "zoom", "angle")
 SAMPLERS = {"euler a": "euler_a", "euler_a": "euler_a", "euler_ancestral": "euler_a", "lcm": "lcm"}
 # Keys that only name files, folders, UI state or output post-processing: nothing to render.
 OUTPUT_ONLY = {
@@ -103,7 +93,7 @@ class ImportResult:
         if self.unsupported:
             active = {k: v for k, v in self.unsupported.items() if not _inactive(v)}
             inactive = sorted(k for k in self.unsupported if k not in active)
-            listed = ", ".join(f"{k}={_short(v)}" for k, v in sorted(active.items()))
+            listed = ", ".join(f"{k}={short_value(v)}" for k, v in sorted(active.items()))
             text = f"{len(self.unsupported)} settings vj does not implement were ignored: {listed or '(none active)'}"
             if inactive:
                 text += f" (and, switched off in this file: {', '.join(inactive)})"
@@ -125,7 +115,7 @@ def _inactive(value: Any) -> bool:
     return value in (None, False, 0, "", "None", "none", "0: (0)", "0:(0)")
 
 
-def _short(value: Any, limit: int = 40) -> str:
+def short_value(value: Any, limit: int = 40) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -367,118 +357,3 @@ def _validated(data: dict[str, Any], source: str, origin: Mapping[str, str]) -> 
         if deforum:
             raise ConfigError(source, f"{deforum} ({err.key_path})", err.expected, err.found) from None
         raise
-
-
-# ---------------------------------------------------------------------------------- Astria
-_PROMPT_LINE = re.compile(r"^\s*(\d+)\s*:\s*(.*)$")
-_PARAM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-
-
-def parse_astria(text: str, source: str) -> dict[str, Any]:
-    """Astria text → a Deforum settings dict (3D with the default camera unless one is given)."""
-    settings: dict[str, Any] = {}
-    prompts: list[tuple[int, str]] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        m = _PROMPT_LINE.match(line)
-        if m and not _PARAM.match(line):
-            if m.group(2).strip() == "":
-                raise ConfigError(source, f"line {lineno}", "'frame: prompt'", line)
-            prompts.append((int(m.group(1)), m.group(2).strip()))
-            continue
-        if prompts:
-            raise ConfigError(source, f"line {lineno}", "'frame: prompt' (parameters come before the prompts)", line)
-        for chunk in _split_params(stripped):
-            pm = _PARAM.match(chunk)
-            if not pm:
-                raise ConfigError(source, f"line {lineno}", "'key=schedule' or 'frame: prompt'", chunk)
-            key, value = pm.group(1), pm.group(2).strip()
-            settings[key] = _astria_value(value)
-    if len(prompts) < 2:
-        raise ConfigError(source, "prompts", "at least two 'frame: prompt' lines (the last marks the end)",
-                          f"{len(prompts)} prompt line(s)")
-    frames = [f for f, _ in prompts]
-    if frames != sorted(set(frames)):
-        raise ConfigError(source, "prompts", "prompt frames in increasing order", frames)
-    settings["max_frames"] = frames[-1]  # the last prompt marks the end and is not rendered
-    settings["prompts"] = {str(f): p for f, p in prompts[:-1]}
-    settings.setdefault("animation_mode", "3D")
-    if not any(k in settings for k in ASTRIA_CAMERA_KEYS):
-        settings.update(ASTRIA_DEFAULT_CAMERA)
-    return settings
-
-
-def _split_params(line: str) -> list[str]:
-    """`a=0:(1)|b=0:(2)` → two chunks; a `|` inside parentheses stays."""
-    chunks, depth, start = [], 0, 0
-    for i, ch in enumerate(line):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == "|" and depth == 0:
-            chunks.append(line[start:i])
-            start = i + 1
-    chunks.append(line[start:])
-    return [c.strip() for c in chunks if c.strip()]
-
-
-def _astria_value(value: str) -> Any:
-    if re.fullmatch(r"-?\d+", value):
-        return int(value)
-    if re.fullmatch(r"-?\d*\.\d+(?:[eE][+-]?\d+)?", value):
-        return float(value)
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
-# ---------------------------------------------------------------------------------- files
-def sniff(path: str) -> str | None:
-    """'deforum' for a JSON settings file, 'astria' for Astria text, None for anything else (a preset)."""
-    p = Path(path)
-    if not p.is_file() or p.suffix.lower() == ".toml":
-        return None
-    head = p.read_text(encoding="utf-8", errors="replace")[:4096].lstrip()
-    if head.startswith("{"):
-        return "deforum"
-    if any(_PROMPT_LINE.match(line) for line in head.splitlines()):
-        return "astria"
-    return None
-
-
-def load_settings(path: str, *, rng: random.Random | None = None, prompt_crossfade_frames: int = 0,
-                  warn: bool = True) -> ImportResult:
-    """Read a Deforum JSON or Astria file, convert, and log the one warning of what was left out."""
-    kind = sniff(path)
-    text = Path(path).read_text(encoding="utf-8")
-    if kind == "deforum":
-        try:
-            settings = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ConfigError(path, f"line {err.lineno}", "valid JSON (a Deforum settings file)", err.msg) from err
-        if not isinstance(settings, dict):
-            raise ConfigError(path, "", "a JSON object of Deforum settings", type(settings).__name__)
-    elif kind == "astria":
-        settings = parse_astria(text, path)
-    else:
-        raise ConfigError(path, "", "a Deforum settings file (JSON) or an Astria prompt file", "neither")
-    result = convert_settings(settings, path, rng=rng, prompt_crossfade_frames=prompt_crossfade_frames)
-    if warn:
-        result.log_warning(path)
-    return result
-
-
-def render_source(path: str) -> PresetConfig | None:
-    """`vj render` loader: a settings file becomes a preset; anything else is not ours."""
-    if sniff(path) is None:
-        return None
-    return load_settings(path).preset
-
-
-def write_preset(result: ImportResult, out: str) -> None:
-    header = "# Converted by `vj convert`; see README, Deforum compatibility.\n"
-    if result.unsupported:
-        header += "# Not carried over (vj does not implement them):\n"
-        header += "".join(f"#   {k} = {_short(v, 70)}\n" for k, v in sorted(result.unsupported.items()))
-    Path(out).write_text(header + tomli_w.dumps(result.data), encoding="utf-8")
