@@ -20,6 +20,7 @@ from vj.output.pacing import LatestFrame
 from vj.output.preview import to_bgr
 from vj.output.recorder import VideoRecorder
 from vj.prompt_mix import PromptMix
+from vj.registry import REGISTRY
 from vj.store import ParamSnapshot
 
 
@@ -32,7 +33,7 @@ def _ms(fn, n: int) -> float:  # noqa: ANN001
 
 
 def main() -> None:
-    snap = ParamSnapshot(0, 0.0, 1 / 24, {}, PromptMix())
+    snap = ParamSnapshot(0, 0.0, 1 / 24, {name: spec.default for name, spec in REGISTRY.items()}, PromptMix())
     print(f"{'size':>6} {'to host ms':>11} {'RGB->BGR ms':>12} {'hand-off ms':>12} {'encode fps (veryfast)':>22}"
           f" {'encode fps (ultrafast)':>23}")
     for size in (512, 1024):

@@ -3,15 +3,23 @@
 Names follow Deforum so that schedules and settings files map one to one. This module is
 the one source of truth for each parameter's choices and limits; the engine, the config
 loader, the control sources and the web surface all read them from here.
+
+There is one list of parameters: the fields of `FrameParams`, the typed view the engine
+reads each frame. Each field carries its `ParamSpec` in its metadata and `REGISTRY` is
+derived from the fields, in field order. Deriving the registry from the dataclass (rather
+than the dataclass from the registry) keeps the typed attributes visible to mypy, so a
+misspelt parameter in the engine is a type error, not a retry in the render loop. Each
+choice list is a `StrEnum`; the registry's choice tuples are its values.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from vj.errors import ParamRejected
 
@@ -103,74 +111,166 @@ class ParamSpec:
         return min(max(value, self.minimum), self.maximum)
 
 
-def _f(name: str, group: str, default: float, lo: float, hi: float, unit: str, smoothing_s: float, doc: str,
-       motion: Motion = Motion.NONE) -> ParamSpec:
-    return ParamSpec(name, group, ParamKind.FLOAT, default, lo, hi, unit, smoothing_s, doc, motion=motion)
-
-
-def _i(name: str, group: str, default: int, lo: int, hi: int, unit: str, doc: str) -> ParamSpec:
-    return ParamSpec(name, group, ParamKind.INT, default, lo, hi, unit, 0.0, doc)
-
-
-def _c(name: str, group: str, default: str, choices: tuple[str, ...], doc: str) -> ParamSpec:
-    return ParamSpec(name, group, ParamKind.CHOICE, default, 0, len(choices) - 1, "", 0.0, doc, choices)
-
-
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 
-BORDER_MODES = ("replicate", "reflect", "wrap")
-ANIMATION_MODES = ("2d", "3d")
-COLOR_COHERENCE_MODES = ("none", "rgb", "hsv", "lab")
-NOISE_TYPES = ("gaussian", "perlin")
-SEED_BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
-SAMPLERS = ("euler_a", "lcm")
-PROMPT_BLENDS = ("linear", "slerp")
 
-# Names follow Deforum so that schedules and settings files map one to one. Motion values
-# are per-frame increments at the preset's reference fps (zoom 1.02 = 2 % per frame).
-_SPECS: tuple[ParamSpec, ...] = (
-    _f("zoom", "motion", 1.0, 0.5, 2.0, "x/frame", 0.25, "scale per frame; >1 zooms in", Motion.MULTIPLICATIVE),
-    _f("angle", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "rotation per frame; + is counter-clockwise",
-       Motion.ADDITIVE),
-    _f("translation_x", "motion", 0.0, -100.0, 100.0, "px/frame", 0.25, "pan per frame; + moves content right",
-       Motion.ADDITIVE),
-    _f("translation_y", "motion", 0.0, -100.0, 100.0, "px/frame", 0.25, "pan per frame; + moves content down",
-       Motion.ADDITIVE),
-    _f("transform_center_x", "motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, x"),
-    _f("transform_center_y", "motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, y"),
-    _c("border", "motion", "replicate", BORDER_MODES, "how the warp fills uncovered pixels"),
-    _c("animation_mode", "motion", "2d", ANIMATION_MODES, "2d: zoom/angle/pan warp; 3d: perspective camera"),
-    _f("translation_z", "motion", 0.0, -100.0, 100.0, "units/frame", 0.25, "3D: + flies forward",
-       Motion.ADDITIVE),
-    _f("rotation_3d_x", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: tilt; + moves content down",
-       Motion.ADDITIVE),
-    _f("rotation_3d_y", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: pan; + moves content left",
-       Motion.ADDITIVE),
-    _f("rotation_3d_z", "motion", 0.0, -45.0, 45.0, "deg/frame", 0.25, "3D: roll; + counter-clockwise",
-       Motion.ADDITIVE),
-    _f("fov", "motion", 70.0, 1.0, 170.0, "deg", 0.25, "3D: camera field of view"),
-    _f("strength", "diffusion", 0.65, 0.0, 1.0, "fraction", 0.15,
-       "fraction of the previous frame kept (Deforum); denoise = 1 - strength"),
-    _f("guidance", "diffusion", 1.0, 0.0, 20.0, "scale", 0.15, "classifier-free guidance; <=1 means no CFG"),
-    _i("steps", "diffusion", 1, 1, 4, "steps", "denoising steps (1-4 for sd-turbo / LCM)"),
-    _c("sampler", "diffusion", "euler_a", SAMPLERS, "euler_a (sd-turbo) or lcm (LCM models)"),
-    _f("noise", "image", 0.02, 0.0, 1.0, "amount", 0.15, "noise added before diffusion"),
-    _c("noise_type", "image", "gaussian", NOISE_TYPES, "gaussian or perlin noise"),
-    _f("contrast", "image", 1.0, 0.0, 2.0, "gain", 0.15, "contrast gain about mid-grey"),
-    _f("antiblur_amount", "image", 0.1, 0.0, 2.0, "amount", 0.15, "unsharp-mask amount"),
-    _f("antiblur_sigma", "image", 1.0, 0.1, 10.0, "px", 0.15, "unsharp-mask blur sigma"),
-    _f("antiblur_threshold", "image", 0.0, 0.0, 1.0, "fraction", 0.15, "unsharp-mask threshold"),
-    _c("color_coherence", "image", "lab", COLOR_COHERENCE_MODES, "colour space matched toward the anchor frame"),
-    _f("color_coherence_amount", "image", 1.0, 0.0, 1.0, "fraction", 0.25, "how far colours are pulled to the anchor"),
-    _i("seed", "seeds", 42, 0, SEED_MAX, "", "base seed"),
-    _c("seed_behavior", "seeds", "iter", SEED_BEHAVIORS, "how the seed moves from frame to frame"),
-    _i("seed_iter_n", "seeds", 1, 1, 10_000, "frames", "frames per seed step for iter"),
-    _f("seed_morph_s", "seeds", 0.5, 0.0, 30.0, "s", 0.0, "time a seed change morphs over"),
-    _f("prompt_fade_s", "prompts", 2.0, 0.0, 60.0, "s", 0.0, "time a new prompt fades in over"),
-    _c("prompt_blend", "prompts", "linear", PROMPT_BLENDS, "how weighted prompts mix: linear or slerp"),
-    _i("cadence", "diffusion", 1, 1, 8, "frames", "diffuse every N frames; tween the rest"),
-)
+# One StrEnum per choice list: the engine compares against the members, the registry lists
+# their values, and presets, OSC and timelines carry the plain strings.
+class BorderMode(StrEnum):
+    REPLICATE = "replicate"
+    REFLECT = "reflect"
+    WRAP = "wrap"
+
+
+class AnimationMode(StrEnum):
+    TWO_D = "2d"
+    THREE_D = "3d"
+
+
+class ColourSpace(StrEnum):
+    """The space colour coherence matches in (`none` switches it off)."""
+
+    NONE = "none"
+    RGB = "rgb"
+    HSV = "hsv"
+    LAB = "lab"
+
+
+class NoiseType(StrEnum):
+    GAUSSIAN = "gaussian"
+    PERLIN = "perlin"
+
+
+class SeedBehavior(StrEnum):
+    FIXED = "fixed"
+    ITER = "iter"
+    RANDOM = "random"
+    LADDER = "ladder"
+    ALTERNATE = "alternate"
+    SCHEDULE = "schedule"
+
+
+class Sampler(StrEnum):
+    EULER_A = "euler_a"
+    LCM = "lcm"
+
+
+class PromptBlend(StrEnum):
+    LINEAR = "linear"
+    SLERP = "slerp"
+
+
+def choice_values(choices: type[StrEnum]) -> tuple[str, ...]:
+    """The plain string values of a choice list, in declaration order (OSC indices follow it)."""
+    return tuple(member.value for member in choices)
+
+
+BORDER_MODES = choice_values(BorderMode)
+ANIMATION_MODES = choice_values(AnimationMode)
+COLOR_COHERENCE_MODES = choice_values(ColourSpace)
+NOISE_TYPES = choice_values(NoiseType)
+SEED_BEHAVIORS = choice_values(SeedBehavior)
+SAMPLERS = choice_values(Sampler)
+PROMPT_BLENDS = choice_values(PromptBlend)
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+_SPEC = "vj.param_spec"  # the dataclass-field metadata key that carries a parameter's spec
+
+
+def _float(group: str, default: float, lo: float, hi: float, unit: str, smoothing_s: float, doc: str,
+           motion: Motion = Motion.NONE) -> float:
+    spec = ParamSpec("", group, ParamKind.FLOAT, default, lo, hi, unit, smoothing_s, doc, motion=motion)
+    return field(default=default, metadata={_SPEC: spec})
+
+
+def _int(group: str, default: int, lo: int, hi: int, unit: str, doc: str) -> int:
+    spec = ParamSpec("", group, ParamKind.INT, default, lo, hi, unit, 0.0, doc)
+    return field(default=default, metadata={_SPEC: spec})
+
+
+def _choice(group: str, default: _Choice, doc: str) -> _Choice:
+    choices = choice_values(type(default))
+    spec = ParamSpec("", group, ParamKind.CHOICE, default.value, 0, len(choices) - 1, "", 0.0, doc, choices)
+    return field(default=default, metadata={_SPEC: spec})
+
+
+@dataclass(frozen=True, slots=True)
+class FrameParams:
+    """One frame's parameters, typed: what the engine reads (`ParamSnapshot.params`).
+
+    This class is the list of parameters: each field's metadata holds its `ParamSpec`
+    (named after the field), and `REGISTRY` is derived from the fields in this order, so
+    the typed view and the registry cannot disagree on names, order or defaults. The
+    annotation must fit the spec's kind (float, int, or the choice's StrEnum); the
+    registry unit test checks that, since the annotations are not read at run time.
+    Motion values are per-frame increments at the preset's reference fps (zoom 1.02 = 2 %
+    per frame).
+    """
+
+    zoom: float = _float("motion", 1.0, 0.5, 2.0, "x/frame", 0.25, "scale per frame; >1 zooms in",
+                         Motion.MULTIPLICATIVE)
+    angle: float = _float("motion", 0.0, -45.0, 45.0, "deg/frame", 0.25,
+                          "rotation per frame; + is counter-clockwise", Motion.ADDITIVE)
+    translation_x: float = _float("motion", 0.0, -100.0, 100.0, "px/frame", 0.25,
+                                  "pan per frame; + moves content right", Motion.ADDITIVE)
+    translation_y: float = _float("motion", 0.0, -100.0, 100.0, "px/frame", 0.25,
+                                  "pan per frame; + moves content down", Motion.ADDITIVE)
+    transform_center_x: float = _float("motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, x")
+    transform_center_y: float = _float("motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, y")
+    border: BorderMode = _choice("motion", BorderMode.REPLICATE, "how the warp fills uncovered pixels")
+    animation_mode: AnimationMode = _choice("motion", AnimationMode.TWO_D,
+                                            "2d: zoom/angle/pan warp; 3d: perspective camera")
+    translation_z: float = _float("motion", 0.0, -100.0, 100.0, "units/frame", 0.25,
+                                  "3D: + flies forward", Motion.ADDITIVE)
+    rotation_3d_x: float = _float("motion", 0.0, -45.0, 45.0, "deg/frame", 0.25,
+                                  "3D: tilt; + moves content down", Motion.ADDITIVE)
+    rotation_3d_y: float = _float("motion", 0.0, -45.0, 45.0, "deg/frame", 0.25,
+                                  "3D: pan; + moves content left", Motion.ADDITIVE)
+    rotation_3d_z: float = _float("motion", 0.0, -45.0, 45.0, "deg/frame", 0.25,
+                                  "3D: roll; + counter-clockwise", Motion.ADDITIVE)
+    fov: float = _float("motion", 70.0, 1.0, 170.0, "deg", 0.25, "3D: camera field of view")
+    strength: float = _float("diffusion", 0.65, 0.0, 1.0, "fraction", 0.15,
+                             "fraction of the previous frame kept (Deforum); denoise = 1 - strength")
+    guidance: float = _float("diffusion", 1.0, 0.0, 20.0, "scale", 0.15, "classifier-free guidance; <=1 means no CFG")
+    steps: int = _int("diffusion", 1, 1, 4, "steps", "denoising steps (1-4 for sd-turbo / LCM)")
+    sampler: Sampler = _choice("diffusion", Sampler.EULER_A, "euler_a (sd-turbo) or lcm (LCM models)")
+    noise: float = _float("image", 0.02, 0.0, 1.0, "amount", 0.15, "noise added before diffusion")
+    noise_type: NoiseType = _choice("image", NoiseType.GAUSSIAN, "gaussian or perlin noise")
+    contrast: float = _float("image", 1.0, 0.0, 2.0, "gain", 0.15, "contrast gain about mid-grey")
+    antiblur_amount: float = _float("image", 0.1, 0.0, 2.0, "amount", 0.15, "unsharp-mask amount")
+    antiblur_sigma: float = _float("image", 1.0, 0.1, 10.0, "px", 0.15, "unsharp-mask blur sigma")
+    antiblur_threshold: float = _float("image", 0.0, 0.0, 1.0, "fraction", 0.15, "unsharp-mask threshold")
+    color_coherence: ColourSpace = _choice("image", ColourSpace.LAB, "colour space matched toward the anchor frame")
+    color_coherence_amount: float = _float("image", 1.0, 0.0, 1.0, "fraction", 0.25,
+                                           "how far colours are pulled to the anchor")
+    seed: int = _int("seeds", 42, 0, SEED_MAX, "", "base seed")
+    seed_behavior: SeedBehavior = _choice("seeds", SeedBehavior.ITER, "how the seed moves from frame to frame")
+    seed_iter_n: int = _int("seeds", 1, 1, 10_000, "frames", "frames per seed step for iter")
+    seed_morph_s: float = _float("seeds", 0.5, 0.0, 30.0, "s", 0.0, "time a seed change morphs over")
+    prompt_fade_s: float = _float("prompts", 2.0, 0.0, 60.0, "s", 0.0, "time a new prompt fades in over")
+    prompt_blend: PromptBlend = _choice("prompts", PromptBlend.LINEAR, "how weighted prompts mix: linear or slerp")
+    cadence: int = _int("diffusion", 1, 1, 8, "frames", "diffuse every N frames; tween the rest")
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:
+        """The typed view of a full set of validated values (every parameter must be there)."""
+        return cls(**{name: convert(values[name]) for name, convert in _CONVERTERS})
+
+
+# Each value's type varies with its field, which is why a converter returns Any.
+_Converter = Callable[[ParamValue], Any]
+
+
+def _converter(spec: ParamSpec, default: object) -> _Converter:
+    if spec.kind is ParamKind.CHOICE:
+        return type(default)  # the field's StrEnum
+    return float if spec.kind is ParamKind.FLOAT else int
+
+
+_SPECS: tuple[ParamSpec, ...] = tuple(replace(f.metadata[_SPEC], name=f.name) for f in fields(FrameParams))
+_CONVERTERS: tuple[tuple[str, _Converter], ...] = tuple(
+    (f.name, _converter(f.metadata[_SPEC], f.default)) for f in fields(FrameParams))
 
 
 def default_registry() -> Mapping[str, ParamSpec]:

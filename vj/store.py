@@ -1,7 +1,8 @@
 """The `ParamStore` every control source writes into: targets, precedence, smoothing and events.
 
 Control threads (OSC, MIDI, schedules, tempo) only ever write *targets* here. The render
-thread calls `ParamStore.snapshot` once per frame and gets an immutable `ParamSnapshot`.
+thread calls `ParamStore.snapshot` once per frame and gets an immutable `ParamSnapshot`,
+its parameters typed in `.params`.
 
 Precedence of a parameter's target, highest first (DESIGN.md, "Control precedence"):
 
@@ -27,7 +28,7 @@ from types import MappingProxyType
 
 from vj.errors import ParamRejected
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptMix, mix_from_json, mix_to_json
-from vj.registry import REGISTRY, ParamKind, ParamSpec, ParamValue
+from vj.registry import REGISTRY, FrameParams, ParamKind, ParamSpec, ParamValue
 
 ScheduleFn = Callable[[int], float]
 ModulatorFn = Callable[[float], float]
@@ -50,7 +51,11 @@ class ControlEvent:
 
 @dataclass(frozen=True, slots=True)
 class ParamSnapshot:
-    """What the render thread sees for one frame: immutable, smoothed, clamped."""
+    """What the render thread sees for one frame: immutable, smoothed, clamped.
+
+    `params`, the typed view the engine reads, is built from `values` (which must hold every
+    parameter) so the two agree; timelines, replay and OSCQuery read `values` as before.
+    """
 
     frame_index: int
     time_s: float
@@ -58,6 +63,10 @@ class ParamSnapshot:
     values: Mapping[str, ParamValue]
     prompts: PromptMix
     events: tuple[ControlEvent, ...] = ()
+    params: FrameParams = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", FrameParams.from_values(self.values))  # frozen: set once, here
 
     def __getitem__(self, name: str) -> ParamValue:
         return self.values[name]

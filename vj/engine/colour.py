@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vj.registry import ColourSpace
+
 # sRGB (D65) → XYZ, and the D65 white point, for LAB.
 _RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
                             [0.212671, 0.715160, 0.072169],
@@ -86,10 +88,10 @@ def hsv_to_rgb(hsv: torch.Tensor) -> torch.Tensor:
     return torch.stack([f(5), f(3), f(1)], dim=1)
 
 
-_SPACES = {
-    "rgb": (lambda x: x, lambda x: x),
-    "hsv": (rgb_to_hsv, hsv_to_rgb),
-    "lab": (rgb_to_lab, lab_to_rgb),
+_SPACES = {  # ColourSpace.NONE has no entry: the engine skips coherence for it
+    ColourSpace.RGB: (lambda x: x, lambda x: x),
+    ColourSpace.HSV: (rgb_to_hsv, hsv_to_rgb),
+    ColourSpace.LAB: (rgb_to_lab, lab_to_rgb),
 }
 
 
@@ -97,7 +99,7 @@ _SPACES = {
 class ColourStats:
     """Per-channel mean and standard deviation of an anchor frame in one colour space."""
 
-    space: str
+    space: ColourSpace
     mean: torch.Tensor
     std: torch.Tensor
 
@@ -116,7 +118,7 @@ def _std_mean(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return variance.sqrt().view(n, c, 1, 1), mean.view(n, c, 1, 1)
 
 
-def colour_stats(image: torch.Tensor, space: str) -> ColourStats:
+def colour_stats(image: torch.Tensor, space: ColourSpace) -> ColourStats:
     to_space, _ = _SPACES[space]
     std, mean = _std_mean(to_space(image))
     return ColourStats(space, mean, std)

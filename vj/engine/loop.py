@@ -37,7 +37,7 @@ from vj.engine.warp3d import Camera3D, warp_3d
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
-from vj.registry import SEED_MODULUS
+from vj.registry import SEED_MODULUS, AnimationMode, ColourSpace
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
@@ -177,42 +177,44 @@ class Engine:
     def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
         """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
         frames = 1.0 if self.settings.offline else snap.dt_s * self.settings.fps
-        border = snap.text("border")
-        if snap.text("animation_mode") == "3d":
+        p = snap.params
+        border = p.border
+        if p.animation_mode is AnimationMode.THREE_D:
             camera = Camera3D(
-                snap.num("translation_x"), snap.num("translation_y"), snap.num("translation_z"),
-                snap.num("rotation_3d_x"), snap.num("rotation_3d_y"), snap.num("rotation_3d_z"), snap.num("fov"),
+                p.translation_x, p.translation_y, p.translation_z,
+                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov,
             ).scaled(frames)
             return lambda image: warp_3d(image, camera, border)
         motion = Motion2D(
-            zoom=snap.num("zoom"), angle_deg=snap.num("angle"), translation_x=snap.num("translation_x"),
-            translation_y=snap.num("translation_y"), center_x=snap.num("transform_center_x"),
-            center_y=snap.num("transform_center_y"),
+            zoom=p.zoom, angle_deg=p.angle, translation_x=p.translation_x, translation_y=p.translation_y,
+            center_x=p.transform_center_x, center_y=p.transform_center_y,
         ).scaled(frames)
         return lambda image: warp_2d(image, motion, border)
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
-        space = snap.text("color_coherence")
-        if space != "none" and self._anchor is not None and self._anchor.space == space:
-            image = match_colour(image, self._anchor, snap.num("color_coherence_amount"))
-        image = apply_contrast(image, snap.num("contrast"))
-        image = unsharp(image, snap.num("antiblur_amount"), snap.num("antiblur_sigma"), snap.num("antiblur_threshold"))
-        return add_noise(image, snap.num("noise"), snap.text("noise_type"), seed)
+        p = snap.params
+        space = p.color_coherence
+        if space is not ColourSpace.NONE and self._anchor is not None and self._anchor.space == space:
+            image = match_colour(image, self._anchor, p.color_coherence_amount)
+        image = apply_contrast(image, p.contrast)
+        image = unsharp(image, p.antiblur_amount, p.antiblur_sigma, p.antiblur_threshold)
+        return add_noise(image, p.noise, p.noise_type, seed)
 
     def _diffuse(self, init: torch.Tensor | None, snap: ParamSnapshot, seed: int,
                  cond: tuple[torch.Tensor, torch.Tensor], timer: _StageTimer) -> torch.Tensor:
-        denoise = 1.0 if init is None else 1.0 - snap.num("strength")
+        p = snap.params
+        denoise = 1.0 if init is None else 1.0 - p.strength
         if init is not None and denoise <= 0.0:
             return init  # strength 1: the warp alone drives the picture
         backend = self.backend
         latents = (torch.zeros(self._latent_shape(), device=self.device) if init is None
                    else backend.encode_image(init).float())
         timer.mark("encode")
-        noise = self._noise.frame_noise(seed, int(snap["seed"]), snap.time_s, snap.num("seed_morph_s"))
-        model = backend.denoise_fn(cond[0], cond[1], snap.num("guidance"))
-        latents = img2img(model, latents, noise, denoise=denoise, steps=int(snap["steps"]),
-                          sampler=snap.text("sampler"), schedule=backend.schedule,
+        noise = self._noise.frame_noise(seed, p.seed, snap.time_s, p.seed_morph_s)
+        model = backend.denoise_fn(cond[0], cond[1], p.guidance)
+        latents = img2img(model, latents, noise, denoise=denoise, steps=p.steps,
+                          sampler=p.sampler, schedule=backend.schedule,
                           step_noise=lambda i: self._noise.noise(_ancestral_seed(seed, i)))
         timer.mark("denoise")
         image = backend.decode(latents).float()
@@ -239,26 +241,25 @@ class Engine:
     def _render(self, snap: ParamSnapshot, start: float) -> Frame:
         self._apply_pending()
         timer = _StageTimer(self.device, self.settings.profile_stages)
-        blend = snap.text("prompt_blend")
-        cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"), blend)
+        p = snap.params
+        cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
         if cond is None:  # only before the first prompt is encoded (prime() avoids it)
             self.prime(snap.prompts)
-            cond = self._prompts.conditioning(snap.prompts, snap.time_s, snap.num("prompt_fade_s"), blend)
+            cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
             assert cond is not None
         timer.mark("prompt")
         warp = self._warp_fn(snap)
-        cadence = int(snap["cadence"])
+        cadence = p.cadence
         diffused = self._cadence_left <= 0 or self._turbo_next is None
-        seed = (self._seeds.next(int(snap["seed"]), snap.text("seed_behavior"), int(snap["seed_iter_n"]))
-                if diffused else self._last_seed)
+        seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else self._last_seed
         if diffused:
             warped = warp(self._turbo_next) if self._turbo_next is not None else None
             timer.mark("warp")
             init = self._prepare(warped, snap, seed) if warped is not None else None
             timer.mark("prepare")
             image = self._diffuse(init, snap, seed, cond, timer)
-            space = snap.text("color_coherence")
-            if space != "none" and (self._anchor is None or self._anchor.space != space):
+            space = p.color_coherence
+            if space is not ColourSpace.NONE and (self._anchor is None or self._anchor.space != space):
                 self._anchor = colour_stats(image, space)
             self._turbo_prev = warped if cadence > 1 else None
             self._turbo_next = image

@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from vj.registry import NOISE_TYPES, NoiseType
+
 
 def _fade(t: torch.Tensor) -> torch.Tensor:
     return t * t * t * (t * (t * 6 - 15) + 10)
@@ -57,11 +59,11 @@ def noise_image(shape: tuple[int, int, int, int], kind: str, seed: int,
     generator = torch.Generator(device=device).manual_seed(seed)
     n, c, h, w = shape
     gaussian = torch.randn(shape, generator=generator, device=device)
-    if kind == "perlin":
+    if kind == NoiseType.PERLIN:
         shaping = (fractal_perlin(h, w, generator) + 1) / 2
         gaussian = gaussian * shaping.view(1, 1, h, w)
-    elif kind != "gaussian":
-        raise ValueError(f"noise_type must be gaussian or perlin, found {kind!r}")
+    elif kind != NoiseType.GAUSSIAN:
+        raise ValueError(f"noise_type must be {' or '.join(NOISE_TYPES)}, found {kind!r}")
     return (gaussian * 0.5 + 0.5).clamp(0, 1)
 
 

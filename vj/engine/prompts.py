@@ -23,6 +23,7 @@ import torch
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.seeds import slerp
 from vj.prompt_mix import PromptMix
+from vj.registry import PROMPT_BLENDS, PromptBlend
 
 log = logging.getLogger(__name__)
 
@@ -95,20 +96,21 @@ class EmbeddingCache:
             self._thread.join(timeout=5.0)
 
 
-def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float], mode: str = "linear") -> torch.Tensor:
+def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float],
+                     mode: str = PromptBlend.LINEAR) -> torch.Tensor:
     """Blend prompt embeddings by weight. linear: Σwᵢeᵢ/Σwᵢ; slerp: successive slerps."""
     if not embeddings:
         raise ValueError("blend_embeddings needs at least one embedding")
     total = sum(weights)
     if total <= 0:
         raise ValueError(f"prompt weights must sum to more than 0, found {weights}")
-    if mode == "linear" or len(embeddings) == 1:
+    if mode == PromptBlend.LINEAR or len(embeddings) == 1:
         out = embeddings[0] * (weights[0] / total)
         for emb, w in zip(embeddings[1:], weights[1:], strict=True):
             out = out + emb * (w / total)
         return out
-    if mode != "slerp":
-        raise ValueError(f"prompt blend mode must be linear or slerp, found {mode!r}")
+    if mode != PromptBlend.SLERP:
+        raise ValueError(f"prompt blend mode must be {' or '.join(PROMPT_BLENDS)}, found {mode!r}")
     # Running slerp: after k prompts the accumulator holds their weight-proportional blend.
     out, acc = embeddings[0], weights[0]
     for emb, w in zip(embeddings[1:], weights[1:], strict=True):
@@ -122,7 +124,7 @@ class PromptConditioner:
 
     def __init__(self, cache: EmbeddingCache) -> None:
         self.cache = cache
-        self._blend_mode = "linear"
+        self._blend_mode: str = PromptBlend.LINEAR
         self._mix: PromptMix | None = None
         self._target: torch.Tensor | None = None
         self._negative: torch.Tensor | None = None
@@ -144,7 +146,7 @@ class PromptConditioner:
         return blend_embeddings(embeddings, weights, self._blend_mode), negative  # type: ignore[arg-type]
 
     def conditioning(self, mix: PromptMix, now_s: float, fade_s: float,
-                     blend_mode: str = "linear") -> tuple[torch.Tensor, torch.Tensor] | None:
+                     blend_mode: str = PromptBlend.LINEAR) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Embeddings for this frame; None only before the very first prompt is encoded."""
         if mix != self._mix or blend_mode != self._blend_mode:
             self._mix = mix

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from vj.registry import SAMPLERS, Sampler
+
 # (latents scaled for the UNet, timestep) -> model output (epsilon or v)
 ModelFn = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -115,7 +117,11 @@ def sample_lcm(model: ModelFn, x_vp: torch.Tensor, timesteps: list[int], schedul
     return denoised
 
 
-SAMPLERS = {"euler_a": sample_euler_ancestral, "lcm": sample_lcm}
+SamplerFn = Callable[[ModelFn, torch.Tensor, list[int], NoiseSchedule, Callable[[int], torch.Tensor]], torch.Tensor]
+SAMPLER_FNS: dict[Sampler, SamplerFn] = {
+    Sampler.EULER_A: sample_euler_ancestral,
+    Sampler.LCM: sample_lcm,
+}
 
 
 def img2img(model: ModelFn, latents: torch.Tensor, noise: torch.Tensor, *, denoise: float, steps: int,
@@ -125,8 +131,8 @@ def img2img(model: ModelFn, latents: torch.Tensor, noise: torch.Tensor, *, denoi
     if not timesteps:
         return latents
     try:
-        run = SAMPLERS[sampler]
-    except KeyError:
+        run = SAMPLER_FNS[Sampler(sampler)]
+    except ValueError:
         raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, found {sampler!r}") from None
     x_vp = noise_latents(latents, noise, schedule, timesteps[0])
     return run(model, x_vp, timesteps, schedule, step_noise)

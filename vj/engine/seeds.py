@@ -14,9 +14,7 @@ from collections import OrderedDict
 
 import torch
 
-from vj.registry import SEED_MODULUS
-
-BEHAVIORS = ("fixed", "iter", "random", "ladder", "alternate", "schedule")
+from vj.registry import SEED_BEHAVIORS, SEED_MODULUS, SeedBehavior
 
 
 class SeedSequencer:
@@ -29,22 +27,25 @@ class SeedSequencer:
         self._count = 0
 
     def next(self, base_seed: int, behavior: str, iter_n: int = 1) -> int:
-        if behavior not in BEHAVIORS:
-            raise ValueError(f"unknown seed_behavior {behavior!r}; expected one of {', '.join(BEHAVIORS)}")
+        try:
+            mode = SeedBehavior(behavior)
+        except ValueError:
+            raise ValueError(f"unknown seed_behavior {behavior!r}; expected one of {', '.join(SEED_BEHAVIORS)}"
+                             ) from None
         if base_seed != self._base:  # a new base (preset, OSC, schedule) restarts the sequence
             self._base = base_seed
             self._current = base_seed
             self._count = 0
-            return self._current if behavior != "random" else self._random()
+            return self._current if mode is not SeedBehavior.RANDOM else self._random()
         self._count += 1
-        if behavior in ("fixed", "schedule"):
+        if mode in (SeedBehavior.FIXED, SeedBehavior.SCHEDULE):
             pass
-        elif behavior == "iter":
+        elif mode is SeedBehavior.ITER:
             if self._count % max(iter_n, 1) == 0:
                 self._current += 1
-        elif behavior == "ladder":
+        elif mode is SeedBehavior.LADDER:
             self._current += 2 if self._count % 2 == 1 else -1
-        elif behavior == "alternate":
+        elif mode is SeedBehavior.ALTERNATE:
             self._current += 1 if self._count % 2 == 1 else -1
         else:  # random
             return self._random()

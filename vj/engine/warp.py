@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vj.engine.warp_sampling import border_mode, sample_grid
+from vj.registry import BorderMode
+
 
 @dataclass(frozen=True, slots=True)
 class Motion2D:
@@ -88,19 +91,12 @@ def sampling_theta(motion: Motion2D, width: int, height: int) -> Affine:
     return _compose(_compose(to_norm, _invert(pixel_map)), _invert(to_norm))
 
 
-_PADDING = {"replicate": "border", "reflect": "reflection", "wrap": "border"}
-
-
-def warp_2d(image: torch.Tensor, motion: Motion2D, border: str = "replicate") -> torch.Tensor:
+def warp_2d(image: torch.Tensor, motion: Motion2D, border: str = BorderMode.REPLICATE) -> torch.Tensor:
     """Warp an NCHW float image. `border`: replicate, reflect or wrap (tiles the plane)."""
-    if border not in _PADDING:
-        raise ValueError(f"border must be one of {sorted(_PADDING)}, found {border!r}")
+    mode = border_mode(border)
     if motion.is_identity():
         return image
     n, _, h, w = image.shape
     theta = torch.tensor(sampling_theta(motion, w, h), dtype=torch.float32, device=image.device)
     grid = F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, image.shape[1], h, w], align_corners=False)
-    if border == "wrap":
-        grid = torch.remainder(grid + 1.0, 2.0) - 1.0
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=_PADDING[border],
-                         align_corners=False)
+    return sample_grid(image, grid, mode)

@@ -22,9 +22,9 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-_PADDING = {"replicate": "border", "reflect": "reflection", "wrap": "border"}
+from vj.engine.warp_sampling import border_mode, sample_grid
+from vj.registry import BorderMode
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +89,12 @@ def sampling_grid_3d(camera: Camera3D, width: int, height: int, depth: torch.Ten
     return (identity - offset).unsqueeze(0)
 
 
-def warp_3d(image: torch.Tensor, camera: Camera3D, border: str = "replicate",
+def warp_3d(image: torch.Tensor, camera: Camera3D, border: str = BorderMode.REPLICATE,
             depth: torch.Tensor | None = None) -> torch.Tensor:
     """Warp an NCHW float image by a camera move; `depth` is [H, W] (z, larger = farther)."""
-    if border not in _PADDING:
-        raise ValueError(f"border must be one of {sorted(_PADDING)}, found {border!r}")
+    mode = border_mode(border)
     if camera.is_identity():
         return image
     n, _, h, w = image.shape
     grid = sampling_grid_3d(camera, w, h, depth, image.device).expand(n, h, w, 2)
-    if border == "wrap":
-        grid = torch.remainder(grid + 1.0, 2.0) - 1.0
-    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=_PADDING[border],
-                         align_corners=False)
+    return sample_grid(image, grid, mode)

@@ -1,0 +1,36 @@
+"""Reading an image at a warp's sampling grid: the part the 2D and the 3D warp share.
+
+Grids are `grid_sample`'s normalised coordinates (align_corners=False: -1 and +1 are the
+outer pixel edges). The border mode says what a point outside the frame reads: replicate
+clamps to the edge pixel, reflect mirrors the frame, wrap tiles the plane (the grid is
+folded back into [-1, 1) before sampling, then clamped like replicate at the seam).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from vj.registry import BORDER_MODES, BorderMode
+
+_PADDING: dict[BorderMode, str] = {
+    BorderMode.REPLICATE: "border",
+    BorderMode.REFLECT: "reflection",
+    BorderMode.WRAP: "border",
+}
+
+
+def border_mode(border: str) -> BorderMode:
+    """`border` as a `BorderMode`; a ValueError that lists the choices otherwise."""
+    try:
+        return BorderMode(border)
+    except ValueError:
+        raise ValueError(f"border must be one of {sorted(BORDER_MODES)}, found {border!r}") from None
+
+
+def sample_grid(image: torch.Tensor, grid: torch.Tensor, border: BorderMode) -> torch.Tensor:
+    """Bilinear read of an NCHW image at an [N, H, W, 2] normalised grid."""
+    if border is BorderMode.WRAP:
+        grid = torch.remainder(grid + 1.0, 2.0) - 1.0
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode=_PADDING[border],
+                         align_corners=False)
