@@ -2,23 +2,36 @@
 
 A preset is refused whole, never half-applied: an unknown key, a wrong type or an
 out-of-range value raises `ConfigError` naming the file, the key path, what was expected
-and what was found.
+and what was found. The values are checked by the dataclasses themselves (`__post_init__`,
+vj.config_checks), so a config built in code is refused just the same, naming its class.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from vj.errors import ConfigError, ParamRejected
+from vj.config_checks import (
+    check_instance,
+    check_items,
+    check_numeric_param_names,
+    check_params,
+    check_range,
+    check_scalar_fields,
+    check_strings,
+    config_field,
+    join,
+    multiple_of,
+    one_of,
+)
+from vj.errors import ConfigError
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
-from vj.registry import REGISTRY, ParamValue
+from vj.registry import ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
@@ -30,59 +43,54 @@ COMPILE_MODES = ("off", "auto", "jit", "aot")
 SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
 
-def _check_range(lo: float, hi: float) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if lo <= value <= hi else f"a value in {lo:g}..{hi:g}"
-    return check
-
-
-def _multiple_of(n: int, lo: int, hi: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if lo <= value <= hi and value % n == 0 else f"a multiple of {n} in {lo}..{hi}"
-    return check
-
-
-def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        if value in choices or (value.startswith("cuda:") and "cuda" in choices and value[5:].isdigit()):
-            return None
-        return f"one of {', '.join(choices)}"
-    return check
-
-
-def _field(default: Any, check: Callable[[Any], str | None] | None = None, doc: str = "") -> Any:
-    return field(default=default, metadata={"check": check, "doc": doc})
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelConfig:
-    source: str = _field(DEFAULT_MODEL, doc="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny'")
-    tiny_vae: str = _field("", doc="TAESD id or path ('' = the model's own VAE)")
-    device: str = _field("auto", _one_of(DEVICES), "auto picks cuda, then mps, then cpu")
-    dtype: str = _field("auto", _one_of(DTYPES), "auto: float16 on GPU, float32 on CPU")
-    compile: str = _field("off", _one_of(COMPILE_MODES),
-                          "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
-                          "aot (AOTInductor packages, compiled once per size and cached on disk)")
+    source: str = config_field(DEFAULT_MODEL,
+                               doc="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny'")
+    tiny_vae: str = config_field("", doc="TAESD id or path ('' = the model's own VAE)")
+    device: str = config_field("auto", one_of(DEVICES), "auto picks cuda, then mps, then cpu")
+    dtype: str = config_field("auto", one_of(DTYPES), "auto: float16 on GPU, float32 on CPU")
+    compile: str = config_field("off", one_of(COMPILE_MODES),
+                                "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
+                                "aot (AOTInductor packages, compiled once per size and cached on disk)")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderConfig:
-    width: int = _field(512, _multiple_of(8, 64, 2048), "frame width in pixels")
-    height: int = _field(512, _multiple_of(8, 64, 2048), "frame height in pixels")
-    fps: float = _field(24.0, _check_range(1.0, 240.0), "reference fps of motion; output rate")
-    frames: int = _field(240, _check_range(1, 1_000_000), "frame count of an offline render")
+    """The size limits here are the engine's; the model may need a coarser multiple (vj.engine.backends.sizes)."""
+
+    width: int = config_field(512, multiple_of(8, 64, 2048), "frame width in pixels")
+    height: int = config_field(512, multiple_of(8, 64, 2048), "frame height in pixels")
+    fps: float = config_field(24.0, check_range(1.0, 240.0), "reference fps of motion; output rate")
+    frames: int = config_field(240, check_range(1, 1_000_000), "frame count of an offline render")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PromptItem:
-    text: str = _field("", doc="prompt text")
-    weight: float = _field(1.0, _check_range(0.0, MAX_PROMPT_WEIGHT), "blend weight")
+    text: str = config_field("", doc="prompt text")
+    weight: float = config_field(1.0, check_range(0.0, MAX_PROMPT_WEIGHT), "blend weight")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        if len(self.text) > MAX_PROMPT_CHARS:
+            raise ConfigError(type(self).__name__, "text", f"at most {MAX_PROMPT_CHARS} characters",
+                              f"{len(self.text)} characters")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PromptsConfig:
-    mix: tuple[PromptItem, ...] = _field((), doc="weighted prompts blended in embedding space")
-    negative: str = _field("", doc="negative prompt (used when guidance > 1)")
+    mix: tuple[PromptItem, ...] = config_field((), doc="weighted prompts blended in embedding space")
+    negative: str = config_field("", doc="negative prompt (used when guidance > 1)")
+
+    def __post_init__(self) -> None:
+        check_items(self, "mix", PromptItem)
+        check_scalar_fields(self)
 
     def to_mix(self) -> PromptMix:
         return PromptMix(tuple(PromptEntry(p.text, p.weight) for p in self.mix), self.negative)
@@ -90,8 +98,11 @@ class PromptsConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleConfig:
-    end: str = _field("hold", _one_of(SCHEDULE_END), "after the last keyframe: hold the value or loop")
-    max_frames: int = _field(0, _check_range(0, 1_000_000), "schedule length; 0 = render.frames")
+    end: str = config_field("hold", one_of(SCHEDULE_END), "after the last keyframe: hold the value or loop")
+    max_frames: int = config_field(0, check_range(0, 1_000_000), "schedule length; 0 = render.frames")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
 
 
 # ---- tempo and LFOs: an optional [modulators] table (installed into a store by vj.session.presets)
@@ -102,41 +113,43 @@ QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LfoConfig:
-    shape: str = _field("sine", _one_of(LFO_SHAPES), "sine, triangle, square, saw or random_smooth")
-    rate: float = _field(4.0, _check_range(0.01, 1000.0), "beats per cycle (unit = beats) or cycles per second (hz)")
-    unit: str = _field("beats", _one_of(LFO_UNITS), "beats (synced to the tempo) or hz (free-running)")
-    depth: float = _field(0.0, _check_range(-1e6, 1e6), "amplitude in the parameter's own units")
-    offset: float = _field(0.0, _check_range(-1e6, 1e6), "constant added to the wave, parameter units")
-    phase: float = _field(0.0, _check_range(0.0, 1.0), "start of the cycle, 0..1")
+    shape: str = config_field("sine", one_of(LFO_SHAPES), "sine, triangle, square, saw or random_smooth")
+    rate: float = config_field(4.0, check_range(0.01, 1000.0),
+                               "beats per cycle (unit = beats) or cycles per second (hz)")
+    unit: str = config_field("beats", one_of(LFO_UNITS), "beats (synced to the tempo) or hz (free-running)")
+    depth: float = config_field(0.0, check_range(-1e6, 1e6), "amplitude in the parameter's own units")
+    offset: float = config_field(0.0, check_range(-1e6, 1e6), "constant added to the wave, parameter units")
+    phase: float = config_field(0.0, check_range(0.0, 1.0), "start of the cycle, 0..1")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModulatorsConfig:
-    bpm: float = _field(120.0, _check_range(20.0, 300.0), "tempo until tap, MIDI clock or /vj/bpm changes it")
-    beats_per_bar: int = _field(4, _check_range(1, 16), "beats in a bar (bar quantisation, LFO bars)")
-    quantise: str = _field("off", _one_of(QUANTISE_MODES), "where prompt, preset and seed switches land")
-    lookahead_ms: float = _field(0.0, _check_range(0.0, 1000.0), "land quantised changes this much early")
+    bpm: float = config_field(120.0, check_range(20.0, 300.0), "tempo until tap, MIDI clock or /vj/bpm changes it")
+    beats_per_bar: int = config_field(4, check_range(1, 16), "beats in a bar (bar quantisation, LFO bars)")
+    quantise: str = config_field("off", one_of(QUANTISE_MODES), "where prompt, preset and seed switches land")
+    lookahead_ms: float = config_field(0.0, check_range(0.0, 1000.0), "land quantised changes this much early")
     lfo: Mapping[str, LfoConfig] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        check_numeric_param_names(self, "lfo", LfoConfig)
 
 
 def _build_lfos(values: Any, source: str, path: str) -> Mapping[str, LfoConfig]:
+    """Each [modulators.lfo.<param>] table as an LfoConfig; ModulatorsConfig checks the names."""
     if not isinstance(values, Mapping):
         raise ConfigError(source, path, "a table of [modulators.lfo.<param>] tables", values)
-    lfos: dict[str, LfoConfig] = {}
-    for name, table in values.items():
-        spec = REGISTRY.get(name)
-        if spec is None or not spec.numeric:
-            raise ConfigError(source, _join(path, name), "a numeric parameter name (see `vj params`)",
-                              f"unknown key {name!r}" if spec is None else f"text parameter {name!r}")
-        lfos[name] = _build(LfoConfig, table, source, _join(path, name))
-    return MappingProxyType(lfos)
+    return {name: _build(LfoConfig, table, source, join(path, name)) for name, table in values.items()}
 # ---- end of tempo and LFOs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresetConfig:
-    name: str = _field("untitled")
-    description: str = _field("")
+    name: str = config_field("untitled")
+    description: str = config_field("")
     model: ModelConfig = field(default_factory=ModelConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     prompts: PromptsConfig = field(default_factory=PromptsConfig)
@@ -146,6 +159,14 @@ class PresetConfig:
     prompt_schedule: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     modulators: ModulatorsConfig = field(default_factory=ModulatorsConfig)
     source_path: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        for name, cls in _NESTED.items():
+            check_instance(self, name, cls)
+        check_params(self, "params")
+        check_strings(self, "schedules")
+        check_strings(self, "prompt_schedule")
 
     def replace(self, **changes: Any) -> PresetConfig:
         return dataclasses.replace(self, **changes)
@@ -160,119 +181,65 @@ class PresetConfig:
                                            ("compile", compile)) if v is not None}
         render_changes = {k: v for k, v in (("width", width), ("height", height), ("fps", fps)) if v is not None}
         param_changes = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
-        model_cfg = _build(ModelConfig, {**_asdict(self.model), **model_changes}, source, "model")
-        render_cfg = _build(RenderConfig, {**_asdict(self.render), **render_changes}, source, "render")
-        params = _build_params({**self.params, **param_changes}, source)
-        return dataclasses.replace(self, model=model_cfg, render=render_cfg, params=params)
+        model_cfg = _construct(ModelConfig, {**_asdict(self.model), **model_changes}, source, "model")
+        render_cfg = _construct(RenderConfig, {**_asdict(self.render), **render_changes}, source, "render")
+        changes = {"model": model_cfg, "render": render_cfg, "params": {**self.params, **param_changes}}
+        return _construct(PresetConfig, {**_asdict(self), **changes}, source, "")
 
 
 def _asdict(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+# The PresetConfig fields that hold a nested config (a TOML table of its own).
+_NESTED: dict[str, type] = {
+    "model": ModelConfig,
+    "render": RenderConfig,
+    "prompts": PromptsConfig,
+    "schedule": ScheduleConfig,
+    "modulators": ModulatorsConfig,
+}
 
 
-def _coerce(kind: Any, value: Any, source: str, key: str) -> Any:
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return float(value)
-    elif kind is str and isinstance(value, str):
-        return value
-    raise ConfigError(source, key, _TYPE_NAMES.get(kind, str(kind)), value)
+def _construct(cls: type, kwargs: Mapping[str, Any], source: str, path: str) -> Any:
+    """`cls(**kwargs)`; its own refusal is re-raised naming `source` and the full key path."""
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        if err.source != cls.__name__:
+            raise
+        raise ConfigError(source, join(path, err.key_path), err.expected, err.found) from err
 
 
 def _build(cls: type, data: Any, source: str, path: str) -> Any:
-    """Build the frozen dataclass `cls` from a TOML table, refusing anything unexpected."""
+    """Build the frozen dataclass `cls` from a TOML table, refusing anything unexpected.
+
+    The loader only shapes TOML tables and arrays into config objects; the values are
+    checked by the classes themselves.
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(source, path, f"a table of {cls.__name__} keys", data)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name != "source_path"}
     unknown = [k for k in data if k not in fields]
     if unknown:
-        raise ConfigError(source, _join(path, unknown[0]), f"one of the keys {', '.join(sorted(fields))}",
+        raise ConfigError(source, join(path, unknown[0]), f"one of the keys {', '.join(sorted(fields))}",
                           f"unknown key {unknown[0]!r}")
     kwargs: dict[str, Any] = {}
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
     for name, value in data.items():
-        key = _join(path, name)
-        hint = hints[name]
-        nested = _NESTED.get(str(hint))
-        if nested is not None:
-            kwargs[name] = _build(nested, value, source, key)
-            continue
-        if str(hint) == "tuple[PromptItem, ...]":
+        key = join(path, name)
+        hint = str(fields[name].type)
+        if cls is PresetConfig and name in _NESTED:
+            kwargs[name] = _build(_NESTED[name], value, source, key)
+        elif hint == "tuple[PromptItem, ...]":
             if not isinstance(value, list):
                 raise ConfigError(source, key, "an array of prompt tables ({text = ..., weight = ...})", value)
-            items = []
-            for i, item in enumerate(value):
-                built = _build(PromptItem, item, source, f"{key}[{i}]")
-                if len(built.text) > MAX_PROMPT_CHARS:
-                    raise ConfigError(source, f"{key}[{i}].text", f"at most {MAX_PROMPT_CHARS} characters",
-                                      f"{len(built.text)} characters")
-                items.append(built)
-            kwargs[name] = tuple(items)
-            continue
-        if str(hint) == "Mapping[str, LfoConfig]":
+            kwargs[name] = tuple(_build(PromptItem, item, source, f"{key}[{i}]") for i, item in enumerate(value))
+        elif hint == "Mapping[str, LfoConfig]":
             kwargs[name] = _build_lfos(value, source, key)
-            continue
-        if str(hint) == "Mapping[str, ParamValue]":
-            kwargs[name] = _build_params(value, source, key)
-            continue
-        if str(hint) == "Mapping[str, str]":
-            if not isinstance(value, Mapping):
-                raise ConfigError(source, key, "a table of strings", value)
-            for k, v in value.items():
-                if not isinstance(v, str):
-                    raise ConfigError(source, _join(key, k), "a string", v)
-            kwargs[name] = MappingProxyType(dict(value))
-            continue
-        kind = {"str": str, "int": int, "float": float, "bool": bool}[str(hint)]
-        coerced = _coerce(kind, value, source, key)
-        check = fields[name].metadata.get("check")
-        problem = check(coerced) if check else None
-        if problem:
-            raise ConfigError(source, key, problem, value)
-        kwargs[name] = coerced
-    return cls(**kwargs)
+        else:
+            kwargs[name] = value
+    return _construct(cls, kwargs, source, path)
 
-
-def _build_params(values: Any, source: str, path: str = "params") -> Mapping[str, ParamValue]:
-    if not isinstance(values, Mapping):
-        raise ConfigError(source, path, "a table of parameter values", values)
-    good: dict[str, ParamValue] = {}
-    for name, value in values.items():
-        key = _join(path, name)
-        spec = REGISTRY.get(name)
-        if spec is None:
-            raise ConfigError(source, key, "a parameter name (see `vj params`)", f"unknown key {name!r}")
-        if spec.numeric and isinstance(value, str):
-            raise ConfigError(source, key, f"a number in {spec.minimum:g}..{spec.maximum:g}", value)
-        try:
-            good[name] = spec.validate(value)
-        except ParamRejected as err:
-            expected = (f"one of {', '.join(spec.choices)}" if spec.choices
-                        else f"a number in {spec.minimum:g}..{spec.maximum:g} {spec.unit}".rstrip())
-            raise ConfigError(source, key, expected, value) from err
-    return MappingProxyType(good)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-_NESTED: dict[str, type] = {
-    "ModulatorsConfig": ModulatorsConfig,
-    "ModelConfig": ModelConfig,
-    "RenderConfig": RenderConfig,
-    "PromptsConfig": PromptsConfig,
-    "ScheduleConfig": ScheduleConfig,
-}
 
 def parse_preset(text: str, source: str = "<string>") -> PresetConfig:
     try:

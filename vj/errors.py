@@ -22,6 +22,15 @@ class ConfigError(VjError):
         super().__init__(f"{where}: expected {expected}, found {found!r}")
 
 
+class SizeRefused(ConfigError, ValueError):
+    """The model cannot render this frame size (a ValueError too: the backend protocol's refusal)."""
+
+    def __init__(self, model: str, width: int, height: int, multiple: int, why: str) -> None:
+        super().__init__(model, "render size", f"width and height multiples of {multiple} px ({why})",
+                         f"{width}x{height}")
+        self.width, self.height, self.multiple = width, height, multiple
+
+
 class ParamRejected(VjError, ValueError):
     """A write to the parameter store was refused; `reason` is a short counter key."""
 

@@ -279,3 +279,19 @@ def test_cli_run_and_render_on_the_tiny_model(tmp_path: Path) -> None:
     with av.open(str(clip)) as container:
         assert container.streams.video[0].average_rate == 12
         assert sum(1 for _ in container.decode(video=0)) == 5
+
+
+def test_the_loaded_model_refuses_a_size_in_one_line_and_resizes_are_checked(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    from vj.errors import SizeRefused
+
+    with pytest.raises(SizeRefused) as info:
+        tiny_backend.check_resolution(72, 64)
+    assert str(info.value).startswith("tiny: render size: expected width and height multiples of 16 px")
+    assert "72x64" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(SizeRefused, match="72x64"):
+        Engine(tiny_backend, build_store(tiny_preset), EngineSettings(72, 64, 24), CollectFrames(), FixedClock(24))
+    engine = Engine(tiny_backend, build_store(tiny_preset), EngineSettings(64, 64, 24), CollectFrames(),
+                    FixedClock(24))
+    with pytest.raises(ValueError, match="multiples of 16 px"):
+        engine.request_resize(64, 72)
+    engine.request_resize(80, 64)

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from vj.config import list_presets, load_preset, parse_preset
+from vj.config import (
+    LfoConfig,
+    ModelConfig,
+    ModulatorsConfig,
+    PresetConfig,
+    PromptItem,
+    PromptsConfig,
+    RenderConfig,
+    ScheduleConfig,
+    list_presets,
+    load_preset,
+    parse_preset,
+)
 from vj.errors import ConfigError
 
 
@@ -74,3 +88,57 @@ def test_compile_mode_must_be_a_known_one() -> None:
         load_preset("drift").with_overrides(compile="fast")
     with pytest.raises(ConfigError, match=r"model.compile"):
         parse_preset("[model]\ncompile = true\n", "old.toml")
+
+
+@pytest.mark.parametrize(("build", "message"), [
+    (lambda: ModelConfig(device="gpu"), "ModelConfig: device: expected one of auto, cuda, mps, cpu, found 'gpu'"),
+    (lambda: ModelConfig(source=3), "ModelConfig: source: expected a string, found 3"),
+    (lambda: RenderConfig(width=-3), "RenderConfig: width: expected a multiple of 8 in 64..2048, found -3"),
+    (lambda: RenderConfig(height=512.0), "RenderConfig: height: expected an integer, found 512.0"),
+    (lambda: RenderConfig(frames=True), "RenderConfig: frames: expected an integer, found True"),
+    (lambda: RenderConfig(fps=float("nan")), "RenderConfig: fps: expected a number, found nan"),
+    (lambda: RenderConfig(fps="24"), "RenderConfig: fps: expected a number, found '24'"),
+    (lambda: PromptItem(weight=-1), "PromptItem: weight: expected a value in 0..10, found -1"),
+    (lambda: PromptItem(text="a" * 1001), "PromptItem: text: expected at most 1000 characters"),
+    (lambda: PromptsConfig(mix=("a tunnel",)), "PromptsConfig: mix[0]: expected a PromptItem, found 'a tunnel'"),
+    (lambda: ScheduleConfig(end="bounce"), "ScheduleConfig: end: expected one of hold, loop, found 'bounce'"),
+    (lambda: LfoConfig(shape="wobble"), "LfoConfig: shape: expected one of sine, triangle"),
+    (lambda: ModulatorsConfig(bpm=500), "ModulatorsConfig: bpm: expected a value in 20..300, found 500"),
+    (lambda: ModulatorsConfig(lfo={"zooom": LfoConfig()}), "ModulatorsConfig: lfo.zooom: expected a numeric"),
+    (lambda: ModulatorsConfig(lfo={"zoom": {"rate": 2}}), "ModulatorsConfig: lfo.zoom: expected a LfoConfig"),
+    (lambda: PresetConfig(render={"width": 256}), "PresetConfig: render: expected a RenderConfig"),
+    (lambda: PresetConfig(params={"zoom": 3.0}), "PresetConfig: params.zoom: expected a number in 0.5..2"),
+    (lambda: PresetConfig(schedules={"zoom": 1.0}), "PresetConfig: schedules.zoom: expected a string, found 1.0"),
+    (lambda: PresetConfig(name=None), "PresetConfig: name: expected a string, found None"),
+])
+def test_configs_built_in_code_are_refused_naming_class_and_field(build, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(ConfigError) as info:
+        build()
+    assert str(info.value).startswith(message)
+
+
+def test_replacing_a_field_in_code_is_validated_too() -> None:
+    preset = load_preset("drift")
+    with pytest.raises(ConfigError, match=r"^RenderConfig: width: expected a multiple of 8"):
+        dataclasses.replace(preset.render, width=100)
+    with pytest.raises(ConfigError, match=r"^PresetConfig: params.steps: expected a number in 1..4"):
+        preset.replace(params={**preset.params, "steps": 9})
+
+
+def test_code_built_configs_are_normalised_and_frozen() -> None:
+    render = RenderConfig(fps=30)
+    assert isinstance(render.fps, float) and render.fps == 30.0
+    preset = PresetConfig(params={"steps": 2.0}, prompts=PromptsConfig(mix=[PromptItem(text="a")]))
+    assert preset.params["steps"] == 2 and isinstance(preset.params["steps"], int)
+    assert isinstance(preset.prompts.mix, tuple)
+    with pytest.raises(TypeError):
+        preset.params["zoom"] = 1.0  # type: ignore[index]
+
+
+def test_a_preset_file_still_names_the_file_and_full_key_path() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_preset("[render]\nwidth = -3\n", "tiny.toml")
+    assert str(info.value) == "tiny.toml: render.width: expected a multiple of 8 in 64..2048, found -3"
+    with pytest.raises(ConfigError) as info:
+        parse_preset("[modulators.lfo.zoom]\nphase = 2\n", "tiny.toml")
+    assert str(info.value) == "tiny.toml: modulators.lfo.zoom.phase: expected a value in 0..1, found 2"

@@ -13,7 +13,8 @@ from vj.output.take import LiveTake
 from vj.output.timeline import read_timeline
 
 
-def _feed(take: LiveTake, first: int, count: int, width: int = 64, height: int = 48) -> None:
+def _feed(take: LiveTake, first: int, count: int, width: int = 64, height: int = 72) -> None:
+    # Frame sizes a preset allows (multiples of 8, 64..2048): the take writes them into its header preset.
     for i in range(first, first + count):
         take.offer(make_frame(i, width=width, height=height))
         time.sleep(0.01)
@@ -52,7 +53,7 @@ def test_toggle_records_paced_video_and_timeline(tmp_path: Path) -> None:
 def test_a_resize_mid_take_continues_in_a_new_file(tmp_path: Path) -> None:
     take = LiveTake(tmp_path / "r.mp4", 50.0, PresetConfig, encoder_preset="ultrafast")
     take.start_recording()
-    _feed(take, 0, 8, 64, 48)
+    _feed(take, 0, 8, 64, 72)
     _feed(take, 8, 8, 96, 64)
     take.stop_recording()
     assert take.paths == [tmp_path / "r.mp4", tmp_path / "r-2.mp4"]
@@ -66,5 +67,5 @@ def test_a_resize_mid_take_continues_in_a_new_file(tmp_path: Path) -> None:
 def test_a_bad_path_does_not_stop_the_show(tmp_path: Path) -> None:
     take = LiveTake(tmp_path / "show.avi", 50.0, PresetConfig)
     take.start_recording()
-    take.offer(make_frame(0))  # the recorder refuses .avi: logged, counted, recording off
+    take.offer(make_frame(0, height=72))  # the recorder refuses .avi: logged, counted, recording off
     assert not take.is_recording and take.errors == 1

@@ -40,10 +40,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vj.engine.backends import load_backend
+    from vj.engine.backends.sizes import check_size_before_load
     from vj.output.recorder import VideoRecorder
     from vj.session.offline import render_offline
 
     preset = render_preset_from_args(args)
+    check_size_before_load(preset.model, preset.render.width, preset.render.height)
     frames = args.frames or preset.render.frames
     if frames < 1:
         raise VjError(f"--frames must be at least 1, found {frames}")
@@ -63,6 +65,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from vj.engine.backends.sizes import check_size_before_load
     from vj.output.recorder import VideoRecorder
     from vj.output.timeline import read_timeline
     from vj.session.replay import replay, replay_preset
@@ -72,6 +75,7 @@ def _replay(args: argparse.Namespace) -> int:
     timeline = read_timeline(args.replay)
     preset = replay_preset(timeline, model=args.model, width=args.width, height=args.height, steps=args.steps,
                            device=args.device)
+    check_size_before_load(preset.model, preset.render.width, preset.render.height)
     render = preset.render
     state = "complete" if timeline.complete else "cut short (the live process was killed): replaying what it kept"
     print(f"vj: replaying {len(timeline.frames)} frames of {Path(args.replay).name} ({state}) with "

@@ -35,9 +35,11 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from vj.engine.backends.sizes import check_size_before_load
     from vj.session.live import LiveSession
 
     preset = preset_from_args(args)
+    check_size_before_load(preset.model, preset.render.width, preset.render.height)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from vj.config import COMPILE_MODES
+from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.sampling import ModelFn, NoiseSchedule
 
@@ -147,10 +148,8 @@ class DiffusersBackend:
         return 2 ** (len(blocks) - 1)
 
     def check_resolution(self, width: int, height: int) -> None:
-        multiple = self.vae_scale_factor * self._unet_downsample
-        if width % multiple or height % multiple:
-            raise ValueError(f"{self.name} renders sizes that are multiples of {multiple} px; "
-                             f"found {width}x{height}")
+        """Raise SizeRefused (a ValueError) naming the size and the multiple this model needs."""
+        SizeRule(self.name, self.vae_scale_factor, self._unet_downsample).check(width, height)
 
     @torch.inference_mode()
     def encode_prompt(self, text: str) -> torch.Tensor:

@@ -11,6 +11,9 @@ from __future__ import annotations
 import torch
 
 TINY_SEED = 0
+# Read by vj.engine.backends.sizes too: the frame sizes the model can render follow from them.
+TINY_UNET_BLOCK_OUT_CHANNELS = (32, 64)
+TINY_VAE_BLOCK_OUT_CHANNELS = (8, 16, 32, 32)
 
 
 def _byte_characters() -> list[str]:
@@ -52,14 +55,15 @@ def build_tiny_components(vae: str = "kl8") -> dict[str, object]:
 
     torch.manual_seed(TINY_SEED)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=4, out_channels=4,
+        block_out_channels=TINY_UNET_BLOCK_OUT_CHANNELS, layers_per_block=2, sample_size=32, in_channels=4,
+        out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
     )
     torch.manual_seed(TINY_SEED)
     if vae == "kl8":
         autoencoder: object = AutoencoderKL(
-            block_out_channels=[8, 16, 32, 32], in_channels=3, out_channels=3, latent_channels=4,
+            block_out_channels=list(TINY_VAE_BLOCK_OUT_CHANNELS), in_channels=3, out_channels=3, latent_channels=4,
             down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
             norm_num_groups=8, layers_per_block=1,
         )
