@@ -43,16 +43,17 @@ class PromptHistory:
 
     def __init__(self, length: int = HISTORY_LENGTH) -> None:
         self._texts: deque[str] = deque(maxlen=length)
+        self._playing: set[str] = set()
 
     def observe(self, texts: list[str]) -> bool:
-        changed = False
-        for text in texts:
-            if text and (not self._texts or self._texts[0] != text):
-                if text in self._texts:
-                    self._texts.remove(text)
-                self._texts.appendleft(text)
-                changed = True
-        return changed
+        """Texts that were not playing a moment ago go to the top (a recalled one moves up again)."""
+        fresh = [t for t in texts if t and t not in self._playing]
+        self._playing = set(texts)
+        for text in fresh:
+            if text in self._texts:
+                self._texts.remove(text)
+            self._texts.appendleft(text)
+        return bool(fresh)
 
     def texts(self) -> list[str]:
         return list(self._texts)
