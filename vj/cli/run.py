@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
 from vj.cli.run_outputs import add_output_arguments, attach_outputs
+from vj.cli.run_web import add_web_arguments, attach_web
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
     from vj.session.live import LiveSession
@@ -26,12 +27,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_live_control_arguments(parser)
     add_output_arguments(parser)
+    add_web_arguments(parser)
 
 
 def attach_run_components(session: LiveSession, args: argparse.Namespace) -> None:
     """The controls and outputs `vj run`'s flags ask for, attached to the session."""
     attach_live_control(session, args)
     attach_outputs(session, args)
+    attach_web(session, args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
