@@ -19,8 +19,8 @@ import torch
 from tests.helpers import CollectFrames, run_vj
 from vj.config import PresetConfig
 from vj.engine.backends import load_backend
-from vj.engine.compile.jit import resolve_compile_mode
 from vj.engine.compile.aot import AotCompiled, weights_fingerprint
+from vj.engine.compile.jit import resolve_compile_mode
 from vj.session import render_offline
 
 
