@@ -12,7 +12,8 @@ import mido
 import pytest
 
 from tests.unit import memory_midi_backend as mem
-from vj.control.midi.mapping import MidiActions, MidiMapper, load_mapping, parse_mapping, save_mapping
+from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.midi.mapping_file import load_mapping, parse_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, learn_session, select_ports
 from vj.control.tempo import MidiClockTracker, TempoClock
 from vj.errors import DeviceNotConnected

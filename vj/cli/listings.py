@@ -37,7 +37,7 @@ def cmd_osc_map(args: argparse.Namespace) -> int:
 
 
 def cmd_midi_ports(args: argparse.Namespace) -> int:
-    from vj.control.midi.mapping import list_profiles
+    from vj.control.midi.mapping_file import list_profiles
     from vj.control.midi.ports import input_names
 
     names = input_names()  # DeviceNotConnected -> "vj: error: ..." with the backend's reason

@@ -16,8 +16,8 @@ def add_midi_learn_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ask_target(msg: Any) -> str | None:
-    from vj.control.midi.mapping import valid_target
     from vj.control.midi.ports import describe
+    from vj.control.midi.targets import parse_learn_target
 
     print(f"\n{describe(msg)}")
     print("  map to: a parameter (see `vj params`), prompt/<i>/weight, lfo/<param>/depth, or an action "
@@ -26,8 +26,7 @@ def _ask_target(msg: Any) -> str | None:
         answer = input("  target (empty = skip, q = quit): ").strip()
         if answer in ("q", "quit"):
             return "quit"
-        if not answer or valid_target(answer) or answer in (
-                "next_preset", "previous_preset", "reset_motion", "tap", "record", "release_all"):
+        if not answer or parse_learn_target(answer) is not None:
             return answer
         print(f"  {answer!r} is not a target")
 

@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vj.control.midi.mapping import MidiActions, MidiMapper, MidiMapping, list_profiles, load_mapping, save_mapping
+from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
 from vj.control.osc.server import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl

@@ -21,12 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mido
 
 from vj.control._ratelog import RateLimitedLog
-from vj.control.midi.mapping import MidiMapper
-from vj.errors import DeviceNotConnected
+from vj.control.midi.mapper import MidiMapper, learned_mapping
+from vj.control.midi.mapping_file import MidiMapping, load_mapping, save_mapping
+from vj.control.midi.targets import parse_learn_target
+from vj.errors import ConfigError, DeviceNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -254,10 +257,6 @@ def learn_session(mapping_path: str, selector: str, choose: Callable[[mido.Messa
     to finish). An existing file is extended, so learning can continue another day.
     Returns how many controls were learned.
     """
-    from pathlib import Path
-
-    from vj.control.midi.mapping import MidiMapping, learned_mapping, load_mapping, save_mapping
-
     b = backend or mido.backend
     names = select_ports(input_names(b), selector)
     if not names:
@@ -280,7 +279,11 @@ def learn_session(mapping_path: str, selector: str, choose: Callable[[mido.Messa
                 break
             if not target:
                 continue
-            updated = learned_mapping(mapping, msg, target)
+            parsed = parse_learn_target(target)
+            if parsed is None:
+                raise ConfigError(str(path), "target", "a parameter name, prompt/<i>/weight, "
+                                  "lfo/<param>/depth|rate or an action", target)
+            updated = learned_mapping(mapping, msg, parsed)
             if updated is None:
                 continue
             mapping = updated

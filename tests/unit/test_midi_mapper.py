@@ -1,33 +1,17 @@
-"""MIDI mapping maths and files: curves, invert, encoders, 14-bit, pickup, buttons, learn, validation."""
+"""MIDI mapper: CC maths applied, invert, encoders, 14-bit, pickup, buttons, program change, learn."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import mido
 import pytest
 
-from vj.control.midi.mapping import (
-    Action,
-    CcMode,
-    Curve,
-    MidiActions,
-    MidiMapper,
-    apply_curve,
-    fourteen_bit,
-    invert_curve,
-    learned_mapping,
-    list_profiles,
-    load_mapping,
-    mapping_to_toml,
-    parse_mapping,
-    relative_ticks,
-    save_mapping,
-)
+from vj.control.midi.mapper import MidiActions, MidiMapper, learned_mapping
+from vj.control.midi.mapping_file import parse_mapping
+from vj.control.midi.targets import Action, LearnTarget, parse_learn_target
 from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.tempo import TempoClock
-from vj.errors import ConfigError
 from vj.store import ParamStore
 
 
@@ -39,39 +23,16 @@ def note(n: int, velocity: int = 100, channel: int = 0) -> mido.Message:
     return mido.Message("note_on", note=n, velocity=velocity, channel=channel)
 
 
+def learn_target(text: str) -> LearnTarget:
+    target = parse_learn_target(text)
+    assert target is not None, text
+    return target
+
+
 def mapper(text: str, store: ParamStore | None = None, actions: MidiActions | None = None) -> MidiMapper:
     return MidiMapper(parse_mapping(text, "test.toml"), store or ParamStore(), actions)
 
 
-# ---------------------------------------------------------------------- pure maths
-@pytest.mark.parametrize("curve", list(Curve))
-def test_curves_are_monotonic_fixed_at_ends_and_invertible(curve: Curve) -> None:
-    xs = [i / 100 for i in range(101)]
-    ys = [apply_curve(x, curve, 4.0) for x in xs]
-    assert ys[0] == pytest.approx(0.0) and ys[-1] == pytest.approx(1.0)
-    assert all(b > a for a, b in zip(ys, ys[1:], strict=False))
-    for x, y in zip(xs, ys, strict=False):
-        assert invert_curve(y, curve, 4.0) == pytest.approx(x, abs=1e-9)
-
-
-def test_curve_shapes() -> None:
-    assert apply_curve(0.5, Curve.LINEAR) == 0.5
-    assert apply_curve(0.5, Curve.EXPONENTIAL, 4.0) == pytest.approx(math.expm1(2.0) / math.expm1(4.0))
-    assert apply_curve(0.5, Curve.EXPONENTIAL) < 0.5 < apply_curve(0.5, Curve.LOGARITHMIC)
-
-
-def test_relative_encodings() -> None:
-    assert [relative_ticks(v, CcMode.RELATIVE_TWOS) for v in (1, 3, 127, 125, 64)] == [1, 3, -1, -3, -64]
-    assert [relative_ticks(v, CcMode.RELATIVE_OFFSET64) for v in (65, 67, 63, 61, 64)] == [1, 3, -1, -3, 0]
-
-
-def test_fourteen_bit_value() -> None:
-    assert fourteen_bit(0, 0) == 0.0
-    assert fourteen_bit(127, 127) == 1.0
-    assert fourteen_bit(64, 0) == pytest.approx(8192 / 16383)
-
-
-# ---------------------------------------------------------------------- CC mapping
 def test_absolute_cc_min_max_invert_and_curve() -> None:
     m = mapper("""
 [[cc]]
@@ -306,7 +267,6 @@ max = 4.0
     assert store.snapshot(0, 0.5, 0.04).num("angle") == pytest.approx(4.0)  # beat 1 of a 4-beat sine
 
 
-# ---------------------------------------------------------------------- learn
 def test_learn_maps_the_next_cc_and_reports_the_new_mapping() -> None:
     learned = []
     m = MidiMapper(parse_mapping("", "learn.toml"), ParamStore(), on_learned=learned.append)
@@ -337,86 +297,12 @@ param = "noise"
 def test_learn_refuses_unknown_targets_and_relearn_replaces() -> None:
     m = MidiMapper(parse_mapping("", "x.toml"), ParamStore())
     assert not m.learn("warp_speed")
-    mapping = learned_mapping(m.mapping, cc(3, 1), "zoom")
+    mapping = learned_mapping(m.mapping, cc(3, 1), learn_target("zoom"))
     assert mapping is not None
-    mapping = learned_mapping(mapping, cc(3, 1), "angle")
+    mapping = learned_mapping(mapping, cc(3, 1), learn_target("angle"))
     assert mapping is not None and [c.param for c in mapping.cc] == ["angle"]
-    mapping = learned_mapping(mapping, note(60), "next_preset")
+    mapping = learned_mapping(mapping, note(60), learn_target("next_preset"))
     assert mapping is not None and mapping.buttons[0].action is Action.NEXT_PRESET
-
-
-def test_save_and_reload_round_trip(tmp_path: Path) -> None:
-    original = parse_mapping("""
-[device]
-name = "test"
-[[cc]]
-control = 3
-channel = 4
-param = "zoom"
-min = 0.95
-max = 1.05
-curve = "logarithmic"
-invert = true
-mode = "absolute"
-pickup = false
-[[cc]]
-control = 5
-param = "angle"
-mode = "relative_offset64"
-step = 0.25
-[[button]]
-note = 36
-mode = "toggle"
-param = "noise"
-on = 0.5
-off = 0.1
-[program]
-presets = ["a", "b"]
-""", "orig.toml")
-    path = tmp_path / "maps" / "learned.toml"
-    save_mapping(original, path)
-    again = load_mapping(path)
-    assert again == original
-    assert "curve = \"logarithmic\"" in mapping_to_toml(again)
-
-
-# ---------------------------------------------------------------------- validation
-@pytest.mark.parametrize("text,key_path,found", [
-    ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\nspeed = 2\n", "cc[0].speed", "unknown key 'speed'"),
-    ("[[cc]]\ncontrol = 200\nparam = \"zoom\"\n", "cc[0].control", 200),
-    ("[[cc]]\ncontrol = 40\nparam = \"zoom\"\nmode = \"14bit\"\n", "cc[0].control", 40),
-    ("[[cc]]\ncontrol = 1\nparam = \"warp\"\n", "cc[0].param", "warp"),
-    ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\ncurve = \"cubic\"\n", "cc[0].curve", "cubic"),
-    ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\nmin = 0.1\n", "cc[0].min", 0.1),
-    ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\nchannel = 0\n", "cc[0].channel", 0),
-    ("[[button]]\nnote = 1\ncc = 2\naction = \"tap\"\n", "button[0]", ["cc", "note"]),
-    ("[[button]]\nnote = 1\naction = \"explode\"\n", "button[0].action", "explode"),
-    ("[[button]]\nnote = 1\nmode = \"toggle\"\nparam = \"border\"\non = \"spiral\"\n", "button[0].on", "spiral"),
-    ("[device]\nmodel = \"x\"\n", "device.model", "unknown key 'model'"),
-    ("bogus = 1\n", "bogus", "unknown key 'bogus'"),
-])
-def test_invalid_mapping_is_refused_with_file_key_expected_found(text: str, key_path: str, found: object) -> None:
-    with pytest.raises(ConfigError) as info:
-        parse_mapping(text, "bad.toml")
-    err = info.value
-    assert err.source == "bad.toml" and err.key_path == key_path and err.found == found
-    assert err.expected
-
-
-@pytest.mark.parametrize("path", list_profiles(), ids=lambda p: p.stem)
-def test_shipped_profiles_map_the_essentials(path: Path) -> None:
-    mapping = load_mapping(path)
-    targets = {c.param for c in mapping.cc}
-    for needed in ("zoom", "angle", "translation_x", "translation_y", "strength", "noise", "seed",
-                   "prompt/0/weight", "prompt/1/weight"):
-        assert needed in targets, needed
-    assert mapping_to_toml(mapping)  # serialisable
-
-
-def test_profiles_exist_and_resolve_by_name() -> None:
-    names = {p.stem for p in list_profiles()}
-    assert {"nanokontrol2", "midimix"} <= names
-    assert load_mapping("nanokontrol2").name == "Korg nanoKONTROL2"
 
 
 def test_pickup_respects_the_curve() -> None:
