@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
-from vj.cli.run_outputs import add_output_arguments, attach_outputs
+from vj.cli.run_outputs import add_output_arguments, attach_outputs, prepare_outputs
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
     from vj.session.live import LiveSession
@@ -35,6 +35,7 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    prepare_outputs(args)  # before the session imports PyAV, and before the model loads
     from vj.session.live import LiveSession
 
     preset = preset_from_args(args)
