@@ -269,3 +269,14 @@ def test_a_bundled_library_mapped_from_another_wheel_is_found() -> None:
     assert conflicting_libraries(paths, bundled, opencv_dirs) == [
         "/venv/site-packages/av.libs/libxcb-shm-0be6dfbf.so.0.0.0"]
     assert conflicting_libraries(paths[1:], bundled, opencv_dirs) == []
+
+
+def test_preview_without_a_display_is_one_clear_error_before_the_model_loads() -> None:
+    from tests.helpers import run_vj
+
+    done = run_vj("run", "drift", "--model", "tiny", "--preview", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[0]]
+    assert done.stderr.startswith("vj: error: --preview needs a display")
+    bad = run_vj("run", "drift", "--preview-fullscreen", "-1")
+    assert bad.returncode == 2 and "expected a monitor number >= 0" in bad.stderr
