@@ -19,5 +19,10 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   "$VPY" -m pip install --quiet ${VJ_TORCH_SPEC:-torch==2.13.0}
 fi
+# opencv-python and opencv-python-headless share the cv2 module: an older .venv has the headless
+# one, and installing the GUI one beside it leaves whichever wrote cv2 last. Keep only one.
+if [[ ",${VJ_EXTRAS:-test}," =~ ,(test|dev|preview), ]] && "$VPY" -m pip show -q opencv-python-headless 2>/dev/null; then
+  "$VPY" -m pip uninstall --quiet -y opencv-python-headless
+fi
 "$VPY" -m pip install --quiet -e ".[${VJ_EXTRAS:-test}]"
 touch "$stamp"

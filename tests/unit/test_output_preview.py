@@ -11,16 +11,17 @@ from PIL import Image
 
 from tests.unit.output_helpers import FakeTime, make_frame
 from vj.errors import DeviceNotConnected
+from vj.output.monitors import Monitor
 from vj.output.preview import (
     KEYS,
     PreviewActions,
     PreviewWindow,
     action_for,
-    check_preview_available,
     help_lines,
     read_snapshot_metadata,
     save_snapshot,
 )
+from vj.output.preview_gui import check_preview_available
 
 
 class FakeWindow:
@@ -28,11 +29,14 @@ class FakeWindow:
         self.keys = list(keys or [])
         self.shown: list[np.ndarray] = []
         self.fullscreen: list[bool] = []
+        self.monitors: list[Monitor | None] = []
         self.opened: list[str] = []
+        self.sizes: list[tuple[int, int]] = []
         self.closed = False
 
-    def open(self, title: str) -> None:
+    def open(self, title: str, width: int, height: int) -> None:
         self.opened.append(title)
+        self.sizes.append((width, height))
 
     def show(self, image_bgr: np.ndarray) -> None:
         self.shown.append(image_bgr)
@@ -40,8 +44,9 @@ class FakeWindow:
     def poll_key(self, wait_ms: int) -> int:
         return self.keys.pop(0) if self.keys else -1
 
-    def set_fullscreen(self, on: bool) -> None:
+    def set_fullscreen(self, on: bool, monitor: Monitor | None) -> None:
         self.fullscreen.append(on)
+        self.monitors.append(monitor)
 
     def close(self) -> None:
         self.closed = True
@@ -162,3 +167,116 @@ def test_the_installed_headless_opencv_is_detected() -> None:
         pytest.skip("this environment has a GUI build of OpenCV")
     with pytest.raises(DeviceNotConnected, match="headless"):
         check_preview_available({"DISPLAY": ":0"}, "Linux")
+
+
+# --------------------------------------------------------------------------- overlays, fullscreen
+@pytest.mark.parametrize(("width", "height"), [(64, 64), (96, 64), (256, 256), (512, 512), (1920, 1080), (200, 900)])
+@pytest.mark.parametrize("with_status", [False, True])
+def test_the_help_overlay_fits_the_window(width: int, height: int, with_status: bool) -> None:
+    import cv2
+
+    from vj.output.preview_overlay import FONT, fit_text
+
+    lines = [*help_lines(), "saved vj-20250501-213000-f000012.png"]
+    block = fit_text(lines, width, height)
+    assert block.height <= height
+    for y, text in zip(block.baselines, lines, strict=True):
+        (w, h), base = cv2.getTextSize(text, FONT, block.scale, 1)
+        assert 6 + w <= width, f"{text!r} is wider than the {width} px window"
+        assert y - h >= 0 and y + base <= height
+    assert list(block.baselines) == sorted(block.baselines) and len(set(block.baselines)) == len(lines)
+    status = fit_text(["24.0 fps  120.0 bpm  REC"], width, height, bottom=True)
+    assert status.baselines[0] < height and status.height < height / 2 + 12
+
+
+def test_small_frames_are_enlarged_for_the_window_and_keep_their_pixels() -> None:
+    from vj.output.preview_overlay import display_factor, enlarge
+
+    assert display_factor(64, 64) == 4 and display_factor(512, 512) == 1 and display_factor(320, 240) == 1
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    big = enlarge(image, 4)
+    assert big.shape == (8, 12, 3) and (big[1::4, 2::4] == image).all()
+
+
+def test_status_overlay_shows_fps_bpm_and_rec_toggled_by_i_and_the_flag(tmp_path: Path) -> None:
+    actions = PreviewActions(fps=lambda: 23.96, bpm=lambda: 128.0, is_recording=lambda: True)
+    preview = PreviewWindow(24.0, actions=actions, snapshot_dir=tmp_path, window=FakeWindow(), show_help=False)
+    frame = make_frame(3, width=320, height=240)
+    plain = preview.render(frame)
+    assert preview.handle_key(ord("i")) == "status" and preview.show_status
+    with_status = preview.render(frame)
+    bottom = slice(240 - 30, 240)
+    assert with_status[bottom].mean() < plain[bottom].mean()  # the darkened status band
+    assert (with_status[-30:] != plain[-30:]).any() and (with_status[:150] == plain[:150]).all()
+    preview.handle_key(ord("i"))
+    assert not preview.show_status and (preview.render(frame) == plain).all()
+    started_on = PreviewWindow(24.0, actions=actions, window=FakeWindow(), show_help=False, show_status=True)
+    assert (started_on.render(frame) == with_status).all()
+
+    from vj.output.preview_overlay import status_text
+
+    assert status_text(23.96, 128.0, True) == "24.0 fps  128.0 bpm  REC"
+    assert status_text(None, 120.0, False) == "120.0 bpm"
+
+
+def test_fullscreen_at_start_goes_to_the_chosen_monitor_after_the_window_opens(tmp_path: Path) -> None:
+    fake = FakeTime()
+    window = FakeWindow(keys=[ord("f"), ord("f")])
+    projector = Monitor(1, "HDMI-1", 1920, 0, 1280, 720)
+    preview = PreviewWindow(10.0, snapshot_dir=tmp_path, window=window, fullscreen=True, monitor=projector)
+    preview.paced = type(preview.paced)("test-preview", 10.0, preview._show, clock=fake.clock, wait=fake.wait)
+    preview.offer(make_frame(1, width=64, height=64))
+    preview.paced.run(max_ticks=2)
+    assert window.sizes == [(256, 256)]  # a 64 px frame is shown 4x
+    assert window.fullscreen == [True, False, True] and window.monitors == [projector] * 3
+    assert window.shown[0].shape == (256, 256, 3)
+
+
+def test_the_window_closes_on_the_thread_that_opened_it(tmp_path: Path) -> None:
+    import threading
+
+    closed_on: list[int] = []
+
+    class ThreadWindow(FakeWindow):
+        def close(self) -> None:
+            closed_on.append(threading.get_ident())
+
+    preview = PreviewWindow(50.0, snapshot_dir=tmp_path, window=ThreadWindow())
+    preview.start()
+    preview.offer(make_frame(1, width=64, height=64))
+    for _ in range(200):
+        if preview.paced.counters.sent:
+            break
+        threading.Event().wait(0.01)
+    preview.close()
+    assert preview.paced.counters.sent >= 1
+    assert len(closed_on) == 1 and closed_on[0] != threading.get_ident()
+
+
+def test_a_bundled_library_mapped_from_another_wheel_is_found() -> None:
+    from vj.output.preview_gui import conflicting_libraries, mapped_libraries
+
+    maps = (
+        "7f00-7f01 r-xp 00000000 08:01 1 /venv/site-packages/av.libs/libxcb-shm-0be6dfbf.so.0.0.0\n"
+        "7f02-7f03 r-xp 00000000 08:01 2 /venv/site-packages/opencv_python.libs/libxcb-shape-7716c890.so.0.0.0\n"
+        "7f04-7f05 rw-p 00000000 00:00 0 \n"
+        "7f06-7f07 r-xp 00000000 08:01 3 /usr/lib/x86_64-linux-gnu/libxcb.so.1.1.0\n"
+    )
+    paths = mapped_libraries(maps)
+    assert len(paths) == 3
+    bundled = {"libxcb-shm-0be6dfbf.so.0.0.0", "libxcb-shape-7716c890.so.0.0.0"}
+    opencv_dirs = {"opencv_python.libs"}
+    assert conflicting_libraries(paths, bundled, opencv_dirs) == [
+        "/venv/site-packages/av.libs/libxcb-shm-0be6dfbf.so.0.0.0"]
+    assert conflicting_libraries(paths[1:], bundled, opencv_dirs) == []
+
+
+def test_preview_without_a_display_is_one_clear_error_before_the_model_loads() -> None:
+    from tests.helpers import run_vj
+
+    done = run_vj("run", "drift", "--model", "tiny", "--preview", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[0]]
+    assert done.stderr.startswith("vj: error: --preview needs a display")
+    bad = run_vj("run", "drift", "--preview-fullscreen", "-1")
+    assert bad.returncode == 2 and "expected a monitor number >= 0" in bad.stderr

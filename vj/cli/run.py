@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
-from vj.cli.run_outputs import add_output_arguments, attach_outputs
+from vj.cli.run_outputs import add_output_arguments, attach_outputs, prepare_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
@@ -38,6 +38,7 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    prepare_outputs(args)  # before the session imports PyAV, and before the model loads
     from vj.engine.backends.sizes import check_size_before_load
     from vj.session.live import LiveSession
 

@@ -29,17 +29,58 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                    help="rate of the virtual camera, preview and recording (default: the preset's fps)")
     g.add_argument("--preview", action="store_true", help="open a preview window (needs the GUI build of OpenCV)")
     g.add_argument("--snapshot-dir", default=".", help="where the preview's s key writes PNG snapshots")
+    g.add_argument("--preview-fullscreen", nargs="?", const=CURRENT_MONITOR, type=_monitor_index, metavar="N",
+                   help="open the preview fullscreen (implies --preview), on monitor N of `xrandr --listmonitors` "
+                        "when given (a projector), else on the monitor the window opens on")
+    g.add_argument("--preview-status", action="store_true",
+                   help="start the preview with its status overlay (fps, bpm, REC) on; the i key toggles it")
+    g.add_argument("--no-preview-help", dest="preview_help", action="store_false",
+                   help="start the preview without its key help (h shows it)")
     g.add_argument("--ndi", action="store_true",
                    help="send the output as an NDI source (optional extra: pip install 'vj[ndi]')")
     g.add_argument("--ndi-name", default=DEFAULT_NDI_NAME, metavar="NAME",
                    help=f"NDI source name; receivers list it as 'HOST (NAME)' (default {DEFAULT_NDI_NAME!r})")
 
 
+CURRENT_MONITOR = "current"
+
+
+def _monitor_index(text: str) -> int:
+    try:
+        index = int(text)
+    except ValueError:
+        index = -1
+    if index < 0:
+        raise argparse.ArgumentTypeError(f"expected a monitor number >= 0 (see xrandr --listmonitors), found {text!r}")
+    return index
+
+
+def prepare_outputs(args: argparse.Namespace) -> None:
+    """Checks that need no model, run before it loads: the preview's display, OpenCV and monitor.
+
+    This also imports OpenCV before anything imports PyAV, which the preview window needs
+    (`vj.output.preview_gui` says why). Sets `args.preview_monitor`."""
+    from vj.output.preview_gui import check_preview_available
+
+    args.preview_monitor = None
+    if args.preview_fullscreen is not None:
+        args.preview = True
+    if not args.preview:
+        return
+    check_preview_available()
+    if args.preview_fullscreen not in (None, CURRENT_MONITOR):
+        from vj.output.monitors import list_monitors, pick_monitor
+
+        args.preview_monitor = pick_monitor(list_monitors(), args.preview_fullscreen)
+
+
 def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
-    from vj.output.preview import PreviewActions, PreviewWindow, check_preview_available
+    from vj.output.preview import PreviewActions, PreviewWindow
     from vj.output.take import LiveTake, default_take_path
     from vj.output.vcam import VirtualCameraOutput
 
+    if not hasattr(args, "preview_monitor"):  # a caller that skipped cmd_run's early checks
+        prepare_outputs(args)
     fps = args.output_fps or session.preset.render.fps
     if fps <= 0:
         raise VjError(f"--output-fps: expected a rate > 0, found {fps}")
@@ -56,8 +97,10 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
 
         session.add_output(NdiOutput(fps, name=args.ndi_name))
     if args.preview:
-        check_preview_available()
         actions = PreviewActions(toggle_record=take.toggle, next_preset=lambda: session.presets.step(1),
                                  previous_preset=lambda: session.presets.step(-1), quit=session.engine.stop,
-                                 is_recording=lambda: take.is_recording)
-        session.add_output(PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir))
+                                 is_recording=lambda: take.is_recording, fps=lambda: session.engine.stats.fps,
+                                 bpm=lambda: session.tempo.bpm)
+        session.add_output(PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,
+                                         fullscreen=args.preview_fullscreen is not None, monitor=args.preview_monitor,
+                                         show_help=args.preview_help, show_status=args.preview_status))

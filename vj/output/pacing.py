@@ -120,12 +120,14 @@ class PacedOutput:
     it directly. Ticks before the first frame send nothing. An exception from `send` is
     logged, counted and the thread carries on: an output never stops the show.
     `clock` and `wait` are injectable so tests can run the loop without real time.
+    `on_exit` runs on the thread when it ends (GUI toolkits must close a window on its own thread).
     """
 
     def __init__(self, name: str, fps: float, send: Callable[[Frame, bool], None], *,
-                 clock: Clock = time.monotonic, wait: Callable[[threading.Event, float], object] | None = None
-                 ) -> None:
+                 clock: Clock = time.monotonic, wait: Callable[[threading.Event, float], object] | None = None,
+                 on_exit: Callable[[], None] | None = None) -> None:
         self.name = name
+        self._on_exit = on_exit
         self.fps = float(fps)
         self._send = send
         self._clock = clock
@@ -144,8 +146,15 @@ class PacedOutput:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self._thread_main, name=self.name, daemon=True)
         self._thread.start()
+
+    def _thread_main(self) -> None:
+        try:
+            self.run()
+        finally:
+            if self._on_exit is not None:
+                self._on_exit()
 
     def stop(self, timeout_s: float = 2.0) -> None:
         self._stop.set()

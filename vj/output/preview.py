@@ -4,13 +4,14 @@ Keys (also drawn in the help overlay, toggled with h):
 
     f        fullscreen on/off          s   snapshot (PNG with parameters and prompt)
     r        record on/off              n / ]   next preset      p / [   previous preset
-    h        help overlay on/off        q / Esc quit
+    i        status overlay on/off      h   help overlay on/off      q / Esc quit
 
 The window needs the GUI build of OpenCV (`pip install "vj[preview]"`, which replaces
-opencv-python-headless) and a display; `check_preview_available` says which one is
-missing. Window calls go through a small `Window` interface so the key handling and the
-snapshots are tested without a window. The window runs on its own thread at the output
-rate and shows the newest frame; it never slows the render loop.
+opencv-python-headless) and a display; `vj.output.preview_gui` says which one is missing and
+why OpenCV must be imported before PyAV. Window calls go through a small `Window` interface so
+the key handling and the snapshots are tested without a window (and the real window under Xvfb).
+The window runs on its own thread at the output rate and shows the newest frame; it never slows
+the render loop.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import datetime as _dt
 import json
 import logging
 import os
-import platform
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,8 +30,8 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from vj.errors import DeviceNotConnected
 from vj.frames import Frame
+from vj.output.monitors import Monitor
 from vj.output.pacing import PacedOutput
 from vj.prompt_mix import mix_to_json
 
@@ -53,6 +53,7 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("r",), "record", "record on/off"),
     KeyBinding(("n", "]"), "next_preset", "next preset"),
     KeyBinding(("p", "["), "previous_preset", "previous preset"),
+    KeyBinding(("i",), "status", "status overlay on/off"),
     KeyBinding(("h",), "help", "help overlay on/off"),
     KeyBinding(("q", "esc"), "quit", "quit"),
 )
@@ -123,67 +124,13 @@ def read_snapshot_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return {**text, "vj": json.loads(text["vj"])} if "vj" in text else text
 
 
-# --------------------------------------------------------------------------- availability
-def check_preview_available(environ: Mapping[str, str] | None = None, system: str | None = None,
-                            cv2_module: Any = None) -> None:
-    """Raise DeviceNotConnected saying what is missing: a display, or the GUI build of OpenCV."""
-    environ = os.environ if environ is None else environ
-    system = system or platform.system()
-    if system == "Linux" and not (environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")):
-        raise DeviceNotConnected(
-            "--preview needs a display, and this machine has none (DISPLAY and WAYLAND_DISPLAY are unset: "
-            "a headless server or an SSH session without -X). Run without --preview and watch the output "
-            "through --vcam in OBS, or record with --record.")
-    if cv2_module is None:
-        try:
-            import cv2 as cv2_module
-        except ImportError as err:
-            raise DeviceNotConnected(
-                f"--preview needs OpenCV with GUI support ({err}). "
-                "Install it with: pip install \"vj[preview]\"") from err
-    info = cv2_module.getBuildInformation()
-    gui = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.strip().startswith("GUI:")), "")
-    if gui.upper() in ("", "NONE"):
-        raise DeviceNotConnected(
-            "--preview needs the GUI build of OpenCV, but the installed one is headless (GUI: NONE; this is "
-            "opencv-python-headless). Replace it: pip uninstall -y opencv-python-headless && "
-            "pip install \"vj[preview]\"  (the two packages share the cv2 module; never install both).")
-
-
 # --------------------------------------------------------------------------- window
 class Window(Protocol):
-    def open(self, title: str) -> None: ...
+    def open(self, title: str, width: int, height: int) -> None: ...
     def show(self, image_bgr: np.ndarray) -> None: ...
     def poll_key(self, wait_ms: int) -> int: ...
-    def set_fullscreen(self, on: bool) -> None: ...
+    def set_fullscreen(self, on: bool, monitor: Monitor | None) -> None: ...
     def close(self) -> None: ...
-
-
-class OpenCvWindow:
-    """The real window (GUI build of OpenCV)."""
-
-    def __init__(self) -> None:
-        import cv2
-
-        self._cv2 = cv2
-        self._title = WINDOW_TITLE
-
-    def open(self, title: str) -> None:
-        self._title = title
-        self._cv2.namedWindow(title, self._cv2.WINDOW_NORMAL)
-
-    def show(self, image_bgr: np.ndarray) -> None:
-        self._cv2.imshow(self._title, image_bgr)
-
-    def poll_key(self, wait_ms: int) -> int:
-        return int(self._cv2.waitKey(max(wait_ms, 1)))
-
-    def set_fullscreen(self, on: bool) -> None:
-        flag = self._cv2.WINDOW_FULLSCREEN if on else self._cv2.WINDOW_NORMAL
-        self._cv2.setWindowProperty(self._title, self._cv2.WND_PROP_FULLSCREEN, flag)
-
-    def close(self) -> None:
-        self._cv2.destroyWindow(self._title)
 
 
 @dataclass(slots=True)
@@ -195,90 +142,105 @@ class PreviewActions:
     previous_preset: Callable[[], object] | None = None
     quit: Callable[[], object] | None = None
     is_recording: Callable[[], bool] | None = None
+    fps: Callable[[], float] | None = None  # engine frames per second, for the status overlay
+    bpm: Callable[[], float] | None = None
 
 
 def to_bgr(image_rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image_rgb[..., ::-1])
 
 
-def draw_overlay(image_bgr: np.ndarray, lines: list[str], *, recording: bool) -> np.ndarray:
-    """Help text on a darkened band, and a red REC dot while recording (drawn on a copy)."""
-    import cv2
-
-    out = image_bgr.copy()
-    height, width = out.shape[:2]
-    scale = max(min(width, height) / 900.0, 0.35)
-    line_h = max(int(26 * scale), 10)
-    if lines:
-        band = min(line_h * (len(lines) + 1), height)
-        out[:band] = (out[:band] * 0.35).astype(np.uint8)
-        for i, text in enumerate(lines):
-            cv2.putText(out, text, (8, line_h * (i + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
-                        cv2.LINE_AA)
-    if recording:
-        radius = max(line_h // 3, 4)
-        cv2.circle(out, (width - 2 * radius - 4, 2 * radius + 4), radius, (0, 0, 255), -1)
-    return out
-
-
 class PreviewWindow:
     """Shows the newest frame at `fps`; keys drive the window and the session's actions."""
 
     def __init__(self, fps: float, *, actions: PreviewActions | None = None, snapshot_dir: str | os.PathLike[str] = ".",
-                 window: Window | None = None, title: str = WINDOW_TITLE) -> None:
+                 window: Window | None = None, title: str = WINDOW_TITLE, fullscreen: bool = False,
+                 monitor: Monitor | None = None, show_help: bool = True, show_status: bool = False) -> None:
+        """`monitor`: where fullscreen goes (None: the monitor the window opens on)."""
         self.actions = actions or PreviewActions()
         self.snapshot_dir = Path(snapshot_dir)
         self.title = title
         self._window = window
-        self.fullscreen = False
-        self.show_help = True  # shown at start so a performer learns the keys; h hides it
+        self.fullscreen = fullscreen
+        self.monitor = monitor
+        self.show_help = show_help  # on by default so a performer learns the keys; h hides it
+        self.show_status = show_status
         self.quit_requested = False
         self.snapshots: list[Path] = []
         self.last_frame: Frame | None = None
         self._opened = False
         self._status = ""
-        self.paced = PacedOutput("vj-preview", fps, self._show)
+        self.paced = PacedOutput("vj-preview", fps, self._show, on_exit=self._close_window)
+        self._window_thread: int | None = None
         self._lock = threading.Lock()
         self._wait_ms = max(int(500 / fps), 1)
 
     # session output protocol ----------------------------------------------------------
     def start(self) -> None:
+        if self._window is None:  # load OpenCV here, so a broken install fails the start, not every frame
+            from vj.output.preview_gui import OpenCvWindow
+
+            self._window = OpenCvWindow()
         self.paced.start()
 
     def offer(self, frame: Frame) -> None:
         self.paced.offer(frame)
 
     def close(self) -> None:
-        self.paced.stop()
-        if self._opened and self._window is not None:
-            try:
-                self._window.close()
-            except Exception:
-                log.exception("closing the preview window failed")
+        self.paced.stop()  # the preview thread closes the window as it ends
+        self._close_window()  # a window opened on this thread (tests drive the loop directly)
+
+    def _close_window(self) -> None:
+        if not self._opened or self._window is None:
+            return
+        if self._window_thread != threading.get_ident():
+            # Qt only lets the thread that made a window close it; from another one it aborts the process.
+            log.warning("the preview window was not closed by its own thread; leaving it to the toolkit")
+            return
         self._opened = False
+        try:
+            self._window.close()
+        except Exception:
+            log.exception("closing the preview window failed")
 
     def status(self) -> str:
         c = self.paced.counters
         return f"preview: shown {c.sent}, repeated {c.repeated}, snapshots {len(self.snapshots)}, errors {c.errors}"
 
     # drawing (preview thread) ---------------------------------------------------------
-    def _ensure_window(self) -> Window:
+    def _ensure_window(self, width: int, height: int) -> Window:
         if self._window is None:
+            from vj.output.preview_gui import OpenCvWindow
+
             self._window = OpenCvWindow()
         if not self._opened:
-            self._window.open(self.title)
+            self._window.open(self.title, width, height)
             self._opened = True
+            self._window_thread = threading.get_ident()
+            if self.fullscreen:
+                self._window.set_fullscreen(True, self.monitor)
         return self._window
 
     def render(self, frame: Frame) -> np.ndarray:
+        """The picture as shown: BGR, enlarged when small, with the overlays that are on."""
+        from vj.output.preview_overlay import display_factor, draw_overlay, enlarge, status_text
+
         recording = bool(self.actions.is_recording and self.actions.is_recording())
         lines = [*help_lines(), self._status] if self.show_help else ([self._status] if self._status else [])
-        return draw_overlay(to_bgr(frame.image), [line for line in lines if line], recording=recording)
+        status = None
+        if self.show_status:
+            fps = self.actions.fps() if self.actions.fps else None
+            bpm = self.actions.bpm() if self.actions.bpm else None
+            status = status_text(fps, bpm, recording) or "-"
+        height, width = frame.image.shape[:2]
+        canvas = enlarge(to_bgr(frame.image), display_factor(width, height))
+        return draw_overlay(canvas, [line for line in lines if line], recording=recording, status=status)
 
     def _show(self, frame: Frame, fresh: bool) -> None:
-        window = self._ensure_window()
         self.last_frame = frame
-        window.show(self.render(frame))
+        image = self.render(frame)
+        window = self._ensure_window(image.shape[1], image.shape[0])
+        window.show(image)
         self.handle_key(window.poll_key(self._wait_ms))
 
     # keys ---------------------------------------------------------------------------
@@ -290,7 +252,9 @@ class PreviewWindow:
         if action == "fullscreen":
             self.fullscreen = not self.fullscreen
             if self._window is not None:
-                self._window.set_fullscreen(self.fullscreen)
+                self._window.set_fullscreen(self.fullscreen, self.monitor)
+        elif action == "status":
+            self.show_status = not self.show_status
         elif action == "help":
             self.show_help = not self.show_help
         elif action == "snapshot":
