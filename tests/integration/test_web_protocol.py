@@ -25,7 +25,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from vj.config import PresetConfig, list_presets, load_preset
-from vj.control.midi.mapping import MidiMapper, MidiMapping
+from vj.control.midi.mapper import MidiMapper
+from vj.control.midi.mapping_file import MidiMapping
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.frames import Frame
