@@ -73,12 +73,15 @@ class FrameQueue:
                 self._queue.put_nowait(frame)
                 return
             except queue.Full:
-                with self._lock:
-                    try:
-                        self._queue.get_nowait()
-                        self.dropped += 1
-                    except queue.Empty:
-                        pass
+                self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        with self._lock:
+            try:
+                self._queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:  # the consumer took it first: there is room now
+                pass
 
     def get(self, timeout_s: float | None = None) -> Frame | None:
         """Next frame, or None on timeout or after `close()`."""
@@ -92,12 +95,7 @@ class FrameQueue:
         try:
             self._queue.put(None, timeout=1.0)
         except queue.Full:
-            with self._lock:
-                try:
-                    self._queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
+            self._drop_oldest()
             self._queue.put_nowait(None)
 
 
