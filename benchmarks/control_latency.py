@@ -25,7 +25,7 @@ import time
 from pythonosc.udp_client import SimpleUDPClient
 
 from vj.config import ModelConfig, parse_preset
-from vj.control.osc.server import OscControl
+from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.frames import Frame

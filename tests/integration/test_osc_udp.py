@@ -17,7 +17,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from vj.control.modulators import ModulatorBank, Shape
-from vj.control.osc.server import OscActions, OscControl, address_map
+from vj.control.osc import OscActions, OscControl, address_map
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore

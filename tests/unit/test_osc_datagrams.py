@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from vj.control.osc.server import OscControl
+from vj.control.osc import OscControl
 from vj.store import ParamStore
 
 ADDRESSES = ["/vj/zoom", "/vj/angle/norm", "/vj/prompt/1", "/vj/prompt/3/weight", "/vj/seed", "/vj/border",

@@ -25,7 +25,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_osc_map(args: argparse.Namespace) -> int:
-    from vj.control.osc.server import DEFAULT_HOST, DEFAULT_PORT, address_map
+    from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, address_map
 
     rows = address_map()
     width = max(len(r.address) for r in rows)

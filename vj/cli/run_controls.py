@@ -15,7 +15,7 @@ from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
-from vj.control.osc.server import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
+from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import ConfigError, DeviceNotConnected

@@ -23,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from vj.control.osc.server import PREFIX
+from vj.control._serving import stop_serving
+from vj.control.osc import PREFIX
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -206,11 +207,7 @@ class OscQueryServer:
                         "http://%s:%d/", err, self.host, self.port)
 
     def close(self, timeout_s: float = 2.0) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        stop_serving(self._httpd, self._thread, timeout_s)
         with self._zc_lock:
             self._closed = True  # an advertisement still probing withdraws itself when it finishes
             zc, self._zeroconf = self._zeroconf, None

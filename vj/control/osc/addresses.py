@@ -1,0 +1,51 @@
+"""The OSC address table: what the router answers, listed for `vj osc-map`, the README and OSCQuery."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
+from vj.registry import REGISTRY, ParamSpec
+
+PREFIX = "/vj/"
+
+
+@dataclass(frozen=True, slots=True)
+class OscAddress:
+    address: str
+    args: str
+    description: str
+
+
+def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress]:
+    """Every address the server answers, for `vj osc-map`, the README and OSCQuery."""
+    rows: list[OscAddress] = []
+    for spec in registry.values():
+        if spec.numeric:
+            kind = "int" if spec.kind.value == "int" else "float"
+            rng = f"{spec.minimum:g}..{spec.maximum:g}"
+            rows.append(OscAddress(f"{PREFIX}{spec.name}", f"<{kind} {rng}>",
+                                   f"{spec.description} [{spec.unit}]" if spec.unit else spec.description))
+        else:
+            rows.append(OscAddress(f"{PREFIX}{spec.name}", f"<{'|'.join(spec.choices)}|index>", spec.description))
+        rows.append(OscAddress(f"{PREFIX}{spec.name}/norm", "<float 0..1>", f"{spec.name} mapped onto its range"))
+    rows += [
+        OscAddress(f"{PREFIX}prompt/<i>", f"<string ≤{MAX_PROMPT_CHARS} chars>",
+                   f"prompt text of slot i (0..{MAX_PROMPTS - 1})"),
+        OscAddress(f"{PREFIX}prompt/<i>/weight", f"<float 0..{MAX_PROMPT_WEIGHT:g}>", "blend weight of prompt slot i"),
+        OscAddress(f"{PREFIX}negative", "<string>", "negative prompt"),
+        OscAddress(f"{PREFIX}preset", "<name|int>", "switch preset at the next frame boundary (quantisable)"),
+        OscAddress(f"{PREFIX}release", "<param|prompt|all>", "hand a parameter back to its schedule or preset"),
+        OscAddress(f"{PREFIX}record", "<1|0>", "start or stop recording"),
+        OscAddress(f"{PREFIX}tap", "", "tap tempo"),
+        OscAddress(f"{PREFIX}bpm", "<float 20..300>", "set the tempo"),
+        OscAddress(f"{PREFIX}quantise", "<off|beat|bar|2bars|4bars>", "where prompt, preset and seed changes land"),
+        OscAddress(f"{PREFIX}lfo/<param>", "<shape> <rate_beats> <depth> [offset] | off",
+                   "attach an LFO (sine, triangle, square, saw, random_smooth) to a numeric parameter"),
+        OscAddress(f"{PREFIX}lfo/<param>/depth", "<float>", "LFO depth in the parameter's units"),
+        OscAddress(f"{PREFIX}lfo/<param>/rate", "<float>", "LFO rate in beats per cycle"),
+        OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
+                   "MIDI learn: map the next control moved to this target"),
+    ]
+    return rows

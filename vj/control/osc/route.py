@@ -1,0 +1,334 @@
+"""OSC address -> handler: validates arguments and writes into the ParamStore or calls the session's actions.
+
+Routing a datagram yields one `DatagramWrites`: the parameter values, the prompt / negative
+writes and the rejections it produced, plus its tally. `commit()` then lands all of its store
+writes inside one `store.batch()` (the values as one `set_many`), so a bundle is atomic: no
+frame sees part of it. Knows nothing of sockets or of counters beyond the datagram's own tally.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pythonosc import osc_message
+
+from vj.control.modulators import ModulatorBank, parse_lfo
+from vj.control.osc.addresses import PREFIX
+from vj.control.osc.reasons import (
+    ACTION_FAILED,
+    NOT_FINITE,
+    OUT_OF_RANGE,
+    OVERSIZED,
+    UNAVAILABLE,
+    UNKNOWN_ADDRESS,
+    WRONG_COUNT,
+    WRONG_TYPE,
+    Rejection,
+)
+from vj.control.tempo import Quantise, Quantiser, TempoClock
+from vj.errors import ParamRejected
+from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
+from vj.registry import ParamSpec
+from vj.store import ParamStore
+
+
+@dataclass
+class OscActions:
+    """What OSC may do besides writing parameters; a missing action answers 'unavailable'.
+
+    preset(name) -> bool switches preset (the session applies it at a frame boundary);
+    record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused).
+    """
+
+    preset: Callable[[str], object] | None = None
+    record: Callable[[bool], object] | None = None
+    learn: Callable[[str], bool] | None = None
+    tempo: TempoClock | None = None
+    modulators: ModulatorBank | None = None
+    quantiser: Quantiser | None = None
+
+
+@dataclass
+class DatagramWrites:
+    """What one datagram's messages leave behind. Every routed message ends in exactly one of
+    applied / unchanged / commands / rejections (prompt weights and values are tallied at commit)."""
+
+    values: dict[str, object] = field(default_factory=dict)  # parameter writes: one `set_many`
+    store_writes: list[Callable[[], object]] = field(default_factory=list)  # prompts, negative
+    rejections: list[Rejection] = field(default_factory=list)
+    applied: int = 0
+    unchanged: int = 0
+    commands: int = 0
+
+    def put(self, name: str, value: object) -> None:
+        """Collect a parameter write; a later write to the same name in one bundle wins."""
+        if name in self.values:
+            self.unchanged += 1  # superseded inside the bundle: it never reaches the store
+        self.values[name] = value
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class OscRouter:
+    """Routes messages to handlers; handlers only validate and collect writes (or call an action),
+    so a burst costs microseconds per message."""
+
+    def __init__(self, store: ParamStore, actions: OscActions) -> None:
+        self.store = store
+        self.actions = actions
+        self._commands: dict[str, Callable[[list[object]], None]] = {
+            "preset": self._cmd_preset,
+            "release": self._cmd_release,
+            "record": self._cmd_record,
+            "tap": self._cmd_tap,
+            "bpm": self._cmd_bpm,
+            "quantise": self._cmd_quantise,
+            "learn": self._cmd_learn,
+        }
+
+    def route(self, messages: list[osc_message.OscMessage]) -> DatagramWrites:
+        """Route every message of one datagram; nothing of it reaches the store until `commit`."""
+        writes = DatagramWrites()
+        for msg in messages:
+            try:
+                self._route(msg.address, list(msg.params), writes)
+            except Rejected as err:
+                writes.rejections.append(Rejection(msg.address, err.reason, err.detail))
+            except Exception as err:  # an injected action (preset switch, recorder) failed: count, go on
+                writes.rejections.append(Rejection(msg.address, ACTION_FAILED, f"{type(err).__name__}: {err}"))
+        return writes
+
+    def commit(self, writes: DatagramWrites) -> None:
+        """Land the datagram's store writes together inside one `store.batch()` and tally them."""
+        if not writes.values and not writes.store_writes:
+            return
+        with self.store.batch():
+            for write in writes.store_writes:
+                write()
+            if not writes.values:
+                return
+            live = self.store.live_overrides()
+            unchanged = sum(1 for k, v in writes.values.items() if live.get(k) == v)
+            self.store.set_many(writes.values, source="osc")
+        writes.unchanged += unchanged
+        writes.applied += len(writes.values) - unchanged
+
+    def _route(self, address: str, args: list[object], writes: DatagramWrites) -> None:
+        if not address.startswith(PREFIX):
+            raise Rejected(UNKNOWN_ADDRESS, "addresses start with /vj/ (see `vj osc-map`)")
+        parts = address[len(PREFIX):].split("/")
+        head = parts[0]
+        registry = self.store.registry
+        if head in registry and len(parts) == 1:
+            spec = registry[head]
+            value = _one_arg(args)
+            if head == "seed":
+                self._seed(spec, value, writes)
+                return
+            writes.put(head, _validated(spec, value))
+            return
+        if head in registry and parts[1:] == ["norm"]:
+            x = _number(_one_arg(args))
+            try:
+                writes.put(head, registry[head].from_normalised(x))
+            except ParamRejected as err:
+                raise Rejected(err.reason, str(err)) from None
+            return
+        if head == "prompt" and len(parts) in (2, 3):
+            self._prompt(parts, args, writes)
+            return
+        if head == "negative" and len(parts) == 1:
+            text = _string(_one_arg(args))
+            self._quantised(lambda: self.store.set_negative(text, source="osc"), writes)
+            writes.applied += 1
+            return
+        handler = self._commands.get(head) if len(parts) == 1 else None
+        if handler is not None:
+            handler(args)
+            writes.commands += 1
+            return
+        if head == "lfo" and len(parts) in (2, 3):
+            self._lfo(parts[1:], args)
+            writes.commands += 1
+            return
+        raise Rejected(UNKNOWN_ADDRESS, "no such address (see `vj osc-map`)")
+
+    def _seed(self, spec: ParamSpec, value: object, writes: DatagramWrites) -> None:
+        if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+            raise Rejected(WRONG_TYPE, f"seed: expected an integer, found {value!r}")
+        seed = _validated(spec, value)
+        quantiser = self.actions.quantiser
+        if quantiser is not None and quantiser.mode is not Quantise.OFF:
+            quantiser.submit(lambda: self.store.set("seed", seed, source="osc"))
+            writes.commands += 1  # lands later: counted as a scheduled command, not a write
+            return
+        writes.put("seed", seed)
+
+    def _prompt(self, parts: list[str], args: list[object], writes: DatagramWrites) -> None:
+        try:
+            index = int(parts[1])
+        except ValueError:
+            raise Rejected(UNKNOWN_ADDRESS, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}") from None
+        if not 0 <= index < MAX_PROMPTS or not parts[1].isdigit():
+            raise Rejected(OUT_OF_RANGE, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}")
+        if len(parts) == 2:
+            text = _string(_one_arg(args))
+            self._quantised(lambda: self.store.set_prompt(index, text, source="osc"), writes)
+            writes.applied += 1
+            return
+        if parts[2] != "weight":
+            raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i> and /vj/prompt/<i>/weight")
+        weight = _number(_one_arg(args))
+        if not 0.0 <= weight <= MAX_PROMPT_WEIGHT:
+            raise Rejected(OUT_OF_RANGE, f"prompt weight: expected 0..{MAX_PROMPT_WEIGHT:g}, found {weight:g}")
+
+        def write_weight() -> None:
+            # Whether it changes is only known inside the batch, so it is tallied there.
+            before = self.store.prompts()
+            self.store.set_prompt_weight(index, weight, source="osc")
+            if index < len(before.entries) and before.entries[index].weight == weight:
+                writes.unchanged += 1
+            else:
+                writes.applied += 1
+
+        writes.store_writes.append(write_weight)
+
+    def _quantised(self, fn: Callable[[], object], writes: DatagramWrites) -> None:
+        """Prompt text, negative and seed switches wait for the beat when quantise is on."""
+        quantiser = self.actions.quantiser
+        if quantiser is not None and quantiser.mode is not Quantise.OFF:
+            quantiser.submit(fn)
+        else:
+            writes.store_writes.append(fn)  # lands with the datagram's other writes (see commit)
+
+    def _lfo(self, parts: list[str], args: list[object]) -> None:
+        bank = self.actions.modulators
+        if bank is None:
+            raise Rejected(UNAVAILABLE, "no modulator bank in this session")
+        name = parts[0]
+        if name not in self.store.registry or not self.store.registry[name].numeric:
+            raise Rejected(UNKNOWN_ADDRESS, f"lfo: {name!r} is not a numeric parameter")
+        if len(parts) == 2:
+            if parts[1] not in ("depth", "rate"):
+                raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are depth and rate")
+            number = _number(_one_arg(args))
+            if parts[1] == "rate" and number <= 0:
+                raise Rejected(OUT_OF_RANGE, f"lfo rate must be > 0, found {number:g}")
+            if not bank.update(name, **{parts[1]: number}):
+                raise Rejected(UNAVAILABLE, f"no LFO on {name}; attach one with /vj/lfo/{name} <shape> <rate> <depth>")
+            return
+        if len(args) == 1 and args[0] in ("off", 0):
+            bank.remove(name)
+            return
+        if not 3 <= len(args) <= 4:
+            raise Rejected(WRONG_COUNT, "expected <shape> <rate_beats> <depth> [offset] or 'off'")
+        for a in args[1:]:
+            _number(a)
+        try:
+            lfo = parse_lfo(args[0], args[1], args[2], args[3] if len(args) == 4 else 0.0)
+        except ValueError as err:
+            raise Rejected(WRONG_TYPE, str(err)) from None
+        bank.assign(name, lfo)
+
+    # ------------------------------------------------------------------ commands
+    def _cmd_preset(self, args: list[object]) -> None:
+        value = _one_arg(args)
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise Rejected(WRONG_TYPE, f"expected a preset name or number, found {value!r}")
+        if isinstance(value, str) and len(value) > 256:
+            raise Rejected(OVERSIZED, "preset name longer than 256 characters")
+        switch = self.actions.preset
+        if switch is None:
+            raise Rejected(UNAVAILABLE, "preset switching is not available in this session")
+        switch(str(value))  # the preset switcher lands it on the quantise grid itself
+
+    def _cmd_release(self, args: list[object]) -> None:
+        name = _string(_one_arg(args))
+        if name == "all":
+            self.store.release_all(source="osc")
+            return
+        if name != "prompt" and name not in self.store.registry:
+            raise Rejected(UNKNOWN_ADDRESS, f"release: unknown parameter {name!r}")
+        self.store.release(name, source="osc")
+
+    def _cmd_record(self, args: list[object]) -> None:
+        value = _one_arg(args)
+        if isinstance(value, bool):
+            on = value
+        elif isinstance(value, (int, float)) and value in (0, 1):
+            on = bool(value)
+        else:
+            raise Rejected(WRONG_TYPE, f"record: expected 1 or 0, found {value!r}")
+        if self.actions.record is None:
+            raise Rejected(UNAVAILABLE, "no recorder in this session (start with --record FILE)")
+        self.actions.record(on)
+
+    def _cmd_tap(self, args: list[object]) -> None:
+        if len(args) > 1:
+            raise Rejected(WRONG_COUNT, "tap takes no argument (or one, ignored)")
+        if self.actions.tempo is None:
+            raise Rejected(UNAVAILABLE, "no tempo clock in this session")
+        self.actions.tempo.tap()
+
+    def _cmd_bpm(self, args: list[object]) -> None:
+        bpm = _number(_one_arg(args))
+        if self.actions.tempo is None:
+            raise Rejected(UNAVAILABLE, "no tempo clock in this session")
+        if not self.actions.tempo.set_bpm(bpm, source="osc"):
+            raise Rejected(OUT_OF_RANGE, f"bpm: expected 20..300, found {bpm:g}")
+
+    def _cmd_quantise(self, args: list[object]) -> None:
+        value = _string(_one_arg(args))
+        if self.actions.quantiser is None:
+            raise Rejected(UNAVAILABLE, "no tempo clock in this session")
+        try:
+            self.actions.quantiser.mode = Quantise(value.lower())
+        except ValueError:
+            raise Rejected(WRONG_TYPE, f"quantise: expected one of {', '.join(q.value for q in Quantise)}") from None
+
+    def _cmd_learn(self, args: list[object]) -> None:
+        target = _string(_one_arg(args))
+        if self.actions.learn is None:
+            raise Rejected(UNAVAILABLE, "MIDI learn needs an open MIDI input (--midi)")
+        if not self.actions.learn(target):
+            raise Rejected(UNKNOWN_ADDRESS, f"learn: {target!r} is not a mappable target")
+
+
+def _one_arg(args: list[object]) -> object:
+    if len(args) != 1:
+        raise Rejected(WRONG_COUNT, f"expected 1 argument, found {len(args)}")
+    return args[0]
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Rejected(WRONG_TYPE, f"expected a number, found {type(value).__name__}")
+    if not math.isfinite(value):
+        raise Rejected(NOT_FINITE, f"expected a finite number, found {value!r}")
+    return float(value)
+
+
+def _string(value: object) -> str:
+    if not isinstance(value, str):
+        raise Rejected(WRONG_TYPE, f"expected a string, found {type(value).__name__}")
+    if len(value) > MAX_PROMPT_CHARS:
+        raise Rejected(OVERSIZED, f"string of {len(value)} characters (at most {MAX_PROMPT_CHARS})")
+    return value
+
+
+def _validated(spec: ParamSpec, value: object) -> object:
+    if isinstance(value, str) and spec.numeric:
+        raise Rejected(WRONG_TYPE, f"{spec.name}: expected a number, found a string")
+    if isinstance(value, str) and len(value) > MAX_PROMPT_CHARS:
+        raise Rejected(OVERSIZED, f"string of {len(value)} characters")
+    try:
+        return spec.validate(value)
+    except ParamRejected as err:
+        raise Rejected(err.reason, str(err)) from None
