@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import av
+import pytest
 
 from tests.unit.output_helpers import make_frame
 from vj.config import PresetConfig
@@ -69,3 +70,37 @@ def test_a_bad_path_does_not_stop_the_show(tmp_path: Path) -> None:
     take.start_recording()
     take.offer(make_frame(0, height=72))  # the recorder refuses .avi: logged, counted, recording off
     assert not take.is_recording and take.errors == 1
+
+
+def test_each_default_take_is_named_after_its_own_start_time(tmp_path: Path) -> None:
+    wall = [time.mktime((2025, 6, 1, 21, 0, 5, 0, 0, -1))]
+    take = LiveTake(None, 50.0, PresetConfig, directory=tmp_path, wall_clock=lambda: wall[0],
+                    encoder_preset="ultrafast")
+    take.start_recording()
+    _feed(take, 0, 3)
+    take.stop_recording()
+    wall[0] += 125  # the second take starts two minutes later
+    take.start_recording()
+    take.stop_recording()
+    take.start_recording()  # and a third in the same second: not the same file
+    take.close()
+    assert [p.name for p in take.paths] == ["vj-untitled-20250601-210005.mkv", "vj-untitled-20250601-210210.mkv",
+                                            "vj-untitled-20250601-210210-2.mkv"]
+    assert (tmp_path / "vj-untitled-20250601-210005.mkv").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (writes fail with ENOSPC)")
+def test_a_take_whose_file_fails_mid_show_ends_itself_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "take.mkv").symlink_to("/dev/full")  # every write fails: a full disk
+    take = LiveTake(tmp_path / "take.mkv", 50.0, PresetConfig, encoder_preset="ultrafast")
+    take.start_recording()
+    for i in range(200):
+        take.offer(make_frame(i))
+        time.sleep(0.01)
+        if not take.is_recording:
+            break
+    take.close()
+    assert not take.is_recording and take.failed
+    assert take.failures[0].startswith("take.mkv: OSError") and "No space left" in take.failures[0]
+    assert take.status().startswith("REC FAILED take.mkv: OSError") and len(take.status()) < 80
+    assert read_timeline(tmp_path / "take.jsonl").complete

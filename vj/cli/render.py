@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vj.cli.common import add_common_arguments, apply_common_overrides
 from vj.config import PresetConfig, load_preset
 from vj.errors import VjError
+from vj.output.paths import check_video_path
+
+if TYPE_CHECKING:
+    from vj.output.recorder import VideoRecorder
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +49,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from vj.output.recorder import VideoRecorder
     from vj.session.offline import render_offline
 
+    check_video_path(args.out, "--out")
     preset = render_preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     frames = args.frames or preset.render.frames
@@ -58,8 +64,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         done = render_offline(preset, frames=frames, outputs=[recorder], backend=backend,
                               on_frame=lambda _f: bar.update(1))
+    if recorder.failed:
+        return _write_failed(recorder)
     print(f"vj: wrote {recorder.frames_written} frames to {args.out}", file=sys.stderr)
     return 0 if done == frames and recorder.frames_written == frames else 1
+
+
+def _write_failed(recorder: VideoRecorder) -> int:
+    """A file that could not be written is a failure, whatever the encoder counted."""
+    print(f"vj: error: writing {recorder.path} failed: {recorder.failure} ({recorder.errors} errors)",
+          file=sys.stderr)
+    return 1
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -67,11 +82,13 @@ def _replay(args: argparse.Namespace) -> int:
 
     from vj.engine.backends.sizes import check_size_before_load
     from vj.output.recorder import VideoRecorder
+    from vj.output.ticks import output_rate
     from vj.output.timeline import read_timeline
     from vj.session.replay import replay, replay_preset
 
     if args.preset:
         raise VjError("vj render --replay takes the preset from the timeline: leave out PRESET")
+    check_video_path(args.out, "--out")
     timeline = read_timeline(args.replay)
     preset = replay_preset(timeline, model=args.model, width=args.width, height=args.height, steps=args.steps,
                            device=args.device)
@@ -80,14 +97,22 @@ def _replay(args: argparse.Namespace) -> int:
     state = "complete" if timeline.complete else "cut short (the live process was killed): replaying what it kept"
     print(f"vj: replaying {len(timeline.frames)} frames of {Path(args.replay).name} ({state}) with "
           f"{preset.model.source} at {render.width}x{render.height} to {args.out}", file=sys.stderr)
-    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
+    fps = output_rate(timeline)  # the live take's rate: the replay lasts as long as the take
+    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=fps, live=False,
                              crf=args.crf, preset=args.x264_preset)
     with tqdm(total=len(timeline.frames), unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         result = replay(timeline, outputs=[recorder], model=args.model, width=args.width, height=args.height,
-                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1))
+                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1), paced=True)
+    if recorder.failed:
+        return _write_failed(recorder)
     check = ("parameters identical to the live take" if result.checked and not result.mismatches else
              f"parameters differ from frame {result.first_mismatch} on" if result.mismatches else
              "parameters not compared (overrides change them)")
-    print(f"vj: wrote {recorder.frames_written} frames to {args.out}; {result.events} events replayed; {check}",
+    ticks = result.ticks
+    assert ticks is not None
+    timing = ("as long as the live take, each frame at the output tick it was shown live" if ticks.exact else
+              "timed from the frame clock: the timeline has no output ticks")
+    print(f"vj: wrote {recorder.frames_written} frames ({ticks.duration_s:.2f} s at {fps:g} fps, {timing}; "
+          f"{result.frames} engine frames) to {args.out}; {result.events} events replayed; {check}",
           file=sys.stderr)
-    return 0 if recorder.frames_written == result.frames else 1
+    return 0 if recorder.frames_written == result.output_frames == ticks.total else 1

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
-from vj.cli.run_outputs import add_output_arguments, attach_outputs, prepare_outputs
+from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
+from vj.cli.signals import signals_stop_the_show
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
     from vj.session.live import LiveSession
@@ -42,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vj.engine.backends.sizes import check_size_before_load
     from vj.session.live import LiveSession
 
+    check_output_arguments(args)
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
@@ -49,9 +51,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
     attach_run_components(session, args)
     print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
-    try:
-        session.run(duration_s=args.duration, frames=args.frames, on_status=lambda line: print(line, flush=True))
-    except KeyboardInterrupt:
-        session.stop()
-    print(f"vj: stopped after {session.engine.stats.frames} frames; {session.status_line()}", file=sys.stderr)
-    return 0
+    with signals_stop_the_show() as signalled:
+        try:
+            session.run(duration_s=args.duration, frames=args.frames, on_status=lambda line: print(line, flush=True),
+                        stop=signalled.event)
+        except KeyboardInterrupt:
+            session.stop()
+    by = f" by {signalled.name}" if signalled.name else ""
+    print(f"vj: stopped{by} after {session.engine.stats.frames} frames; {session.status_line()}", file=sys.stderr)
+    return _recording_exit_status(session)
+
+
+def _recording_exit_status(session: LiveSession) -> int:
+    """A take that could not be written fails the run (the show itself went on)."""
+    take = session.take
+    if take is None or not take.failed:
+        return 0
+    for failure in take.failures:
+        print(f"vj: error: recording failed: {failure}", file=sys.stderr)
+    return 1

@@ -2,7 +2,7 @@
 
 Recording: every `vj run` session gets a `LiveTake` (`session.take`), idle unless
 `--record FILE` starts it at once; `/vj/record` and the preview's r key switch it
-(path: --record FILE, or a time-stamped name in the current folder).
+(path: --record FILE, or a name stamped with each take's start time in the current folder).
 """
 
 from __future__ import annotations
@@ -74,9 +74,18 @@ def prepare_outputs(args: argparse.Namespace) -> None:
         args.preview_monitor = pick_monitor(list_monitors(), args.preview_fullscreen)
 
 
+def check_output_arguments(args: argparse.Namespace) -> None:
+    """What can be checked before the model loads: the recording's files can be written."""
+    from vj.output.paths import check_video_path, check_writable
+    from vj.output.timeline import timeline_path_for
+
+    if args.record:
+        check_writable(timeline_path_for(check_video_path(args.record, "--record")), "--record (its timeline)")
+
+
 def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
     from vj.output.preview import PreviewActions, PreviewWindow
-    from vj.output.take import LiveTake, default_take_path
+    from vj.output.take import LiveTake
     from vj.output.vcam import VirtualCameraOutput
 
     if not hasattr(args, "preview_monitor"):  # a caller that skipped cmd_run's early checks
@@ -84,7 +93,7 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
     fps = args.output_fps or session.preset.render.fps
     if fps <= 0:
         raise VjError(f"--output-fps: expected a rate > 0, found {fps}")
-    take = LiveTake(args.record or default_take_path(session.preset), fps, lambda: session.preset,
+    take = LiveTake(args.record or None, fps, lambda: session.preset,
                     live_state=session.store.live_overrides, codec=args.record_codec, crf=args.record_crf,
                     encoder_preset=args.record_preset)
     session.attach_take(take)

@@ -83,7 +83,10 @@ def _record_info(session: LiveSession) -> RecordInfo:
     take = session.take
     if take is None:
         return RecordInfo()
-    name = take.paths[-1].name if take.paths else take.base_path.name
+    if take.paths:
+        name = take.paths[-1].name
+    else:  # before the first take: the file it will write (a default name carries its own start time)
+        name = take.base_path.name if take.base_path is not None else "vj-<preset>-<time>.mkv"
     return RecordInfo(available=True, on=take.is_recording, name=name, takes=len(take.paths))
 
 

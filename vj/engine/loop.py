@@ -296,11 +296,21 @@ class Engine:
         return self._host.numpy().copy()
 
     # ------------------------------------------------------------------ the thread
+    # Before the first good frame nothing is on stage to hold: a stage that fails this many
+    # times in a row is broken (a bad model, an impossible setting), not a passing hiccup.
+    MAX_FAILURES_BEFORE_FIRST_FRAME = 10
+
     def run(self, stop: threading.Event, max_frames: int | None = None) -> None:
-        """Render until `stop` is set or `max_frames` frames are published."""
+        """Render until `stop` is set or `max_frames` frames are published.
+
+        A failing frame is retried, holding the last good one on the outputs; only when no
+        frame has been rendered yet does a run of failures end the loop with the stage's error.
+        """
+        in_a_row = 0
         while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
             try:
                 self.render_frame()
+                in_a_row = 0
             except torch.cuda.OutOfMemoryError as err:
                 raise FatalRenderError(
                     f"the GPU ran out of memory at {self.width}x{self.height}: lower the resolution or the steps, "
@@ -310,6 +320,18 @@ class Engine:
             except Exception as err:  # keep the show going: the outputs hold the last good frame
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(err).__name__}: {err}"
+                in_a_row += 1
+                if self.stats.frames == 0:
+                    if in_a_row >= self.MAX_FAILURES_BEFORE_FIRST_FRAME:
+                        raise FatalRenderError(
+                            f"no frame could be rendered: the first frame failed {in_a_row} times in a row "
+                            f"({self.stats.last_error}); run with -v for the traceback") from err
+                    log.debug("frame %d failed before any good frame (%d in a row)", self._index - 1, in_a_row,
+                              exc_info=True)
+                    if in_a_row == 1:
+                        log.warning("the first frame failed (%s); retrying", self.stats.last_error)
+                    stop.wait(0.05)
+                    continue
                 now = time.monotonic()
                 if now - self._last_error_log >= 1.0:
                     self._last_error_log = now

@@ -181,8 +181,10 @@ class NdiOutput(ReportsOpenRetry):
         c = self.paced.counters
         if self._closed:
             state = "closed"
+        elif self._sender is None and self.last_error:
+            return self.unavailable_status("ndi")
         elif self._sender is None:
-            state = f"unavailable ({self.last_error.splitlines()[0]})" if self.last_error else "waiting for a frame"
+            state = "waiting for a frame"
         else:
             fmt = self._format
             state = f"{self._sender.source_name!r} {fmt.width}x{fmt.height} {fmt.fourcc}" if fmt else "open"

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
+STATUS_ERROR_CHARS = 48  # longer open errors show only their type on the status line
+
 
 @dataclass(frozen=True, slots=True)
 class PaceStep:
@@ -253,3 +255,14 @@ class ReportsOpenRetry:
     @property
     def last_error(self) -> str:
         return self._retry.last_error
+
+    def unavailable_status(self, kind: str) -> str:
+        """The status while the device cannot be opened: one short line, every second.
+
+        The full error and what to do were logged once when it first failed; here a long
+        message is cut to its type, so the status line stays readable on a console.
+        """
+        error = self.last_error.splitlines()[0] if self.last_error else "no device"
+        if len(error) > STATUS_ERROR_CHARS:
+            error = f"{error.split(':', 1)[0]}, see the log"
+        return f"{kind} unavailable ({error}), retrying every {self.retry_s:g} s"

@@ -23,6 +23,7 @@ import numpy as np
 
 from vj.errors import VjError
 from vj.frames import Frame, FrameQueue
+from vj.output.paths import CONTAINERS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 # cluster every half second. (tests/integration/test_recording_crash.py kills a recording.)
 CRASH_SAFE = {"flush_packets": "1"}
 MATROSKA_CLUSTERS = {"cluster_time_limit": "500"}
-CONTAINERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov"}
 
 
 class RecorderError(VjError):
@@ -59,6 +59,7 @@ class VideoRecorder:
         self.queue = FrameQueue(queue_size if live else 4, blocking=not live, name=f"recorder:{self.path.name}")
         self.frames_written = 0
         self.errors = 0
+        self.failure = ""  # the first write error, one line: a failed file is reported, not hidden
         self._thread: threading.Thread | None = None
         self._container: Any = None
         self._stream: Any = None
@@ -126,20 +127,31 @@ class VideoRecorder:
                     break
                 try:
                     self._encode(frame.image)
-                except (av.FFmpegError, ValueError, OSError):  # an I/O thread: log, count, carry on
-                    self.errors += 1
-                    log.exception("recorder %s: frame %d not written", self.path.name, frame.index)
+                except (av.FFmpegError, ValueError, OSError) as err:  # an I/O thread: log, count, carry on
+                    self.record_error(err, f"frame {frame.index} not written")
         finally:
             self._finish()
+
+    def record_error(self, err: BaseException, what: str) -> None:
+        """Count a write error; only the first is logged (a broken file fails every frame after it)."""
+        self.errors += 1
+        if not self.failure:
+            self.failure = f"{type(err).__name__}: {err}"
+            log.error("recording %s: %s (%s); later errors are counted, not logged", self.path, what, self.failure)
+        else:
+            log.debug("recording %s: %s (%s: %s)", self.path, what, type(err).__name__, err)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failure)
 
     def _finish(self) -> None:
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
             self._container.close()
-        except (av.FFmpegError, OSError):
-            self.errors += 1
-            log.exception("recorder %s: could not finish the file", self.path)
+        except (av.FFmpegError, ValueError, OSError) as err:
+            self.record_error(err, "could not finish the file")
         log.info("recorded %d frames to %s (%d dropped)", self.frames_written, self.path, self.queue.dropped)
 
     @property

@@ -11,9 +11,14 @@ the pacing thread, never on the render thread; a tick missed because the encoder
 is counted as a drop and leaves a gap in the timestamps (the file stays in sync with the
 clock). The control timeline gets every rendered frame (it is what replay needs).
 
-Each start opens a new pair of files: the first take uses the given name, later ones add
-`-2`, `-3`... A change of frame size mid-take closes the file and continues in the next
-one (a video stream cannot change size).
+Each start opens a new pair of files: with `--record FILE` the first take uses that name
+and later ones add `-2`, `-3`...; without it each take is named after the preset and the
+time it started. A change of frame size mid-take closes the file and continues in the
+next one (a video stream cannot change size).
+
+A take that cannot be written (the folder vanished, the disk is full) ends itself: the
+error is logged once, the status line says `REC FAILED`, `failures` keeps it for the exit
+status, and the show goes on. Files are finished off the render thread.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,35 +42,50 @@ from vj.prompt_mix import mix_to_json
 log = logging.getLogger(__name__)
 
 
-def default_take_path(preset: PresetConfig, directory: Path = Path(".")) -> Path:
-    """Where /vj/record or the preview key records when no --record FILE was given."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+def default_take_path(preset: PresetConfig, directory: Path = Path("."), now: float | None = None) -> Path:
+    """Where /vj/record or the preview key records when no --record FILE was given: the take's start time."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     return directory / f"vj-{preset.name.replace(' ', '_').replace('/', '_')}-{stamp}.mkv"
+
+
+@dataclass(eq=False)
+class _TakeFiles:
+    """One take's writers; the paced thread touches only its own take's files."""
+
+    path: Path
+    recorder: VideoRecorder
+    timeline: TimelineWriter
+    paced: PacedOutput | None = None
+    last_tick: int | None = None
+    failure: str = ""
 
 
 class LiveTake:
     """Video + control timeline of a live show, started and stopped at any time."""
 
-    def __init__(self, path: str | Path, fps: float, preset: Callable[[], PresetConfig], *,
+    def __init__(self, path: str | Path | None, fps: float, preset: Callable[[], PresetConfig], *,
                  live_state: Callable[[], Mapping[str, Any]] | None = None,
                  codec: str = "libx264", crf: int = 20, encoder_preset: str = "veryfast",
-                 clock: Clock = time.monotonic,
+                 directory: Path = Path("."), clock: Clock = time.monotonic, wall_clock: Clock = time.time,
                  wait: Callable[[threading.Event, float], object] | None = None) -> None:
-        self.base_path = Path(path)
+        """`path` None: each take gets a time-stamped name in `directory`."""
+        self.base_path = Path(path) if path is not None else None
+        self.directory = directory
         self.fps = float(fps)
         self._preset = preset
         self._live_state = live_state or (lambda: {})
         self.codec, self.crf, self.encoder_preset = codec, crf, encoder_preset
         self._clock = clock
+        self._wall_clock = wall_clock
         self._wait = wait
         self._lock = threading.Lock()
         self._recording = False
-        self._recorder: VideoRecorder | None = None
-        self._timeline: TimelineWriter | None = None
-        self._paced: PacedOutput | None = None
+        self._files: _TakeFiles | None = None
+        self._closers: list[threading.Thread] = []
         self._first_frame = True
         self._takes = 0
         self.paths: list[Path] = []
+        self.failures: list[str] = []  # "take.mkv: OSError: ..." per take that could not be written
         self.dropped = 0  # output ticks the encoder missed (it fell behind), over all takes
         self.frames_written = 0
         self.errors = 0
@@ -73,6 +94,10 @@ class LiveTake:
     @property
     def is_recording(self) -> bool:
         return self._recording
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
 
     def start(self) -> None:
         """Session-output `start`: recording begins only through `start_recording`/`toggle`."""
@@ -94,7 +119,9 @@ class LiveTake:
             if not self._recording:
                 return
             self._recording = False
-            self._finish_locked("stopped")
+            files, self._files = self._files, None
+        if files is not None:  # finished outside the lock: the render thread's offer never waits on it
+            self._finish(files, "stopped")
 
     def set_recording(self, on: bool) -> bool:
         """`/vj/record 1|0`: returns True when now recording."""
@@ -114,41 +141,57 @@ class LiveTake:
 
     def close(self) -> None:
         self.stop_recording()
+        for closer in list(self._closers):  # files still being finished must be complete at exit
+            closer.join(30.0)
 
     # ------------------------------------------------------------------ FrameSink
     def offer(self, frame: Frame) -> None:
         if not self._recording:
             return
+        retired: _TakeFiles | None = None
         with self._lock:
             if not self._recording:
                 return
             if self._first_frame:
                 self._open_locked(frame)
-            elif self._recorder is not None and (frame.width, frame.height) != (self._recorder.width,
-                                                                                 self._recorder.height):
+            elif self._files is not None and (frame.width, frame.height) != (self._files.recorder.width,
+                                                                              self._files.recorder.height):
                 log.info("frame size changed to %dx%d mid-take: continuing in a new file", frame.width, frame.height)
-                self._finish_locked("resized")
+                retired, self._files = self._files, None
                 self.paths.append(self._next_path())
                 self._open_locked(frame)
-            timeline, paced = self._timeline, self._paced
-        if timeline is not None:
-            timeline.offer(frame)
-        if paced is not None:
-            paced.offer(frame)
+            files = self._files
+        if retired is not None:
+            self._finish_in_background(retired, "resized")
+        if files is not None:
+            files.timeline.offer(frame)
+            if files.paced is not None:
+                files.paced.offer(frame)
 
     def status(self) -> str:
+        files = self._files
         if not self._recording:
+            if self.failures:
+                return f"REC FAILED {_short(self.failures[-1], 60)}"
             return f"rec off ({len(self.paths)} takes)" if self.paths else ""
-        paced = self._paced
-        counters = paced.counters if paced else None
-        written = self._recorder.frames_written if self._recorder else 0
-        drops = self.dropped + self._current_drops()
+        if files is None:
+            return f"REC {self.paths[-1].name}: waiting for a frame"
+        counters = files.paced.counters if files.paced else None
+        drops = self.dropped + (counters.skipped_ticks if counters else 0)
         late = f", errors {counters.errors}" if counters and counters.errors else ""
-        return f"REC {self.paths[-1].name}: {written} frames, dropped {drops}{late}"
+        return f"REC {files.path.name}: {files.recorder.frames_written} frames, dropped {drops}{late}"
 
     # ------------------------------------------------------------------ internals
     def _next_path(self) -> Path:
         self._takes += 1
+        if self.base_path is None:
+            path = default_take_path(self._preset(), self.directory, self._wall_clock())
+            n = 1
+            candidate = path
+            while candidate in self.paths or candidate.exists():  # two takes in one second
+                n += 1
+                candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+            return candidate
         if self._takes == 1:
             return self.base_path
         return self.base_path.with_name(f"{self.base_path.stem}-{self._takes}{self.base_path.suffix}")
@@ -165,44 +208,78 @@ class LiveTake:
         render = dataclasses.replace(preset.render, width=frame.width, height=frame.height)
         header = make_header(preset.replace(render=render), start_frame=frame.index, state=state, video=path.name,
             extra={"output_fps": self.fps, "codec": self.codec, "crf": self.crf})
+        recorder: VideoRecorder | None = None
         try:
             recorder = VideoRecorder(path, width=frame.width, height=frame.height, fps=self.fps, live=True,
                                      codec=self.codec, crf=self.crf, preset=self.encoder_preset)
             recorder.start()
-        except Exception:
+            timeline = TimelineWriter(timeline_path_for(path), header)
+        except Exception as err:  # a recording must never stop the show
             self.errors += 1
             self._recording = False
-            log.exception("recording to %s could not start; the show goes on without it", path)
+            self.failures.append(f"{path.name}: {type(err).__name__}: {err}")
+            log.error("recording to %s could not start (%s: %s); the show goes on without it", path,
+                      type(err).__name__, err)
+            if recorder is not None:
+                recorder.close()
             return
-        self._recorder = recorder
-        self._timeline = TimelineWriter(timeline_path_for(path), header)
-        self._timeline.start()
-        self._paced = PacedOutput("vj-record", self.fps, self._encode, clock=self._clock, wait=self._wait)
-        self._paced.start()
+        files = _TakeFiles(path, recorder, timeline)
+        timeline.start()
+        files.paced = PacedOutput("vj-record", self.fps, lambda f, fresh: self._encode(files, f, fresh),
+                                  clock=self._clock, wait=self._wait)
+        files.paced.start()
+        self._files = files
         log.info("recording %s at %g fps (%dx%d, %s crf %d %s)", path, self.fps, frame.width, frame.height,
                  self.codec, self.crf, self.encoder_preset)
 
-    def _encode(self, frame: Frame, fresh: bool) -> None:
-        recorder, paced = self._recorder, self._paced
-        if recorder is not None and paced is not None:
-            recorder.write_now(frame.image, pts=paced.tick)
+    def _encode(self, files: _TakeFiles, frame: Frame, fresh: bool) -> None:
+        """One output tick, on the paced thread: encode, and note when a frame was first shown."""
+        paced = files.paced
+        if paced is None or files.failure:
+            return
+        try:
+            files.recorder.write_now(frame.image, pts=paced.tick)
+        except Exception as err:  # disk full, folder gone: this take ends, the show goes on
+            self._take_failed(files, err)
+            return
+        if fresh:
+            files.timeline.offer_shown(frame.index, paced.tick)
+        files.last_tick = paced.tick
 
-    def _current_drops(self) -> int:
-        if self._paced is None:
-            return 0
-        return self._paced.counters.skipped_ticks  # stale frames are expected when the engine is faster
+    def _take_failed(self, files: _TakeFiles, err: BaseException) -> None:
+        files.failure = f"{type(err).__name__}: {err}"
+        log.error("recording %s failed: %s; the take is closed and the show goes on without it "
+                  "(start a new take to record again)", files.path, files.failure)
+        with self._lock:
+            if self._files is not files:
+                return
+            self._files = None
+            self._recording = False
+        self._finish_in_background(files, "failed")  # not here: this is the paced thread being stopped
 
-    def _finish_locked(self, reason: str) -> None:
-        if self._paced is not None:
-            self._paced.stop()
-            self.dropped += self._current_drops()
-            self.errors += self._paced.counters.errors
-            self._paced = None
-        if self._recorder is not None:
-            self._recorder.close()
-            self.frames_written += self._recorder.frames_written
-            log.info("take %s: %d frames", self._recorder.path, self._recorder.frames_written)
-            self._recorder = None
-        if self._timeline is not None:
-            self._timeline.close(reason)
-            self._timeline = None
+    def _finish_in_background(self, files: _TakeFiles, reason: str) -> None:
+        closer = threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True)
+        self._closers = [c for c in self._closers if c.is_alive()] + [closer]
+        closer.start()
+
+    def _finish(self, files: _TakeFiles, reason: str) -> None:
+        if files.paced is not None:
+            files.paced.stop()
+            counters = files.paced.counters
+            self.dropped += counters.skipped_ticks  # stale frames are expected when the engine is faster
+            self.errors += counters.errors
+        files.recorder.close()
+        self.frames_written += files.recorder.frames_written
+        log.info("take %s: %d frames", files.path, files.recorder.frames_written)
+        files.timeline.close(reason, extra={"last_tick": files.last_tick} if files.last_tick is not None else None)
+        failure = files.failure or files.recorder.failure
+        if not failure and files.timeline.errors:
+            failure = f"{files.timeline.errors} timeline lines not written to {files.timeline.path.name}"
+        if failure:
+            self.errors += 1
+            self.failures.append(f"{files.path.name}: {failure}")
+
+
+def _short(text: str, limit: int) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= limit else line[:limit - 1] + "\u2026"

@@ -9,7 +9,9 @@ last frame. Format (version 1), one JSON object per line:
     {"type": "frame", "i": 0, "t": 0.0417, "dt": 0.0417, "h": "1a2b3c4d",
      "events": [{"kind": "set", "name": "zoom", "value": 1.02, "source": "osc"}]}
     ...
-    {"type": "end", "frames": 1234, "reason": "stopped"}      (absent after a crash)
+    {"type": "shown", "i": 0, "tick": 1}
+    ...
+    {"type": "end", "frames": 1234, "reason": "stopped", "last_tick": 3702}   (absent after a crash)
 
 - `preset` is the full preset as data (the same tables as a preset TOML file).
 - `state` is what the store held when the timeline started (live overrides, prompt mix):
@@ -18,6 +20,10 @@ last frame. Format (version 1), one JSON object per line:
   the previous one; live smoothing and motion use the real elapsed time, so replay needs
   both) and the `ControlEvent`s that landed in it, in order. `events` is left out when
   there were none. Floats are written with `repr`, so they read back bit for bit.
+- A `shown` line says at which tick of the recorded video (`output_fps` in the header,
+  counted from the take's start) a frame was first shown; `last_tick` in the end line is
+  the video's last tick. Between them every tick showed the last frame shown, exactly as
+  the paced recorder did, so a replay can last as long as the live take, tick for tick.
 - `h` is a CRC-32 of the frame's smoothed parameter values and prompt mix: replay checks
   it frame by frame and says where it first diverged (an unrecorded LFO, for example).
 
@@ -137,7 +143,7 @@ class TimelineWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("w", encoding="utf-8")
         self._write(dict(header))
-        self._queue: queue.SimpleQueue[ParamSnapshot | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[ParamSnapshot | tuple[int, int] | None] = queue.SimpleQueue()
         self._fsync_every_s = fsync_every_s
         self._last_sync = time.monotonic()
         self.frames = 0
@@ -156,10 +162,15 @@ class TimelineWriter:
         if not self._closed:
             self._queue.put(snapshot)
 
+    def offer_shown(self, frame_index: int, tick: int) -> None:
+        """The paced recorder first showed `frame_index` at output `tick` (called from its thread)."""
+        if not self._closed:
+            self._queue.put((frame_index, tick))
+
     def status(self) -> str:
         return f"timeline {self.path.name}: {self.frames} frames, {self.errors} errors"
 
-    def close(self, reason: str = "stopped", timeout_s: float = 5.0) -> None:
+    def close(self, reason: str = "stopped", timeout_s: float = 5.0, extra: Mapping[str, Any] | None = None) -> None:
         if self._closed:
             return
         self._closed = True
@@ -169,7 +180,7 @@ class TimelineWriter:
         else:  # never started: write what was queued on this thread
             self._drain()
         try:
-            self._write({"type": "end", "frames": self.frames, "reason": reason})
+            self._write({"type": "end", "frames": self.frames, "reason": reason, **(extra or {})})
             os.fsync(self._file.fileno())
         except (OSError, ValueError):
             log.exception("closing the timeline %s failed", self.path)
@@ -182,7 +193,7 @@ class TimelineWriter:
             except queue.Empty:
                 return
             if item is not None:
-                self._write_snapshot(item)
+                self._write_item(item)
 
     def _run(self) -> None:
         while True:
@@ -190,7 +201,17 @@ class TimelineWriter:
             if item is None:
                 self._drain()
                 return
-            self._write_snapshot(item)
+            self._write_item(item)
+
+    def _write_item(self, item: ParamSnapshot | tuple[int, int]) -> None:
+        if isinstance(item, tuple):
+            try:
+                self._write({"type": "shown", "i": item[0], "tick": item[1]})
+            except (OSError, ValueError):
+                self.errors += 1
+                log.exception("timeline %s: writing a shown line failed", self.path)
+            return
+        self._write_snapshot(item)
 
     def _write_snapshot(self, snapshot: ParamSnapshot) -> None:
         try:
@@ -227,6 +248,8 @@ class Timeline:
     complete: bool  # an "end" line was found (False after a crash: still replayable)
     skipped_tail: bool = False  # a half-written last line was ignored
     extra: Mapping[str, Any] = field(default_factory=dict)
+    shown: tuple[tuple[int, int], ...] = ()  # (frame index, output tick it was first shown at)
+    last_tick: int | None = None  # the recorded video's last tick (from the end line)
 
     @property
     def preset(self) -> PresetConfig:
@@ -251,6 +274,8 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
     frames: list[TimelineFrame] = []
     complete = False
     skipped_tail = False
+    shown: list[tuple[int, int]] = []
+    last_tick: int | None = None
     raw = list(_lines(path))
     for pos, (number, line) in enumerate(raw):
         if not line.strip():
@@ -278,14 +303,21 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
                                             events))
             except (KeyError, TypeError, ValueError) as err:
                 raise ConfigError(str(path), f"line {number}", "a frame line with i, t, dt", line[:80]) from err
+        elif kind == "shown":
+            try:
+                shown.append((int(obj["i"]), int(obj["tick"])))
+            except (KeyError, TypeError, ValueError) as err:
+                raise ConfigError(str(path), f"line {number}", "a shown line with i and tick", line[:80]) from err
         elif kind == "end":
             complete = True
+            if isinstance(obj.get("last_tick"), int):
+                last_tick = obj["last_tick"]
         else:
-            raise ConfigError(str(path), f"line {number}", "type header, frame or end", kind)
+            raise ConfigError(str(path), f"line {number}", "type header, frame, shown or end", kind)
     if header is None:
         raise ConfigError(str(path), "line 1", "a timeline header", "an empty file")
     for previous, current in zip(frames, frames[1:], strict=False):
         if current.index != previous.index + 1:
             raise ConfigError(str(path), f"frame {current.index}", f"frame {previous.index + 1} (frames in order)",
                               current.index)
-    return Timeline(path, header, tuple(frames), complete, skipped_tail)
+    return Timeline(path, header, tuple(frames), complete, skipped_tail, shown=tuple(shown), last_tick=last_tick)

@@ -91,8 +91,10 @@ class VirtualCameraOutput(ReportsOpenRetry):
 
     def status(self) -> str:
         c = self.paced.counters
+        if self._camera is None and self.last_error:
+            return self.unavailable_status("vcam")
         if self._camera is None:
-            state = f"unavailable ({self.last_error.splitlines()[0]})" if self.last_error else "waiting for a frame"
+            state = "waiting for a frame"
         else:
             state = f"{self._camera_name()} {self._size[0]}x{self._size[1]}" if self._size else "open"
         return (f"vcam {state} @ {self.paced.fps:g} fps: sent {self.delivered}, repeated {c.repeated}, "

@@ -145,13 +145,14 @@ class LiveSession:
         return " | ".join(parts)
 
     def run(self, *, duration_s: float | None = None, frames: int | None = None,
-            on_status: Callable[[str], None] | None = None, status_every_s: float = 1.0) -> None:
-        """Start, report status every second, stop after the duration/frames or Ctrl-C."""
+            on_status: Callable[[str], None] | None = None, status_every_s: float = 1.0,
+            stop: threading.Event | None = None) -> None:
+        """Start, report status every second, stop after the duration/frames, Ctrl-C or `stop` (a signal)."""
         self.start(max_frames=frames)
         started = time.monotonic()
         next_status = started + status_every_s
         try:
-            while self.engine.running:
+            while self.engine.running and not (stop is not None and stop.is_set()):
                 now = time.monotonic()
                 if duration_s is not None and now - started >= duration_s:
                     break

@@ -9,6 +9,10 @@ each frame the `ControlEvent`s that landed in that frame live are applied again
 engine runs in live-motion mode (increments scaled by the recorded dt), but every prompt
 of the take is encoded before the first frame, so no frame waits for the text encoder.
 
+With `paced=True` (what `vj render --replay` does) the outputs get each frame as many
+times as the live take's video showed it (`vj.output.ticks`): the replay, written at the
+take's output rate, lasts exactly as long as the take.
+
 With the same settings the parameter snapshots match the live take exactly; replay
 checks each frame's digest and reports the first frame that differs. What is not in the
 timeline cannot be replayed: LFO/tempo modulators and the schedules of a preset switched
@@ -27,7 +31,8 @@ from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
-from vj.frames import Frame
+from vj.frames import Frame, FrameSink
+from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.components import Output
@@ -46,6 +51,8 @@ class ReplayResult:
     first_mismatch: int | None = None
     gaps_filled: int = 0
     checked: bool = True  # False when overrides change parameters, so digests cannot match
+    ticks: OutputTicks | None = None  # with paced=True: how the output frames follow the live take
+    output_frames: int = 0  # frames handed to the outputs (= frames unless paced)
     snapshots: list = field(default_factory=list)  # ParamSnapshot per frame when keep_snapshots
 
 
@@ -97,10 +104,12 @@ def _apply_start_state(store: ParamStore, timeline: Timeline) -> None:
 def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), backend: Backend | None = None,
            model: str | None = None, width: int | None = None, height: int | None = None,
            steps: int | None = None, device: str | None = None, keep_snapshots: bool = False,
-           on_frame: Callable[[Frame], None] | None = None) -> ReplayResult:
+           on_frame: Callable[[Frame], None] | None = None, paced: bool = False) -> ReplayResult:
     """Render every recorded frame again into `outputs` (started here, closed at the end).
 
     Give it a recorder with `live=False`: it applies back-pressure, so no frame is lost.
+    `paced`: each frame goes to the outputs once per output tick the live take showed it
+    (give the recorder the take's output rate, `vj.output.ticks.output_rate`).
     """
     if not isinstance(timeline, Timeline):
         timeline = read_timeline(timeline)
@@ -119,9 +128,13 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
     with started_outputs(outputs) as fanout:
+        sink: FrameSink = fanout
+        if paced:
+            result.ticks = output_ticks(timeline)
+            sink = _Repeat(fanout, result.ticks.repeats, result)
         # A take started mid-show continues the live frame count, so schedules see the same index.
         engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
-                        fanout, RecordedClock(times, dts), start_index=start)
+                        sink, RecordedClock(times, dts), start_index=start)
         try:
             engine.prime(_prompt_texts(store, frames))
             for recorded in frames:
@@ -130,6 +143,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                     result.events += 1
                 frame = engine.render_frame()
                 result.frames += 1
+                result.output_frames += 0 if paced else 1
                 if keep_snapshots:
                     result.snapshots.append(frame.snapshot)
                 if result.checked and recorded.digest and snapshot_digest(frame.snapshot) != recorded.digest:
@@ -144,6 +158,18 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         finally:
             engine.stop()
     return result
+
+
+class _Repeat:
+    """Hands each frame on as many times as the live take's video showed it (0: a skipped frame)."""
+
+    def __init__(self, sink: FrameSink, repeats: dict[int, int], result: ReplayResult) -> None:
+        self._sink, self._repeats, self._result = sink, repeats, result
+
+    def offer(self, frame: Frame) -> None:
+        for _ in range(self._repeats.get(frame.index, 0)):
+            self._sink.offer(frame)
+            self._result.output_frames += 1
 
 
 def event_summary(events: Iterable[ControlEvent]) -> str:
