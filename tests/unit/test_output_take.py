@@ -95,7 +95,7 @@ def test_a_take_whose_file_fails_mid_show_ends_itself_and_says_so(tmp_path: Path
     take = LiveTake(tmp_path / "take.mkv", 50.0, PresetConfig, encoder_preset="ultrafast")
     take.start_recording()
     for i in range(200):
-        take.offer(make_frame(i))
+        take.offer(make_frame(i, height=72))
         time.sleep(0.01)
         if not take.is_recording:
             break
