@@ -7,7 +7,7 @@ import sys
 
 from vj.cli.common import add_verbose_argument
 from vj.config import PresetConfig, load_preset
-from vj.errors import ConfigError
+from vj.errors import ConfigError, VjError
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +22,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from vj.deforum.convert import load_settings, write_preset
 
     result = load_settings(args.settings, prompt_crossfade_frames=args.prompt_crossfade)
-    write_preset(result, args.out)
+    try:
+        write_preset(result, args.out)
+    except OSError as err:  # a missing folder, a read-only place, a name the file system refuses
+        raise VjError(f"cannot write {args.out}: {err.strerror or err}; expected a writable "
+                      f"file path in an existing folder") from err
     print(f"vj: wrote {args.out} ({len(result.data.get('schedules', {}))} schedules, "
           f"{len(result.data.get('prompt_schedule', {}))} prompt keys, "
           f"{len(result.unsupported)} settings not carried over)", file=sys.stderr)
