@@ -234,6 +234,9 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
         elif hint == "tuple[PromptItem, ...]":
             if not isinstance(value, list):
                 raise ConfigError(source, key, "an array of prompt tables ({text = ..., weight = ...})", value)
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping) and "text" not in item:  # a weight alone prompts for nothing
+                    raise ConfigError(source, f"{key}[{i}].text", "a prompt text", "no text key")
             kwargs[name] = tuple(_build(PromptItem, item, source, f"{key}[{i}]") for i, item in enumerate(value))
         elif hint == "Mapping[str, LfoConfig]":
             kwargs[name] = _build_lfos(value, source, key)

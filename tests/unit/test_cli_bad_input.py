@@ -82,3 +82,21 @@ def test_closed_pipe_ends_quietly() -> None:
         os.close(write_end)
     assert child.stderr == ""
     assert child.returncode == 141
+
+
+@pytest.mark.parametrize(("argv", "flag", "says"), [
+    (("render", "drift", "--out", "x.mp4", "--frames", "0"), "--frames", "a frame count at least 1"),
+    (("run", "drift", "--frames", "-1"), "--frames", "a frame count at least 1"),
+    (("run", "drift", "--duration", "-5"), "--duration", "seconds > 0"),
+    (("run", "drift", "--duration", "nan"), "--duration", "finite"),
+    (("run", "drift", "--duration", "soon"), "--duration", "expected a number"),
+    (("run", "drift", "--output-fps", "0"), "--output-fps", "a rate > 0"),
+    (("run", "drift", "--steps", "2.5"), "--steps", "a whole number"),
+    (("run", "drift", "--fps", "inf"), "--fps", "finite"),
+    (("render", "drift", "--out", "x.mp4", "--crf", "60"), "--crf", "a CRF 0..51"),
+    (("schedule", "0: (1)", "--max-frames", "0"), "--max-frames", "a frame count at least 1"),
+])
+def test_numeric_flags_are_checked_by_argparse(argv: tuple[str, ...], flag: str, says: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    line = _fails(capsys, *argv)
+    assert line.startswith(f"vj {argv[0]}: error: argument {flag}:") and says in line, line

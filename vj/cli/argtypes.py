@@ -76,3 +76,10 @@ def resolve_seed(value: int | None, rng: random.Random | None = None) -> int | N
     if value != RANDOM_SEED:
         return value
     return (rng or random.SystemRandom()).randint(0, SEED_MAX)
+
+
+frame_count = int_range(1, what="a frame count")
+rate = float_range(0, low_open=True, what="a rate")
+seconds = float_range(0, low_open=True, what="seconds")
+crf = int_range(0, 51, what="a CRF")
+pixels = int_range(1, what="pixels")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vj.cli.argtypes import int_range, pixels, rate
 from vj.config import COMPILE_MODES, PresetConfig, load_preset
 
 
@@ -12,10 +13,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny' "
                                    "(built-in random model for tests and the offline demo)")
     g.add_argument("--tiny-vae", help="TAESD id or path (e.g. madebyollin/taesd) to replace the VAE")
-    g.add_argument("--width", type=int)
-    g.add_argument("--height", type=int)
-    g.add_argument("--fps", type=float, help="reference fps of motion and the output rate")
-    g.add_argument("--steps", type=int, help="denoising steps, 1-4")
+    g.add_argument("--width", type=pixels)
+    g.add_argument("--height", type=pixels)
+    g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
+    g.add_argument("--steps", type=int_range(1, what="steps"), help="denoising steps, 1-4")
     g.add_argument("--seed", type=int)
     g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
     g.add_argument("--compile", nargs="?", const="auto", choices=COMPILE_MODES, metavar="MODE",

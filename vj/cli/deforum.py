@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vj.cli.argtypes import frame_count, int_range, rate
 from vj.cli.common import add_verbose_argument
 from vj.config import PresetConfig, load_preset
 from vj.errors import ConfigError, VjError
@@ -13,7 +14,7 @@ from vj.errors import ConfigError, VjError
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("settings", help="a Deforum *_settings.txt (JSON) or an Astria prompt file")
     parser.add_argument("out", help="the preset to write (.toml)")
-    parser.add_argument("--prompt-crossfade", type=int, default=0, metavar="FRAMES",
+    parser.add_argument("--prompt-crossfade", type=int_range(0, what="frames"), default=0, metavar="FRAMES",
                         help="crossfade prompts over FRAMES frames instead of Deforum's cut (sets prompt_fade_s)")
     add_verbose_argument(parser)
 
@@ -39,8 +40,9 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME",
                         help="parameter(s) to show (default: every schedule of the source)")
     parser.add_argument("--frames", metavar="A:B", help="frame range, end exclusive (default: the whole schedule)")
-    parser.add_argument("--max-frames", type=int, help="schedule length (max_f = N-1); needed for a bare string")
-    parser.add_argument("--fps", type=float, default=24.0, help="fps for sec/beat in a bare string (default 24)")
+    parser.add_argument("--max-frames", type=frame_count,
+                        help="schedule length (max_f = N-1); needed for a bare string")
+    parser.add_argument("--fps", type=rate, default=24.0, help="fps for sec/beat in a bare string (default 24)")
     parser.add_argument("--seed", type=int, default=42, help="s in a bare string (default 42)")
     parser.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
     parser.add_argument("--plot", metavar="PNG", help="also draw the curves to PNG (needs matplotlib)")

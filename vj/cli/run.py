@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
 from vj.cli.run_outputs import add_output_arguments, attach_outputs
@@ -18,11 +19,11 @@ if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` ru
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("preset", help="a preset file or the name of a shipped preset (see `vj presets`)")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--frames", type=int, help="stop after N frames")
-    stop.add_argument("--duration", type=float, help="stop after S seconds")
+    stop.add_argument("--frames", type=frame_count, help="stop after N frames")
+    stop.add_argument("--duration", type=seconds, help="stop after S seconds")
     parser.add_argument("--record", metavar="FILE", help="record the output (.mkv or .mp4) with PyAV")
     parser.add_argument("--record-codec", default="libx264", help="encoder (default libx264)")
-    parser.add_argument("--record-crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
+    parser.add_argument("--record-crf", type=crf, default=20, help="x264 quality, lower is better (default 20)")
     parser.add_argument("--record-preset", default="veryfast", help="x264 speed preset (default veryfast)")
     add_common_arguments(parser)
     add_live_control_arguments(parser)
