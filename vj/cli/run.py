@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
+from vj.cli.preflight import check_run_before_load
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
 from vj.cli.run_outputs import add_output_arguments, attach_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
@@ -44,6 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    check_run_before_load(args)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
