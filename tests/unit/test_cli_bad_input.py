@@ -100,3 +100,23 @@ def test_numeric_flags_are_checked_by_argparse(argv: tuple[str, ...], flag: str,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     line = _fails(capsys, *argv)
     assert line.startswith(f"vj {argv[0]}: error: argument {flag}:") and says in line, line
+
+
+def test_seed_minus_one_draws_a_random_seed_and_says_which(capsys: pytest.CaptureFixture[str]) -> None:
+    from vj.cli.common import preset_from_args
+    from vj.cli.main import build_parser
+
+    seeds = set()
+    for _ in range(3):
+        args = build_parser().parse_args(["run", "drift", "--seed", "-1"])
+        preset = preset_from_args(args)
+        said = capsys.readouterr().err
+        assert said == f"vj: --seed -1: drew the random seed {preset.params['seed']}\n"
+        seeds.add(preset.params["seed"])
+    assert len(seeds) > 1  # three draws from 2**32 values
+
+
+@pytest.mark.parametrize("value", ["-2", "4294967296"])
+def test_other_seeds_outside_the_range_are_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    line = _fails(capsys, "render", "drift", "--out", "x.mp4", "--seed", value)
+    assert "expected a seed 0..4294967295 or -1 (random)" in line
