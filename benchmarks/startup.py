@@ -18,7 +18,7 @@ COMMANDS: list[list[str]] = [
     ["params"],
     ["presets"],
     ["osc-map"],
-    ["schedule", "0: (1.0), 30: (1.02*sin(t/10))", "--max-frames", "60"],
+    ["schedule", "0: (1.0), 30: (1.0+0.02*sin(t/10))", "--max-frames", "60"],
 ]
 
 

@@ -30,7 +30,7 @@ print("LOADED", sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stder
     ["params"],
     ["presets"],
     ["osc-map"],
-    ["schedule", "0: (1.0), 30: (1.02*sin(t/10))", "--max-frames", "40"],
+    ["schedule", "0: (1.0), 30: (1.0+0.02*sin(t/10))", "--max-frames", "40"],
     ["schedule", "drift", "--frames", "0:3"],
     ["run", "--help"],
 ], ids=lambda argv: " ".join(argv)[:20])

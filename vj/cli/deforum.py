@@ -36,7 +36,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a preset, a Deforum/Astria settings file, or a schedule string "
-                                       "such as '0: (1.0), 30: (1.02*sin(t/10))'")
+                                       "such as '0: (1.0), 30: (1.0+0.02*sin(t/10))'")
     parser.add_argument("--param", action="append", default=[], metavar="NAME",
                         help="parameter(s) to show (default: every schedule of the source)")
     parser.add_argument("--frames", metavar="A:B", help="frame range, end exclusive (default: the whole schedule)")
@@ -56,6 +56,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     source = _preset_or_settings(args.source)
     table = build_table(args.source if source is None else source, args.param, start, stop, args.max_frames,
                         args.fps, args.seed)
+    if not table.columns and table.prompts is None:  # a preset without schedules: nothing moves
+        print(f"{args.source} has no schedules: its values are constant (see them with --param NAME)")
+        return 0
     sys.stdout.write(format_table(table, as_csv=args.csv))
     if args.plot:
         plot_table(table, args.plot, title=args.source if len(args.source) < 80 else "")
