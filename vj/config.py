@@ -30,6 +30,7 @@ from vj.config_checks import (
     one_of,
 )
 from vj.errors import ConfigError
+from vj.files import is_file, read_utf8
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
 from vj.registry import ParamValue
 from vj.schedule.ends import ScheduleEnd
@@ -233,6 +234,9 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
         elif hint == "tuple[PromptItem, ...]":
             if not isinstance(value, list):
                 raise ConfigError(source, key, "an array of prompt tables ({text = ..., weight = ...})", value)
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping) and "text" not in item:  # a weight alone prompts for nothing
+                    raise ConfigError(source, f"{key}[{i}].text", "a prompt text", "no text key")
             kwargs[name] = tuple(_build(PromptItem, item, source, f"{key}[{i}]") for i, item in enumerate(value))
         elif hint == "Mapping[str, LfoConfig]":
             kwargs[name] = _build_lfos(value, source, key)
@@ -273,12 +277,10 @@ def list_presets() -> list[Path]:
 
 def resolve_preset_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.is_file():
-        return path
-    if path.is_file():
+    if is_file(path):
         return path
     shipped = presets_dir() / f"{name_or_path}.toml"
-    if shipped.is_file():
+    if is_file(shipped):
         return shipped
     names = ", ".join(p.stem for p in list_presets())
     raise ConfigError(name_or_path, "", f"a preset file or one of the shipped presets ({names})", "no such file")
@@ -286,4 +288,4 @@ def resolve_preset_path(name_or_path: str) -> Path:
 
 def load_preset(name_or_path: str) -> PresetConfig:
     path = resolve_preset_path(name_or_path)
-    return parse_preset(path.read_text(encoding="utf-8"), str(path))
+    return parse_preset(read_utf8(path, "a TOML preset"), str(path))

@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from vj.errors import ConfigError, ParamRejected
-from vj.registry import REGISTRY, ParamValue
+from vj.registry import REGISTRY, ParamKind, ParamValue
 
 Check = Callable[[Any], str | None]
 
@@ -129,6 +129,10 @@ def check_params(config: Any, name: str) -> None:
             raise ConfigError(owner, key, "a parameter name (see `vj params`)", f"unknown key {param!r}")
         if spec.numeric and isinstance(value, str):
             raise ConfigError(owner, key, f"a number in {spec.minimum:g}..{spec.maximum:g}", value)
+        if (spec.kind is ParamKind.INT and isinstance(value, float)
+                and not (math.isfinite(value) and value.is_integer())):
+            # A file says what it means: `steps = 2.5` is a typo, not a request for 2 (OSC rounds, live).
+            raise ConfigError(owner, key, f"a whole number in {int(spec.minimum)}..{int(spec.maximum)}", value)
         try:
             good[param] = spec.validate(value)
         except ParamRejected as err:

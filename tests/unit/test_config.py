@@ -33,6 +33,8 @@ from vj.errors import ConfigError
     ("[[prompts.mix]]\ntext = \"a\"\nweight = -1\n", "prompts.mix[0].weight", "0..10", "-1"),
     ("[preset]\nauthor = \"me\"\n", "preset.author", "description, name", "author"),
     ("colour = 1\n", "colour", "one of the keys", "colour"),
+    ("[params]\nsteps = 2.5\n", "params.steps", "a whole number in 1..4", "2.5"),
+    ("[[prompts.mix]]\nweight = 0.5\n", "prompts.mix[0].text", "a prompt text", "no text key"),
 ])
 def test_bad_presets_name_file_key_expected_and_found(text: str, key: str, expected: str, found: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from vj.cli.argtypes import RANDOM_SEED, int_range, pixels, rate, resolve_seed, seed
 from vj.config import COMPILE_MODES, PresetConfig, load_preset
 
 
@@ -12,11 +14,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny' "
                                    "(built-in random model for tests and the offline demo)")
     g.add_argument("--tiny-vae", help="TAESD id or path (e.g. madebyollin/taesd) to replace the VAE")
-    g.add_argument("--width", type=int)
-    g.add_argument("--height", type=int)
-    g.add_argument("--fps", type=float, help="reference fps of motion and the output rate")
-    g.add_argument("--steps", type=int, help="denoising steps, 1-4")
-    g.add_argument("--seed", type=int)
+    g.add_argument("--width", type=pixels)
+    g.add_argument("--height", type=pixels)
+    g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
+    g.add_argument("--steps", type=int_range(1, what="steps"), help="denoising steps, 1-4")
+    g.add_argument("--seed", type=seed, help="base seed 0..4294967295; -1 draws a random one (as Deforum)")
     g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
     g.add_argument("--compile", nargs="?", const="auto", choices=COMPILE_MODES, metavar="MODE",
                    help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
@@ -35,6 +37,9 @@ def preset_from_args(args: argparse.Namespace) -> PresetConfig:
 
 def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> PresetConfig:
     # Left out, --compile keeps the preset's own setting.
+    chosen = resolve_seed(args.seed)
+    if args.seed == RANDOM_SEED:  # say which, so a take worth keeping can be rendered again
+        print(f"vj: --seed -1: drew the random seed {chosen}", file=sys.stderr)
     return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
-                                 steps=args.steps, seed=args.seed, device=args.device, tiny_vae=args.tiny_vae,
+                                 steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                  compile=args.compile)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vj.cli.argtypes import frame_count, int_range, rate
 from vj.cli.common import add_verbose_argument
 from vj.config import PresetConfig, load_preset
-from vj.errors import ConfigError
+from vj.errors import ConfigError, VjError
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("settings", help="a Deforum *_settings.txt (JSON) or an Astria prompt file")
     parser.add_argument("out", help="the preset to write (.toml)")
-    parser.add_argument("--prompt-crossfade", type=int, default=0, metavar="FRAMES",
+    parser.add_argument("--prompt-crossfade", type=int_range(0, what="frames"), default=0, metavar="FRAMES",
                         help="crossfade prompts over FRAMES frames instead of Deforum's cut (sets prompt_fade_s)")
     add_verbose_argument(parser)
 
@@ -22,7 +23,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from vj.deforum.convert import load_settings, write_preset
 
     result = load_settings(args.settings, prompt_crossfade_frames=args.prompt_crossfade)
-    write_preset(result, args.out)
+    try:
+        write_preset(result, args.out)
+    except OSError as err:  # a missing folder, a read-only place, a name the file system refuses
+        raise VjError(f"cannot write {args.out}: {err.strerror or err}; expected a writable "
+                      f"file path in an existing folder") from err
     print(f"vj: wrote {args.out} ({len(result.data.get('schedules', {}))} schedules, "
           f"{len(result.data.get('prompt_schedule', {}))} prompt keys, "
           f"{len(result.unsupported)} settings not carried over)", file=sys.stderr)
@@ -31,12 +36,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", help="a preset, a Deforum/Astria settings file, or a schedule string "
-                                       "such as '0: (1.0), 30: (1.02*sin(t/10))'")
+                                       "such as '0: (1.0), 30: (1.0+0.02*sin(t/10))'")
     parser.add_argument("--param", action="append", default=[], metavar="NAME",
                         help="parameter(s) to show (default: every schedule of the source)")
     parser.add_argument("--frames", metavar="A:B", help="frame range, end exclusive (default: the whole schedule)")
-    parser.add_argument("--max-frames", type=int, help="schedule length (max_f = N-1); needed for a bare string")
-    parser.add_argument("--fps", type=float, default=24.0, help="fps for sec/beat in a bare string (default 24)")
+    parser.add_argument("--max-frames", type=frame_count,
+                        help="schedule length (max_f = N-1); needed for a bare string")
+    parser.add_argument("--fps", type=rate, default=24.0, help="fps for sec/beat in a bare string (default 24)")
     parser.add_argument("--seed", type=int, default=42, help="s in a bare string (default 42)")
     parser.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
     parser.add_argument("--plot", metavar="PNG", help="also draw the curves to PNG (needs matplotlib)")
@@ -50,6 +56,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     source = _preset_or_settings(args.source)
     table = build_table(args.source if source is None else source, args.param, start, stop, args.max_frames,
                         args.fps, args.seed)
+    if not table.columns and table.prompts is None:  # a preset without schedules: nothing moves
+        print(f"{args.source} has no schedules: its values are constant (see them with --param NAME)")
+        return 0
     sys.stdout.write(format_table(table, as_csv=args.csv))
     if args.plot:
         plot_table(table, args.plot, title=args.source if len(args.source) < 80 else "")

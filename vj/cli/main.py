@@ -25,6 +25,7 @@ from vj.errors import VjError
 log = logging.getLogger("vj")
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a C tool reports when `| head` stops reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(getattr(args, "verbose", False))
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here for output still buffered
+        return status
     except VjError as err:
         print(f"vj: error: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted: stop quietly, and keep Python's exit-time
+        # flush of the dead pipe from printing a second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

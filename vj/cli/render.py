@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
 from vj.config import PresetConfig, load_preset
 from vj.errors import VjError
@@ -18,9 +19,9 @@ if TYPE_CHECKING:
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("preset", nargs="?", help="a preset file or the name of a shipped preset")
-    parser.add_argument("--frames", type=int, help="frames to render (default: the preset's render.frames)")
+    parser.add_argument("--frames", type=frame_count, help="frames to render (default: the preset's render.frames)")
     parser.add_argument("--out", required=True, help="output video (.mp4, .mkv or .mov), H.264")
-    parser.add_argument("--crf", type=int, default=17, help="x264 quality (default 17, as Deforum)")
+    parser.add_argument("--crf", type=crf, default=17, help="x264 quality (default 17, as Deforum)")
     parser.add_argument("--x264-preset", default="medium", help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_common_arguments(parser)

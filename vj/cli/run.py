@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
+from vj.cli.preflight import check_run_before_load
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
 from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
@@ -19,11 +21,11 @@ if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` ru
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("preset", help="a preset file or the name of a shipped preset (see `vj presets`)")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--frames", type=int, help="stop after N frames")
-    stop.add_argument("--duration", type=float, help="stop after S seconds")
+    stop.add_argument("--frames", type=frame_count, help="stop after N frames")
+    stop.add_argument("--duration", type=seconds, help="stop after S seconds")
     parser.add_argument("--record", metavar="FILE", help="record the output (.mkv or .mp4) with PyAV")
     parser.add_argument("--record-codec", default="libx264", help="encoder (default libx264)")
-    parser.add_argument("--record-crf", type=int, default=20, help="x264 quality, lower is better (default 20)")
+    parser.add_argument("--record-crf", type=crf, default=20, help="x264 quality, lower is better (default 20)")
     parser.add_argument("--record-preset", default="veryfast", help="x264 speed preset (default veryfast)")
     add_common_arguments(parser)
     add_live_control_arguments(parser)
@@ -46,6 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_output_arguments(args)
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    check_run_before_load(args)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)

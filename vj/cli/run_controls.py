@@ -11,13 +11,14 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vj.cli.argtypes import float_range, port
 from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
 from vj.control.oscquery import OscQueryServer
-from vj.control.tempo import Quantise, Quantiser, TempoClock
+from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, Quantiser, TempoClock
 from vj.errors import ConfigError, DeviceNotConnected
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
@@ -29,11 +30,11 @@ log = logging.getLogger(__name__)
 # ---------------------------------------------------------------------- vj run flags
 def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("live control (OSC, OSCQuery, MIDI, tempo)")
-    g.add_argument("--osc-port", type=int, default=DEFAULT_PORT, help=f"OSC UDP port (default {DEFAULT_PORT})")
+    g.add_argument("--osc-port", type=port, default=DEFAULT_PORT, help=f"OSC UDP port (default {DEFAULT_PORT})")
     g.add_argument("--osc-host", default=DEFAULT_HOST,
                    help=f"interface to listen on (default {DEFAULT_HOST}; 0.0.0.0 for the whole network)")
     g.add_argument("--no-osc", action="store_true", help="no OSC server (and no OSCQuery)")
-    g.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (default: OSC port + 1)")
+    g.add_argument("--oscquery-port", type=port, help="OSCQuery HTTP port (default: OSC port + 1)")
     g.add_argument("--no-oscquery", action="store_true", help="no OSCQuery server")
     g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
     g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
@@ -43,7 +44,8 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--midi-learn-file", metavar="FILE",
                    help="where learn while running writes (default: the --midi-map file, or "
                         "./vj-midi-learned.toml when the map is a shipped profile)")
-    g.add_argument("--bpm", type=float, help="start tempo (default: the preset's [modulators] bpm)")
+    g.add_argument("--bpm", type=float_range(MIN_BPM, MAX_BPM, what="a tempo"),
+                   help="start tempo (default: the preset's [modulators] bpm)")
     g.add_argument("--quantise", choices=[q.value for q in Quantise],
                    help="where prompt / preset / seed switches land (default: the preset's)")
 

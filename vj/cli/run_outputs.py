@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from vj.cli.argtypes import rate
 from vj.errors import VjError
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
@@ -25,7 +26,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--vcam-backend", choices=VCAM_BACKENDS, default="auto",
                    help="pyvirtualcam backend (default auto: the first that opens)")
     g.add_argument("--vcam-device", metavar="/dev/videoN", help="v4l2loopback device (Linux)")
-    g.add_argument("--output-fps", type=float, metavar="FPS",
+    g.add_argument("--output-fps", type=rate, metavar="FPS",
                    help="rate of the virtual camera, preview and recording (default: the preset's fps)")
     g.add_argument("--preview", action="store_true", help="open a preview window (needs the GUI build of OpenCV)")
     g.add_argument("--snapshot-dir", default=".", help="where the preview's s key writes PNG snapshots")

@@ -12,12 +12,13 @@ from vj.config import PresetConfig
 from vj.deforum.astria import PROMPT_LINE, parse_astria
 from vj.deforum.settings import ImportResult, convert_settings, short_value
 from vj.errors import ConfigError
+from vj.files import is_file, read_utf8
 
 
 def sniff(path: str) -> str | None:
     """'deforum' for a JSON settings file, 'astria' for Astria text, None for anything else (a preset)."""
     p = Path(path)
-    if not p.is_file() or p.suffix.lower() == ".toml":
+    if not is_file(p) or p.suffix.lower() == ".toml":
         return None
     head = p.read_text(encoding="utf-8", errors="replace")[:4096].lstrip()
     if head.startswith("{"):
@@ -31,7 +32,7 @@ def load_settings(path: str, *, rng: random.Random | None = None, prompt_crossfa
                   warn: bool = True) -> ImportResult:
     """Read a Deforum JSON or Astria file, convert, and log the one warning of what was left out."""
     kind = sniff(path)
-    text = Path(path).read_text(encoding="utf-8")
+    text = read_utf8(path, "a Deforum settings file or Astria prompt file")
     if kind == "deforum":
         try:
             settings = json.loads(text)

@@ -256,13 +256,23 @@ def _resolve_seeds(values: np.ndarray, ctx: ScheduleContext) -> np.ndarray:
     return out
 
 
-def _warn_out_of_range(spec: ParamSpec, values: np.ndarray, key_path: str) -> None:
+# Presets are compiled again at every switch (and by the loader's check); a performer needs
+# each file's clamp warning once per run, not at every recall.
+_warned_in_files: set[str] = set()
+
+
+def _warn_out_of_range(spec: ParamSpec, values: np.ndarray, key_path: str, in_file: bool) -> None:
     outside = (values < spec.minimum) | (values > spec.maximum)
     if outside.any():
         first = int(np.argmax(outside))
-        log.warning("%s: %d of %d frames fall outside %g..%g %s (first: frame %d = %g); they are clamped",
-                    key_path, int(outside.sum()), len(values), spec.minimum, spec.maximum, spec.unit, first,
-                    values[first])
+        message = (f"{key_path}: {int(outside.sum())} of {len(values)} frames fall outside "
+                   f"{spec.minimum:g}..{spec.maximum:g} {spec.unit} (first: frame {first} = {values[first]:g}); "
+                   "they are clamped")
+        if in_file:
+            if message in _warned_in_files:
+                return
+            _warned_in_files.add(message)
+        log.warning("%s", message)
 
 
 def schedulable(name: str) -> ParamSpec | None:
@@ -281,7 +291,7 @@ def compile_schedule(text: str, name: str, ctx: ScheduleContext, end: str = "hol
     values = evaluate_schedule(parse_schedule(text, name, source, path), ctx)
     if name == "seed":
         values = _resolve_seeds(values, ctx)
-    _warn_out_of_range(spec, values, ": ".join(p for p in (source, path) if p))
+    _warn_out_of_range(spec, values, ": ".join(p for p in (source, path) if p), in_file=bool(source))
     if spec.kind is ParamKind.INT:
         values = np.round(values)
     return CompiledSchedule(name, values, end, text)

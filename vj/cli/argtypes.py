@@ -1,0 +1,85 @@
+"""argparse `type=` checks: a bad number is one `vj CMD: error: argument --x: ...` line, exit 2.
+
+Each check says what was expected, so the performer can retype the flag; none loads the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+from collections.abc import Callable
+
+from vj.registry import SEED_MAX
+
+RANDOM_SEED = -1  # Deforum's spelling of "draw a random seed"
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, found {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, found {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+
+
+def int_range(low: int, high: int | None = None, what: str = "") -> Callable[[str], int]:
+    """A whole number in low..high (high None: no upper bound)."""
+    def check(text: str) -> int:
+        value = _integer(text)
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"expected {what or 'a whole number'} {bound}, found {value}")
+        return value
+    check.__name__ = what or "integer"  # argparse names the type in its own messages
+    return check
+
+
+def float_range(low: float, high: float | None = None, *, low_open: bool = False,
+                what: str = "") -> Callable[[str], float]:
+    """A finite number in low..high; low_open: strictly above low."""
+    def check(text: str) -> float:
+        value = _number(text)
+        if (value <= low if low_open else value < low) or (high is not None and value > high):
+            lower = f"> {low:g}" if low_open else f">= {low:g}"
+            bound = f"{lower} and <= {high:g}" if high is not None else lower
+            raise argparse.ArgumentTypeError(f"expected {what or 'a number'} {bound}, found {text}")
+        return value
+    check.__name__ = what or "number"
+    return check
+
+
+def port(text: str) -> int:
+    """A UDP/TCP port; 0 asks the system for any free port."""
+    return int_range(0, 65535, "a port")(text)
+
+
+def seed(text: str) -> int:
+    """0..2**32-1, or -1 for a random seed (drawn by `resolve_seed`)."""
+    value = _integer(text)
+    if value != RANDOM_SEED and not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected a seed 0..{SEED_MAX} or -1 (random), found {value}")
+    return value
+
+
+def resolve_seed(value: int | None, rng: random.Random | None = None) -> int | None:
+    """-1 becomes a random seed in the preset's range; anything else passes through."""
+    if value != RANDOM_SEED:
+        return value
+    return (rng or random.SystemRandom()).randint(0, SEED_MAX)
+
+
+frame_count = int_range(1, what="a frame count")
+rate = float_range(0, low_open=True, what="a rate")
+seconds = float_range(0, low_open=True, what="seconds")
+crf = int_range(0, 51, what="a CRF")
+pixels = int_range(1, what="pixels")
