@@ -175,13 +175,15 @@ class PresetConfig:
     def with_overrides(self, *, model: str | None = None, width: int | None = None, height: int | None = None,
                        fps: float | None = None, steps: int | None = None, seed: int | None = None,
                        device: str | None = None, tiny_vae: str | None = None,
-                       compile: str | None = None) -> PresetConfig:
+                       compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
+                       sampler: str | None = None, strength: float | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         model_changes = {k: v for k, v in (("source", model), ("device", device), ("tiny_vae", tiny_vae),
-                                           ("compile", compile)) if v is not None}
+                                           ("compile", compile), ("dtype", dtype)) if v is not None}
         render_changes = {k: v for k, v in (("width", width), ("height", height), ("fps", fps)) if v is not None}
-        param_changes = {k: v for k, v in (("steps", steps), ("seed", seed)) if v is not None}
+        param_changes = {k: v for k, v in (("steps", steps), ("seed", seed), ("guidance", guidance),
+                                           ("sampler", sampler), ("strength", strength)) if v is not None}
         model_cfg = _construct(ModelConfig, {**_asdict(self.model), **model_changes}, source, "model")
         render_cfg = _construct(RenderConfig, {**_asdict(self.render), **render_changes}, source, "render")
         changes = {"model": model_cfg, "render": render_cfg, "params": {**self.params, **param_changes}}

@@ -73,6 +73,17 @@ def test_command_line_overrides_are_validated_like_presets() -> None:
         load_preset("zoom-tunnel").with_overrides(height=100)
 
 
+def test_diffusion_and_dtype_overrides_are_validated_like_presets() -> None:
+    preset = load_preset("drift").with_overrides(guidance=4.5, sampler="lcm", strength=0.3, dtype="bfloat16")
+    assert (preset.params["guidance"], preset.params["sampler"], preset.params["strength"], preset.model.dtype) == \
+        (4.5, "lcm", 0.3, "bfloat16")
+    assert "guidance" not in load_preset("drift").with_overrides().params  # left out: the model's or preset's
+    for bad, where in ((dict(guidance=25.0), "params.guidance"), (dict(sampler="ddim"), "params.sampler"),
+                       (dict(strength=1.5), "params.strength"), (dict(dtype="fp16"), "model.dtype")):
+        with pytest.raises(ConfigError, match=f"command line: {where}"):
+            load_preset("drift").with_overrides(**bad)
+
+
 def test_unknown_preset_name_lists_the_shipped_ones() -> None:
     with pytest.raises(ConfigError, match="zoom-tunnel"):
         load_preset("no-such-look")

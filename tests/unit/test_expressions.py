@@ -197,3 +197,12 @@ def test_carriage_returns_are_line_breaks_not_crashes(text: str) -> None:
         parse_expression(text)
     except ConfigError as err:
         assert "column" in str(err)
+
+
+@pytest.mark.parametrize(("text", "column", "number"), [("1+05", 3, "05"), ("sin(t) * 007", 10, "007")])
+def test_a_leading_zero_names_the_number_not_octal(text: str, column: int, number: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        parse_expression(text)
+    message = str(info.value)
+    assert f"column {column}: number {number} has a leading zero" in message and "octal" not in message
+    assert parse_expression("05.5").evaluate({}) == 5.5 and parse_expression("0.05").evaluate({}) == 0.05

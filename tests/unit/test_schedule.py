@@ -83,7 +83,6 @@ def test_fps_bpm_variables() -> None:
     ("0: ", "missing value"),
     ("0: (1), 10: (1.02*sinn(t))", "column 19: unknown function 'sinn'"),
     ("t: (1)", "'t' is not available"),
-    ("-3: (1)", "negative frame"),
     ("0: (1), 5: (log(t-7))", "value is nan at frame 5"),
     ("50: (1)", "no keyframe inside the 40 frames"),
 ])
@@ -195,18 +194,19 @@ def test_compiled_schedule_rejects_bad_end() -> None:
 # ---------------------------------------------------------------- property tests
 # An independent reference of Deforum's semantics over *numeric* keyframes: for every frame,
 # find the keys around it and interpolate by hand (no numpy.interp).
-def reference(keys: dict[int, float], n: int) -> list[float]:
+def reference(keys: dict[int, tuple[float, bool]], n: int) -> list[float]:
+    """Deforum's result: numbers interpolate to the next key; a `held` key (a constant expression) holds."""
     inside = sorted((f, v) for f, v in keys.items() if f < n)
     out = []
     for frame in range(n):
         before = [(f, v) for f, v in inside if f <= frame]
         after = [(f, v) for f, v in inside if f > frame]
         if not before:
-            out.append(after[0][1])
-        elif not after:
-            out.append(before[-1][1])
+            out.append(after[0][1][0])
+        elif not after or before[-1][1][1]:
+            out.append(before[-1][1][0])
         else:
-            (f0, v0), (f1, v1) = before[-1], after[0]
+            (f0, (v0, _)), (f1, (v1, _)) = before[-1], after[0]
             out.append(v0 + (v1 - v0) * (frame - f0) / (f1 - f0))
     return out
 
@@ -215,16 +215,18 @@ number = st.floats(-1000, 1000, allow_nan=False).map(lambda x: round(x, 4))
 
 
 @st.composite
-def keyframe_text(draw: st.DrawFn) -> tuple[str, dict[int, float]]:
+def keyframe_text(draw: st.DrawFn) -> tuple[str, dict[int, tuple[float, bool]]]:
     frames = draw(st.lists(st.integers(0, 80), min_size=1, max_size=8))
-    keys: dict[int, float] = {}
+    keys: dict[int, tuple[float, bool]] = {}
     chunks = []
     for frame in frames:
         value = draw(number)
-        keys[frame] = value
         ws = draw(st.sampled_from(["", " ", "  ", "\n", "\t"]))
-        frame_text = draw(st.sampled_from([str(frame), f'"{frame}"', f"'{frame}'", f"({frame})"]))
-        value_text = draw(st.sampled_from([f"({value!r})", f"{value!r}", f'"{value!r}"', f"( {value!r} )"]))
+        frame_text = draw(st.sampled_from([str(frame), f'"{frame}"', f"'{frame}'", f"({frame})", f"0{frame}"]))
+        value_text = draw(st.sampled_from([f"({value!r})", f"{value!r}", f'"{value!r}"', f"( {value!r} )",
+                                           f"(({value!r}))", f"{value:e}"]))
+        # Deforum holds what its number test refuses: a space inside the parentheses, an exponent.
+        keys[frame] = (value, " " in value_text or "e" in value_text)
         chunks.append(f"{ws}{frame_text}{ws}:{ws}{value_text}{ws}")
     trailing = draw(st.sampled_from(["", ",", ", "]))
     return ",".join(chunks) + trailing, keys
@@ -232,7 +234,7 @@ def keyframe_text(draw: st.DrawFn) -> tuple[str, dict[int, float]]:
 
 @settings(max_examples=300, deadline=None)
 @given(keyframe_text(), st.integers(1, 100))
-def test_numeric_schedules_match_reference(case: tuple[str, dict[int, float]], n: int) -> None:
+def test_numeric_schedules_match_reference(case: tuple[str, dict[int, tuple[float, bool]]], n: int) -> None:
     text, keys = case
     if not any(f < n for f in keys):
         with pytest.raises(ExpressionError, match="no keyframe"):
@@ -277,3 +279,35 @@ def test_beat_uses_the_presets_tempo() -> None:
     angle = compile_preset_schedules(preset)["angle"]
     assert angle(48) == pytest.approx(48 * 90 / (60 * 24))  # 2 s at 90 bpm = 3 beats
     assert compile_preset_schedules(preset, bpm=120)["angle"](48) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize("spelling", ["( 1.0 )", "5.", "1e-3", "(1e-3)", "--2", "(2*1)"])
+def test_a_constant_deforum_does_not_call_a_number_is_held(spelling: str) -> None:
+    """Deforum's number test fails on these, so it evaluates them per frame: held to the next key."""
+    out = values(f"0: {spelling}, 10: (100)", ScheduleContext(11))
+    first = out[0]
+    np.testing.assert_array_equal(out[:10], np.full(10, first))
+    assert out[10] == 100.0
+
+
+@pytest.mark.parametrize("spelling", ["1.0", "(1.0)", "((1.0))", '"1.0"', "('1.0')", "+1", "(01)", "1"])
+def test_a_plain_number_interpolates(spelling: str) -> None:
+    np.testing.assert_allclose(values(f"0: {spelling}, 10: (11)", ScheduleContext(11)), np.arange(1.0, 12.0))
+
+
+def test_leading_zero_numbers_read_as_decimal_like_deforum() -> None:
+    np.testing.assert_allclose(values("0: (05), 010: (015)", ScheduleContext(11)), np.arange(5.0, 16.0))
+
+
+def test_a_leading_zero_inside_an_expression_says_what_to_write() -> None:
+    with pytest.raises(ExpressionError, match=r"column 5: number 05 has a leading zero.*expected 5, without the"):
+        values("0: (05*t)")
+
+
+def test_a_negative_literal_key_is_ignored_like_deforum(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="vj.schedule.keyframes"):
+        out = values("-5: (100), 0: (0), 10: (10)", ScheduleContext(11))
+    np.testing.assert_allclose(out, np.arange(11.0))
+    assert any("negative frame -5 is ignored" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ExpressionError, match="no keyframe inside"):
+        values("-3: (1)")  # nothing left: the schedule has no key in range

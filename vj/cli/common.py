@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from vj.cli.argtypes import RANDOM_SEED, int_range, pixels, rate, resolve_seed, seed
-from vj.config import COMPILE_MODES, PresetConfig, load_preset
+from vj.config import COMPILE_MODES, DTYPES, PresetConfig, load_preset
+from vj.registry import SAMPLERS
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +20,13 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
     g.add_argument("--steps", type=int_range(1, what="steps"), help="denoising steps, 1-4")
     g.add_argument("--seed", type=seed, help="base seed 0..4294967295; -1 draws a random one (as Deforum)")
+    g.add_argument("--guidance", type=float, help="guidance scale, 0-20 (<=1: no CFG; an LCM-distilled model "
+                                                  "defaults to 8)")
+    g.add_argument("--sampler", choices=sorted(SAMPLERS),
+                   help="euler_a (sd-turbo) or lcm (LCM models); default: what the model's scheduler implies")
+    g.add_argument("--strength", type=float, help="fraction of the previous frame kept, 0-1 (Deforum)")
+    g.add_argument("--dtype", choices=DTYPES, help="auto (float16 on GPU, float32 on CPU), float16, bfloat16, "
+                                                 "float32; on a CPU use bfloat16, not float16")
     g.add_argument("--device", help="auto (cuda, then mps, then cpu), cuda, cuda:N, mps or cpu")
     g.add_argument("--compile", nargs="?", const="auto", choices=COMPILE_MODES, metavar="MODE",
                    help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
@@ -42,4 +50,5 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
         print(f"vj: --seed -1: drew the random seed {chosen}", file=sys.stderr)
     return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
                                  steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
-                                 compile=args.compile)
+                                 compile=args.compile, dtype=args.dtype, guidance=args.guidance,
+                                 sampler=args.sampler, strength=args.strength)

@@ -134,7 +134,7 @@ def _scaled(parsed: ParsedSchedule, factor: float) -> str:
     """Re-serialise a schedule with every value multiplied by `factor` (literals stay literals)."""
     entries = []
     for key in parsed.keyframes:
-        literal = key.value.literal
+        literal = key.numeric  # Deforum's numbers only: a held constant must stay held
         value = f"{literal * factor!r}" if literal is not None else f"({key.value.text})*{factor!r}"
         entries.append(f"{key.frame.text}: ({value})" if key.frame.literal is not None
                        else f'"{key.frame.text}": ({value})')
@@ -143,8 +143,8 @@ def _scaled(parsed: ParsedSchedule, factor: float) -> str:
 
 def _single_literal(parsed: ParsedSchedule) -> float | None:
     keys = parsed.keyframes
-    if len(keys) == 1 and keys[0].frame.literal == 0 and keys[0].value.literal is not None:
-        return keys[0].value.literal
+    if len(keys) == 1 and keys[0].frame.literal == 0 and keys[0].numeric is not None:
+        return keys[0].numeric
     return None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -170,8 +171,8 @@ class Expression:
     def literal(self) -> float | None:
         """The value if the expression is just a (signed) number, else None.
 
-        Deforum interpolates linearly between *numeric* keyframes only; an expression,
-        even a constant one, is evaluated per frame.
+        Whether a keyframe is a number to Deforum (interpolated) is decided on its text, by
+        `vj.schedule.keyframes.deforum_number`: `1e-3` is a literal here but held there.
         """
         node = self.tree
         sign = 1.0
@@ -193,6 +194,9 @@ def _char_column(text: str, byte_offset: int) -> int:
     return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
+_LEADING_ZEROS = re.compile(r"(?<![\w.])0+[1-9][0-9]*(?![\w.])")
+
+
 def parse_expression(text: str, where: Where | None = None,
                      variables: tuple[str, ...] = VALUE_VARIABLES) -> Expression:
     """Parse and check `text`; raise `ExpressionError` (a ConfigError) naming the column."""
@@ -211,6 +215,11 @@ def parse_expression(text: str, where: Where | None = None,
         column = max((err.offset or 1) - 2, 0)  # -1 for 1-based, -1 for the added "("
         if err.lineno and err.lineno > 1:
             column = sum(len(line) + 1 for line in source.split("\n")[: err.lineno - 1]) + (err.offset or 1) - 2
+        zeros = _LEADING_ZEROS.search(text) if "leading zero" in err.msg else None
+        if zeros:  # Python's own message is about octal prefixes, which no schedule means
+            raise where.error(zeros.start(), f"number {zeros.group()} has a leading zero inside an expression",
+                              f"{int(zeros.group())}, without the zero (on its own a plain number such as "
+                              "05 is read as 5, as Deforum does)") from None
         raise where.error(min(column, len(text)), f"syntax error ({err.msg})",
                           "a number or an expression such as 1.0+0.5*sin(t/10)") from None
     except (RecursionError, MemoryError, ValueError) as err:

@@ -8,8 +8,10 @@ inside parentheses or quotes are fine):
     frame    := an integer or an expression of max_f, s, fps, bpm, optionally quoted
     value    := a number or an expression of t, max_f, s, fps, bpm, beat, sec, optionally quoted
 
-Semantics (Deforum's, see README "Deforum compatibility"): numeric keyframes are joined by
-linear interpolation; an expression keyframe is evaluated on every frame from its key to
+Semantics (Deforum's, see README "Deforum compatibility"): numeric keyframes (Deforum's
+number test: a plain signed decimal once parentheses and quotes are removed) are joined by
+linear interpolation; any other value, even a constant like `( 1.0 )` or `1e-3`, is an
+expression keyframe, evaluated on every frame from its key to
 the next key with t = the absolute frame; before the first key the first value holds;
 keys at or past the end are ignored; after the end a live schedule holds its last value or
 loops, as the preset's `[schedule] end` says.
@@ -51,11 +53,27 @@ _QUOTED_IN_PARENS = re.compile(r"^\(\s*([\"'])(.*)\1\s*\)$", re.DOTALL)
 RANDOM_SEED = -1  # in a seed schedule: a random seed for that frame (Deforum's convention)
 
 
+# Deforum's number test (`check_is_number`), applied after it deletes every parenthesis and
+# quote: only a plain signed decimal is a number. `( 1.0 )` (spaces), `5.` and `1e-3` fail it,
+# so Deforum evaluates them as constant expressions and holds them to the next key.
+_DEFORUM_NUMBER = re.compile(r"^(?=.)[+-]?[0-9]*(\.[0-9]+)?$")
+_DEFORUM_SANITIZED = str.maketrans("", "", "()'\"")
+
+
+def deforum_number(text: str) -> float | None:
+    """The value if Deforum treats `text` (a keyframe's value or frame) as a number, else None."""
+    bare = text.strip().translate(_DEFORUM_SANITIZED)
+    if not _DEFORUM_NUMBER.match(bare) or not any(c.isdigit() for c in bare):
+        return None  # a lone sign passes Deforum's pattern but is no number
+    return float(bare)
+
+
 @dataclass(frozen=True, slots=True)
 class Keyframe:
     frame: Expression  # evaluated once with max_f, s, fps, bpm
-    value: Expression  # evaluated per frame (or a literal, interpolated)
+    value: Expression  # evaluated per frame, unless `numeric`
     column: int  # 1-based column of the entry in the schedule string
+    numeric: float | None = None  # a number to Deforum's test: interpolated to the next key
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +176,8 @@ def parse_schedule(text: str, name: str, source: str = "", key_path: str | None 
         raise where.error(0, f"{len(entries)} keyframes", f"at most {MAX_KEYFRAMES}")
     keyframes = []
     for frame_text, frame_at, value_text, value_at in entries:
+        numeric = deforum_number(value_text)
+        frame_number = deforum_number(frame_text)
         frame_text, frame_at = _strip_quotes(frame_text, frame_at)
         value_text, value_at = _strip_quotes(value_text, value_at)
         quoted = _QUOTED_IN_PARENS.match(value_text)
@@ -167,10 +187,17 @@ def parse_schedule(text: str, name: str, source: str = "", key_path: str | None 
             raise where.error(frame_at, "missing frame before ':'", "a frame number or expression of max_f, s")
         if not value_text:
             raise where.error(value_at, "missing value after ':'", "a number or an expression in parentheses")
-        frame = parse_expression(frame_text, Where(source, where.key_path, text, frame_at), FRAME_VARIABLES)
-        value = parse_expression(value_text, Where(source, where.key_path, text, value_at), VALUE_VARIABLES)
-        keyframes.append(Keyframe(frame, value, frame_at + 1))
+        # A number to Deforum is parsed from its float, so `05` means 5 as it does there.
+        frame = parse_expression(frame_text if frame_number is None else _number_text(frame_number),
+                                 Where(source, where.key_path, text, frame_at), FRAME_VARIABLES)
+        value = parse_expression(value_text if numeric is None else _number_text(numeric),
+                                 Where(source, where.key_path, text, value_at), VALUE_VARIABLES)
+        keyframes.append(Keyframe(frame, value, frame_at + 1, numeric))
     return ParsedSchedule(name, text, tuple(keyframes), where)
+
+
+def _number_text(number: float) -> str:
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def keyframe_frames(parsed: ParsedSchedule, ctx: ScheduleContext) -> list[tuple[int, Keyframe]]:
@@ -181,9 +208,11 @@ def keyframe_frames(parsed: ParsedSchedule, ctx: ScheduleContext) -> list[tuple[
         raw = float(key.frame.evaluate(env))
         if not np.isfinite(raw):
             raise key.frame.where.error(0, f"frame evaluates to {raw}", "a finite frame number")
-        if raw < 0 and key.frame.literal is not None:
-            raise key.frame.where.error(0, f"negative frame {raw:g}", "a frame >= 0")
         frame = int(raw)  # truncation toward zero, as Deforum's int(numexpr.evaluate(...))
+        if frame < 0 and key.frame.literal is not None:  # Deforum's frame loop never reaches it
+            log.warning("%s: keyframe at negative frame %d is ignored (as Deforum); frames start at 0",
+                        parsed.where.key_path, frame)
+            continue
         if frame < 0 or frame >= ctx.max_frames:
             log.info("%s: keyframe at frame %d is outside 0..%d; ignored (as Deforum)",
                      parsed.where.key_path, frame, ctx.max_frames - 1)
@@ -204,9 +233,8 @@ def evaluate_schedule(parsed: ParsedSchedule, ctx: ScheduleContext) -> np.ndarra
     known = np.zeros(n, dtype=bool)
     for i, (frame, key) in enumerate(keys):
         end = keys[i + 1][0] if i + 1 < len(keys) else n
-        literal = key.value.literal
-        if literal is not None:
-            values[frame] = literal
+        if key.numeric is not None:
+            values[frame] = key.numeric
             known[frame] = True
             continue
         frames = np.arange(frame, end)

@@ -24,7 +24,7 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FanOut
 from vj.output.take import LiveTake
 from vj.session.components import Control, Output
-from vj.session.presets import PresetSwitcher, install_preset
+from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class LiveSession:
             keep_off_the_render_cores()
         self.backend = backend if backend is not None else load_backend(preset.model)
         mods = preset.modulators
-        self.store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+        self.store = ParamStore(base=base_values(preset, self.backend, announce=True),
+                                prompts=preset.prompts.to_mix())
         self.tempo = TempoClock(mods.bpm, mods.beats_per_bar)
         self.quantiser = Quantiser(self.tempo, Quantise(mods.quantise), mods.lookahead_ms / 1000.0)
         self.modulators = ModulatorBank(self.store, self.tempo, engine_time=offline)
@@ -101,7 +102,7 @@ class LiveSession:
                                                                               preset.render.height)
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
             preset = preset.replace(model=self.preset.model, render=render)
-            self.store.load_preset_state(preset.params, preset.prompts.to_mix(), {})
+            self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
             install_preset(self.store, preset, self.modulators)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
                 self.engine.request_resize(preset.render.width, preset.render.height)

@@ -33,7 +33,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                    backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure."""
     backend = backend if backend is not None else load_backend(preset.model)
-    store = build_store(preset)
+    store = build_store(preset, backend)
     with started_outputs(outputs) as fanout:
         engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                        preset.render.fps, offline=True),

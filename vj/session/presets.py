@@ -12,15 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from vj.config import PresetConfig, list_presets, load_preset
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
+from vj.registry import ParamValue
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
 from vj.store import ParamStore
+
+if TYPE_CHECKING:  # the store side needs no torch at import time
+    from vj.engine.backends.base import Backend
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +37,29 @@ def install_preset(store: ParamStore, preset: PresetConfig, modulators: Modulato
     modulators.install_preset(preset.modulators)
 
 
-def build_store(preset: PresetConfig) -> ParamStore:
+def base_values(preset: PresetConfig, backend: Backend | None, *, announce: bool = False) -> dict[str, ParamValue]:
+    """The preset's values over what the model implies (its sampler, an LCM UNet's guidance).
+
+    A value the preset or the command line set always wins; `announce` logs what was taken
+    from the model (once per show, not on every preset switch).
+    """
+    taken = {name: d for name, d in (backend.param_defaults if backend is not None else {}).items()
+             if name not in preset.params}
+    if taken and announce:
+        log.info("from the model %s: %s (set them in the preset or on the command line to change this)",
+                 backend.name if backend is not None else "", "; ".join(
+                     f"{name} = {d.value} ({d.why})" for name, d in taken.items()))
+    return {**{name: d.value for name, d in taken.items()}, **preset.params}
+
+
+def build_store(preset: PresetConfig, backend: Backend | None = None) -> ParamStore:
     """A store holding the preset: base values, prompts, schedules and LFOs (offline render, replay).
 
+    With `backend`, the model's own defaults fill what the preset leaves unset (`base_values`).
     The LFOs run on engine time at the preset's tempo, so a render is reproducible frame for
     frame. A live show builds its store itself, with LFOs on the show's tempo clock.
     """
-    store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+    store = ParamStore(base=base_values(preset, backend, announce=True), prompts=preset.prompts.to_mix())
     install_preset(store, preset, ModulatorBank.on_engine_time(store, preset.modulators))
     return store
 

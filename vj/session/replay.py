@@ -117,7 +117,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         raise VjError(f"{timeline.path}: the timeline holds no frames to replay")
     preset = replay_preset(timeline, model=model, width=width, height=height, steps=steps, device=device)
     backend = backend if backend is not None else load_backend(preset.model)
-    store = build_store(preset)
+    store = build_store(preset, backend)
     frames, filled = dense_frames(timeline)
     start = frames[0].index
     times = [0.0] * start + [f.time_s for f in frames]

@@ -6,10 +6,12 @@ replace the PyTorch one without touching the frame stages.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 import torch
 
+from vj.engine.backends.model_defaults import ModelDefault
 from vj.engine.sampling import ModelFn, NoiseSchedule
 
 
@@ -20,6 +22,8 @@ class Backend(Protocol):
     latent_channels: int
     vae_scale_factor: int
     schedule: NoiseSchedule
+    # What the model implies where a preset sets nothing (sampler, guidance): vj.session.presets.
+    param_defaults: Mapping[str, ModelDefault]
 
     def encode_prompt(self, text: str) -> torch.Tensor:
         """[1, tokens, dim] text embedding."""

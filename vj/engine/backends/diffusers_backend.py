@@ -9,11 +9,13 @@ CUDA graphs on a GPU) or AOTInductor packages compiled once and cached on disk (
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import compile_settings, resolve_compile_mode
@@ -93,6 +95,7 @@ class DiffusersBackend:
             cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
             cfg.get("prediction_type", "epsilon"))
         self._time_cond_dim = self.unet.config.get("time_cond_proj_dim")
+        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config)
         self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
         self.compile_mode = resolve_compile_mode(compile_mode, device)
         encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
@@ -150,15 +153,17 @@ class DiffusersBackend:
     def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
         if self._time_cond_dim is None:
             return None
-        # LCM-distilled UNets take the guidance scale as a sinusoidal embedding of (w − 1)·1000.
+        # LCM-distilled UNets take the guidance scale as a sinusoidal embedding of (w − 1)·1000,
+        # computed in diffusers' order: sin of arguments in the thousands amplifies any rounding.
         half = self._time_cond_dim // 2
-        w = torch.tensor([(guidance - 1.0) * 1000.0], device=self.device)
-        freqs = torch.exp(-torch.log(torch.tensor(10000.0)) * torch.arange(half, device=self.device) / (half - 1))
+        w = torch.tensor([guidance - 1.0]) * 1000.0
+        step = torch.log(torch.tensor(10000.0)) / (half - 1)
+        freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -step)
         emb = w[:, None] * freqs[None]
         emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
         if self._time_cond_dim % 2:
             emb = torch.nn.functional.pad(emb, (0, 1))
-        return emb.to(self.dtype)
+        return emb.to(device=self.device, dtype=self.dtype)
 
     def denoise_fn(self, cond: torch.Tensor, negative: torch.Tensor, guidance: float) -> ModelFn:
         use_cfg = guidance > 1.0 and self._time_cond_dim is None

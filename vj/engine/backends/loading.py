@@ -79,13 +79,39 @@ def _from_pretrained(cls: Any, source: str, dtype: torch.dtype, what: str) -> An
             + _DO_THIS.format(id=source)) from err
 
 
+_WHAT_VJ_RUNS = "vj runs Stable Diffusion 1.x/2.x architectures (sd-turbo, LCM models, SD 1.5 with LCM-LoRA fused)"
+
+
+def _read_json(path: Path, source: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise BackendUnavailable(f"model {source!r}: {path.name} is not readable JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise BackendUnavailable(f"model {source!r}: {path.name} holds no JSON object")
+    return data
+
+
 def _check_architecture(source: str) -> None:
-    index = Path(source).expanduser() / "model_index.json"
+    """Refuse a local folder vj cannot run from its config files, before any weights load.
+
+    The UNet's own config is read too: a converted or mislabelled folder can carry an SDXL
+    UNet under a Stable Diffusion `model_index.json`, and would otherwise fail in every frame.
+    """
+    folder = Path(source).expanduser()
+    index = folder / "model_index.json"
     if index.is_file():
-        kind = json.loads(index.read_text(encoding="utf-8")).get("_class_name", "")
+        kind = str(_read_json(index, source).get("_class_name", ""))
         if "XL" in kind or "Flux" in kind or "3" in kind:
-            raise BackendUnavailable(f"model {source!r} is a {kind}; vj runs Stable Diffusion 1.x/2.x "
-                                     "architectures (sd-turbo, LCM models, SD 1.5 with LCM-LoRA fused).")
+            raise BackendUnavailable(f"model {source!r} is a {kind}; {_WHAT_VJ_RUNS}.")
+    unet_config = folder / "unet" / "config.json"
+    if unet_config.is_file():
+        unet = _read_json(unet_config, source)
+        if unet.get("addition_embed_type") == "text_time" or unet.get("cross_attention_dim") == 2048:
+            raise BackendUnavailable(
+                f"model {source!r}: its UNet is an SDXL UNet (unet/config.json: addition_embed_type "
+                f"{unet.get('addition_embed_type')!r}, cross_attention_dim {unet.get('cross_attention_dim')}), "
+                f"whatever model_index.json says; {_WHAT_VJ_RUNS}.")
 
 
 def load_pipeline(source: str, dtype: torch.dtype) -> Any:
@@ -126,6 +152,10 @@ def load_backend(config: ModelConfig) -> DiffusersBackend:
     """Load the model named by `config` on its device. Raises `BackendUnavailable`."""
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
+    if dtype == torch.float16 and device.type == "cpu":
+        # CPUs have no fast fp16 kernels: about 30x slower than float32 at 512 px; bfloat16 has them.
+        log.warning("dtype float16 on a CPU is very slow (about 30x slower than float32); use --dtype bfloat16 "
+                    "(faster than float32 on a CPU) or float32")
     pipe = load_pipeline(config.source, dtype)
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:

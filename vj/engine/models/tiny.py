@@ -48,9 +48,23 @@ def build_tiny_tokenizer():  # noqa: ANN201 - a transformers tokenizer
     return CLIPTokenizer(vocab=_byte_vocab(), merges=[], model_max_length=77)
 
 
-def build_tiny_components(vae: str = "kl8") -> dict[str, object]:
-    """The components of a tiny SD img2img pipeline, identical on every call (seeded)."""
-    from diffusers import AutoencoderKL, AutoencoderTiny, EulerAncestralDiscreteScheduler, UNet2DConditionModel
+# An LCM-distilled UNet's guidance-embedding width (real ones use 256): small, but the same layer.
+TINY_LCM_TIME_COND_DIM = 16
+
+
+def build_tiny_components(vae: str = "kl8", *, lcm: bool = False) -> dict[str, object]:
+    """The components of a tiny SD img2img pipeline, identical on every call (seeded).
+
+    `lcm`: an LCM-distilled model instead, as such a model is saved: a UNet that takes the
+    guidance scale as an embedding (`time_cond_proj_dim`) and an `LCMScheduler`.
+    """
+    from diffusers import (
+        AutoencoderKL,
+        AutoencoderTiny,
+        EulerAncestralDiscreteScheduler,
+        LCMScheduler,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(TINY_SEED)
@@ -58,7 +72,7 @@ def build_tiny_components(vae: str = "kl8") -> dict[str, object]:
         block_out_channels=TINY_UNET_BLOCK_OUT_CHANNELS, layers_per_block=2, sample_size=32, in_channels=4,
         out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=32,
+        cross_attention_dim=32, time_cond_proj_dim=TINY_LCM_TIME_COND_DIM if lcm else None,
     )
     torch.manual_seed(TINY_SEED)
     if vae == "kl8":
@@ -76,20 +90,20 @@ def build_tiny_components(vae: str = "kl8") -> dict[str, object]:
         hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=5, vocab_size=1000,
         bos_token_id=0, eos_token_id=1, pad_token_id=1, max_position_embeddings=77,
     ))
-    scheduler = EulerAncestralDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
-        steps_offset=1,
-    )
+    schedule = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
+                    steps_offset=1)
+    scheduler = LCMScheduler(**schedule) if lcm else EulerAncestralDiscreteScheduler(**schedule)
     return {"unet": unet, "vae": autoencoder, "text_encoder": text_encoder, "tokenizer": build_tiny_tokenizer(),
             "scheduler": scheduler}
 
 
-def build_tiny_pipeline(vae: str = "kl8"):  # noqa: ANN201 - a diffusers pipeline
+def build_tiny_pipeline(vae: str = "kl8", *, lcm: bool = False):  # noqa: ANN201 - a diffusers pipeline
     """The tiny model as a diffusers `StableDiffusionImg2ImgPipeline` (also the benchmark's naive loop)."""
     from diffusers import StableDiffusionImg2ImgPipeline
 
     return StableDiffusionImg2ImgPipeline(
-        **build_tiny_components(vae), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        **build_tiny_components(vae, lcm=lcm), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 

@@ -1,0 +1,37 @@
+"""The diffusion and dtype flags on a real `vj` child process, and the float16-on-CPU warning."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.helpers import run_vj
+from vj.config import ModelConfig
+from vj.engine.backends import load_backend
+
+
+@pytest.mark.parametrize(("flags", "named"), [(("--guidance", "30"), "params.guidance"),
+                                              (("--strength", "-0.5"), "params.strength"),
+                                              (("--sampler", "ddim"), "--sampler"),
+                                              (("--dtype", "fp16"), "--dtype")])
+def test_bad_override_is_one_error_line_before_the_model(tmp_path: Path, flags: tuple[str, str], named: str) -> None:
+    result = run_vj("render", "drift", "--model", "tiny", *flags, "--out", str(tmp_path / "x.mp4"))
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and named in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.mp4").exists()
+
+
+def test_float16_on_a_cpu_warns_and_suggests_bfloat16(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="vj.engine.backends.loading"):
+        backend = load_backend(ModelConfig(source="tiny", device="cpu", dtype="float16"))
+    assert backend.dtype == torch.float16
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "bfloat16" in warned[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vj.engine.backends.loading"):
+        load_backend(ModelConfig(source="tiny", device="cpu", dtype="bfloat16"))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
