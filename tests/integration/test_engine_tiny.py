@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -251,7 +252,9 @@ def test_ctrl_c_stops_a_live_run_cleanly_and_finishes_the_recording(tmp_path: Pa
     try:
         deadline = time.monotonic() + 120
         while proc.stdout is not None and time.monotonic() < deadline:
-            if "fps" in proc.stdout.readline():  # the first status line: the show is running
+            # a status line once the take holds a second of video (a loaded machine renders slowly)
+            found = re.search(r"frames (\d+)", proc.stdout.readline())
+            if found and int(found.group(1)) >= 24:
                 break
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
