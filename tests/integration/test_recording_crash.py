@@ -42,7 +42,7 @@ while True:
     t = time.monotonic() - start
     take.offer(Frame(i, t, image, ParamSnapshot(i, t, 1 / %(fps)d, values, PromptMix())))
     i += 1
-    rec = take._recorder
+    rec = take.recorder
     print(rec.frames_written if rec else 0, flush=True)
     time.sleep(1 / %(fps)d)
 """ % {"fps": FPS}  # noqa: UP031 - %-format keeps the child's f-string-free braces readable

@@ -8,23 +8,24 @@ from vj.output.ticks import output_ticks
 from vj.output.timeline import Timeline, TimelineFrame
 
 
-def _timeline(times: list[float], shown: tuple[tuple[int, int], ...] = (), last_tick: int | None = None,
-              output_fps: float = 10.0) -> Timeline:
-    frames = tuple(TimelineFrame(i, t, 0.1, "") for i, t in enumerate(times))
+def _timeline(times: list[float], ots: list[float] | None = None, first_tick: int | None = None,
+              last_tick: int | None = None, output_fps: float = 10.0) -> Timeline:
+    marks = ots or [None] * len(times)
+    frames = tuple(TimelineFrame(i, t, 0.1, "", (), ot) for i, (t, ot) in enumerate(zip(times, marks, strict=True)))
     return Timeline(Path("t.jsonl"), {"fps": 24.0, "output_fps": output_fps}, frames, True,
-                    shown=shown, last_tick=last_tick)
+                    first_tick=first_tick, last_tick=last_tick)
 
 
 def test_recorded_ticks_repeat_and_skip_frames_as_the_live_take_did() -> None:
-    # Frame 0 first shown at tick 1, frame 1 at 4, frame 2 never (replaced before a tick), frame 3 at 5..9.
-    ticks = output_ticks(_timeline([0.0, 0.3, 0.35, 0.4], shown=((0, 1), (1, 4), (3, 5)), last_tick=9))
-    assert ticks.exact and ticks.repeats == {0: 3, 1: 1, 3: 5} and ticks.total == 9
+    # Frame 0 live from tick 0.2 (first shown at tick 1), frame 1 replaced by frame 2 before tick 4 came.
+    ticks = output_ticks(_timeline([0.0, 0.3, 0.35, 0.4], [0.2, 3.5, 3.8, 4.6], first_tick=1, last_tick=9))
+    assert ticks.exact and ticks.repeats == {0: 3, 2: 1, 3: 5} and ticks.total == 9
     assert ticks.duration_s == 0.9
 
 
-def test_a_take_cut_short_ends_at_its_last_shown_tick() -> None:
-    ticks = output_ticks(_timeline([0.0, 0.1], shown=((0, 0), (1, 3))))
-    assert ticks.repeats == {0: 3, 1: 1} and ticks.total == 4
+def test_a_take_cut_short_ends_at_its_last_frame() -> None:
+    ticks = output_ticks(_timeline([0.0, 0.1], [0.1, 2.5]))  # no end line: no first/last tick
+    assert ticks.repeats == {0: 2, 1: 1} and ticks.total == 3
 
 
 def test_without_recorded_ticks_the_frame_clock_times_them() -> None:

@@ -111,7 +111,7 @@ def _replay(args: argparse.Namespace) -> int:
              "parameters not compared (overrides change them)")
     ticks = result.ticks
     assert ticks is not None
-    timing = ("as long as the live take, each frame at the output tick it was shown live" if ticks.exact else
+    timing = ("as long as the live take, each frame on the output ticks it was live" if ticks.exact else
               "timed from the frame clock: the timeline has no output ticks")
     print(f"vj: wrote {recorder.frames_written} frames ({ticks.duration_s:.2f} s at {fps:g} fps, {timing}; "
           f"{result.frames} engine frames) to {args.out}; {result.events} events replayed; {check}",

@@ -140,6 +140,7 @@ class PacedOutput:
         self._thread: threading.Thread | None = None
         self.pacer: Pacer | None = None
         self.tick = 0  # index of the tick being sent, counted from the thread's start (timestamps)
+        self.start_s: float | None = None  # when tick 0 is due (set by start(), before the thread runs)
 
     def offer(self, frame: Frame) -> None:
         self.mailbox.put(frame)
@@ -148,6 +149,7 @@ class PacedOutput:
         if self._thread is not None:
             return
         self._stop.clear()
+        self.start_s = self._clock()  # known at once, so a producer can place frames on the tick grid
         self._thread = threading.Thread(target=self._thread_main, name=self.name, daemon=True)
         self._thread.start()
 
@@ -172,7 +174,7 @@ class PacedOutput:
 
     def run(self, max_ticks: int | None = None) -> None:
         """The pacing loop (runs on the thread; tests call it directly with `max_ticks`)."""
-        self.pacer = Pacer(self.fps, self._clock())
+        self.pacer = Pacer(self.fps, self.start_s if self.start_s is not None else self._clock())
         done = 0
         while not self._stop.is_set():
             step = self.pacer.poll(self._clock())

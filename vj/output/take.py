@@ -56,6 +56,7 @@ class _TakeFiles:
     recorder: VideoRecorder
     timeline: TimelineWriter
     paced: PacedOutput | None = None
+    first_tick: int | None = None  # the video's first and last ticks (the end line: replay length)
     last_tick: int | None = None
     failure: str = ""
 
@@ -94,6 +95,12 @@ class LiveTake:
     @property
     def is_recording(self) -> bool:
         return self._recording
+
+    @property
+    def recorder(self) -> VideoRecorder | None:
+        """The current take's video recorder (None while idle or before its first frame)."""
+        files = self._files
+        return files.recorder if files is not None else None
 
     @property
     def failed(self) -> bool:
@@ -163,10 +170,12 @@ class LiveTake:
             files = self._files
         if retired is not None:
             self._finish_in_background(retired, "resized")
-        if files is not None:
-            files.timeline.offer(frame)
-            if files.paced is not None:
-                files.paced.offer(frame)
+        if files is not None and files.paced is not None:
+            start = files.paced.start_s
+            # When the frame went live, on the video's tick grid: what replay repeats or skips by.
+            tick = None if start is None else (self._clock() - start) * self.fps
+            files.timeline.offer(frame, tick)
+            files.paced.offer(frame)
 
     def status(self) -> str:
         files = self._files
@@ -233,7 +242,7 @@ class LiveTake:
                  self.codec, self.crf, self.encoder_preset)
 
     def _encode(self, files: _TakeFiles, frame: Frame, fresh: bool) -> None:
-        """One output tick, on the paced thread: encode, and note when a frame was first shown."""
+        """One output tick, on the paced thread: encode, and note the video's first and last ticks."""
         paced = files.paced
         if paced is None or files.failure:
             return
@@ -242,8 +251,8 @@ class LiveTake:
         except Exception as err:  # disk full, folder gone: this take ends, the show goes on
             self._take_failed(files, err)
             return
-        if fresh:
-            files.timeline.offer_shown(frame.index, paced.tick)
+        if files.first_tick is None:
+            files.first_tick = paced.tick
         files.last_tick = paced.tick
 
     def _take_failed(self, files: _TakeFiles, err: BaseException) -> None:
@@ -271,7 +280,8 @@ class LiveTake:
         files.recorder.close()
         self.frames_written += files.recorder.frames_written
         log.info("take %s: %d frames", files.path, files.recorder.frames_written)
-        files.timeline.close(reason, extra={"last_tick": files.last_tick} if files.last_tick is not None else None)
+        ticks = {"first_tick": files.first_tick, "last_tick": files.last_tick}
+        files.timeline.close(reason, extra=ticks if files.last_tick is not None else None)
         failure = files.failure or files.recorder.failure
         if not failure and files.timeline.errors:
             failure = f"{files.timeline.errors} timeline lines not written to {files.timeline.path.name}"

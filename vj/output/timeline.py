@@ -9,9 +9,9 @@ last frame. Format (version 1), one JSON object per line:
     {"type": "frame", "i": 0, "t": 0.0417, "dt": 0.0417, "h": "1a2b3c4d",
      "events": [{"kind": "set", "name": "zoom", "value": 1.02, "source": "osc"}]}
     ...
-    {"type": "shown", "i": 0, "tick": 1}
     ...
-    {"type": "end", "frames": 1234, "reason": "stopped", "last_tick": 3702}   (absent after a crash)
+    {"type": "end", "frames": 1234, "reason": "stopped", "first_tick": 1, "last_tick": 3702}
+                                                                          (absent after a crash)
 
 - `preset` is the full preset as data (the same tables as a preset TOML file).
 - `state` is what the store held when the timeline started (live overrides, prompt mix):
@@ -20,10 +20,10 @@ last frame. Format (version 1), one JSON object per line:
   the previous one; live smoothing and motion use the real elapsed time, so replay needs
   both) and the `ControlEvent`s that landed in it, in order. `events` is left out when
   there were none. Floats are written with `repr`, so they read back bit for bit.
-- A `shown` line says at which tick of the recorded video (`output_fps` in the header,
-  counted from the take's start) a frame was first shown; `last_tick` in the end line is
-  the video's last tick. Between them every tick showed the last frame shown, exactly as
-  the paced recorder did, so a replay can last as long as the live take, tick for tick.
+- `ot` (in a live take's frame lines) is when the frame was published, in ticks of the
+  recorded video (`output_fps` in the header) since the take's start: tick k showed the
+  last frame with `ot` <= k. `first_tick`/`last_tick` in the end line are the video's
+  first and last ticks, so a replay can last as long as the live take, tick for tick.
 - `h` is a CRC-32 of the frame's smoothed parameter values and prompt mix: replay checks
   it frame by frame and says where it first diverged (an unrecorded LFO, for example).
 
@@ -107,9 +107,11 @@ def event_from_json(data: Mapping[str, Any]) -> ControlEvent:
     return ControlEvent(str(data["kind"]), str(data.get("name", "")), data.get("value"), str(data.get("source", "")))
 
 
-def frame_line(snapshot: ParamSnapshot) -> dict[str, Any]:
+def frame_line(snapshot: ParamSnapshot, output_tick: float | None = None) -> dict[str, Any]:
     line: dict[str, Any] = {"type": "frame", "i": snapshot.frame_index, "t": snapshot.time_s, "dt": snapshot.dt_s,
                             "h": snapshot_digest(snapshot)}
+    if output_tick is not None:
+        line["ot"] = round(output_tick, 4)
     if snapshot.events:
         line["events"] = [event_to_json(e) for e in snapshot.events]
     return line
@@ -143,7 +145,7 @@ class TimelineWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("w", encoding="utf-8")
         self._write(dict(header))
-        self._queue: queue.SimpleQueue[ParamSnapshot | tuple[int, int] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[ParamSnapshot, float | None] | None] = queue.SimpleQueue()
         self._fsync_every_s = fsync_every_s
         self._last_sync = time.monotonic()
         self.frames = 0
@@ -155,17 +157,13 @@ class TimelineWriter:
         if not self._thread.is_alive() and not self._closed:
             self._thread.start()
 
-    def offer(self, frame: Frame) -> None:
-        self.offer_snapshot(frame.snapshot)
+    def offer(self, frame: Frame, output_tick: float | None = None) -> None:
+        """`output_tick`: when the frame was published, in ticks of the take's video (`ot`)."""
+        self.offer_snapshot(frame.snapshot, output_tick)
 
-    def offer_snapshot(self, snapshot: ParamSnapshot) -> None:
+    def offer_snapshot(self, snapshot: ParamSnapshot, output_tick: float | None = None) -> None:
         if not self._closed:
-            self._queue.put(snapshot)
-
-    def offer_shown(self, frame_index: int, tick: int) -> None:
-        """The paced recorder first showed `frame_index` at output `tick` (called from its thread)."""
-        if not self._closed:
-            self._queue.put((frame_index, tick))
+            self._queue.put((snapshot, output_tick))
 
     def status(self) -> str:
         return f"timeline {self.path.name}: {self.frames} frames, {self.errors} errors"
@@ -193,7 +191,7 @@ class TimelineWriter:
             except queue.Empty:
                 return
             if item is not None:
-                self._write_item(item)
+                self._write_snapshot(*item)
 
     def _run(self) -> None:
         while True:
@@ -201,21 +199,11 @@ class TimelineWriter:
             if item is None:
                 self._drain()
                 return
-            self._write_item(item)
+            self._write_snapshot(*item)
 
-    def _write_item(self, item: ParamSnapshot | tuple[int, int]) -> None:
-        if isinstance(item, tuple):
-            try:
-                self._write({"type": "shown", "i": item[0], "tick": item[1]})
-            except (OSError, ValueError):
-                self.errors += 1
-                log.exception("timeline %s: writing a shown line failed", self.path)
-            return
-        self._write_snapshot(item)
-
-    def _write_snapshot(self, snapshot: ParamSnapshot) -> None:
+    def _write_snapshot(self, snapshot: ParamSnapshot, output_tick: float | None = None) -> None:
         try:
-            self._write(frame_line(snapshot))
+            self._write(frame_line(snapshot, output_tick))
             self.frames += 1
             now = time.monotonic()
             if now - self._last_sync >= self._fsync_every_s:
@@ -238,6 +226,7 @@ class TimelineFrame:
     dt_s: float
     digest: str
     events: tuple[ControlEvent, ...] = ()
+    output_tick: float | None = None  # `ot`: when it was published, in ticks of the take's video
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,8 +237,8 @@ class Timeline:
     complete: bool  # an "end" line was found (False after a crash: still replayable)
     skipped_tail: bool = False  # a half-written last line was ignored
     extra: Mapping[str, Any] = field(default_factory=dict)
-    shown: tuple[tuple[int, int], ...] = ()  # (frame index, output tick it was first shown at)
-    last_tick: int | None = None  # the recorded video's last tick (from the end line)
+    first_tick: int | None = None  # the recorded video's first and last ticks (from the end line)
+    last_tick: int | None = None
 
     @property
     def preset(self) -> PresetConfig:
@@ -274,8 +263,7 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
     frames: list[TimelineFrame] = []
     complete = False
     skipped_tail = False
-    shown: list[tuple[int, int]] = []
-    last_tick: int | None = None
+    ticks: dict[str, int] = {}
     raw = list(_lines(path))
     for pos, (number, line) in enumerate(raw):
         if not line.strip():
@@ -299,25 +287,21 @@ def read_timeline(path: str | os.PathLike[str]) -> Timeline:
         if kind == "frame":
             try:
                 events = tuple(event_from_json(e) for e in obj.get("events", ()))
+                ot = obj.get("ot")
                 frames.append(TimelineFrame(int(obj["i"]), float(obj["t"]), float(obj["dt"]), str(obj.get("h", "")),
-                                            events))
+                                            events, None if ot is None else float(ot)))
             except (KeyError, TypeError, ValueError) as err:
                 raise ConfigError(str(path), f"line {number}", "a frame line with i, t, dt", line[:80]) from err
-        elif kind == "shown":
-            try:
-                shown.append((int(obj["i"]), int(obj["tick"])))
-            except (KeyError, TypeError, ValueError) as err:
-                raise ConfigError(str(path), f"line {number}", "a shown line with i and tick", line[:80]) from err
         elif kind == "end":
             complete = True
-            if isinstance(obj.get("last_tick"), int):
-                last_tick = obj["last_tick"]
+            ticks = {k: obj[k] for k in ("first_tick", "last_tick") if isinstance(obj.get(k), int)}
         else:
-            raise ConfigError(str(path), f"line {number}", "type header, frame, shown or end", kind)
+            raise ConfigError(str(path), f"line {number}", "type header, frame or end", kind)
     if header is None:
         raise ConfigError(str(path), "line 1", "a timeline header", "an empty file")
     for previous, current in zip(frames, frames[1:], strict=False):
         if current.index != previous.index + 1:
             raise ConfigError(str(path), f"frame {current.index}", f"frame {previous.index + 1} (frames in order)",
                               current.index)
-    return Timeline(path, header, tuple(frames), complete, skipped_tail, shown=tuple(shown), last_tick=last_tick)
+    return Timeline(path, header, tuple(frames), complete, skipped_tail, first_tick=ticks.get("first_tick"),
+                    last_tick=ticks.get("last_tick"))
