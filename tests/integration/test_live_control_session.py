@@ -90,7 +90,8 @@ depth = 3.0
 def test_osc_map_and_midi_ports_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["osc-map"]) == 0
     out = capsys.readouterr().out
-    for address in ("/vj/zoom", "/vj/zoom/norm", "/vj/prompt/<i>/weight", "/vj/preset", "/vj/tap", "/vj/bpm"):
+    for address in ("/vj/zoom", "/vj/norm/zoom", "/vj/prompt/<i>/text", "/vj/prompt/<i>/weight", "/vj/preset",
+                    "/vj/tap", "/vj/bpm"):
         assert address in out
     # no ALSA sequencer here: the command fails with one clear line, not a traceback
     code = main(["midi-ports"])

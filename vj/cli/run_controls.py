@@ -150,7 +150,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         session.add_control(_OscQueryAfterOsc(osc, OscQueryServer(session.store, osc_host=args.osc_host,
                                                                   osc_port=args.osc_port, http_port=http_port,
                                                                   tempo=session.tempo,
-                                                                  advertise=not args.no_zeroconf)))
+                                                                  advertise=not args.no_zeroconf,
+                                                                  modulators=session.modulators)))
 
 
 class _OscQueryAfterOsc:

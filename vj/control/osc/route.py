@@ -134,7 +134,10 @@ class OscRouter:
                 return
             writes.put(head, _validated(spec, value))
             return
-        if head in registry and parts[1:] == ["norm"]:
+        # /vj/norm/<param> is the OSCQuery tree's form; /vj/<param>/norm the older one, still routed
+        norm = parts[1] if head == "norm" and len(parts) == 2 else head if parts[1:] == ["norm"] else None
+        if norm is not None and norm in registry:
+            head = norm
             x = _number(_one_arg(args))
             try:
                 writes.put(head, registry[head].from_normalised(x))
@@ -155,7 +158,7 @@ class OscRouter:
             writes.commands += 1
             return
         if head == "lfo" and len(parts) in (2, 3):
-            self._lfo(parts[1:], args)
+            self._lfo(parts[1:] if parts[2:] != ["set"] else parts[1:2], args)  # .../set: the tree's form
             writes.commands += 1
             return
         raise Rejected(UNKNOWN_ADDRESS, "no such address (see `vj osc-map`)")
@@ -178,13 +181,13 @@ class OscRouter:
             raise Rejected(UNKNOWN_ADDRESS, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}") from None
         if not 0 <= index < MAX_PROMPTS or not parts[1].isdigit():
             raise Rejected(OUT_OF_RANGE, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}")
-        if len(parts) == 2:
+        if len(parts) == 2 or parts[2] == "text":  # /vj/prompt/<i>/text: the tree's form of /vj/prompt/<i>
             text = _string(_one_arg(args))
             self._quantised(lambda: self.store.set_prompt(index, text, source="osc"), writes)
             writes.applied += 1
             return
         if parts[2] != "weight":
-            raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i> and /vj/prompt/<i>/weight")
+            raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i>/text and /vj/prompt/<i>/weight")
         weight = _number(_one_arg(args))
         if not 0.0 <= weight <= MAX_PROMPT_WEIGHT:
             raise Rejected(OUT_OF_RANGE, f"prompt weight: expected 0..{MAX_PROMPT_WEIGHT:g}, found {weight:g}")
@@ -217,7 +220,7 @@ class OscRouter:
             raise Rejected(UNKNOWN_ADDRESS, f"lfo: {name!r} is not a numeric parameter")
         if len(parts) == 2:
             if parts[1] not in ("depth", "rate"):
-                raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are depth and rate")
+                raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are set, depth and rate")
             number = _number(_one_arg(args))
             if parts[1] == "rate" and number <= 0:
                 raise Rejected(OUT_OF_RANGE, f"lfo rate must be > 0, found {number:g}")
