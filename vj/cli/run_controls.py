@@ -16,6 +16,7 @@ from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mappin
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
+from vj.control.osc.pickup import PickupMode
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import ConfigError, DeviceNotConnected
@@ -35,6 +36,9 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-osc", action="store_true", help="no OSC server (and no OSCQuery)")
     g.add_argument("--oscquery-port", type=int, help="OSCQuery HTTP port (default: OSC port + 1)")
     g.add_argument("--no-oscquery", action="store_true", help="no OSCQuery server")
+    g.add_argument("--osc-pickup", choices=[m.value for m in PickupMode], default=PickupMode.CHANGE.value,
+                   help="after a preset recall, an OSC parameter lands again once its value changes "
+                        "(default), crosses the recalled value, or at once (off)")
     g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
     g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
     g.add_argument("--midi-map", metavar="FILE",
@@ -141,7 +145,9 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                      actions=OscActions(preset=presets.by_name, record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
-                                        quantiser=session.quantiser))
+                                        quantiser=session.quantiser),
+                     pickup=PickupMode(args.osc_pickup))
+    presets.on_recall(osc.arm_pickup)
     session.add_control(osc)
     if not args.no_oscquery:
         # default: the next port; with --osc-port 0 (any free port) also any free port

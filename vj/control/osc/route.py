@@ -16,6 +16,7 @@ from pythonosc import osc_message
 
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.osc.addresses import PREFIX
+from vj.control.osc.pickup import OscPickup
 from vj.control.osc.reasons import (
     ACTION_FAILED,
     NOT_FINITE,
@@ -80,9 +81,10 @@ class OscRouter:
     """Routes messages to handlers; handlers only validate and collect writes (or call an action),
     so a burst costs microseconds per message."""
 
-    def __init__(self, store: ParamStore, actions: OscActions) -> None:
+    def __init__(self, store: ParamStore, actions: OscActions, pickup: OscPickup | None = None) -> None:
         self.store = store
         self.actions = actions
+        self.pickup = pickup
         self._commands: dict[str, Callable[[list[object]], None]] = {
             "preset": self._cmd_preset,
             "release": self._cmd_release,
@@ -107,6 +109,10 @@ class OscRouter:
 
     def commit(self, writes: DatagramWrites) -> None:
         """Land the datagram's store writes together inside one `store.batch()` and tally them."""
+        if self.pickup is not None and writes.values:
+            admitted = self.pickup.admit(writes.values)
+            writes.unchanged += len(writes.values) - len(admitted)  # held by pickup: nothing changes
+            writes.values = admitted
         if not writes.values and not writes.store_writes:
             return
         with self.store.batch():
