@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
-from vj.config import PresetConfig, load_preset
+from vj.config import PresetConfig, load_preset, presets_dir
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscActions, OscControl
 from vj.control.osc.pickup import PickupMode
@@ -114,3 +114,44 @@ def test_a_resent_value_does_not_undo_a_recall(rig: tuple[Show, PresetSwitcher, 
     td.channels["angle"] = 3.0  # a change, and a crossing of 2.5 from 0
     wait_for(lambda: store.target("angle") == pytest.approx(3.0))
     assert osc.pickup.waiting() == []
+
+
+def test_preset_over_osc_takes_only_names(tmp_path, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """/vj/preset never opens a path it is sent: only shipped names and presets in --presets-dir."""
+    import vj.session.presets as presets_module
+
+    opened: list[str] = []
+    real_load = presets_module.load_preset
+    monkeypatch.setattr(presets_module, "load_preset", lambda name: opened.append(name) or real_load(name))
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\x00" * (30 * 1024 * 1024))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "custom.toml").write_text((presets_dir() / "spiral.toml").read_text(encoding="utf-8"))
+    preset = load_preset("drift")
+    store = ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+    tempo = TempoClock(120.0)
+    quantiser = Quantiser(tempo)
+    show = Show(store, ModulatorBank(store, tempo), preset)
+    switcher = PresetSwitcher(show, quantiser, folders=[mine])
+    osc = OscControl(store, port=0, actions=OscActions(preset=lambda n: switcher.by_name(n, allow_paths=False)))
+    osc.start()
+    client = SimpleUDPClient("127.0.0.1", osc.port)
+    try:
+        with caplog.at_level("WARNING"):
+            for name in ("../../../etc/passwd", str(big), "/etc/passwd", "spiral.toml", "nope"):
+                client.send_message("/vj/preset", name)
+            wait_for(lambda: osc.counters.handled >= 5)
+        assert osc.counters.rejected["refused"] == 5 and switcher.refused == 5
+        assert opened == [] and show.preset.name == "drift"  # refused before any file was opened
+        assert "preset switch refused: '../../../etc/passwd' is not a preset name" in caplog.text
+        assert "OSC /vj/preset ignored (refused)" in caplog.text
+        client.send_message("/vj/preset", "spiral")
+        wait_for(lambda: show.preset.name == "spiral")
+        client.send_message("/vj/preset", "custom")  # from the --presets-dir folder
+        wait_for(lambda: show.preset.source_path.endswith("custom.toml"))
+        assert osc.counters.rejected_total() == 5
+    finally:
+        osc.close()
+        quantiser.close()

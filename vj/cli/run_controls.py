@@ -40,6 +40,9 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
                    help="after a preset recall, an OSC parameter lands again once its value changes "
                         "(default), crosses the recalled value, or at once (off)")
     g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
+    g.add_argument("--presets-dir", metavar="DIR", action="append", type=_presets_folder, default=[],
+                   help="a folder of preset files OSC may switch to by name, besides the shipped ones "
+                        "(repeatable; OSC never opens a path it is sent)")
     g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
     g.add_argument("--midi-map", metavar="FILE",
                    help="mapping TOML or shipped profile (nanokontrol2, midimix); default: the profile "
@@ -50,6 +53,13 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--bpm", type=float, help="start tempo (default: the preset's [modulators] bpm)")
     g.add_argument("--quantise", choices=[q.value for q in Quantise],
                    help="where prompt / preset / seed switches land (default: the preset's)")
+
+
+def _presets_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder (expected a folder of preset .toml files)")
+    return path
 
 
 # ---------------------------------------------------------------------- session actions
@@ -125,6 +135,7 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         session.quantiser.mode = Quantise(args.quantise)
     session.add_control(TempoControl(session.tempo, session.quantiser, session.modulators))
     presets = session.presets
+    presets.folders += args.presets_dir
     record = RecordToggle(session)
 
     mapper: MidiMapper | None = None
@@ -142,7 +153,7 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     if args.no_osc:
         return
     osc = OscControl(session.store, host=args.osc_host, port=args.osc_port,
-                     actions=OscActions(preset=presets.by_name, record=record,
+                     actions=OscActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
                                         quantiser=session.quantiser),

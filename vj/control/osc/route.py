@@ -22,6 +22,7 @@ from vj.control.osc.reasons import (
     NOT_FINITE,
     OUT_OF_RANGE,
     OVERSIZED,
+    REFUSED,
     UNAVAILABLE,
     UNKNOWN_ADDRESS,
     WRONG_COUNT,
@@ -39,7 +40,7 @@ from vj.store import ParamStore
 class OscActions:
     """What OSC may do besides writing parameters; a missing action answers 'unavailable'.
 
-    preset(name) -> bool switches preset (the session applies it at a frame boundary);
+    preset(name) -> str | None switches preset (None: refused) (the session applies it at a frame boundary);
     record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused).
     """
 
@@ -256,7 +257,8 @@ class OscRouter:
         switch = self.actions.preset
         if switch is None:
             raise Rejected(UNAVAILABLE, "preset switching is not available in this session")
-        switch(str(value))  # the preset switcher lands it on the quantise grid itself
+        if switch(str(value)) is None:  # the preset switcher lands it on the quantise grid itself
+            raise Rejected(REFUSED, f"no preset named {str(value)[:80]!r} (shipped names, or --presets-dir)")
 
     def _cmd_release(self, args: list[object]) -> None:
         name = _string(_one_arg(args))
