@@ -447,3 +447,29 @@ def test_tree_forms_and_older_forms_route_alike(h: Harness) -> None:
     assert h.store.prompts().entries[1].text == "old form"
     assert h.modulators.get("zoom") is None
     assert h.osc.counters.rejected_total() == 0 and balanced(h)
+
+
+def test_big_datagrams_and_nesting_limit_over_real_udp(h: Harness) -> None:
+    """A valid 65,024-byte message is whole (oversized string, not malformed); bundles nest 8 levels."""
+    b = OscMessageBuilder("/vj/prompt/0")
+    b.add_arg("x" * 65_000)
+    big = b.build().dgram
+    assert len(big) == 65_024
+    h.raw(big)
+    h.settle(datagrams=1)
+    assert h.osc.counters.rejected == {"oversized": 1}
+
+    def nested(levels: int) -> bytes:
+        msg = OscMessageBuilder("/vj/zoom")
+        msg.add_arg(1.1 + levels / 100)
+        data = msg.build().dgram
+        for _ in range(levels):
+            data = b"#bundle\x00" + struct.pack(">Q", 1) + struct.pack(">i", len(data)) + data
+        return data
+
+    h.raw(nested(8))
+    h.settle(datagrams=2)
+    assert h.store.live_overrides()["zoom"] == pytest.approx(1.18) and h.osc.counters.rejected["malformed"] == 0
+    h.raw(nested(9))
+    h.settle(datagrams=3)
+    assert h.osc.counters.rejected["malformed"] == 1 and balanced(h)

@@ -23,7 +23,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from vj.control._ratelog import RateLimitedLog
 from vj.control._serving import stop_serving
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
-from vj.control.osc.parse import MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
+from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
 from vj.control.osc.pickup import OscPickup, PickupMode
 from vj.control.osc.reasons import MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.route import OscActions, OscRouter
@@ -87,6 +87,10 @@ class OscControl:
         control = self
 
         class _Server(BlockingOSCUDPServer):
+            # socketserver reads 8,192 bytes by default and cuts the rest off, which made a valid big
+            # datagram look malformed; read one byte past the limit so parse can tell oversize apart.
+            max_packet_size = MAX_DATAGRAM + 1
+
             def verify_request(self, request, client_address):  # type: ignore[no-untyped-def]
                 return True  # let malformed datagrams through so they are counted, not dropped silently
 
