@@ -7,6 +7,8 @@ import http.client
 import json
 import logging
 import socket
+import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,3 +175,24 @@ def test_python_oscquery_reads_the_whole_tree_and_every_node() -> None:
         assert info is not None and info.osc_port == 9000 and info.osc_transport == "UDP"
     finally:
         server.close()
+
+
+def test_a_client_hanging_up_mid_reply_is_one_log_line(served: tuple[OscQueryServer, ParamStore],
+                                                      capfd: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    server, _ = served
+    with caplog.at_level(logging.INFO, logger="vj.control.oscquery"):
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.close()
+        deadline = time.monotonic() + 5
+        while server.requests < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # let the request threads finish writing (or failing to)
+    assert server.requests == 5
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
+    assert server.hangups >= 1 and "hung up" in caplog.text
+    assert get(server, "/vj/zoom?VALUE")[0] == 200  # still serving

@@ -187,6 +187,7 @@ class OscQueryServer:
         self.name = name
         self.requests = 0
         self.errors = 0
+        self.hangups = 0  # clients that closed the connection before the reply was written
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._zeroconf: Any = None
@@ -273,6 +274,13 @@ class OscQueryServer:
 def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "vj-oscquery"
+
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except OSError as err:  # the client hung up mid-reply: not the show's problem, one line
+                server.hangups += 1
+                log.info("OSCQuery client %s hung up (%s)", self.client_address[0], type(err).__name__)
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             log.debug("oscquery %s", format % args)
