@@ -90,7 +90,8 @@ depth = 3.0
 def test_osc_map_and_midi_ports_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["osc-map"]) == 0
     out = capsys.readouterr().out
-    for address in ("/vj/zoom", "/vj/zoom/norm", "/vj/prompt/<i>/weight", "/vj/preset", "/vj/tap", "/vj/bpm"):
+    for address in ("/vj/zoom", "/vj/norm/zoom", "/vj/prompt/<i>/text", "/vj/prompt/<i>/weight", "/vj/preset",
+                    "/vj/tap", "/vj/bpm"):
         assert address in out
     # no ALSA sequencer here: the command fails with one clear line, not a traceback
     code = main(["midi-ports"])
@@ -105,7 +106,7 @@ def test_quantised_preset_switch_over_osc_arms_midi_pickup(tiny_backend, tiny_pr
     other.write_text('[preset]\nname = "other"\n[model]\nsource = "tiny"\n[params]\nangle = 7.0\nstrength = 0.4\n')
     session = LiveSession(tiny_preset, backend=tiny_backend)
     args = run_args("--no-oscquery", "--bpm", "150", "--quantise", "beat", "--midi", "no-such-port",
-                    "--midi-map", "nanokontrol2")
+                    "--midi-map", "nanokontrol2", "--presets-dir", str(tmp_path))
     attach_run_components(session, args)
     session.start()
     try:
@@ -113,7 +114,7 @@ def test_quantised_preset_switch_over_osc_arms_midi_pickup(tiny_backend, tiny_pr
         midi = next(c for c in session.controls if type(c).__name__ == "MidiInput")
         midi.mapper.handle(mido.Message("control_change", control=0, value=127))  # strength fader up
         assert session.store.target("strength") == pytest.approx(1.0)
-        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/preset", str(other))
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/preset", other.stem)  # by name: OSC never opens a path
         wait_for(lambda: osc.counters.messages == 1)
         assert session.preset.name != "other"  # waits for the beat (0.4 s at 150 bpm)
         wait_for(lambda: session.preset.name == "other", timeout_s=2.0)

@@ -415,7 +415,9 @@ def test_address_map_covers_every_parameter() -> None:
     addresses = {row.address for row in address_map()}
     store = ParamStore()
     for name in store.registry:
-        assert f"/vj/{name}" in addresses and f"/vj/{name}/norm" in addresses
+        assert f"/vj/{name}" in addresses and f"/vj/norm/{name}" in addresses
+    for old_form in ("/vj/<param>/norm", "/vj/prompt/<i>", "/vj/lfo/<param>"):  # still routed, still listed
+        assert old_form in addresses
     for extra in ("/vj/preset", "/vj/release", "/vj/record", "/vj/tap", "/vj/bpm", "/vj/negative"):
         assert extra in addresses
 
@@ -425,3 +427,49 @@ def test_status_shows_counters(h: Harness) -> None:
     h.settle(messages=1)
     assert f"osc :{h.osc.port} rx 1 bad 1 (unknown_address 1)" == h.osc.status()
     assert Quantise("bar") is Quantise.BAR
+
+
+def test_tree_forms_and_older_forms_route_alike(h: Harness) -> None:
+    """The OSCQuery tree's leaves (/vj/norm/<p>, /vj/prompt/<i>/text, /vj/lfo/<p>/set) and the older
+    forms (/vj/<p>/norm, /vj/prompt/<i>, /vj/lfo/<p>) write the same things."""
+    h.send("/vj/norm/angle", 0.75)
+    h.send("/vj/prompt/1/text", "tree form")
+    h.send("/vj/lfo/zoom/set", "sine", 4.0, 0.01)
+    h.settle(messages=3)
+    assert h.store.live_overrides()["angle"] == pytest.approx(22.5)
+    assert h.store.prompts().entries[1].text == "tree form"
+    assert h.modulators.get("zoom") is not None
+    h.send("/vj/angle/norm", 0.25)
+    h.send("/vj/prompt/1", "old form")
+    h.send("/vj/lfo/zoom", "off")
+    h.settle(messages=6)
+    assert h.store.live_overrides()["angle"] == pytest.approx(-22.5)
+    assert h.store.prompts().entries[1].text == "old form"
+    assert h.modulators.get("zoom") is None
+    assert h.osc.counters.rejected_total() == 0 and balanced(h)
+
+
+def test_big_datagrams_and_nesting_limit_over_real_udp(h: Harness) -> None:
+    """A valid 65,024-byte message is whole (oversized string, not malformed); bundles nest 8 levels."""
+    b = OscMessageBuilder("/vj/prompt/0")
+    b.add_arg("x" * 65_000)
+    big = b.build().dgram
+    assert len(big) == 65_024
+    h.raw(big)
+    h.settle(datagrams=1)
+    assert h.osc.counters.rejected == {"oversized": 1}
+
+    def nested(levels: int) -> bytes:
+        msg = OscMessageBuilder("/vj/zoom")
+        msg.add_arg(1.1 + levels / 100)
+        data = msg.build().dgram
+        for _ in range(levels):
+            data = b"#bundle\x00" + struct.pack(">Q", 1) + struct.pack(">i", len(data)) + data
+        return data
+
+    h.raw(nested(8))
+    h.settle(datagrams=2)
+    assert h.store.live_overrides()["zoom"] == pytest.approx(1.18) and h.osc.counters.rejected["malformed"] == 0
+    h.raw(nested(9))
+    h.settle(datagrams=3)
+    assert h.osc.counters.rejected["malformed"] == 1 and balanced(h)

@@ -6,11 +6,15 @@ import builtins
 import http.client
 import json
 import logging
+import socket
+import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.oscquery import ACCESS_RW, OscQueryServer
 from vj.control.tempo import TempoClock
 from vj.store import ParamStore
@@ -47,9 +51,12 @@ def check_node(node: dict[str, Any], path: str) -> int:
         methods += 1
         assert isinstance(node["TYPE"], str) and node["TYPE"]
         n_args = len(node["TYPE"].replace("N", ""))
-        if "VALUE" in node:
-            assert node["ACCESS"] in (1, 3)
+        assert "CONTENTS" not in node  # a method is a leaf (python-oscquery refuses anything else)
+        if "VALUE" in node:  # readable, or a write-only method's typed placeholder
+            assert node["ACCESS"] in (1, 2, 3)
             assert isinstance(node["VALUE"], list) and len(node["VALUE"]) == n_args
+        else:
+            assert node["ACCESS"] == 0 and n_args == 0  # only a method without arguments has no value
         if "RANGE" in node:
             assert isinstance(node["RANGE"], list) and len(node["RANGE"]) == n_args
             for r in node["RANGE"]:
@@ -74,6 +81,10 @@ def test_tree_follows_the_specification(served: tuple[OscQueryServer, ParamStore
     assert border["TYPE"] == "s" and border["RANGE"] == [{"VALS": ["replicate", "reflect", "wrap"]}]
     assert root["CONTENTS"]["vj"]["CONTENTS"]["steps"]["TYPE"] == "i"
     assert methods >= 2 * len(store.registry) + 16  # params, /norm, prompts and weights, commands
+    lfo = root["CONTENTS"]["vj"]["CONTENTS"]["lfo"]["CONTENTS"]
+    assert set(lfo) == {n for n, spec in store.registry.items() if spec.numeric}
+    assert set(lfo["zoom"]["CONTENTS"]) == {"set", "depth", "rate"}
+    assert zoom["CLIPMODE"] == "both"  # out-of-range values are refused, not passed through
 
 
 def test_value_query_answers_the_current_value(served: tuple[OscQueryServer, ParamStore]) -> None:
@@ -85,9 +96,9 @@ def test_value_query_answers_the_current_value(served: tuple[OscQueryServer, Par
     status, body = get(server, "/vj/zoom?VALUE")
     assert status == 200 and body["VALUE"][0] == pytest.approx(1.3, abs=0.05)  # the smoothed on-screen value
     store.set_prompt(1, "fog")
-    assert get(server, "/vj/prompt/1?VALUE") == (200, {"VALUE": ["fog"]})
+    assert get(server, "/vj/prompt/1/text?VALUE") == (200, {"VALUE": ["fog"]})
     assert get(server, "/vj/bpm?VALUE") == (200, {"VALUE": [128.0]})
-    assert get(server, "/vj/zoom/norm?RANGE") == (200, {"RANGE": [{"MIN": 0.0, "MAX": 1.0}]})
+    assert get(server, "/vj/norm/zoom?RANGE") == (200, {"RANGE": [{"MIN": 0.0, "MAX": 1.0}]})
 
 
 def test_host_info_and_error_codes(served: tuple[OscQueryServer, ParamStore]) -> None:
@@ -116,3 +127,72 @@ def test_missing_zeroconf_is_logged_clearly(monkeypatch: pytest.MonkeyPatch, cap
     with caplog.at_level(logging.WARNING, logger="vj.control.oscquery"):
         server._advertise()
     assert "zeroconf is not installed" in caplog.text and not server.advertised
+
+
+# ---------------------------------------------------------------------- a real third-party client
+def oscquery_client(server: OscQueryServer) -> Any:
+    """python-oscquery's client, pointed at the server on loopback (no multicast discovery needed)."""
+    from pythonoscquery.osc_query_client import OSCQueryClient
+    from zeroconf import ServiceInfo
+
+    info = ServiceInfo("_oscjson._tcp.local.", "vj-test._oscjson._tcp.local.",
+                       addresses=[socket.inet_aton("127.0.0.1")], port=server.port)
+    return OSCQueryClient(info)
+
+
+def test_python_oscquery_reads_the_whole_tree_and_every_node() -> None:
+    pytest.importorskip("pythonoscquery", reason="python-oscquery is in the test extra")
+    store = ParamStore(base={"zoom": 1.02})
+    tempo = TempoClock(128.0)
+    bank = ModulatorBank(store, tempo)
+    bank.assign("angle", parse_lfo("triangle", 2.0, 5.0, 1.0))
+    store.set_prompt(1, "fog")
+    store.set_prompt_weight(1, 0.4)
+    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, tempo=tempo,
+                            advertise=False, modulators=bank)
+    server.start()
+    try:
+        client = oscquery_client(server)
+        root = client.query_node("/")
+        nodes = {node.full_path: node for node in root}
+        assert len(nodes) > 3 * len(store.registry)
+        for path, node in nodes.items():  # each node on its own, as a client browsing the tree asks
+            alone = client.query_node(path)
+            assert alone is not None and alone.full_path == path
+            assert alone.value == node.value
+        for name in store.registry:
+            assert nodes[f"/vj/{name}"].value == [store.target(name)]
+            spec = store.registry[name]
+            assert nodes[f"/vj/norm/{name}"].value == [pytest.approx(spec.to_normalised(store.target(name)))]
+        assert nodes["/vj/zoom"].value == [pytest.approx(1.02)]
+        assert nodes["/vj/prompt/1/text"].value == ["fog"]
+        assert nodes["/vj/prompt/1/weight"].value == [pytest.approx(0.4)]
+        assert nodes["/vj/lfo/angle/set"].value == ["triangle", 2.0, 5.0, 1.0]
+        assert nodes["/vj/lfo/angle/depth"].value == [5.0] and nodes["/vj/lfo/zoom/set"].value[0] == "off"
+        assert nodes["/vj/bpm"].value == [128.0]
+        assert nodes["/vj/zoom"].is_container is False and nodes["/vj/prompt/1"].is_container is True
+        info = client.get_host_info()
+        assert info is not None and info.osc_port == 9000 and info.osc_transport == "UDP"
+    finally:
+        server.close()
+
+
+def test_a_client_hanging_up_mid_reply_is_one_log_line(served: tuple[OscQueryServer, ParamStore],
+                                                      capfd: pytest.CaptureFixture[str],
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    server, _ = served
+    with caplog.at_level(logging.INFO, logger="vj.control.oscquery"):
+        for _ in range(5):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.close()
+        deadline = time.monotonic() + 5
+        while server.requests < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # let the request threads finish writing (or failing to)
+    assert server.requests == 5
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err
+    assert server.hangups >= 1 and "hung up" in caplog.text
+    assert get(server, "/vj/zoom?VALUE")[0] == 200  # still serving

@@ -17,6 +17,7 @@ from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mappin
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
+from vj.control.osc.pickup import PickupMode
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, Quantiser, TempoClock
 from vj.errors import ConfigError, DeviceNotConnected
@@ -36,7 +37,13 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-osc", action="store_true", help="no OSC server (and no OSCQuery)")
     g.add_argument("--oscquery-port", type=port, help="OSCQuery HTTP port (default: OSC port + 1)")
     g.add_argument("--no-oscquery", action="store_true", help="no OSCQuery server")
+    g.add_argument("--osc-pickup", choices=[m.value for m in PickupMode], default=PickupMode.CHANGE.value,
+                   help="after a preset recall, an OSC parameter lands again once its value changes "
+                        "(default), crosses the recalled value, or at once (off)")
     g.add_argument("--no-zeroconf", action="store_true", help="serve OSCQuery but do not advertise it on the network")
+    g.add_argument("--presets-dir", metavar="DIR", action="append", type=_presets_folder, default=[],
+                   help="a folder of preset files OSC may switch to by name, besides the shipped ones "
+                        "(repeatable; OSC never opens a path it is sent)")
     g.add_argument("--midi", metavar="NAME", help="open MIDI inputs whose name contains NAME, or 'all'")
     g.add_argument("--midi-map", metavar="FILE",
                    help="mapping TOML or shipped profile (nanokontrol2, midimix); default: the profile "
@@ -48,6 +55,13 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
                    help="start tempo (default: the preset's [modulators] bpm)")
     g.add_argument("--quantise", choices=[q.value for q in Quantise],
                    help="where prompt / preset / seed switches land (default: the preset's)")
+
+
+def _presets_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder (expected a folder of preset .toml files)")
+    return path
 
 
 # ---------------------------------------------------------------------- session actions
@@ -123,6 +137,7 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         session.quantiser.mode = Quantise(args.quantise)
     session.add_control(TempoControl(session.tempo, session.quantiser, session.modulators))
     presets = session.presets
+    presets.folders += args.presets_dir
     record = RecordToggle(session)
 
     mapper: MidiMapper | None = None
@@ -140,10 +155,12 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     if args.no_osc:
         return
     osc = OscControl(session.store, host=args.osc_host, port=args.osc_port,
-                     actions=OscActions(preset=presets.by_name, record=record,
+                     actions=OscActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
-                                        quantiser=session.quantiser))
+                                        quantiser=session.quantiser),
+                     pickup=PickupMode(args.osc_pickup))
+    presets.on_recall(osc.arm_pickup)
     session.add_control(osc)
     if not args.no_oscquery:
         # default: the next port; with --osc-port 0 (any free port) also any free port
@@ -152,7 +169,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         session.add_control(_OscQueryAfterOsc(osc, OscQueryServer(session.store, osc_host=args.osc_host,
                                                                   osc_port=args.osc_port, http_port=http_port,
                                                                   tempo=session.tempo,
-                                                                  advertise=not args.no_zeroconf)))
+                                                                  advertise=not args.no_zeroconf,
+                                                                  modulators=session.modulators)))
 
 
 class _OscQueryAfterOsc:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
+from vj.control.modulators import Lfo, ModulatorBank, Shape
 from vj.control.osc import PREFIX
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
@@ -39,15 +40,26 @@ EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True,
               "UNIT": True, "TAGS": False, "EXTENDED_TYPE": False, "CRITICAL": False, "OVERLOADS": False,
               "LISTEN": False, "PATH_CHANGED": False, "PATH_RENAMED": False, "PATH_ADDED": False,
               "PATH_REMOVED": False, "HTML": False}
+CLIPMODE = "both"  # out-of-range values are refused, never passed through: the range is hard
 
 
 class OscQueryTree:
-    """Builds the JSON tree from the registry; values are read live at request time."""
+    """Builds the JSON tree from the registry; values are read live at request time.
 
-    def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj") -> None:
+    Every method is a leaf and every container holds no value, as the proposal (and clients
+    such as python-oscquery) require: the normalised forms live under /vj/norm/, a prompt slot
+    is a container of text and weight, an LFO one of set, depth and rate. Ranges are hard: an
+    out-of-range value is refused (counted out_of_range), never clamped, so CLIPMODE is "both"
+    to tell a client to clip before it sends. Write-only methods carry a placeholder VALUE of
+    their type (clients build typed controls from it); `?VALUE` on them still answers 204.
+    """
+
+    def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
+                 modulators: ModulatorBank | None = None) -> None:
         self.store = store
         self.tempo = tempo
         self.name = name
+        self.modulators = modulators
 
     def _value(self, name: str) -> object:
         snap = self.store.last_snapshot
@@ -57,6 +69,7 @@ class OscQueryTree:
 
     def tree(self) -> dict[str, Any]:
         vj: dict[str, Any] = {}
+        norm: dict[str, Any] = {}
         for name, spec in self.store.registry.items():
             node: dict[str, Any] = {"FULL_PATH": f"{PREFIX}{name}", "ACCESS": ACCESS_RW,
                                     "DESCRIPTION": spec.description}
@@ -65,47 +78,72 @@ class OscQueryTree:
                 node.update(TYPE="s", RANGE=[{"VALS": list(spec.choices)}], VALUE=[value])
             else:
                 node.update(TYPE="i" if spec.kind is ParamKind.INT else "f",
-                            RANGE=[{"MIN": spec.minimum, "MAX": spec.maximum}], VALUE=[value], CLIPMODE="none")
+                            RANGE=[{"MIN": spec.minimum, "MAX": spec.maximum}], VALUE=[value], CLIPMODE=CLIPMODE)
                 if spec.unit:
                     node["UNIT"] = [spec.unit]
-            node["CONTENTS"] = {"norm": {
-                "FULL_PATH": f"{PREFIX}{name}/norm", "TYPE": "f", "ACCESS": ACCESS_RW,
-                "RANGE": [{"MIN": 0.0, "MAX": 1.0}], "VALUE": [_normalised(spec, value)], "CLIPMODE": "none",
-                "DESCRIPTION": f"{name} mapped onto 0..1"}}
             vj[name] = node
-        mix = self.store.prompts()
-        prompts: dict[str, Any] = {}
-        for i in range(MAX_PROMPTS):
-            entry = mix.entries[i] if i < len(mix.entries) else None
-            prompts[str(i)] = {
-                "FULL_PATH": f"{PREFIX}prompt/{i}", "TYPE": "s", "ACCESS": ACCESS_RW,
-                "VALUE": [entry.text if entry else ""], "DESCRIPTION": f"prompt text of slot {i}",
-                "CONTENTS": {"weight": {
-                    "FULL_PATH": f"{PREFIX}prompt/{i}/weight", "TYPE": "f", "ACCESS": ACCESS_RW,
-                    "RANGE": [{"MIN": 0.0, "MAX": MAX_PROMPT_WEIGHT}], "VALUE": [entry.weight if entry else 0.0],
-                    "CLIPMODE": "none", "DESCRIPTION": f"blend weight of prompt slot {i}"}}}
-        vj["prompt"] = {"FULL_PATH": f"{PREFIX}prompt", "ACCESS": ACCESS_NONE, "CONTENTS": prompts,
-                        "DESCRIPTION": "weighted prompts blended in embedding space"}
-        vj["negative"] = {"FULL_PATH": f"{PREFIX}negative", "TYPE": "s", "ACCESS": ACCESS_RW,
-                          "VALUE": [mix.negative], "DESCRIPTION": "negative prompt"}
-        vj["preset"] = _write_only("preset", "s", "switch preset by name (or number)")
-        vj["release"] = _write_only("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
-                                    RANGE=[{"VALS": [*self.store.registry, "prompt", "all"]}])
-        vj["record"] = _write_only("record", "i", "start (1) or stop (0) recording", RANGE=[{"MIN": 0, "MAX": 1}])
-        vj["tap"] = _write_only("tap", "N", "tap tempo")
-        vj["quantise"] = _write_only("quantise", "s", "where prompt / preset / seed changes land",
-                                     RANGE=[{"VALS": [q.value for q in Quantise]}])
-        vj["learn"] = _write_only("learn", "s", "MIDI learn: map the next control moved to this target")
-        bpm: dict[str, Any] = {"FULL_PATH": f"{PREFIX}bpm", "TYPE": "f", "RANGE": [{"MIN": MIN_BPM, "MAX": MAX_BPM}],
-                               "DESCRIPTION": "tempo in beats per minute", "CLIPMODE": "none"}
+            norm[name] = _leaf(f"norm/{name}", "f", f"{name} mapped onto 0..1", ACCESS_RW,
+                               [_normalised(spec, value)], RANGE=[{"MIN": 0.0, "MAX": 1.0}], CLIPMODE=CLIPMODE)
+        vj["norm"] = _container("norm", norm, "every parameter mapped onto 0..1 (choices by position)")
+        vj["prompt"] = _container("prompt", self._prompts(), "weighted prompts blended in embedding space")
+        vj["negative"] = _leaf("negative", "s", "negative prompt", ACCESS_RW, [self.store.prompts().negative])
+        vj["lfo"] = _container("lfo", self._lfos(), "an LFO per numeric parameter")
+        vj["preset"] = _leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
+        vj["release"] = _leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
+                              ACCESS_WRITE, ["all"], RANGE=[{"VALS": [*self.store.registry, "prompt", "all"]}])
+        vj["record"] = _leaf("record", "i", "start (1) or stop (0) recording", ACCESS_WRITE, [0],
+                             RANGE=[{"MIN": 0, "MAX": 1}])
+        # No arguments, so no value: ACCESS 0 is the proposal's "method without a value".
+        vj["tap"] = {"FULL_PATH": f"{PREFIX}tap", "TYPE": "N", "ACCESS": ACCESS_NONE,
+                     "DESCRIPTION": "tap tempo (no arguments)"}
+        vj["quantise"] = _leaf("quantise", "s", "where prompt / preset / seed changes land", ACCESS_WRITE,
+                               [Quantise.OFF.value], RANGE=[{"VALS": [q.value for q in Quantise]}])
+        vj["learn"] = _leaf("learn", "s", "MIDI learn: map the next control moved to this target", ACCESS_WRITE,
+                            ["off"])
         if self.tempo is not None:
-            bpm.update(ACCESS=ACCESS_RW, VALUE=[self.tempo.bpm])
+            bpm = _leaf("bpm", "f", "tempo in beats per minute", ACCESS_RW, [self.tempo.bpm])
         else:
-            bpm["ACCESS"] = ACCESS_WRITE
+            bpm = _leaf("bpm", "f", "tempo in beats per minute", ACCESS_WRITE, [120.0])
+        bpm.update(RANGE=[{"MIN": MIN_BPM, "MAX": MAX_BPM}], CLIPMODE=CLIPMODE)
         vj["bpm"] = bpm
         return {"FULL_PATH": "/", "ACCESS": ACCESS_NONE, "DESCRIPTION": f"{self.name} OSC address space",
                 "CONTENTS": {"vj": {"FULL_PATH": "/vj", "ACCESS": ACCESS_NONE, "CONTENTS": vj,
                                     "DESCRIPTION": "real-time diffusion VJ engine"}}}
+
+    def _prompts(self) -> dict[str, Any]:
+        mix = self.store.prompts()
+        prompts: dict[str, Any] = {}
+        for i in range(MAX_PROMPTS):
+            entry = mix.entries[i] if i < len(mix.entries) else None
+            prompts[str(i)] = _container(f"prompt/{i}", {
+                "text": _leaf(f"prompt/{i}/text", "s", f"prompt text of slot {i}", ACCESS_RW,
+                              [entry.text if entry else ""]),
+                "weight": _leaf(f"prompt/{i}/weight", "f", f"blend weight of prompt slot {i}", ACCESS_RW,
+                                [entry.weight if entry else 0.0], RANGE=[{"MIN": 0.0, "MAX": MAX_PROMPT_WEIGHT}],
+                                CLIPMODE=CLIPMODE),
+            }, f"prompt slot {i}")
+        return prompts
+
+    def _lfos(self) -> dict[str, Any]:
+        lfos: dict[str, Any] = {}
+        shapes = [s.value for s in Shape]
+        for name, spec in self.store.registry.items():
+            if not spec.numeric:
+                continue
+            lfo = self.modulators.get(name) if self.modulators is not None else None
+            now = lfo if lfo is not None else Lfo()
+            # Without a bank the values cannot be read, only sent.
+            access = ACCESS_RW if self.modulators is not None else ACCESS_WRITE
+            shape = now.shape.value if lfo is not None else "off"
+            lfos[name] = _container(f"lfo/{name}", {
+                "set": _leaf(f"lfo/{name}/set", "sfff", f"attach an LFO to {name}: shape, rate in beats, depth, "
+                             "offset (or one argument 'off')", access, [shape, now.rate, now.depth, now.offset],
+                             RANGE=[{"VALS": [*shapes, "off"]}, {"MIN": 0.0}, {}, {}]),
+                "depth": _leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth]),
+                "rate": _leaf(f"lfo/{name}/rate", "f", f"LFO rate on {name}, in beats per cycle", access,
+                              [now.rate], RANGE=[{"MIN": 0.0}]),
+            }, f"LFO on {name}")
+        return lfos
 
     def node(self, path: str) -> dict[str, Any] | None:
         node = self.tree()
@@ -117,9 +155,14 @@ class OscQueryTree:
         return node
 
 
-def _write_only(name: str, type_tag: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {"FULL_PATH": f"{PREFIX}{name}", "TYPE": type_tag, "ACCESS": ACCESS_WRITE, "DESCRIPTION": description,
-            **extra}
+def _leaf(path: str, type_tag: str, description: str, access: int, value: list[object],
+          **extra: Any) -> dict[str, Any]:
+    return {"FULL_PATH": f"{PREFIX}{path}", "TYPE": type_tag, "ACCESS": access, "VALUE": value,
+            "DESCRIPTION": description, **extra}
+
+
+def _container(path: str, contents: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"FULL_PATH": f"{PREFIX}{path}", "ACCESS": ACCESS_NONE, "CONTENTS": contents, "DESCRIPTION": description}
 
 
 def _normalised(spec: Any, value: object) -> float:
@@ -134,8 +177,8 @@ class OscQueryServer:
 
     def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
-                 name: str = "vj") -> None:
-        self.tree = OscQueryTree(store, tempo, name)
+                 name: str = "vj", modulators: ModulatorBank | None = None) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators)
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host
@@ -144,6 +187,7 @@ class OscQueryServer:
         self.name = name
         self.requests = 0
         self.errors = 0
+        self.hangups = 0  # clients that closed the connection before the reply was written
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._zeroconf: Any = None
@@ -231,6 +275,13 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
     class Handler(BaseHTTPRequestHandler):
         server_version = "vj-oscquery"
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except OSError as err:  # the client hung up mid-reply: not the show's problem, one line
+                server.hangups += 1
+                log.info("OSCQuery client %s hung up (%s)", self.client_address[0], type(err).__name__)
+
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             log.debug("oscquery %s", format % args)
 
@@ -268,8 +319,8 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
                 return HTTPStatus.OK, node
             if query not in ATTRIBUTES:
                 return HTTPStatus.BAD_REQUEST, None
-            if query not in node:
-                return HTTPStatus.NO_CONTENT, None
+            if query not in node or (query == "VALUE" and node["ACCESS"] in (ACCESS_NONE, ACCESS_WRITE)):
+                return HTTPStatus.NO_CONTENT, None  # a write-only VALUE is a placeholder, not a reading
             return HTTPStatus.OK, {query: node[query]}
 
     return Handler

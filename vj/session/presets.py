@@ -10,7 +10,7 @@ that is playing, landing on the quantise grid, then re-arming pickup.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -82,19 +82,35 @@ class PresetSwitcher:
     """
 
     def __init__(self, target: PresetTarget, quantiser: Quantiser,
-                 presets: Callable[[], list[Path]] = list_presets) -> None:
+                 presets: Callable[[], list[Path]] = list_presets, folders: Sequence[Path] = ()) -> None:
         self.target = target
         self.quantiser = quantiser
         self._presets = presets
+        self.folders = list(folders)  # --presets-dir: where remote sources may also pick presets by name
+        self.refused = 0  # remote requests refused by name policy (status, tests)
         self._recall_listeners: list[Callable[[], None]] = []
 
     def on_recall(self, listener: Callable[[], None]) -> None:
         self._recall_listeners.append(listener)
 
-    def by_name(self, name: str) -> str | None:
-        """Switch to a shipped preset name, a preset number or a file; the name, or None if refused."""
+    def by_name(self, name: str, allow_paths: bool = True) -> str | None:
+        """Switch to a shipped preset name, a preset number or a file; the name, or None if refused.
+
+        Remote sources (OSC, which may listen on the whole network) pass `allow_paths=False`: only a
+        bare name of a shipped preset or of one in `folders` is accepted, checked before any file
+        is opened, so a sender cannot make vj read arbitrary paths.
+        """
         if name.isdigit():
             return self.by_index(int(name))
+        if not allow_paths:
+            path = self._named(name)
+            if path is None:
+                self.refused += 1
+                log.warning("preset switch refused: %r is not a preset name (shipped: %s; folders: %s)", name[:80],
+                            ", ".join(p.stem for p in self._presets()) or "none",
+                            ", ".join(map(str, self.folders)) or "none (--presets-dir)")
+                return None
+            name = str(path)
         try:
             preset = load_preset(name)
         except VjError as err:
@@ -102,6 +118,19 @@ class PresetSwitcher:
             return None
         self.quantiser.submit(lambda: self._apply(preset))
         return preset.name
+
+    def _named(self, name: str) -> Path | None:
+        """The preset file a bare name stands for, or None; nothing is read here."""
+        if not name or name.startswith(".") or any(c in name for c in "/\\:\0") or name.endswith(".toml"):
+            return None
+        for path in self._presets():
+            if path.stem == name:
+                return path
+        for folder in self.folders:
+            path = folder / f"{name}.toml"
+            if path.is_file():
+                return path
+        return None
 
     def by_index(self, index: int) -> str | None:
         paths = self._presets()

@@ -9,8 +9,8 @@
 Address map (also `vj osc-map`, README "Live control"):
 
     /vj/<param> <number|int|string>   value in the parameter's own units (choices: name or index)
-    /vj/<param>/norm <float 0..1>      mapped onto the parameter's range
-    /vj/prompt/<i> <string>            prompt text of slot i (0..7)
+    /vj/norm/<param> <float 0..1>      mapped onto the parameter's range (also /vj/<param>/norm)
+    /vj/prompt/<i>/text <string>       prompt text of slot i (0..7) (also /vj/prompt/<i>)
     /vj/prompt/<i>/weight <float>      blend weight of slot i
     /vj/negative <string>              negative prompt
     /vj/seed <int>                     base seed
@@ -20,7 +20,7 @@ Address map (also `vj osc-map`, README "Live control"):
     /vj/tap                            tap tempo
     /vj/bpm <float>                    set the tempo
     /vj/quantise <off|beat|bar|2bars|4bars>   where prompt / preset / seed changes land
-    /vj/lfo/<param> <shape> <rate_beats> <depth> [offset]   attach an LFO ("off" removes it)
+    /vj/lfo/<param>/set <shape> <rate_beats> <depth> [offset]   attach an LFO ("off" removes it; also /vj/lfo/<param>)
     /vj/lfo/<param>/depth <float>, /vj/lfo/<param>/rate <float>
     /vj/learn <param>                  MIDI-learn: the next control moved is mapped to <param>
 """

@@ -29,9 +29,9 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
                                    f"{spec.description} [{spec.unit}]" if spec.unit else spec.description))
         else:
             rows.append(OscAddress(f"{PREFIX}{spec.name}", f"<{'|'.join(spec.choices)}|index>", spec.description))
-        rows.append(OscAddress(f"{PREFIX}{spec.name}/norm", "<float 0..1>", f"{spec.name} mapped onto its range"))
+        rows.append(OscAddress(f"{PREFIX}norm/{spec.name}", "<float 0..1>", f"{spec.name} mapped onto its range"))
     rows += [
-        OscAddress(f"{PREFIX}prompt/<i>", f"<string ≤{MAX_PROMPT_CHARS} chars>",
+        OscAddress(f"{PREFIX}prompt/<i>/text", f"<string ≤{MAX_PROMPT_CHARS} chars>",
                    f"prompt text of slot i (0..{MAX_PROMPTS - 1})"),
         OscAddress(f"{PREFIX}prompt/<i>/weight", f"<float 0..{MAX_PROMPT_WEIGHT:g}>", "blend weight of prompt slot i"),
         OscAddress(f"{PREFIX}negative", "<string>", "negative prompt"),
@@ -41,11 +41,16 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}tap", "", "tap tempo"),
         OscAddress(f"{PREFIX}bpm", "<float 20..300>", "set the tempo"),
         OscAddress(f"{PREFIX}quantise", "<off|beat|bar|2bars|4bars>", "where prompt, preset and seed changes land"),
-        OscAddress(f"{PREFIX}lfo/<param>", "<shape> <rate_beats> <depth> [offset] | off",
+        OscAddress(f"{PREFIX}lfo/<param>/set", "<shape> <rate_beats> <depth> [offset] | off",
                    "attach an LFO (sine, triangle, square, saw, random_smooth) to a numeric parameter"),
         OscAddress(f"{PREFIX}lfo/<param>/depth", "<float>", "LFO depth in the parameter's units"),
         OscAddress(f"{PREFIX}lfo/<param>/rate", "<float>", "LFO rate in beats per cycle"),
         OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
                    "MIDI learn: map the next control moved to this target"),
+        # Older forms, still routed for OSC senders; not in the OSCQuery tree (a method there is a leaf).
+        OscAddress(f"{PREFIX}<param>/norm", "<float 0..1>", f"same as {PREFIX}norm/<param>"),
+        OscAddress(f"{PREFIX}prompt/<i>", "<string>", f"same as {PREFIX}prompt/<i>/text"),
+        OscAddress(f"{PREFIX}lfo/<param>", "<shape> <rate_beats> <depth> [offset] | off",
+                   f"same as {PREFIX}lfo/<param>/set"),
     ]
     return rows

@@ -15,7 +15,7 @@ from pythonosc import osc_message
 from pythonosc.parsing import osc_types
 
 MAX_DATAGRAM = 65_507  # the largest UDP payload over IPv4
-MAX_BUNDLE_DEPTH = 8
+MAX_BUNDLE_DEPTH = 8  # bundle levels, the outermost included: a ninth is malformed
 MAX_FUTURE_TIMETAG_S = 60.0
 # Type tags python-osc parses; anything else would be logged per message by python-osc and skipped.
 _KNOWN_TAGS = set("ihfdsbrmtTFN[]")
@@ -38,7 +38,7 @@ def parse_datagram(data: bytes) -> ParsedDatagram:
     """One UDP payload -> its messages; raises only `MalformedDatagram`."""
     try:
         if len(data) > MAX_DATAGRAM:
-            raise MalformedDatagram(f"datagram of {len(data)} bytes")
+            raise MalformedDatagram(f"datagram of {len(data)} bytes (at most {MAX_DATAGRAM})")
         if data.startswith(_BUNDLE_PREFIX):
             timetag, messages = _parse_bundle(data, 0)
             return ParsedDatagram(timetag, messages, is_bundle=True)

@@ -16,6 +16,7 @@ NOT_FINITE = "not_finite"
 OUT_OF_RANGE = "out_of_range"
 OVERSIZED = "oversized"
 UNAVAILABLE = "unavailable"  # e.g. /vj/record with no recorder attached
+REFUSED = "refused"  # e.g. /vj/preset naming a path, or no preset of that name
 ACTION_FAILED = "action_failed"  # the session's preset switch / recorder raised
 
 

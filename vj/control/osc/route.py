@@ -16,11 +16,13 @@ from pythonosc import osc_message
 
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.osc.addresses import PREFIX
+from vj.control.osc.pickup import OscPickup
 from vj.control.osc.reasons import (
     ACTION_FAILED,
     NOT_FINITE,
     OUT_OF_RANGE,
     OVERSIZED,
+    REFUSED,
     UNAVAILABLE,
     UNKNOWN_ADDRESS,
     WRONG_COUNT,
@@ -38,7 +40,7 @@ from vj.store import ParamStore
 class OscActions:
     """What OSC may do besides writing parameters; a missing action answers 'unavailable'.
 
-    preset(name) -> bool switches preset (the session applies it at a frame boundary);
+    preset(name) -> str | None switches preset (None: refused) (the session applies it at a frame boundary);
     record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused).
     """
 
@@ -80,9 +82,10 @@ class OscRouter:
     """Routes messages to handlers; handlers only validate and collect writes (or call an action),
     so a burst costs microseconds per message."""
 
-    def __init__(self, store: ParamStore, actions: OscActions) -> None:
+    def __init__(self, store: ParamStore, actions: OscActions, pickup: OscPickup | None = None) -> None:
         self.store = store
         self.actions = actions
+        self.pickup = pickup
         self._commands: dict[str, Callable[[list[object]], None]] = {
             "preset": self._cmd_preset,
             "release": self._cmd_release,
@@ -107,6 +110,10 @@ class OscRouter:
 
     def commit(self, writes: DatagramWrites) -> None:
         """Land the datagram's store writes together inside one `store.batch()` and tally them."""
+        if self.pickup is not None and writes.values:
+            admitted = self.pickup.admit(writes.values)
+            writes.unchanged += len(writes.values) - len(admitted)  # held by pickup: nothing changes
+            writes.values = admitted
         if not writes.values and not writes.store_writes:
             return
         with self.store.batch():
@@ -134,7 +141,10 @@ class OscRouter:
                 return
             writes.put(head, _validated(spec, value))
             return
-        if head in registry and parts[1:] == ["norm"]:
+        # /vj/norm/<param> is the OSCQuery tree's form; /vj/<param>/norm the older one, still routed
+        norm = parts[1] if head == "norm" and len(parts) == 2 else head if parts[1:] == ["norm"] else None
+        if norm is not None and norm in registry:
+            head = norm
             x = _number(_one_arg(args))
             try:
                 writes.put(head, registry[head].from_normalised(x))
@@ -155,7 +165,7 @@ class OscRouter:
             writes.commands += 1
             return
         if head == "lfo" and len(parts) in (2, 3):
-            self._lfo(parts[1:], args)
+            self._lfo(parts[1:] if parts[2:] != ["set"] else parts[1:2], args)  # .../set: the tree's form
             writes.commands += 1
             return
         raise Rejected(UNKNOWN_ADDRESS, "no such address (see `vj osc-map`)")
@@ -178,13 +188,13 @@ class OscRouter:
             raise Rejected(UNKNOWN_ADDRESS, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}") from None
         if not 0 <= index < MAX_PROMPTS or not parts[1].isdigit():
             raise Rejected(OUT_OF_RANGE, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}")
-        if len(parts) == 2:
+        if len(parts) == 2 or parts[2] == "text":  # /vj/prompt/<i>/text: the tree's form of /vj/prompt/<i>
             text = _string(_one_arg(args))
             self._quantised(lambda: self.store.set_prompt(index, text, source="osc"), writes)
             writes.applied += 1
             return
         if parts[2] != "weight":
-            raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i> and /vj/prompt/<i>/weight")
+            raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i>/text and /vj/prompt/<i>/weight")
         weight = _number(_one_arg(args))
         if not 0.0 <= weight <= MAX_PROMPT_WEIGHT:
             raise Rejected(OUT_OF_RANGE, f"prompt weight: expected 0..{MAX_PROMPT_WEIGHT:g}, found {weight:g}")
@@ -217,7 +227,7 @@ class OscRouter:
             raise Rejected(UNKNOWN_ADDRESS, f"lfo: {name!r} is not a numeric parameter")
         if len(parts) == 2:
             if parts[1] not in ("depth", "rate"):
-                raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are depth and rate")
+                raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are set, depth and rate")
             number = _number(_one_arg(args))
             if parts[1] == "rate" and number <= 0:
                 raise Rejected(OUT_OF_RANGE, f"lfo rate must be > 0, found {number:g}")
@@ -247,7 +257,8 @@ class OscRouter:
         switch = self.actions.preset
         if switch is None:
             raise Rejected(UNAVAILABLE, "preset switching is not available in this session")
-        switch(str(value))  # the preset switcher lands it on the quantise grid itself
+        if switch(str(value)) is None:  # the preset switcher lands it on the quantise grid itself
+            raise Rejected(REFUSED, f"no preset named {str(value)[:80]!r} (shipped names, or --presets-dir)")
 
     def _cmd_release(self, args: list[object]) -> None:
         name = _string(_one_arg(args))

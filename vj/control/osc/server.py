@@ -23,7 +23,8 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from vj.control._ratelog import RateLimitedLog
 from vj.control._serving import stop_serving
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
-from vj.control.osc.parse import MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
+from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
+from vj.control.osc.pickup import OscPickup, PickupMode
 from vj.control.osc.reasons import MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.route import OscActions, OscRouter
 from vj.errors import DeviceNotConnected
@@ -57,12 +58,14 @@ class OscControl:
     """The OSC control source: `start()`, `close()`, `status()`; `handle_datagram()` for tests."""
 
     def __init__(self, store: ParamStore, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 actions: OscActions | None = None, now: Callable[[], float] = time.time) -> None:
+                 actions: OscActions | None = None, now: Callable[[], float] = time.time,
+                 pickup: PickupMode = PickupMode.CHANGE) -> None:
         self.store = store
         self.host = host
         self.port = port
         self.counters = OscCounters()
-        self._router = OscRouter(store, actions or OscActions())
+        self.pickup = OscPickup(store, pickup)
+        self._router = OscRouter(store, actions or OscActions(), self.pickup)
         self._now = now  # wall clock: OSC timetags are absolute NTP times
         self._lock = threading.Lock()
         self._ratelog = RateLimitedLog(log)
@@ -84,6 +87,10 @@ class OscControl:
         control = self
 
         class _Server(BlockingOSCUDPServer):
+            # socketserver reads 8,192 bytes by default and cuts the rest off, which made a valid big
+            # datagram look malformed; read one byte past the limit so parse can tell oversize apart.
+            max_packet_size = MAX_DATAGRAM + 1
+
             def verify_request(self, request, client_address):  # type: ignore[no-untyped-def]
                 return True  # let malformed datagrams through so they are counted, not dropped silently
 
@@ -123,6 +130,10 @@ class OscControl:
     def close(self, timeout_s: float = 2.0) -> None:
         stop_serving(self._server, self._thread, timeout_s)
         self._server = None
+
+    def arm_pickup(self) -> None:
+        """Called after a preset recall (`PresetSwitcher.on_recall`): see `pickup`."""
+        self.pickup.arm()
 
     @property
     def address(self) -> tuple[str, int]:
