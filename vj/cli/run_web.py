@@ -60,7 +60,8 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
     take = session.take
     ctx = WebContext(
         store=session.store, tempo=session.tempo, quantiser=session.quantiser, modulators=session.modulators,
-        switch_preset=session.presets.by_name, preset_names=lambda: [p.stem for p in list_presets()],
+        switch_preset=lambda name: session.presets.by_name(name, allow_paths=False),  # one policy with OSC
+        preset_names=lambda: [p.stem for p in list_presets()],
         playing_preset=lambda: Path(session.preset.source_path).stem or session.preset.name,
         scheduled=lambda: tuple(session.preset.schedules),
         record=RecordToggle(session) if take is not None else None,
