@@ -117,8 +117,10 @@ class DiffusersBackend:
         self.schedule = NoiseSchedule.scaled_linear(
             cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
             cfg.get("prediction_type", "epsilon"))
-        # Device-resident tables: a frame indexes them with Python ints, never copies to the device.
-        self._timesteps = torch.arange(self.schedule.num_train_timesteps, device=device)
+        # Device-resident table: a frame indexes it with a Python int, never copies to the device.
+        # One 0-dim tensor each, not views of one arange: a view's storage offset changes with t,
+        # and torch.compile may guard on it (a recompile mid-show).
+        self._timesteps = [t.clone() for t in torch.arange(self.schedule.num_train_timesteps, device=device)]
         self._time_cond_dim: int | None = self.unet.config.get("time_cond_proj_dim")
         self.embeds_guidance = self._time_cond_dim is not None
         self._guidance_freqs = self._guidance_frequencies()
