@@ -28,8 +28,9 @@ from tests.contract.meta_models import (
 )
 from tests.contract.transfers import count_host_to_device
 from vj.config import parse_preset
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
+from vj.engine.guidance import CFG_FULL, CFG_RCFG_INITIALIZE, CFG_RCFG_SELF
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import Frame
 from vj.prompt_mix import PromptEntry, PromptMix
@@ -84,12 +85,12 @@ class Run:
     published: list[torch.Tensor] = field(default_factory=list)
 
 
-def start(b: DiffusersBackend, params: dict[str, object]) -> Run:
+def start(b: DiffusersBackend, params: dict[str, object], cfg: str = CFG_RCFG_SELF) -> Run:
     preset = parse_preset(BASE, "contract.toml")
     preset = preset.replace(params={**preset.params, **params})
     store = build_store(preset)
     sink = Sink()
-    engine = Engine(b, store, EngineSettings(SIZE, SIZE, 24, offline=True), sink, FixedClock(24))
+    engine = Engine(b, store, EngineSettings(SIZE, SIZE, 24, offline=True, cfg=cfg), sink, FixedClock(24))
     run = Run(engine, sink)
     b.unet.register_forward_pre_hook(lambda module, args: run.unet_calls.append(args[0]))
 
@@ -115,34 +116,38 @@ def steady_frame(run: Run) -> None:
         assert sample.device == META and sample.dtype == DTYPE
 
 
-# (name, backend options, params, frames before the counted ones, counted frames)
+# (name, backend options, params, cfg mode, UNet calls in the counted frame)
 MODES = [
     ("euler_a 1 step, replicate, LAB, gaussian, sd VAE", {}, dict(
-        steps=1, border="replicate", color_coherence="lab", noise_type="gaussian", guidance=1.0)),
+        steps=1, border="replicate", color_coherence="lab", noise_type="gaussian", guidance=1.0), CFG_RCFG_SELF, 1),
     ("euler_a 2 steps, full CFG 2.0, reflect, HSV, perlin", {}, dict(
-        steps=2, border="reflect", color_coherence="hsv", noise_type="perlin", guidance=2.0)),
-    ("euler_a 3 steps, wrap, RGB, TAESD", {"tiny_vae": True}, dict(
-        steps=3, border="wrap", color_coherence="rgb", translation_x=2.0, guidance=0.0)),
+        steps=2, border="reflect", color_coherence="hsv", noise_type="perlin", guidance=2.0), CFG_FULL, 2),
+    ("euler_a 3 steps, RCFG self 3.0, wrap, RGB, TAESD", {"tiny_vae": True}, dict(
+        steps=3, border="wrap", color_coherence="rgb", translation_x=2.0, guidance=3.0), CFG_RCFG_SELF, 3),
+    ("euler_a 2 steps, RCFG initialize 1.8", {}, dict(steps=2, guidance=1.8), CFG_RCFG_INITIALIZE, 3),
     ("lcm 4 steps, guidance 1.5 embedded, cadence 2", {"lcm": True}, dict(
-        sampler="lcm", steps=4, guidance=1.5, cadence=2, color_coherence="none")),
-    ("lcm 1 step, guidance 1.0", {"lcm": True}, dict(sampler="lcm", steps=1, guidance=1.0)),
+        sampler="lcm", steps=4, guidance=1.5, cadence=2, color_coherence="none"), CFG_FULL, 4),
+    ("lcm 1 step, guidance 1.0", {"lcm": True}, dict(sampler="lcm", steps=1, guidance=1.0), CFG_RCFG_SELF, 1),
 ]
 
 
-@pytest.mark.parametrize(("options", "params"), [m[1:] for m in MODES], ids=[m[0] for m in MODES])
-def test_steady_state_frames_make_no_transfer_and_no_host_read(models, options, params) -> None:  # noqa: ANN001
-    run = start(backend(models, **options), params)
+@pytest.mark.parametrize(("options", "params", "cfg", "unet_calls"), [m[1:] for m in MODES],
+                         ids=[m[0] for m in MODES])
+def test_steady_state_frames_make_no_transfer_and_no_host_read(models, options, params, cfg,  # noqa: ANN001
+                                                               unet_calls: int) -> None:
+    run = start(backend(models, **options), params, cfg)
     run.engine.render_frame()  # from nothing (text to image)
     run.engine.render_frame()  # the first img2img frame builds the device constants of this mode
-    steps = int(params["steps"])  # type: ignore[call-overload]
     before = len(run.unet_calls)
     run.engine.store.set("zoom", 1.05)  # live values change every frame: still no copy
     run.engine.store.set("angle", -2.0)
+    guidance = float(params["guidance"])  # type: ignore[arg-type]
+    run.engine.store.set("guidance", guidance + 0.1 if guidance > 1 else guidance - 0.1)  # same side of 1
     steady_frame(run)
     cadence = int(params.get("cadence", 1))  # type: ignore[call-overload]
     if cadence > 1:
         steady_frame(run)  # a cadence tween frame: warps only
-    assert len(run.unet_calls) - before == steps  # the counted frames really ran the model
+    assert len(run.unet_calls) - before == unet_calls  # the counted frames really ran the model
     assert len(run.published) == run.engine.stats.frames == (4 if cadence > 1 else 3)
     assert all(f.image.shape == (SIZE, SIZE, 3) for f in run.sink.frames)
 

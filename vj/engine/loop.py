@@ -32,7 +32,9 @@ import torch.nn.functional as F
 from vj.engine.backends.base import Backend
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
+from vj.engine.conditioning import Conditioning
 from vj.engine.cpu_threads import claim_the_render_cores
+from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
@@ -58,6 +60,8 @@ class EngineSettings:
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
     profile_stages: bool = False  # synchronise the GPU per stage for wall-clock timings (benchmarks)
     pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
+    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
+    rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
 
 @dataclass
@@ -78,9 +82,6 @@ class EngineStats:
         self.fps = 1000.0 / self.frame_ms if self.frame_ms > 0 else 0.0
         for name, ms in stage_ms.items():
             self.stage_ms[name] = self.stage_ms.get(name, ms) + a * (ms - self.stage_ms.get(name, ms))
-
-
-_StageTimer = StageTimer  # the name `_diffuse`'s signature uses
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +217,7 @@ class Engine:
         return add_noise(image, p.noise, p.noise_type, seed)
 
     def _diffuse(self, init: torch.Tensor | None, snap: ParamSnapshot, seed: int,
-                 cond: tuple[torch.Tensor, torch.Tensor], timer: _StageTimer) -> torch.Tensor:
+                 cond: tuple[Conditioning, Conditioning], timer: StageTimer) -> torch.Tensor:
         p = snap.params
         denoise = 1.0 if init is None else 1.0 - p.strength
         if init is not None and denoise <= 0.0:
@@ -226,7 +227,8 @@ class Engine:
                    else backend.encode_image(init).float())
         timer.mark("encode")
         noise = self._noise.frame_noise(seed, p.seed, snap.time_s, p.seed_morph_s)
-        model = backend.denoise_fn(cond[0], cond[1], p.guidance)
+        model = guided_model(backend, cond[0], cond[1], p.guidance, mode=self.settings.cfg,
+                             delta=self.settings.rcfg_delta, reference=latents)
         latents = img2img(model, latents, noise, denoise=denoise, steps=p.steps,
                           sampler=p.sampler, schedule=backend.schedule,
                           step_noise=lambda i: self._noise.noise(_ancestral_seed(seed, i)))
