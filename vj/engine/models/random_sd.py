@@ -64,9 +64,9 @@ def _vae(arch: Architecture) -> Any:
 
     blocks = len(arch.vae_channels)
     return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=arch.vae_channels,
-                         down_block_types=("DownEncoderBlock2D",) * blocks, up_block_types=("UpDecoderBlock2D",) * blocks,
-                         layers_per_block=arch.vae_layers, norm_num_groups=arch.vae_groups, sample_size=512,
-                         scaling_factor=0.18215)
+                         down_block_types=("DownEncoderBlock2D",) * blocks,
+                         up_block_types=("UpDecoderBlock2D",) * blocks, layers_per_block=arch.vae_layers,
+                         norm_num_groups=arch.vae_groups, sample_size=512, scaling_factor=0.18215)
 
 
 def _taesd(arch: Architecture) -> Any:
