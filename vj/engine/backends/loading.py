@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from vj.config import ModelConfig
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.base import BackendTuning
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,13 @@ def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
     return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")
 
 
-def load_backend(config: ModelConfig) -> DiffusersBackend:
-    """Load the model named by `config` on its device. Raises `BackendUnavailable`."""
+def tuning_of(config: ModelConfig) -> BackendTuning:
+    return BackendTuning(cudnn_benchmark=config.cudnn_benchmark, channels_last=config.channels_last,
+                         fuse_qkv=config.fuse_qkv)
+
+
+def load_diffusers_backend(config: ModelConfig) -> DiffusersBackend:
+    """The `diffusers` backend: load the model named by `config` on its device. Raises `BackendUnavailable`."""
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
     if dtype == torch.float16 and device.type == "cpu":
@@ -160,7 +166,7 @@ def load_backend(config: ModelConfig) -> DiffusersBackend:
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:
         backend = DiffusersBackend(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
-                                   compile_mode=config.compile)
+                                   compile_mode=config.compile, tuning=tuning_of(config))
     except torch.cuda.OutOfMemoryError as err:
         raise BackendUnavailable(f"model {config.source!r} does not fit in GPU memory: {err}") from err
     except ValueError as err:

@@ -1,0 +1,253 @@
+"""The `diffusers` backend: PyTorch modules from a diffusers Stable Diffusion pipeline,
+driven directly (no pipeline call per frame).
+
+The three per-frame calls (image → latents, the UNet, latents → image) are small modules,
+so one piece of maths serves every way of running them: eager, `torch.compile` ("jit":
+CUDA graphs on a GPU) or AOTInductor packages compiled once and cached on disk ("aot").
+
+The file shares its name with the `diffusers` package it wraps; every import here is
+absolute, so `import diffusers` always means the package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vj.engine.backends.base import BackendTuning, Variant, WarmupProgress
+from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
+from vj.engine.backends.sizes import SizeRule
+from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
+from vj.engine.compile.jit import compile_settings, resolve_compile_mode
+from vj.engine.conditioning import Conditioning
+from vj.engine.sampling import NoiseSchedule, img2img_timesteps
+
+log = logging.getLogger(__name__)
+
+
+def _placed(module: Any, device: torch.device, dtype: torch.dtype) -> Any:
+    # Only cast when needed: diffusers warns on every redundant dtype cast.
+    if module.dtype != dtype:
+        module = module.to(dtype=dtype)
+    return module.to(device=device).eval()
+
+
+def vae_runs_in_float32(vae_config: Mapping[str, Any], dtype: torch.dtype, *, honours_force_upcast: bool) -> bool:
+    """Whether the VAE must run in float32 although the model runs in `dtype`.
+
+    `force_upcast` is diffusers' flag for a VAE that overflows in float16 (SDXL's). Only
+    diffusers' SDXL pipelines read it; its SD 1.x/2.x pipelines never do, and AutoencoderKL
+    defaults it to true, so a saved SD 2.x VAE config (sd-turbo's) can carry `true` for a VAE
+    that is fine in float16. bfloat16 has float32's range: no overflow, no upcast.
+    """
+    return dtype == torch.float16 and honours_force_upcast and bool(vae_config.get("force_upcast", False))
+
+class ImageEncoder(torch.nn.Module):
+    """RGB in [0, 1] → latents in the UNet's scaled space."""
+
+    def __init__(self, vae: Any, *, tiny: bool, scaling_factor: float) -> None:
+        super().__init__()
+        self.vae, self.tiny, self.scaling_factor = vae, tiny, scaling_factor
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image * 2 - 1
+        if self.tiny:
+            return self.vae.encode(x).latents * self.scaling_factor
+        # The mean, not a sample: sampling would add noise the loop did not ask for.
+        return self.vae.encode(x).latent_dist.mean * self.scaling_factor
+
+
+class LatentDecoder(torch.nn.Module):
+    """Scaled latents → RGB in [0, 1]."""
+
+    def __init__(self, vae: Any, *, scaling_factor: float) -> None:
+        super().__init__()
+        self.vae, self.scaling_factor = vae, scaling_factor
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        out = self.vae.decode(latents / self.scaling_factor).sample
+        return ((out + 1) / 2).clamp(0, 1)
+
+
+class NoisePredictor(torch.nn.Module):
+    """The UNet's output for (latents, timestep, text context[, LCM guidance embedding])."""
+
+    def __init__(self, unet: Any) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond).sample
+
+
+class DiffusersBackend:
+    """Wraps tokenizer, text encoder, UNet and VAE (or TAESD) of a loaded pipeline."""
+
+    def __init__(self, pipe: Any, *, name: str, device: torch.device, dtype: torch.dtype,
+                 tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None,
+                 tuning: BackendTuning | None = None, honours_force_upcast: bool | None = None) -> None:
+        """`honours_force_upcast`: None decides from the pipeline class, as diffusers does (SDXL ones)."""
+        self.name = name
+        self.device = device
+        self.dtype = dtype
+        self.tuning = tuning if tuning is not None else BackendTuning()
+        self.tokenizer = pipe.tokenizer
+        self.text_encoder = _placed(pipe.text_encoder, device, dtype)
+        self.unet = _placed(pipe.unet, device, dtype)
+        vae = tiny_vae if tiny_vae is not None else pipe.vae
+        if honours_force_upcast is None:
+            honours_force_upcast = "XL" in type(pipe).__name__
+        self.vae_dtype = torch.float32 if vae_runs_in_float32(vae.config, dtype,
+                                                               honours_force_upcast=honours_force_upcast) else dtype
+        self.vae = _placed(vae, device, self.vae_dtype)
+        self.tiny_vae = tiny_vae is not None
+        self.latent_channels = int(self.unet.config.in_channels)
+        self.vae_scale_factor = self._vae_factor()
+        # TAESD's config says 1.0: its latents are already in the UNet's scaled space.
+        self.scaling_factor = float(getattr(self.vae.config, "scaling_factor", 1.0))
+        cfg = pipe.scheduler.config
+        betas_kind = cfg.get("beta_schedule", "scaled_linear")
+        if betas_kind != "scaled_linear":
+            raise ValueError(f"{name}: beta_schedule {betas_kind!r} is not supported (scaled_linear only)")
+        self.schedule = NoiseSchedule.scaled_linear(
+            cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
+            cfg.get("prediction_type", "epsilon"))
+        # Device-resident table: a frame indexes it with a Python int, never copies to the device.
+        # One 0-dim tensor each, not views of one arange: a view's storage offset changes with t,
+        # and torch.compile may guard on it (a recompile mid-show).
+        self._timesteps = [t.clone() for t in torch.arange(self.schedule.num_train_timesteps, device=device)]
+        self._time_cond_dim: int | None = self.unet.config.get("time_cond_proj_dim")
+        self.embeds_guidance = self._time_cond_dim is not None
+        self._guidance_freqs = self._guidance_frequencies()
+        self._guidance_cached: tuple[float, torch.Tensor] | None = None
+        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config)
+        self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        self.compile_mode = resolve_compile_mode(compile_mode, device)
+        self._apply_tuning()
+        encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
+        decoder = LatentDecoder(self.vae, scaling_factor=self.scaling_factor)
+        predictor = NoisePredictor(self.unet)
+        self._encode_call: Any = encoder
+        self._decode_call: Any = decoder
+        self._predict_call: Any = predictor
+        if self.compile_mode == "jit":
+            how = compile_settings(device)
+            self._encode_call, self._decode_call, self._predict_call = (
+                torch.compile(m, **how) for m in (encoder, decoder, predictor))
+            log.info("UNet and VAE compiled with torch.compile(%s); warm-up compiles every variant before "
+                     "the show (minutes on a CPU)", how)
+        elif self.compile_mode == "aot":
+            where = cache_dir if cache_dir is not None else default_cache_dir()
+            vae_print, unet_print = weights_fingerprint(self.vae), weights_fingerprint(self.unet)
+            layout = "-nhwc" if self.tuning.channels_last else ""
+            self._encode_call = AotCompiled(encoder, call=f"encode{layout}", fingerprint=vae_print, device=device,
+                                            cache_dir=where)
+            self._decode_call = AotCompiled(decoder, call=f"decode{layout}", fingerprint=vae_print, device=device,
+                                            cache_dir=where)
+            self._predict_call = AotCompiled(predictor, call=f"unet{layout}", fingerprint=unet_print, device=device,
+                                             cache_dir=where)
+            log.info("UNet and VAE run as AOTInductor packages cached in %s; warm-up builds the sizes not "
+                     "built before", where)
+
+    def _apply_tuning(self) -> None:
+        if self.tuning.cudnn_benchmark and self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # process-wide: one show owns the process
+        if self.tuning.channels_last:
+            self.unet.to(memory_format=torch.channels_last)
+            self.vae.to(memory_format=torch.channels_last)
+        if self.tuning.fuse_qkv:
+            self.unet.fuse_qkv_projections()
+
+    def _vae_factor(self) -> int:
+        blocks = self.vae.config.encoder_block_out_channels if self.tiny_vae else self.vae.config.block_out_channels
+        return 2 ** (len(blocks) - 1)
+
+    def check_resolution(self, width: int, height: int) -> None:
+        """Raise SizeRefused (a ValueError) naming the size and the multiple this model needs."""
+        SizeRule(self.name, self.vae_scale_factor, self._unet_downsample).check(width, height)
+
+    @torch.inference_mode()
+    def warmup(self, variants: Sequence[Variant], progress: WarmupProgress | None = None) -> None:
+        """Each variant once: encode, `steps` UNet calls at its batch, decode (compiles and captures)."""
+        if not variants:
+            return
+        blank = self.encode_prompt("")
+        for done, variant in enumerate(variants, start=1):
+            self.check_resolution(variant.width, variant.height)
+            image = torch.zeros(1, 3, variant.height, variant.width, device=self.device)
+            latents = self.encode_image(image).float()
+            batch = latents.expand(variant.batch, -1, -1, -1)
+            cond = blank.repeated(variant.batch)
+            for t in img2img_timesteps(1.0, variant.steps, self.schedule.num_train_timesteps):
+                self.predict_noise(batch, t, cond, 1.0 if not self.embeds_guidance else 8.0)
+            self.decode(latents)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)  # before the show: honest progress, nothing queued
+            if progress is not None:
+                progress(done, len(variants))
+
+    @torch.inference_mode()
+    def encode_prompt(self, text: str) -> Conditioning:
+        tokens = self.tokenizer(text, padding="max_length", max_length=self.tokenizer.model_max_length,
+                                truncation=True, return_tensors="pt")
+        ids = tokens.input_ids.to(self.device)
+        return Conditioning(self.text_encoder(ids)[0].to(self.dtype))
+
+    @torch.inference_mode()
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        latents = self._encode_call(image.to(self.vae_dtype))
+        return self._owned(latents).to(self.dtype)
+
+    @torch.inference_mode()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self._owned(self._decode_call(latents.to(self.vae_dtype))).float()
+
+    def _owned(self, out: torch.Tensor) -> torch.Tensor:
+        if self.compile_mode == "jit" and out.dtype == torch.float32:
+            # CUDA-graph outputs live in memory the next replay overwrites (a fp16 output gets
+            # its own copy from the cast that follows).
+            return out.clone()
+        return out
+
+    def _guidance_frequencies(self) -> torch.Tensor | None:
+        if self._time_cond_dim is None:
+            return None
+        # diffusers' order of operations (sin of arguments in the thousands amplifies any rounding),
+        # computed once on the CPU in float32 and moved to the device once.
+        half = self._time_cond_dim // 2
+        step = torch.log(torch.tensor(10000.0)) / (half - 1)
+        return torch.exp(torch.arange(half, dtype=torch.float32) * -step).to(self.device)
+
+    def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
+        """LCM's guidance embedding of (w − 1)·1000, [1, time_cond_proj_dim], made on the device."""
+        if self._guidance_freqs is None or self._time_cond_dim is None:
+            return None
+        if self._guidance_cached is not None and self._guidance_cached[0] == guidance:
+            return self._guidance_cached[1]
+        emb = self._guidance_freqs * ((guidance - 1.0) * 1000.0)  # a Python scalar: no host→device copy
+        emb = torch.cat([torch.sin(emb), torch.cos(emb)])[None]
+        if self._time_cond_dim % 2:
+            emb = torch.nn.functional.pad(emb, (0, 1))
+        emb = emb.to(self.dtype)
+        self._guidance_cached = (guidance, emb)
+        return emb
+
+    @torch.inference_mode()
+    def predict_noise(self, latents: torch.Tensor, t: int, cond: Conditioning, guidance: float = 1.0) -> torch.Tensor:
+        extra: tuple[torch.Tensor, ...] = ()
+        embedding = self._guidance_embedding(guidance)
+        if embedding is not None:
+            extra = (embedding.expand(latents.shape[0], -1),)
+        out = self._predict_call(latents.to(self.dtype), self._timesteps[t], cond.embeddings, *extra)
+        return self._owned(out).float()
+
+    def close(self) -> None:
+        for attr in ("unet", "vae", "text_encoder"):
+            setattr(self, attr, None)
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
