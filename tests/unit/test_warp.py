@@ -86,3 +86,15 @@ def test_scaled_motion_keeps_per_frame_meaning() -> None:
     assert half.translation_x == pytest.approx(2.0)
     two = Motion2D(zoom=1.02).scaled(2.0)
     assert two.zoom == pytest.approx(1.02 * 1.02)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (48, 80)])
+def test_the_device_grid_from_host_floats_matches_affine_grid(size: tuple[int, int]) -> None:
+    from vj.engine.warp import affine_sampling_grid, sampling_theta
+
+    h, w = size
+    theta = sampling_theta(Motion2D(zoom=1.07, angle_deg=13, translation_x=4.5, translation_y=-3, center_x=0.4), w, h)
+    expected = torch.nn.functional.affine_grid(torch.tensor([theta], dtype=torch.float32), [1, 1, h, w],
+                                               align_corners=False)
+    got = affine_sampling_grid(theta, h, w, torch.device("cpu"))
+    assert got.shape == expected.shape and torch.allclose(got, expected, atol=1e-6)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vj.engine.device_constants import device_constant
 from vj.registry import ColourSpace
 
 # sRGB (D65) → XYZ, and the D65 white point, for LAB.
@@ -35,14 +36,27 @@ _F_OFFSET = -(_LAB_TO_F @ _LAB_OFFSET)  # f = LAB_TO_F·lab + F_OFFSET
 _F_TO_LAB, _LAB_OFFSET, _LAB_TO_F, _F_OFFSET = (t.float() for t in (_F_TO_LAB, _LAB_OFFSET, _LAB_TO_F, _F_OFFSET))
 
 
-def _mix_channels(matrix: torch.Tensor, image: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
-    """out[:, i] = Σ_j matrix[i, j]·image[:, j] (+ offset[i]), for an NCHW image of 3 channels."""
+_MIXES: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {
+    "linear_to_xyz_n": (_LINEAR_TO_XYZ_N, None),
+    "xyz_n_to_linear": (_XYZ_N_TO_LINEAR, None),
+    "f_to_lab": (_F_TO_LAB, _LAB_OFFSET),
+    "lab_to_f": (_LAB_TO_F, _F_OFFSET),
+}
+
+
+def _mix_channels(name: str, image: torch.Tensor) -> torch.Tensor:
+    """out[:, i] = Σ_j matrix[i, j]·image[:, j] (+ offset[i]), for an NCHW image of 3 channels.
+
+    The matrix and offset live on the image's device (built once): no copy per frame.
+    """
+    matrix, offset = _MIXES[name]
     n, c, h, w = image.shape
     flat = image.reshape(n, c, h * w)
-    m = matrix.to(image).expand(n, c, c)
+    m = device_constant(("colour_mix", name), image.device, image.dtype, lambda: matrix).expand(n, c, c)
     if offset is None:
         return torch.bmm(m, flat).view(n, c, h, w)
-    return torch.baddbmm(offset.to(image).view(1, c, 1), m, flat).view(n, c, h, w)
+    bias = device_constant(("colour_offset", name), image.device, image.dtype, lambda: offset.view(1, c, 1))
+    return torch.baddbmm(bias, m, flat).view(n, c, h, w)
 
 
 # The curves below work in place on fresh intermediates: fewer allocations per frame.
@@ -57,15 +71,15 @@ def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
-    xyz = _mix_channels(_LINEAR_TO_XYZ_N, _srgb_to_linear(rgb))
+    xyz = _mix_channels("linear_to_xyz_n", _srgb_to_linear(rgb))
     f = torch.where(xyz > 0.008856, xyz.clamp(min=_EPS).pow_(1 / 3), (xyz * 7.787).add_(16 / 116))
-    return _mix_channels(_F_TO_LAB, f, _LAB_OFFSET)
+    return _mix_channels("f_to_lab", f)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    f = _mix_channels(_LAB_TO_F, lab, _F_OFFSET)
+    f = _mix_channels("lab_to_f", lab)
     xyz = torch.where(f > 0.206893, f**3, (f - 16 / 116).mul_(1 / 7.787))
-    return _linear_to_srgb(_mix_channels(_XYZ_N_TO_LINEAR, xyz))
+    return _linear_to_srgb(_mix_channels("xyz_n_to_linear", xyz))
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> torch.Tensor:
@@ -153,7 +167,13 @@ def _gaussian_taps(sigma: float) -> tuple[float, ...]:
 
 
 def _gaussian_kernel(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    return torch.tensor(_gaussian_taps(sigma), device=device, dtype=dtype)
+    """The normalised taps on the device, computed there from σ (a live fader: a new value every
+    frame must not mean a new host→device copy every frame). Only the offsets are cached."""
+    radius = max(1, int(round(3 * sigma)))
+    offsets = device_constant(("blur_offsets_squared", radius), device, torch.float32,
+                              lambda: torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2)
+    weights = torch.exp(offsets * (-1.0 / (2 * sigma * sigma)))
+    return (weights / weights.sum()).to(dtype)
 
 
 def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:

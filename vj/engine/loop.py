@@ -6,6 +6,12 @@ queues), never waiting on an output in live mode. It does no I/O and no per-fram
 logging; errors are counted, logged at most once a second, and the loop retries, keeping
 the last good frame on every output. Out-of-memory on the GPU is fatal and says so.
 
+Publishing is pipelined on a GPU (vj.engine.publish): a frame's copy to the host runs while
+the next frame is computed, and the frame is handed to the sink one `render_frame` later. A
+frame whose pixels are not finite (an fp16 overflow in the VAE, a NaN from a model) never
+reaches the sink: it is counted, the outputs keep the last good frame, and the feedback
+restarts from that frame. None of it makes the render thread wait on the GPU per frame.
+
 Cadence N (Deforum's diffusion_cadence): diffusion runs every N frames; the frames in
 between warp the last two diffused images by the current motion and cross-fade them. As
 in Deforum each new diffusion fades in over N frames; unlike Deforum the block starts on
@@ -20,7 +26,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -32,9 +37,11 @@ from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
+from vj.engine.publish import FramePublisher, Published
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
-from vj.engine.warp import Motion2D, warp_2d
+from vj.engine.stage_timer import StageTimer
+from vj.engine.warp import Motion2D, warp_2d_fn
 from vj.engine.warp3d import Camera3D, warp_3d
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
@@ -51,7 +58,8 @@ class EngineSettings:
     height: int
     fps: float  # the reference fps of motion increments
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
-    profile_stages: bool = False  # synchronise the GPU per stage for exact timings (benchmarks)
+    profile_stages: bool = False  # synchronise the GPU per stage for wall-clock timings (benchmarks)
+    pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
     cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
     rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
@@ -61,6 +69,7 @@ class EngineStats:
     frames: int = 0
     diffused: int = 0
     errors: int = 0
+    non_finite: int = 0  # frames held back because a pixel was NaN or infinite
     fps: float = 0.0
     frame_ms: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
@@ -75,18 +84,18 @@ class EngineStats:
             self.stage_ms[name] = self.stage_ms.get(name, ms) + a * (ms - self.stage_ms.get(name, ms))
 
 
-class _StageTimer:
-    def __init__(self, device: torch.device, sync: bool) -> None:
-        self._sync = sync and device.type == "cuda"
-        self.ms: dict[str, float] = {}
-        self._t = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    """What a frame in flight carries to its publication."""
 
-    def mark(self, name: str) -> None:
-        if self._sync:
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        self.ms[name] = self.ms.get(name, 0.0) + (now - self._t) * 1000
-        self._t = now
+    index: int
+    time_s: float
+    snapshot: ParamSnapshot
+    seed: int
+    diffused: bool
+    timer: StageTimer
+    image: torch.Tensor  # the frame on the device: the feedback restarts from it if a later one is bad
+    start_s: float
 
 
 def _ancestral_seed(seed: int, step: int) -> int:
@@ -124,7 +133,10 @@ class Engine:
         self._pending_resize: tuple[int, int] | None = None
         self._reset_anchor = False
         self._carry_events: tuple[ControlEvent, ...] = ()
-        self._host: torch.Tensor | None = None
+        self._publisher: FramePublisher[_Ticket] = FramePublisher(self.device, pipelined=settings.pipelined)
+        self._last_good: torch.Tensor | None = None
+        self._anchor_index = -1
+        self._last_publish_s = 0.0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
@@ -171,12 +183,11 @@ class Engine:
         if resize and resize != (self.width, self.height):
             self.width, self.height = resize
             size = (self.height, self.width)
-            for attr in ("_turbo_prev", "_turbo_next"):
+            for attr in ("_turbo_prev", "_turbo_next", "_last_good"):
                 img = getattr(self, attr)
                 if img is not None:
                     setattr(self, attr, F.interpolate(img, size=size, mode="bilinear", align_corners=False))
             self._noise.resize(self._latent_shape())
-            self._host = None
 
     def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
         """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
@@ -193,7 +204,7 @@ class Engine:
             zoom=p.zoom, angle_deg=p.angle, translation_x=p.translation_x, translation_y=p.translation_y,
             center_x=p.transform_center_x, center_y=p.transform_center_y,
         ).scaled(frames)
-        return lambda image: warp_2d(image, motion, border)
+        return warp_2d_fn(motion, border)
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
@@ -206,7 +217,7 @@ class Engine:
         return add_noise(image, p.noise, p.noise_type, seed)
 
     def _diffuse(self, init: torch.Tensor | None, snap: ParamSnapshot, seed: int,
-                 cond: tuple[Conditioning, Conditioning], timer: _StageTimer) -> torch.Tensor:
+                 cond: tuple[Conditioning, Conditioning], timer: StageTimer) -> torch.Tensor:
         p = snap.params
         denoise = 1.0 if init is None else 1.0 - p.strength
         if init is not None and denoise <= 0.0:
@@ -226,8 +237,12 @@ class Engine:
         timer.mark("decode")
         return image
 
-    def render_frame(self) -> Frame:
-        """Render and publish one frame. Raises on failure (the run loop decides what to do)."""
+    def render_frame(self) -> Frame | None:
+        """Render one frame and publish what is complete: this frame, or (pipelined) the one before.
+
+        Returns the frame handed to the sink in this call, if any. Raises on failure (the run
+        loop decides what to do).
+        """
         start = time.perf_counter()
         index = self._index
         self._index += 1
@@ -243,9 +258,9 @@ class Engine:
             raise
 
     @torch.inference_mode()
-    def _render(self, snap: ParamSnapshot, start: float) -> Frame:
+    def _render(self, snap: ParamSnapshot, start: float) -> Frame | None:
         self._apply_pending()
-        timer = _StageTimer(self.device, self.settings.profile_stages)
+        timer = StageTimer(self.device, sync=self.settings.profile_stages)
         p = snap.params
         cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
         if cond is None:  # only before the first prompt is encoded (prime() avoids it)
@@ -266,6 +281,7 @@ class Engine:
             space = p.color_coherence
             if space is not ColourSpace.NONE and (self._anchor is None or self._anchor.space != space):
                 self._anchor = colour_stats(image, space)
+                self._anchor_index = snap.frame_index
             self._turbo_prev = warped if cadence > 1 else None
             self._turbo_next = image
             self._cadence_left = self._block_cadence = cadence
@@ -283,22 +299,48 @@ class Engine:
         output = self._turbo_next
         if self._turbo_prev is not None and tween < 1.0:
             output = torch.lerp(self._turbo_prev, self._turbo_next, tween)
-        pixels = self._to_host(output)
+        ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
+        done = self._publisher.submit(output, ticket)
         timer.mark("publish")
-        frame = Frame(snap.frame_index, snap.time_s, pixels, snap, seed, diffused, dict(timer.ms))
-        self.sink.offer(frame)
-        self.stats.frames += 1
-        self.stats.diffused += int(diffused)
-        self.stats.update(time.perf_counter() - start, timer.ms)
+        return self._deliver(done)
+
+    def _deliver(self, done: list[Published[_Ticket]]) -> Frame | None:
+        """Hand the completed frames to the sink; a non-finite one restarts the feedback instead."""
+        frame = None
+        for position, item in enumerate(done):
+            t = item.ticket
+            if item.pixels is None:
+                self._restart_after_non_finite(t, later=len(done) - position - 1)
+                break
+            stage_ms = t.timer.stage_ms()
+            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms)
+            self._last_good = t.image
+            self.sink.offer(frame)
+            now = time.perf_counter()
+            self.stats.frames += 1
+            self.stats.diffused += int(t.diffused)
+            # Pipelined, a frame starts before the previous one is out: time it from that hand-off.
+            self.stats.update(now - max(t.start_s, self._last_publish_s), stage_ms)
+            self._last_publish_s = now
         return frame
 
-    def _to_host(self, image: torch.Tensor) -> np.ndarray:
-        """One device→host copy into a reusable (pinned on CUDA) buffer, then a private copy."""
-        pixels = (image[0].permute(1, 2, 0) * 255).round_().clamp_(0, 255).to(torch.uint8)
-        if self._host is None or tuple(self._host.shape) != tuple(pixels.shape):
-            self._host = torch.empty(pixels.shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
-        self._host.copy_(pixels)
-        return self._host.numpy().copy()
+    def _restart_after_non_finite(self, bad: _Ticket, later: int) -> None:
+        """Count it, drop what was made from it, and feed the last good frame back in."""
+        self.stats.non_finite += 1
+        self.stats.last_error = f"frame {bad.index} had non-finite pixels: held the last good frame"
+        self._publisher.discard()  # frames in flight were computed from the bad one
+        self._turbo_next = self._last_good
+        self._turbo_prev = None
+        self._cadence_left = 0  # diffuse again at once
+        if self._anchor_index >= bad.index:
+            self._anchor = None  # the anchor came from the bad frame or after it
+        if later:
+            log.debug("dropped %d later frames made from non-finite frame %d", later, bad.index)
+
+    def flush(self) -> Frame | None:
+        """Publish the frame still in flight (end of a run); returns the last one handed out."""
+        with torch.inference_mode():
+            return self._deliver(self._publisher.flush())
 
     # ------------------------------------------------------------------ the thread
     # Before the first good frame nothing is on stage to hold: a stage that fails this many
@@ -311,11 +353,27 @@ class Engine:
         A failing frame is retried, holding the last good one on the outputs; only when no
         frame has been rendered yet does a run of failures end the loop with the stage's error.
         """
+        self._run(stop, max_frames)
+        self.flush()  # the frame still in flight is part of the run
+
+    def _run(self, stop: threading.Event, max_frames: int | None) -> None:
         in_a_row = 0
-        while not stop.is_set() and (max_frames is None or self.stats.frames < max_frames):
+        while not stop.is_set():
+            if max_frames is not None and self.stats.frames + self._publisher.in_flight >= max_frames:
+                self.flush()  # launch no frame past the last one asked for
+                if self.stats.frames >= max_frames:
+                    return
+                continue
             try:
+                non_finite = self.stats.non_finite
                 self.render_frame()
                 in_a_row = 0
+                if self.stats.non_finite > non_finite and self.stats.frames == 0:
+                    in_a_row = self.stats.non_finite
+                    if in_a_row >= self.MAX_FAILURES_BEFORE_FIRST_FRAME:
+                        raise FatalRenderError(
+                            f"no frame could be rendered: {in_a_row} frames in a row had non-finite pixels "
+                            "(NaN or infinity; float16 can overflow in some VAEs: try --dtype bfloat16 or float32)")
             except torch.cuda.OutOfMemoryError as err:
                 raise FatalRenderError(
                     f"the GPU ran out of memory at {self.width}x{self.height}: lower the resolution or the steps, "

@@ -2,8 +2,9 @@
 
 As Deforum's web UI: out = (1 − amount)·img + amount·noise_img, where noise_img is
 gaussian noise mapped to [0, 1] (or that noise shaped by fractal Perlin noise). Noise is
-drawn on the frame's device from a generator seeded per frame: identical run after run on
-one device (no host round trip on the GPU).
+drawn on the frame's device from its one generator, re-seeded per frame: identical run after
+run on one device (no host round trip on the GPU). Perlin's lattice (cell positions, fade
+weights) depends only on the size, so it is built once per device.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 
 import torch
 
+from vj.engine.device_constants import device_constant, device_generator
 from vj.registry import NOISE_TYPES, NoiseType
 
 
@@ -19,35 +21,59 @@ def _fade(t: torch.Tensor) -> torch.Tensor:
     return t * t * t * (t * (t * 6 - 15) + 10)
 
 
-def perlin_2d(height: int, width: int, cells_y: int, cells_x: int, generator: torch.Generator) -> torch.Tensor:
+def _lattice(height: int, width: int, cells_y: int, cells_x: int,
+             device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per pixel: (fx, fy, u, v) [4, H, W] float and the flat index of its top-left cell corner [H, W].
+
+    They depend on the size and cell count only, so they are built once per device.
+    """
+    def positions() -> tuple[torch.Tensor, torch.Tensor]:
+        ys = torch.linspace(0, cells_y, height + 1)[:-1]
+        xs = torch.linspace(0, cells_x, width + 1)[:-1]
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        return gy, gx
+
+    def fractions() -> torch.Tensor:
+        gy, gx = positions()
+        fy, fx = gy - gy.floor(), gx - gx.floor()
+        return torch.stack([fx, fy, _fade(fx), _fade(fy)])
+
+    def corners() -> torch.Tensor:
+        gy, gx = positions()
+        return gy.floor().long() * (cells_x + 1) + gx.floor().long()
+
+    key = (height, width, cells_y, cells_x)
+    return (device_constant(("perlin_fractions", *key), device, torch.float32, fractions),
+            device_constant(("perlin_corners", *key), device, torch.long, corners))
+
+
+def perlin_2d(height: int, width: int, cells_y: int, cells_x: int, generator: torch.Generator,
+              device: torch.device | str | None = None) -> torch.Tensor:
     """Classic gradient noise on a grid of cells_y × cells_x cells, roughly in [-1, 1]."""
-    device = generator.device
+    device = torch.device(device if device is not None else generator.device)
     angles = 2 * math.pi * torch.rand(cells_y + 1, cells_x + 1, generator=generator, device=device)
-    gradients = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1)
-    ys = torch.linspace(0, cells_y, height + 1, device=device)[:-1]
-    xs = torch.linspace(0, cells_x, width + 1, device=device)[:-1]
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    y0, x0 = gy.floor().long(), gx.floor().long()
-    fy, fx = gy - y0, gx - x0
+    gradients = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1).view(-1, 2)
+    frac, corner00 = _lattice(height, width, cells_y, cells_x, device)
+    fx, fy, u, v = frac.unbind(0)
 
     def corner(dy: int, dx: int) -> torch.Tensor:
-        g = gradients[y0 + dy, x0 + dx]
+        g = gradients[corner00 + (dy * (cells_x + 1) + dx)]
         return g[..., 0] * (fx - dx) + g[..., 1] * (fy - dy)
 
-    u, v = _fade(fx), _fade(fy)
     top = torch.lerp(corner(0, 0), corner(0, 1), u)
     bottom = torch.lerp(corner(1, 0), corner(1, 1), u)
     return torch.lerp(top, bottom, v) * math.sqrt(2)
 
 
 def fractal_perlin(height: int, width: int, generator: torch.Generator, cells: int = 8, octaves: int = 4,
-                   persistence: float = 0.5) -> torch.Tensor:
+                   persistence: float = 0.5, device: torch.device | str | None = None) -> torch.Tensor:
     """Sum of octaves of Perlin noise (Deforum: 8×8 cells, 4 octaves, persistence 0.5)."""
-    total = torch.zeros(height, width, device=generator.device)
+    device = torch.device(device if device is not None else generator.device)
+    total = torch.zeros(height, width, device=device)
     amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         scale = 2**octave
-        total += amplitude * perlin_2d(height, width, cells * scale, cells * scale, generator)
+        total += amplitude * perlin_2d(height, width, cells * scale, cells * scale, generator, device)
         norm += amplitude
         amplitude *= persistence
     return total / norm
@@ -55,15 +81,16 @@ def fractal_perlin(height: int, width: int, generator: torch.Generator, cells: i
 
 def noise_image(shape: tuple[int, int, int, int], kind: str, seed: int,
                 device: torch.device | str = "cpu") -> torch.Tensor:
-    """A [0, 1] float32 noise image on `device`."""
-    generator = torch.Generator(device=device).manual_seed(seed)
+    """A [0, 1] float32 noise image on `device` (the device's one generator, re-seeded)."""
+    device = torch.device(device)
+    if kind not in NOISE_TYPES:
+        raise ValueError(f"noise_type must be {' or '.join(NOISE_TYPES)}, found {kind!r}")
+    generator = device_generator(device).manual_seed(seed)
     n, c, h, w = shape
     gaussian = torch.randn(shape, generator=generator, device=device)
     if kind == NoiseType.PERLIN:
-        shaping = (fractal_perlin(h, w, generator) + 1) / 2
+        shaping = (fractal_perlin(h, w, generator, device=device) + 1) / 2
         gaussian = gaussian * shaping.view(1, 1, h, w)
-    elif kind != NoiseType.GAUSSIAN:
-        raise ValueError(f"noise_type must be {' or '.join(NOISE_TYPES)}, found {kind!r}")
     return (gaussian * 0.5 + 0.5).clamp(0, 1)
 
 

@@ -13,6 +13,7 @@ Two samplers (the `sampler` parameter):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,12 +43,17 @@ class NoiseSchedule:
         betas = torch.linspace(beta_start**0.5, beta_end**0.5, steps, dtype=torch.float64) ** 2
         return cls(torch.cumprod(1.0 - betas, dim=0), prediction_type)
 
+    @functools.cached_property
+    def _alpha_bars(self) -> tuple[float, ...]:
+        # Host floats once: a step's coefficients are then plain arithmetic, not tensor indexing.
+        return tuple(float(a) for a in self.alphas_cumprod.tolist())
+
     def sigma(self, t: int) -> float:
-        a = float(self.alphas_cumprod[t])
+        a = self._alpha_bars[t]
         return ((1 - a) / a) ** 0.5
 
     def alpha_bar(self, t: int) -> float:
-        return float(self.alphas_cumprod[t])
+        return self._alpha_bars[t]
 
 
 def img2img_timesteps(denoise: float, steps: int, num_train_timesteps: int = 1000) -> list[int]:

@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 import torch
 
+from vj.engine.device_constants import device_generator
 from vj.registry import SEED_BEHAVIORS, SEED_MODULUS, SeedBehavior
 
 
@@ -58,7 +59,11 @@ class SeedSequencer:
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torch.Tensor:
-    """Spherical interpolation of two tensors seen as flat vectors (linear when parallel)."""
+    """Spherical interpolation of two tensors seen as flat vectors (linear when parallel).
+
+    Both branches are weights computed on the device and chosen there (`torch.where`): no
+    host read of the angle, so a morph or a prompt slerp never waits for the GPU.
+    """
     if t <= 0.0:
         return a
     if t >= 1.0:
@@ -66,15 +71,20 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torc
     a_flat, b_flat = a.flatten().double(), b.flatten().double()
     cos = torch.dot(a_flat, b_flat) / (a_flat.norm() * b_flat.norm()).clamp(min=eps)
     omega = torch.arccos(cos.clamp(-1.0, 1.0))
-    if omega.abs() < 1e-4:
-        return torch.lerp(a, b, t)
-    sin = torch.sin(omega)
-    out = (torch.sin((1 - t) * omega) / sin) * a_flat + (torch.sin(t * omega) / sin) * b_flat
+    parallel = omega.abs() < 1e-4
+    sin = torch.where(parallel, torch.ones_like(omega), torch.sin(omega))
+    weight_a = torch.where(parallel, torch.full_like(omega, 1 - t), torch.sin((1 - t) * omega) / sin)
+    weight_b = torch.where(parallel, torch.full_like(omega, t), torch.sin(t * omega) / sin)
+    out = weight_a * a_flat + weight_b * b_flat
     return out.view_as(a).to(a.dtype)
 
 
 class NoiseBank:
-    """Latent noise per seed (cached), and the morph between the previous and new base seed."""
+    """Latent noise per seed (cached), and the morph between the previous and new base seed.
+
+    Drawn with the device's one generator, re-seeded; an evicted seed's tensor is refilled
+    for the next seed instead of allocating one (unless the morph still holds it).
+    """
 
     def __init__(self, shape: tuple[int, ...], device: torch.device, dtype: torch.dtype, capacity: int = 16) -> None:
         self.shape = shape
@@ -92,11 +102,19 @@ class NoiseBank:
         if cached is not None:
             self._cache.move_to_end(seed)
             return cached
-        generator = torch.Generator(device=self.device).manual_seed(seed)
-        noise = torch.randn(self.shape, generator=generator, device=self.device, dtype=torch.float32).to(self.dtype)
+        buffer = None
+        if len(self._cache) >= self._capacity:
+            _, evicted = self._cache.popitem(last=False)
+            if evicted is not self._last_noise and evicted is not self._morph_from:
+                buffer = evicted
+        generator = device_generator(self.device).manual_seed(seed)
+        # randn is normal_ on a fresh tensor: refilling a buffer with normal_ draws the same numbers.
+        if buffer is not None and self.dtype == torch.float32:
+            noise = buffer.normal_(generator=generator)
+        else:
+            drawn = torch.randn(self.shape, generator=generator, device=self.device, dtype=torch.float32)
+            noise = drawn.to(self.dtype) if buffer is None else buffer.copy_(drawn)
         self._cache[seed] = noise
-        if len(self._cache) > self._capacity:
-            self._cache.popitem(last=False)
         return noise
 
     def frame_noise(self, seed: int, base_seed: int, now_s: float, morph_s: float) -> torch.Tensor:

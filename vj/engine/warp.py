@@ -6,16 +6,23 @@ read from the previous frame at M⁻¹·p. So zoom > 1 zooms in, +tx moves conte
 moves it down and +angle turns it counter-clockwise on screen. Here M⁻¹ is carried into
 `grid_sample`'s normalised coordinates (align_corners=False: -1 and +1 are the outer pixel
 edges), which keeps the whole warp on the GPU.
+
+The six numbers of M⁻¹ are plain host floats. On an accelerator they reach the device as
+kernel arguments of the multiply-adds that turn a cached base grid into this frame's grid,
+so a frame's warp makes no host→device copy; on the CPU there is nothing to copy and
+`affine_grid` builds the grid as it always has.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from vj.engine.device_constants import device_constant
 from vj.engine.warp_sampling import border_mode, sample_grid
 from vj.registry import BorderMode
 
@@ -91,12 +98,47 @@ def sampling_theta(motion: Motion2D, width: int, height: int) -> Affine:
     return _compose(_compose(to_norm, _invert(pixel_map)), _invert(to_norm))
 
 
+def _base_xy(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """[2, H, W]: the normalised x and y of every output pixel, as `affine_grid` computes them."""
+    def build() -> torch.Tensor:
+        identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+        return F.affine_grid(identity, [1, 1, height, width], align_corners=False)[0].permute(2, 0, 1).contiguous()
+
+    return device_constant(("warp_base_xy", height, width), device, torch.float32, build)
+
+
+def affine_sampling_grid(theta: Affine, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """The [1, H, W, 2] grid of `affine_grid(theta)`, from host floats (no tensor leaves the host)."""
+    x, y = _base_xy(height, width, device).unbind(0)
+    (a00, a01, a02), (a10, a11, a12) = theta
+    gx = torch.add(x * a00, y, alpha=a01).add_(a02)
+    gy = torch.add(x * a10, y, alpha=a11).add_(a12)
+    return torch.stack((gx, gy), dim=-1).unsqueeze(0)
+
+
+def warp_2d_fn(motion: Motion2D, border: str = BorderMode.REPLICATE) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`warp_2d` with this motion, the grid built once per image size (cadence warps two images)."""
+    mode = border_mode(border)
+    grids: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+
+    def warp(image: torch.Tensor) -> torch.Tensor:
+        if motion.is_identity():
+            return image
+        n, _, h, w = image.shape
+        key = (h, w, image.device)
+        grid = grids.get(key)
+        if grid is None:
+            theta = sampling_theta(motion, w, h)
+            if image.device.type == "cpu":  # no transfer to avoid: affine_grid's own numbers, as ever
+                grid = F.affine_grid(torch.tensor([theta], dtype=torch.float32), [1, 1, h, w], align_corners=False)
+            else:
+                grid = affine_sampling_grid(theta, h, w, image.device)
+            grids[key] = grid
+        return sample_grid(image, grid.expand(n, h, w, 2), mode)
+
+    return warp
+
+
 def warp_2d(image: torch.Tensor, motion: Motion2D, border: str = BorderMode.REPLICATE) -> torch.Tensor:
     """Warp an NCHW float image. `border`: replicate, reflect or wrap (tiles the plane)."""
-    mode = border_mode(border)
-    if motion.is_identity():
-        return image
-    n, _, h, w = image.shape
-    theta = torch.tensor(sampling_theta(motion, w, h), dtype=torch.float32, device=image.device)
-    grid = F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, image.shape[1], h, w], align_corners=False)
-    return sample_grid(image, grid, mode)
+    return warp_2d_fn(motion, border)(image)

@@ -185,6 +185,10 @@ class LiveSession:
         parts = [f"{s.fps:5.1f} fps", f"{s.frame_ms:6.1f} ms", f"frames {s.frames}", f"dropped {self.dropped}"]
         if s.errors:
             parts.append(f"errors {s.errors}")
+        if s.non_finite:
+            parts.append(f"non-finite {s.non_finite}")
+        if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
+            parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         parts.extend(p for p in (c.status() for c in (*self.controls, *self.outputs)) if p)
         return " | ".join(parts)
 

@@ -41,9 +41,9 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                         fanout, FixedClock(preset.render.fps))
         try:
             engine.prime(store.prompts())
-            for _ in range(frames):
-                frame = engine.render_frame()
-                if on_frame is not None:
+            # On a GPU each call hands out the frame before it (pipelined): the last comes from flush().
+            for frame in (*(engine.render_frame() for _ in range(frames)), engine.flush()):
+                if frame is not None and on_frame is not None:
                     on_frame(frame)
         finally:
             engine.stop()

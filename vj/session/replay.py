@@ -22,6 +22,7 @@ to mid-show (its values and prompts are replayed, they are events).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,13 +139,12 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                         sink, RecordedClock(times, dts), start_index=start)
         try:
             engine.prime(_prompt_texts(store, frames))
-            for recorded in frames:
-                for event in recorded.events:
-                    store.apply_event(event)
-                    result.events += 1
-                frame = engine.render_frame()
-                result.frames += 1
-                result.output_frames += 0 if paced else 1
+            waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)
+
+            def published(frame: Frame) -> None:
+                while waiting and waiting[0].index < frame.index:
+                    waiting.popleft()  # held back as non-finite: never published
+                recorded = waiting.popleft()
                 if keep_snapshots:
                     result.snapshots.append(frame.snapshot)
                 if result.checked and recorded.digest and snapshot_digest(frame.snapshot) != recorded.digest:
@@ -156,6 +156,20 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                                     recorded.index)
                 if on_frame is not None:
                     on_frame(frame)
+
+            for recorded in frames:
+                for event in recorded.events:
+                    store.apply_event(event)
+                    result.events += 1
+                waiting.append(recorded)
+                frame = engine.render_frame()
+                result.frames += 1
+                result.output_frames += 0 if paced else 1
+                if frame is not None:
+                    published(frame)
+            last = engine.flush()
+            if last is not None:
+                published(last)
         finally:
             engine.stop()
     return result

@@ -1,0 +1,70 @@
+"""sd-turbo's real architecture (and an LCM variant), built on the `meta` device in float16.
+
+Weights are never materialised: every op checks shapes, devices and dtypes and computes
+nothing. Schedulers are plain CPU objects built outside meta (they use numpy), as the
+backend builds them. The tokenizer is the tiny byte-level one: its ids fit any vocabulary.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+META = torch.device("meta")
+DTYPE = torch.float16
+SCHEDULE = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing")
+
+
+def _on_meta(build: Any) -> Any:
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(DTYPE)
+    try:
+        with torch.device("meta"):
+            return build().eval()
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def sd21_unet(*, lcm: bool = False) -> Any:
+    """The SD 2.1 UNet of sd-turbo; `lcm`: with an LCM guidance embedding (time_cond_proj_dim 256)."""
+    from diffusers import UNet2DConditionModel
+
+    return _on_meta(lambda: UNet2DConditionModel(
+        block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20),
+        use_linear_projection=True, sample_size=64, time_cond_proj_dim=256 if lcm else None))
+
+
+def openclip_h_text_encoder() -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=23,
+                            hidden_act="gelu", projection_dim=1024, vocab_size=49408, max_position_embeddings=77)
+    return _on_meta(lambda: CLIPTextModel(config))
+
+
+def sd_vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    return _on_meta(lambda: AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4, layers_per_block=2, sample_size=768,
+        scaling_factor=0.18215))
+
+
+def taesd() -> Any:
+    from diffusers import AutoencoderTiny
+
+    return _on_meta(AutoencoderTiny)
+
+
+def pipeline_parts(unet: Any, text_encoder: Any, vae: Any, *, lcm: bool) -> SimpleNamespace:
+    """What the diffusers backend takes from a loaded pipeline."""
+    from diffusers import EulerAncestralDiscreteScheduler, LCMScheduler
+
+    from vj.engine.models.tiny import build_tiny_tokenizer
+
+    scheduler = LCMScheduler(**SCHEDULE) if lcm else EulerAncestralDiscreteScheduler(**SCHEDULE)
+    return SimpleNamespace(tokenizer=build_tiny_tokenizer(), text_encoder=text_encoder, unet=unet, vae=vae,
+                           scheduler=scheduler)

@@ -1,0 +1,135 @@
+"""Publishing a frame: uint8 on the device, one copy into a ring of host buffers, checked on arrival.
+
+The conversion to uint8 HWC runs on the device, and a finite-pixels flag rides in the same
+buffer as one extra byte, so the host learns whether a frame is usable from the one copy it
+makes anyway (no extra synchronisation). On CUDA the copy runs on its own stream into
+pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
+event has completed and returns while this one is still being computed and copied, so
+the GPU never idles while the host fans a frame out. At most one frame is in flight.
+Elsewhere (CPU) the same steps run with a synchronous copy; `pipelined=True` still defers
+each frame by one, which is how the tests hold the pipelined bookkeeping to the
+unpipelined frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+import torch
+
+T = TypeVar("T")
+_RING = 2  # the frame being copied out and the one being computed
+
+
+@dataclass
+class _Slot(Generic[T]):
+    staged: torch.Tensor  # device uint8 [H·W·3 + 1]: the pixels, then the finite flag
+    scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
+    host: torch.Tensor  # host uint8 [H·W·3 + 1], pinned on CUDA
+    event: torch.cuda.Event | None = None
+    ticket: T | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published(Generic[T]):
+    """A frame whose copy has arrived: its ticket, and its RGB pixels (None: not finite)."""
+
+    ticket: T
+    pixels: np.ndarray | None
+
+
+class FramePublisher(Generic[T]):
+    """Device image → host uint8 pixels, in submission order, with a ticket of the caller's."""
+
+    def __init__(self, device: torch.device, *, pipelined: bool | None = None) -> None:
+        self.device = device
+        self.pipelined = device.type == "cuda" if pipelined is None else pipelined
+        self._cuda = device.type == "cuda"
+        self._copy_stream = torch.cuda.Stream(device) if self._cuda else None
+        self._slots: list[_Slot[T]] = []
+        self._size: tuple[int, int] | None = None
+        self._next = 0
+        self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def submit(self, image: torch.Tensor, ticket: T) -> list[Published[T]]:
+        """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete."""
+        done: list[Published[T]] = []
+        height, width = int(image.shape[2]), int(image.shape[3])
+        if self._size != (height, width):
+            done = self.flush()
+            self._allocate(height, width)
+        slot = self._slots[self._next]
+        self._next = (self._next + 1) % len(self._slots)
+        self._stage(image, slot)
+        slot.ticket = ticket
+        self._copy_out(slot)
+        self._pending.append(slot)
+        keep = 1 if self.pipelined else 0
+        while len(self._pending) > keep:
+            done.append(self._finish(self._pending.pop(0)))
+        return done
+
+    def flush(self) -> list[Published[T]]:
+        """Wait for and hand back every frame still in flight (end of a run, a resize)."""
+        done = [self._finish(slot) for slot in self._pending]
+        self._pending.clear()
+        return done
+
+    def discard(self) -> int:
+        """Drop the frames in flight unpublished (they were made from a frame found bad); how many."""
+        dropped = len(self._pending)
+        for slot in self._pending:
+            if slot.event is not None:
+                slot.event.synchronize()  # its buffer is reused next: the copy must be over
+            slot.ticket = None
+        self._pending.clear()
+        return dropped
+
+    # ------------------------------------------------------------------ the steps
+    def _allocate(self, height: int, width: int) -> None:
+        count = height * width * 3 + 1
+        pin = self._cuda
+        self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
+                             scratch=torch.empty(height, width, 3, device=self.device),
+                             host=torch.empty(count, dtype=torch.uint8, pin_memory=pin))
+                       for _ in range(_RING)]
+        self._size = (height, width)
+        self._next = 0
+
+    def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
+        """On the device: pixels ×255, rounded, clamped, cast to uint8 HWC, and the finite flag."""
+        hwc = image[0].permute(1, 2, 0)
+        torch.mul(hwc, 255, out=slot.scratch)
+        slot.scratch.round_().clamp_(0, 255)
+        slot.staged[:-1].view(slot.scratch.shape).copy_(slot.scratch)
+        slot.staged[-1:].copy_(torch.isfinite(image).all().view(1))
+
+    def _copy_out(self, slot: _Slot[T]) -> None:
+        """The one device→host copy of a frame (asynchronous on CUDA, behind an event)."""
+        if self._copy_stream is None:
+            slot.host.copy_(slot.staged)
+            return
+        compute = torch.cuda.current_stream(self.device)
+        self._copy_stream.wait_stream(compute)
+        with torch.cuda.stream(self._copy_stream):
+            slot.host.copy_(slot.staged, non_blocking=True)
+            slot.event = torch.cuda.Event()
+            slot.event.record(self._copy_stream)
+
+    def _finish(self, slot: _Slot[T]) -> Published[T]:
+        if slot.event is not None:
+            slot.event.synchronize()  # the frame's one host wait; its copy is usually long done
+            slot.event = None
+        ticket, slot.ticket = slot.ticket, None
+        assert ticket is not None
+        if not slot.host[-1]:
+            return Published(ticket, None)
+        assert self._size is not None
+        pixels = slot.host[:-1].view(*self._size, 3).numpy().copy()  # the ring buffer is reused
+        return Published(ticket, pixels)
