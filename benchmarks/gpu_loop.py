@@ -8,7 +8,7 @@ One run, at 512² and 1 step by default, times:
   publish) with the model calls eager, under torch.compile (CUDA graphs) or AOTInductor;
 - tuning: the backend's speed switches (cudnn.benchmark, channels-last, fused QKV) one at a
   time against eager without them.
-Per mode: fps, p50/p99 frame time, per-stage GPU ms from CUDA events (host ms on a CPU), peak
+Per mode: fps, p50/p99 frame time, the engine's own per-stage ms (CUDA events on a GPU), peak
 GPU memory, and the ratio to the arithmetic floor (counted UNet + TAESD FLOP / the GPU's dense
 fp16 peak). Target checks print as PASS/FAIL lines. Tables (Markdown) and a JSON go to $OUT,
 else ./gpu-results, rewritten after every mode so a run cut short keeps what it measured.
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E402
-from gpu_timing import StageEvents, TimedBackend, percentile, synchronize  # noqa: E402
 
 from vj.config import parse_preset  # noqa: E402
-from vj.engine.backends.diffusers_backend import DiffusersBackend  # noqa: E402
+from vj.engine.backends.base import BackendTuning  # noqa: E402
+from vj.engine.backends.diffusers import DiffusersBackend  # noqa: E402
 from vj.engine.clock import FixedClock  # noqa: E402
 from vj.engine.loop import Engine, EngineSettings  # noqa: E402
 from vj.engine.models.random_sd import (  # noqa: E402
@@ -49,6 +49,7 @@ from vj.engine.models.random_sd import (  # noqa: E402
     build_random_pipeline,
     count_gflop,
 )
+from vj.engine.warmup import plan_variants  # noqa: E402
 from vj.frames import Frame  # noqa: E402
 from vj.store import ParamStore  # noqa: E402
 
@@ -57,9 +58,32 @@ MODES = ("naive", "eager", "jit", "aot")
 SWITCHES = ("cudnn_benchmark", "channels_last", "fuse_qkv")
 
 
-class _Discard:
+class _StageSink:
+    """Keeps each published frame's stage times (the engine's own: CUDA events on a GPU)."""
+
+    def __init__(self) -> None:
+        self.stage_ms: list[dict[str, float]] = []
+
     def offer(self, frame: Frame) -> None:
-        pass
+        self.stage_ms.append(dict(frame.stage_ms))
+
+    def mean_ms(self) -> dict[str, float]:
+        names = {name for stages in self.stage_ms for name in stages}
+        return {name: sum(s.get(name, 0.0) for s in self.stage_ms) / max(len(self.stage_ms), 1) for name in names}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile by linear interpolation between the nearest ranks."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _store(size: int, steps: int, guidance: float = 0.0) -> ParamStore:
@@ -80,37 +104,29 @@ noise = 0.03
     return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
 
 
-def apply_tuning(components: dict[str, Any], device: torch.device, switches: dict[str, bool]) -> None:
-    """The backend's speed switches, applied to freshly built modules (channels-last and QKV fusion are in place)."""
-    torch.backends.cudnn.benchmark = bool(switches.get("cudnn_benchmark")) and device.type == "cuda"
-    if switches.get("channels_last"):
-        for name in ("unet", "taesd"):
-            components[name].to(memory_format=torch.channels_last)
-    if switches.get("fuse_qkv"):
-        components["unet"].fuse_qkv_projections()
-
-
 def make_backend(components: dict[str, Any], device: torch.device, dtype: torch.dtype, mode: str,
-                 cache_dir: Path) -> DiffusersBackend:
+                 cache_dir: Path, tuning: BackendTuning | None = None) -> DiffusersBackend:
     return DiffusersBackend(build_random_pipeline(components), name="sd-turbo architecture (random weights)",
                             device=device, dtype=dtype, tiny_vae=components["taesd"],
-                            compile_mode="off" if mode == "eager" else mode, cache_dir=cache_dir)
+                            compile_mode="off" if mode == "eager" else mode, cache_dir=cache_dir, tuning=tuning)
 
 
 def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, warmup: int,
                 frames: int) -> ModeResult:
     device = backend.device
-    events = StageEvents(device)
+    sink = _StageSink()
     store = _store(size, steps)
-    engine = Engine(TimedBackend(backend, events), store, EngineSettings(size, size, 24, offline=True), _Discard(),
-                    FixedClock(24))
-    engine.prime(store.prompts())
+    settings = EngineSettings(size, size, 24, offline=True)
+    engine = Engine(backend, store, settings, sink, FixedClock(24))
     start = time.perf_counter()
-    for _ in range(warmup):  # jit compiles and records its CUDA graphs here, aot builds or loads its packages
+    # As a show starts: every shape compiled (jit) or built (aot) before frame 0, then a few frames.
+    backend.warmup(plan_variants([(size, size)], [steps], cfg=settings.cfg, embeds_guidance=backend.embeds_guidance))
+    engine.prime(store.prompts())
+    for _ in range(warmup):
         engine.render_frame()
     synchronize(device)
     warmup_s = time.perf_counter() - start
-    events.clear()
+    sink.stage_ms.clear()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     intervals: list[float] = []
@@ -120,10 +136,11 @@ def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, war
         now = time.perf_counter()
         intervals.append(now - last)
         last = now
+    engine.flush()  # pipelined on a GPU: the last frame is still in flight
     synchronize(device)
     total = time.perf_counter() - start
     return ModeResult(mode=mode, frames=frames, fps=frames / total, p50_ms=percentile(intervals, 50) * 1000,
-                      p99_ms=percentile(intervals, 99) * 1000, stage_ms=events.mean_ms(frames),
+                      p99_ms=percentile(intervals, 99) * 1000, stage_ms=sink.mean_ms(),
                       peak_mib=_peak_mib(device), warmup_s=warmup_s)
 
 
@@ -253,12 +270,11 @@ def main(argv: list[str] | None = None) -> int:
             pair = []
             for on in (False, True):  # fresh modules for each: two of the switches change them in place
                 tuned = build_random_components(arch, device, dtype)
-                apply_tuning(tuned, device, {switch: on})
-                backend = make_backend(tuned, device, dtype, "eager", cache_dir)
+                backend = make_backend(tuned, device, dtype, "eager", cache_dir, BackendTuning(**{switch: on}))
                 pair.append(time_engine(f"eager, {switch} {'on' if on else 'off'}", backend, args.size, args.steps,
                                         args.warmup, args.frames))
                 del backend, tuned
-            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.benchmark = False  # the switch is process-wide: off again for the next pair
             report.add_tuning(switch, pair[0], pair[1])
     if "aot" in args.modes and in_budget("aot"):
         report.add(_time_mode("aot", components, args, dtype, cache_dir))

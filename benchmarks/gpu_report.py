@@ -17,7 +17,8 @@ PEAK_TFLOPS: dict[str, float] = {
     "A100": 312.0, "A10G": 70.0, "A10": 125.0, "L40S": 362.0, "L40": 181.0, "L4": 121.0,
     "RTX 4090": 165.2, "RTX 3090": 71.0, "RTX A6000": 154.8, "B200": 2250.0,
 }
-STAGES = ("encode", "unet", "decode")
+# The engine's stages (Frame.stage_ms: CUDA events on a GPU, host clock on a CPU).
+STAGES = ("prompt", "warp", "prepare", "encode", "denoise", "decode", "publish")
 # The targets, at 512² and 1 step with sd-turbo's architecture.
 TARGET_FPS = 200.0
 TARGET_SPEEDUP = 25.0

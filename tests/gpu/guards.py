@@ -91,8 +91,6 @@ class OutputRecorder:
         value = getattr(self._backend, name)
         if name in ("decode", "predict_noise"):
             return self._keeping(name, value)
-        if name == "denoise_fn":
-            return lambda *args, **kwargs: self._keeping("model", value(*args, **kwargs))
         return value
 
     def _keeping(self, name: str, call: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:

@@ -14,11 +14,12 @@ import torch
 
 from tests.gpu.guards import OutputRecorder, assert_no_recompiles, frames_without_host_sync
 from vj.config import parse_preset
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.engine.models.random_sd import SD_TURBO, build_random_components, build_random_pipeline
 from vj.engine.models.tiny import build_tiny_pipeline, build_tiny_taesd
+from vj.engine.warmup import plan_variants
 from vj.frames import Frame
 from vj.store import ParamStore
 
@@ -53,8 +54,12 @@ steps = {steps}
     return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
 
 
-def _engine(backend: Any, store: ParamStore, size: int) -> Engine:
-    engine = Engine(backend, store, EngineSettings(size, size, 24, offline=True), _Discard(), FixedClock(24))
+def _engine(backend: Any, store: ParamStore, size: int, cfg: str = "rcfg-self",
+            steps: tuple[int, ...] = (1,)) -> Engine:
+    """An engine as a show starts one: every shape warmed up (compiled, captured) before frame 0."""
+    settings = EngineSettings(size, size, 24, offline=True, cfg=cfg)
+    backend.warmup(plan_variants([(size, size)], steps, cfg=cfg, embeds_guidance=backend.embeds_guidance))
+    engine = Engine(backend, store, settings, _Discard(), FixedClock(24))
     engine.prime(store.prompts())
     return engine
 
@@ -83,8 +88,10 @@ def test_tiny_model_frames_are_finite() -> None:
     engine = _engine(backend, _store(64), 64)
     for _ in range(4):
         engine.render_frame()
-    assert set(backend.outputs) >= {"decode"}
+    engine.flush()
+    assert set(backend.outputs) == {"decode", "predict_noise"}
     assert backend.non_finite() == []
+    assert engine.stats.non_finite == 0 and engine.stats.frames == 4
 
 
 @pytest.mark.parametrize("vae", ["taesd", "sd-vae"])
@@ -92,9 +99,11 @@ def test_full_size_architecture_frames_are_finite(full_size: dict[str, Any], vae
     backend = OutputRecorder(_full(full_size, "off", vae))
     engine = _engine(backend, _store(512), 512)
     for _ in range(3):
-        frame = engine.render_frame()
-    assert frame.pixels.shape == (512, 512, 3)
+        engine.render_frame()
+    frame = engine.flush()  # pipelined on a GPU: the last frame comes out here
+    assert frame is not None and frame.image.shape == (512, 512, 3)
     assert backend.non_finite() == []
+    assert engine.stats.non_finite == 0 and engine.stats.frames == 3
 
 
 def test_the_sync_guard_passes_device_work_and_catches_a_host_read() -> None:
@@ -124,14 +133,14 @@ def test_the_sync_guard_catches_a_sync_injected_into_the_engine() -> None:
         frames_without_host_sync(engine.render_frame, frames=3)
 
 
-def test_jit_does_not_recompile_while_guidance_and_steps_move() -> None:
+@pytest.mark.parametrize("cfg", ["rcfg-self", "full"])
+def test_jit_does_not_recompile_while_guidance_and_steps_move(cfg: str) -> None:
+    """After warm-up (every batch the cfg mode uses, 1 and 2 steps), moving guidance 0 → 1.5 and steps 1 → 2
+    compiles nothing: no Dynamo recompile (what TORCH_LOGS=recompiles prints) and no new frame."""
     store = _store(64)
-    engine = _engine(_tiny("jit"), store, 64)
-    # Warm-up sees every shape a show at this size runs: batch 1 (guidance <= 1) and 2 (CFG), 1 and 2 steps.
-    for guidance, steps in ((0.0, 1), (1.5, 1), (1.5, 2), (0.0, 2)):
-        store.set_many({"guidance": guidance, "steps": steps})
-        for _ in range(WARMUP_FRAMES):
-            engine.render_frame()
+    engine = _engine(_tiny("jit"), store, 64, cfg=cfg, steps=(1, 2))
+    for _ in range(WARMUP_FRAMES):
+        engine.render_frame()
 
     def sweep() -> None:
         for steps in (1, 2):
@@ -139,6 +148,7 @@ def test_jit_does_not_recompile_while_guidance_and_steps_move() -> None:
                 store.set_many({"guidance": tenth / 10, "steps": steps})
                 for _ in range(3):
                     engine.render_frame()
+        engine.flush()
 
     assert_no_recompiles(sweep)
 

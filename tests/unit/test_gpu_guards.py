@@ -68,11 +68,11 @@ def test_non_finite_outputs_are_named() -> None:
         def decode(self, latents: torch.Tensor) -> torch.Tensor:
             return latents / 0  # 0/0 is NaN
 
-        def denoise_fn(self, *args: object):  # noqa: ANN202
-            return lambda latents, t: latents
+        def predict_noise(self, latents: torch.Tensor, t: int, cond: object) -> torch.Tensor:
+            return latents
 
     recorder = OutputRecorder(Backend())
-    recorder.denoise_fn()(torch.ones(2), 999)
+    recorder.predict_noise(torch.ones(2), 999, None)
     recorder.decode(torch.zeros(2))
     assert recorder.device.type == "cpu"
     assert recorder.non_finite() == ["decode"]
