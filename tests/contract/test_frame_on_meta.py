@@ -124,7 +124,7 @@ MODES = [
         steps=2, border="reflect", color_coherence="hsv", noise_type="perlin", guidance=2.0), CFG_FULL, 2),
     ("euler_a 3 steps, RCFG self 3.0, wrap, RGB, TAESD", {"tiny_vae": True}, dict(
         steps=3, border="wrap", color_coherence="rgb", translation_x=2.0, guidance=3.0), CFG_RCFG_SELF, 3),
-    ("euler_a 2 steps, RCFG initialize 1.8", {}, dict(steps=2, guidance=1.8), CFG_RCFG_INITIALIZE, 3),
+    ("euler_a 1 step, RCFG initialize 1.8", {}, dict(steps=1, guidance=1.8), CFG_RCFG_INITIALIZE, 2),
     ("lcm 4 steps, guidance 1.5 embedded, cadence 2", {"lcm": True}, dict(
         sampler="lcm", steps=4, guidance=1.5, cadence=2, color_coherence="none"), CFG_FULL, 4),
     ("lcm 1 step, guidance 1.0", {"lcm": True}, dict(sampler="lcm", steps=1, guidance=1.0), CFG_RCFG_SELF, 1),
