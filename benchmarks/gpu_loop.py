@@ -1,0 +1,286 @@
+"""Time the feedback loop on a GPU with sd-turbo's full-size architecture (random weights).
+
+One run, at 512² and 1 step by default, times:
+- naive: diffusers' `AutoPipelineForImage2Image` called once a frame with the prompt text, its
+  PIL output fed back as the next input (strength 0.5 with 2 steps: one UNet call, guidance 0,
+  the full SD VAE), as a user would write it;
+- eager / jit / aot: vj's engine (warp, colour, noise, TAESD encode, UNet, TAESD decode,
+  publish) with the model calls eager, under torch.compile (CUDA graphs) or AOTInductor;
+- tuning: the backend's speed switches (cudnn.benchmark, channels-last, fused QKV) one at a
+  time against eager without them.
+Per mode: fps, p50/p99 frame time, the engine's own per-stage ms (CUDA events on a GPU), peak
+GPU memory, and the ratio to the arithmetic floor (counted UNet + TAESD FLOP / the GPU's dense
+fp16 peak). Target checks print as PASS/FAIL lines. Tables (Markdown) and a JSON go to $OUT,
+else ./gpu-results, rewritten after every mode so a run cut short keeps what it measured.
+Weights are random (speed does not depend on them), built on the device in fp16: nothing is
+downloaded. `--smoke` runs the same code on a narrow architecture at 64² on the CPU.
+
+    python benchmarks/gpu_loop.py [--size 512] [--steps 1] [--modes naive eager jit aot] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout (no pip install)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E402
+
+from vj.config import parse_preset  # noqa: E402
+from vj.engine.backends.base import BackendTuning  # noqa: E402
+from vj.engine.backends.diffusers import DiffusersBackend  # noqa: E402
+from vj.engine.clock import FixedClock  # noqa: E402
+from vj.engine.loop import Engine, EngineSettings  # noqa: E402
+from vj.engine.models.random_sd import (  # noqa: E402
+    SD_TURBO,
+    SMOKE,
+    Architecture,
+    build_random_components,
+    build_random_pipeline,
+    count_gflop,
+)
+from vj.engine.warmup import plan_variants  # noqa: E402
+from vj.frames import Frame  # noqa: E402
+from vj.store import ParamStore  # noqa: E402
+
+PROMPT = "an endless tunnel of neon arches, volumetric light"
+MODES = ("naive", "eager", "jit", "aot")
+SWITCHES = ("cudnn_benchmark", "channels_last", "fuse_qkv")
+
+
+class _StageSink:
+    """Keeps each published frame's stage times (the engine's own: CUDA events on a GPU)."""
+
+    def __init__(self) -> None:
+        self.stage_ms: list[dict[str, float]] = []
+
+    def offer(self, frame: Frame) -> None:
+        self.stage_ms.append(dict(frame.stage_ms))
+
+    def mean_ms(self) -> dict[str, float]:
+        names = {name for stages in self.stage_ms for name in stages}
+        return {name: sum(s.get(name, 0.0) for s in self.stage_ms) / max(len(self.stage_ms), 1) for name in names}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile by linear interpolation between the nearest ranks."""
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _store(size: int, steps: int, guidance: float = 0.0) -> ParamStore:
+    preset = parse_preset(f"""
+[render]
+width = {size}
+height = {size}
+[[prompts.mix]]
+text = "{PROMPT}"
+[params]
+zoom = 1.02
+angle = 0.5
+strength = 0.5
+steps = {steps}
+guidance = {guidance}
+noise = 0.03
+""", "gpu-benchmark")
+    return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+
+
+def make_backend(components: dict[str, Any], device: torch.device, dtype: torch.dtype, mode: str,
+                 cache_dir: Path, tuning: BackendTuning | None = None) -> DiffusersBackend:
+    return DiffusersBackend(build_random_pipeline(components), name="sd-turbo architecture (random weights)",
+                            device=device, dtype=dtype, tiny_vae=components["taesd"],
+                            compile_mode="off" if mode == "eager" else mode, cache_dir=cache_dir, tuning=tuning)
+
+
+def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, warmup: int,
+                frames: int) -> ModeResult:
+    device = backend.device
+    sink = _StageSink()
+    store = _store(size, steps)
+    settings = EngineSettings(size, size, 24, offline=True)
+    engine = Engine(backend, store, settings, sink, FixedClock(24))
+    start = time.perf_counter()
+    # As a show starts: every shape compiled (jit) or built (aot) before frame 0, then a few frames.
+    backend.warmup(plan_variants([(size, size)], [steps], cfg=settings.cfg, embeds_guidance=backend.embeds_guidance))
+    engine.prime(store.prompts())
+    for _ in range(warmup):
+        engine.render_frame()
+    synchronize(device)
+    warmup_s = time.perf_counter() - start
+    sink.stage_ms.clear()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    intervals: list[float] = []
+    start = last = time.perf_counter()
+    for _ in range(frames):
+        engine.render_frame()
+        now = time.perf_counter()
+        intervals.append(now - last)
+        last = now
+    engine.flush()  # pipelined on a GPU: the last frame is still in flight
+    synchronize(device)
+    total = time.perf_counter() - start
+    return ModeResult(mode=mode, frames=frames, fps=frames / total, p50_ms=percentile(intervals, 50) * 1000,
+                      p99_ms=percentile(intervals, 99) * 1000, stage_ms=sink.mean_ms(),
+                      peak_mib=_peak_mib(device), warmup_s=warmup_s)
+
+
+def time_naive(components: dict[str, Any], device: torch.device, size: int, steps: int, warmup: int,
+               frames: int) -> ModeResult:
+    from diffusers import AutoPipelineForImage2Image
+    from PIL import Image
+
+    pipe = AutoPipelineForImage2Image.from_pipe(build_random_pipeline(components))
+    pipe.set_progress_bar_config(disable=True)
+    generator = torch.Generator(device).manual_seed(0)
+    image = Image.new("RGB", (size, size), (128, 96, 160))
+
+    def frame() -> None:
+        nonlocal image
+        # strength 0.5 of 2 steps: one UNet call, as the engine's denoise 0.5 at 1 step.
+        image = pipe(prompt=PROMPT, image=image, strength=0.5, num_inference_steps=2 * steps, guidance_scale=0.0,
+                     generator=generator).images[0]
+
+    start = time.perf_counter()
+    for _ in range(warmup):
+        frame()
+    warmup_s = time.perf_counter() - start
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    intervals: list[float] = []
+    start = last = time.perf_counter()
+    for _ in range(frames):
+        frame()  # PIL out: the pipeline has waited for the GPU, each interval is a whole frame
+        now = time.perf_counter()
+        intervals.append(now - last)
+        last = now
+    total = time.perf_counter() - start
+    return ModeResult(mode="naive", frames=frames, fps=frames / total, p50_ms=percentile(intervals, 50) * 1000,
+                      p99_ms=percentile(intervals, 99) * 1000, stage_ms={}, peak_mib=_peak_mib(device),
+                      warmup_s=warmup_s)
+
+
+def _peak_mib(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def _time_mode(mode: str, components: dict[str, Any], args: argparse.Namespace, dtype: torch.dtype,
+               cache_dir: Path) -> ModeResult:
+    print(f"timing {mode} ...", flush=True)
+    device: torch.device = args.device
+    if mode == "naive":
+        return time_naive(components, device, args.size, args.steps, min(args.warmup, 3), args.naive_frames)
+    backend = make_backend(components, device, dtype, mode, cache_dir)
+    result = time_engine(mode, backend, args.size, args.steps, args.warmup, args.frames)
+    del backend
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return result
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true",
+                        help="narrow architecture, 64², few frames, on the CPU unless --device says otherwise")
+    parser.add_argument("--device", default=None, help="cuda (default when available) or cpu")
+    parser.add_argument("--size", type=int, default=None, help="square frame size (default 512; smoke 64)")
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=None,
+                        help="default: all four (smoke: naive eager; compiling takes minutes on a CPU)")
+    parser.add_argument("--frames", type=int, default=None, help="timed frames per engine mode (default 300)")
+    parser.add_argument("--naive-frames", type=int, default=None, help="timed frames of the naive loop (default 40)")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up frames per mode (default 20)")
+    parser.add_argument("--no-tuning", action="store_true", help="skip the speed-switch measurements")
+    parser.add_argument("--peak-tflops", type=float, default=None,
+                        help=f"dense fp16 peak for the floor (default: by GPU name; known: {', '.join(PEAK_TFLOPS)})")
+    parser.add_argument("--budget-s", type=float, default=float(os.environ.get("GPU_LOOP_BUDGET_S", "0")) or None,
+                        help="skip parts not started within this many seconds of the start (the tables so far stay)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads on a CPU (smoke default 1: on a shared, loaded CPU two "
+                             "OpenMP threads waiting on each other ran the smoke model 40x slower than one)")
+    parser.add_argument("--out", type=Path, default=None, help="results folder (default $OUT, else ./gpu-results)")
+    args = parser.parse_args(argv)
+    smoke = args.smoke
+    args.arch = SMOKE if smoke else SD_TURBO
+    args.device = torch.device(args.device or ("cpu" if smoke or not torch.cuda.is_available() else "cuda"))
+    if args.device.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device cuda: CUDA is not available to torch {torch.__version__}")
+    args.size = args.size or (64 if smoke else 512)
+    args.modes = args.modes or (["naive", "eager"] if smoke else list(MODES))
+    args.frames = args.frames or (8 if smoke else 300)
+    args.naive_frames = args.naive_frames or (3 if smoke else 40)
+    args.warmup = args.warmup or (2 if smoke else 20)
+    args.out = args.out or Path(os.environ.get("OUT") or "gpu-results")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    begun = time.monotonic()
+    torch.set_grad_enabled(False)
+    device: torch.device = args.device
+    if args.threads or (args.smoke and device.type == "cpu"):
+        torch.set_num_threads(args.threads or 1)
+    dtype = torch.float16 if device.type == "cuda" else torch.float32  # fp16 convolutions crawl on a CPU
+    arch: Architecture = args.arch
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    peak, peak_source = peak_tflops(gpu if device.type == "cuda" else "", args.peak_tflops)
+    report = Report(out=args.out, smoke=args.smoke, arch=arch.name, size=args.size, steps=args.steps,
+                    machine=f"{gpu}, torch {torch.__version__}, {device.type}, {str(dtype).removeprefix('torch.')}"
+                    + (f", {torch.get_num_threads()} torch thread(s)" if device.type == "cpu" else ""),
+                    peak_tflops=peak, peak_source=peak_source, gflop=count_gflop(arch, args.size))
+    print(report.header(), flush=True)
+    cache_dir = Path(tempfile.mkdtemp(prefix="vj-gpu-aot-"))
+
+    def in_budget(part: str) -> bool:
+        if args.budget_s is None or time.monotonic() - begun < args.budget_s:
+            return True
+        report.skipped(part, f"not started: the {args.budget_s:.0f} s budget was spent")
+        return False
+
+    components = build_random_components(arch, device, dtype)
+    # AOT last: its first build of the full UNet takes minutes, the part a time budget most likely cuts.
+    for mode in [m for m in args.modes if m != "aot"]:
+        if in_budget(mode):
+            report.add(_time_mode(mode, components, args, dtype, cache_dir))
+    if not args.no_tuning:
+        for switch in SWITCHES:
+            if not in_budget(f"tuning {switch}"):
+                continue
+            print(f"timing eager with and without {switch} ...", flush=True)
+            pair = []
+            for on in (False, True):  # fresh modules for each: two of the switches change them in place
+                tuned = build_random_components(arch, device, dtype)
+                backend = make_backend(tuned, device, dtype, "eager", cache_dir, BackendTuning(**{switch: on}))
+                pair.append(time_engine(f"eager, {switch} {'on' if on else 'off'}", backend, args.size, args.steps,
+                                        args.warmup, args.frames))
+                del backend, tuned
+            torch.backends.cudnn.benchmark = False  # the switch is process-wide: off again for the next pair
+            report.add_tuning(switch, pair[0], pair[1])
+    if "aot" in args.modes and in_budget("aot"):
+        report.add(_time_mode("aot", components, args, dtype, cache_dir))
+    print(report.finish(elapsed_s=time.monotonic() - begun), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Tables, JSON and target checks for benchmarks/gpu_loop.py.
+
+Every `add` rewrites gpu_loop.md and gpu_loop.json in the results folder, so a run stopped
+by its time budget still leaves the modes it finished.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# Dense (no sparsity) fp16 tensor-core peaks with fp32 accumulation, TFLOP/s, from the vendors'
+# datasheets. Matched by substring of torch.cuda.get_device_name, first match wins (longest first).
+PEAK_TFLOPS: dict[str, float] = {
+    "H100 PCIe": 756.0, "H100 NVL": 835.0, "H100": 989.4, "H200": 989.4, "H20": 148.0,
+    "A100": 312.0, "A10G": 70.0, "A10": 125.0, "L40S": 362.0, "L40": 181.0, "L4": 121.0,
+    "RTX 4090": 165.2, "RTX 3090": 71.0, "RTX A6000": 154.8, "B200": 2250.0,
+}
+# The engine's stages (Frame.stage_ms: CUDA events on a GPU, host clock on a CPU).
+STAGES = ("prompt", "warp", "prepare", "encode", "denoise", "decode", "publish")
+# The targets, at 512² and 1 step with sd-turbo's architecture.
+TARGET_FPS = 200.0
+TARGET_SPEEDUP = 25.0
+TARGET_P99_OVER_P50 = 1.5
+# The per-frame work the floor was first sized with: UNet convolutions and projections only
+# (no attention scores) + TAESD encode and decode, GFLOP at 512².
+STATED_GFLOP = {"unet": 678.0, "taesd": 263.0}
+
+
+def peak_tflops(gpu_name: str, override: float | None) -> tuple[float | None, str]:
+    """(TFLOP/s, where the figure comes from); None without a GPU or an entry for it."""
+    if override is not None:
+        return override, "--peak-tflops"
+    for key in sorted(PEAK_TFLOPS, key=len, reverse=True):
+        if key.lower() in gpu_name.lower():
+            return PEAK_TFLOPS[key], f"datasheet dense fp16 for {key!r} (matched in {gpu_name!r})"
+    return None, f"no peak known for {gpu_name or 'a CPU'!r}: pass --peak-tflops for the floor"
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    frames: int
+    fps: float
+    p50_ms: float
+    p99_ms: float
+    stage_ms: dict[str, float]
+    peak_mib: float | None
+    warmup_s: float
+
+
+@dataclass
+class Report:
+    out: Path
+    smoke: bool
+    arch: str
+    size: int
+    steps: int
+    machine: str
+    peak_tflops: float | None
+    peak_source: str
+    gflop: dict[str, float]
+    results: list[ModeResult] = field(default_factory=list)
+    tuning: list[dict[str, object]] = field(default_factory=list)
+    skips: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ the floor
+    def frame_gflop(self) -> float:
+        return self.steps * self.gflop["unet"] + self.gflop["taesd_encode"] + self.gflop["taesd_decode"]
+
+    def floor_ms(self) -> float | None:
+        return None if self.peak_tflops is None else self.frame_gflop() / self.peak_tflops
+
+    def header(self) -> str:
+        g = self.gflop
+        floor = self.floor_ms()
+        lines = [
+            f"machine: {self.machine}",
+            f"model: {self.arch} architecture, random weights; {self.size}², {self.steps} step(s), guidance 0, "
+            f"strength 0.5" + ("  [SMOKE: reduced size and width, not the target configuration]" if self.smoke
+                               else ""),
+            f"counted (torch.utils.flop_counter, batch 1): UNet {g['unet']:.4g} GFLOP a call, TAESD encode "
+            f"{g['taesd_encode']:.4g} + decode {g['taesd_decode']:.4g}; SD VAE encode {g['vae_encode']:.4g} + "
+            f"decode {g['vae_decode']:.4g} (the naive loop's)",
+            f"stated: UNet ≈ {STATED_GFLOP['unet']:.0f} GFLOP (convolutions and projections; the count adds the "
+            f"attention scores) + TAESD ≈ {STATED_GFLOP['taesd']:.0f}",
+            f"peak assumed: {self.peak_tflops if self.peak_tflops is not None else 'unknown'} TFLOP/s "
+            f"({self.peak_source})",
+            f"floor: {self.frame_gflop():.4g} GFLOP a frame" + (
+                f" / peak = {floor:.3f} ms ({1000 / floor:.0f} fps)" if floor else " (no peak: no floor)"),
+        ]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ results
+    def add(self, result: ModeResult) -> None:
+        self.results.append(result)
+        self._write()
+
+    def add_tuning(self, switch: str, off: ModeResult, on: ModeResult) -> None:
+        self.tuning.append({"switch": switch, "off": asdict(off), "on": asdict(on), "speedup": on.fps / off.fps})
+        self._write()
+
+    def skipped(self, part: str, why: str) -> None:
+        self.skips.append(f"{part}: {why}")
+        self._write()
+
+    def _by_mode(self, mode: str) -> ModeResult | None:
+        return next((r for r in self.results if r.mode == mode), None)
+
+    def table(self) -> str:
+        naive = self._by_mode("naive")
+        floor = self.floor_ms()
+        rows = ["| mode | fps | p50 ms | p99 ms | p99/p50 | × naive | " + " | ".join(f"{s} ms" for s in STAGES)
+                + " | rest ms | peak GPU MiB | × floor | warm-up s |",
+                "|" + "---|" * (10 + len(STAGES))]
+        for r in self.results:
+            frame_ms = 1000 / r.fps
+            stages = " | ".join(f"{r.stage_ms[s]:.2f}" if s in r.stage_ms else "-" for s in STAGES)
+            rest = f"{frame_ms - sum(r.stage_ms.values()):.2f}" if r.stage_ms else "-"
+            rows.append(
+                f"| {r.mode} | {r.fps:.1f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.p99_ms / r.p50_ms:.2f} | "
+                f"{r.fps / naive.fps:.1f}x | " if naive else
+                f"| {r.mode} | {r.fps:.1f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.p99_ms / r.p50_ms:.2f} | - | ")
+            rows[-1] += (f"{stages} | {rest} | {f'{r.peak_mib:.0f}' if r.peak_mib is not None else '-'} | "
+                         f"{f'{frame_ms / floor:.1f}x' if floor else '-'} | {r.warmup_s:.1f} |")
+        return "\n".join(rows)
+
+    def tuning_table(self) -> str:
+        if not self.tuning:
+            return ""
+        rows = ["| switch (eager) | off fps | on fps | on/off | off p50 ms | on p50 ms |", "|---|---|---|---|---|---|"]
+        for t in self.tuning:
+            off, on = t["off"], t["on"]
+            assert isinstance(off, dict) and isinstance(on, dict)
+            rows.append(f"| {t['switch']} | {off['fps']:.1f} | {on['fps']:.1f} | {t['speedup']:.2f}x | "
+                        f"{off['p50_ms']:.2f} | {on['p50_ms']:.2f} |")
+        return "\n".join(rows)
+
+    def target_checks(self) -> list[str]:
+        """PASS/FAIL lines (never assertions): what the run shows against the targets."""
+        note = " (smoke: reduced size on a CPU, not the target configuration)" if self.smoke else ""
+        jit, naive = self._by_mode("jit"), self._by_mode("naive")
+        lines = []
+        if jit is None:
+            lines.append(f"SKIP jit ≥ {TARGET_FPS:.0f} fps, ≥ {TARGET_SPEEDUP:.0f}× naive: jit was not run{note}")
+        else:
+            lines.append(f"{_verdict(jit.fps >= TARGET_FPS)} jit full loop {jit.fps:.1f} fps ≥ {TARGET_FPS:.0f} "
+                         f"at {self.size}², {self.steps} step{note}")
+            if naive is None:
+                lines.append(f"SKIP jit ≥ {TARGET_SPEEDUP:.0f}× naive: the naive loop was not run")
+            else:
+                ratio = jit.fps / naive.fps
+                lines.append(f"{_verdict(ratio >= TARGET_SPEEDUP)} jit {ratio:.1f}× the naive loop "
+                             f"≥ {TARGET_SPEEDUP:.0f}×{note}")
+        for r in self.results:
+            if r.mode != "naive":
+                ratio = r.p99_ms / r.p50_ms
+                lines.append(f"{_verdict(ratio <= TARGET_P99_OVER_P50)} {r.mode} p99 {r.p99_ms:.2f} ms ≤ "
+                             f"{TARGET_P99_OVER_P50}× p50 {r.p50_ms:.2f} ms ({ratio:.2f}×){note}")
+        return lines
+
+    def markdown(self) -> str:
+        parts = ["```", self.header(), "", self.table()]
+        if self.tuning:
+            parts += ["", self.tuning_table()]
+        parts += ["", *self.target_checks()]
+        if self.skips:
+            parts += ["", *(f"SKIPPED {s}" for s in self.skips)]
+        parts.append("```")
+        return "\n".join(parts) + "\n"
+
+    def _write(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "gpu_loop.md").write_text(self.markdown(), encoding="utf-8")
+        data = {k: v for k, v in asdict(self).items() if k != "out"}
+        data.update(frame_gflop=self.frame_gflop(), floor_ms=self.floor_ms(), checks=self.target_checks())
+        (self.out / "gpu_loop.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+    def finish(self, elapsed_s: float) -> str:
+        self._write()
+        return self.markdown() + f"\n{elapsed_s:.0f} s in all; written to {self.out}/gpu_loop.md and gpu_loop.json"
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
