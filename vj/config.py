@@ -45,6 +45,17 @@ SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LoraConfig:
+    source: str = config_field("", doc="Hugging Face id, folder holding one .safetensors, or a .safetensors file")
+    scale: float = config_field(1.0, check_range(-4.0, 4.0), "adapter strength (live: lora/<i>/scale)")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        if not self.source.strip():
+            raise ConfigError(type(self).__name__, "source", "a LoRA id, folder or .safetensors file", "''")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ModelConfig:
     source: str = config_field(DEFAULT_MODEL,
                                doc="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny'")
@@ -54,8 +65,10 @@ class ModelConfig:
     compile: str = config_field("off", one_of(COMPILE_MODES),
                                 "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
                                 "aot (AOTInductor packages, compiled once per size and cached on disk)")
+    loras: tuple[LoraConfig, ...] = config_field((), doc="LoRAs fused into the model ({source = ..., scale = ...})")
 
     def __post_init__(self) -> None:
+        check_items(self, "loras", LoraConfig)
         check_scalar_fields(self)
 
 
@@ -176,11 +189,15 @@ class PresetConfig:
                        fps: float | None = None, steps: int | None = None, seed: int | None = None,
                        device: str | None = None, tiny_vae: str | None = None,
                        compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
-                       sampler: str | None = None, strength: float | None = None) -> PresetConfig:
+                       sampler: str | None = None, strength: float | None = None,
+                       loras: list[tuple[str, float]] | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         model_changes = {k: v for k, v in (("source", model), ("device", device), ("tiny_vae", tiny_vae),
                                            ("compile", compile), ("dtype", dtype)) if v is not None}
+        if loras:  # added to the preset's own LoRAs
+            extra = tuple(_construct(LoraConfig, {"source": s, "scale": w}, source, "model.loras") for s, w in loras)
+            model_changes["loras"] = (*self.model.loras, *extra)
         render_changes = {k: v for k, v in (("width", width), ("height", height), ("fps", fps)) if v is not None}
         param_changes = {k: v for k, v in (("steps", steps), ("seed", seed), ("guidance", guidance),
                                            ("sampler", sampler), ("strength", strength)) if v is not None}
@@ -240,6 +257,10 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
                 if isinstance(item, Mapping) and "text" not in item:  # a weight alone prompts for nothing
                     raise ConfigError(source, f"{key}[{i}].text", "a prompt text", "no text key")
             kwargs[name] = tuple(_build(PromptItem, item, source, f"{key}[{i}]") for i, item in enumerate(value))
+        elif hint == "tuple[LoraConfig, ...]":
+            if not isinstance(value, list):
+                raise ConfigError(source, key, "an array of LoRA tables ({source = ..., scale = ...})", value)
+            kwargs[name] = tuple(_build(LoraConfig, item, source, f"{key}[{i}]") for i, item in enumerate(value))
         elif hint == "Mapping[str, LfoConfig]":
             kwargs[name] = _build_lfos(value, source, key)
         else:

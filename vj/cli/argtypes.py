@@ -83,3 +83,21 @@ rate = float_range(0, low_open=True, what="a rate")
 seconds = float_range(0, low_open=True, what="seconds")
 crf = int_range(0, 51, what="a CRF")
 pixels = int_range(1, what="pixels")
+
+
+def lora(text: str) -> tuple[str, float]:
+    """SOURCE[:SCALE]: a hub id, folder or .safetensors file, and its scale (default 1)."""
+    source, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            scale = float(tail)
+        except ValueError:
+            source, scale = text, 1.0  # a colon inside the path (C:\\...), no scale given
+    else:
+        source, scale = text, 1.0
+    if not source.strip():
+        raise argparse.ArgumentTypeError(f"expected SOURCE[:SCALE] (a LoRA id, folder or .safetensors file), "
+                                         f"found {text!r}")
+    if not (math.isfinite(scale) and -4.0 <= scale <= 4.0):
+        raise argparse.ArgumentTypeError(f"LoRA scale must be -4..4, found {tail!r}")
+    return source, scale

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
@@ -74,7 +75,8 @@ class DiffusersBackend:
     """Wraps tokenizer, text encoder, UNet and VAE (or TAESD) of a loaded pipeline."""
 
     def __init__(self, pipe: Any, *, name: str, device: torch.device, dtype: torch.dtype,
-                 tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None) -> None:
+                 tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None,
+                 loras: FusedLoras | None = None) -> None:
         self.name = name
         self.device = device
         self.dtype = dtype
@@ -95,7 +97,10 @@ class DiffusersBackend:
             cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
             cfg.get("prediction_type", "epsilon"))
         self._time_cond_dim = self.unet.config.get("time_cond_proj_dim")
-        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config)
+        self.loras = loras
+        lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
+        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
+                                                                               lcm_lora)
         self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
         self.compile_mode = resolve_compile_mode(compile_mode, device)
         encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
@@ -184,6 +189,15 @@ class DiffusersBackend:
             return out.float()
 
         return model
+
+    def set_lora_scale(self, index: int, scale: float) -> None:
+        """Re-fuse LoRA `index` at `scale` (eager and jit read the weights in place; aot baked them in)."""
+        if self.loras is None:
+            raise ValueError(f"{self.name}: no LoRA is loaded")
+        if self.compile_mode == "aot":
+            raise ValueError("a LoRA scale cannot change under compile = 'aot' (the weights are compiled in); "
+                             "set it in the preset, or use compile off/jit")
+        self.loras.set_scale(index, scale)
 
     def close(self) -> None:
         for attr in ("unet", "vae", "text_encoder"):

@@ -18,6 +18,7 @@ import torch
 
 from vj.config import ModelConfig
 from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.lora import FusedLoras, LoraSpec, check_lora_source
 from vj.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -156,11 +157,15 @@ def load_backend(config: ModelConfig) -> DiffusersBackend:
         # CPUs have no fast fp16 kernels: about 30x slower than float32 at 512 px; bfloat16 has them.
         log.warning("dtype float16 on a CPU is very slow (about 30x slower than float32); use --dtype bfloat16 "
                     "(faster than float32 on a CPU) or float32")
+    specs = [LoraSpec(lora.source, lora.scale) for lora in config.loras]
+    for spec in specs:  # before the model: a wrong LoRA path should not cost a model load
+        check_lora_source(spec.source)
     pipe = load_pipeline(config.source, dtype)
+    loras = FusedLoras(pipe, specs) if specs else None
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:
         backend = DiffusersBackend(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
-                                   compile_mode=config.compile)
+                                   compile_mode=config.compile, loras=loras)
     except torch.cuda.OutOfMemoryError as err:
         raise BackendUnavailable(f"model {config.source!r} does not fit in GPU memory: {err}") from err
     except ValueError as err:
