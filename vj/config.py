@@ -193,8 +193,8 @@ class PresetConfig:
                        loras: list[tuple[str, float]] | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
-        model_changes = {k: v for k, v in (("source", model), ("device", device), ("tiny_vae", tiny_vae),
-                                           ("compile", compile), ("dtype", dtype)) if v is not None}
+        named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype))
+        model_changes: dict[str, Any] = {k: v for k, v in named if v is not None}
         if loras:  # added to the preset's own LoRAs
             extra = tuple(_construct(LoraConfig, {"source": s, "scale": w}, source, "model.loras") for s, w in loras)
             model_changes["loras"] = (*self.model.loras, *extra)
