@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,12 @@ class FusedLoras:
     def identity(self) -> str:
         """What the LoRAs add to a compiled model's identity: sources, not scales (scales are live)."""
         return ";".join(self.sources)
+
+    @contextmanager
+    def unfused(self) -> Iterator[None]:
+        """The base weights and adapters apart (a fingerprint that no scale changes), fused again after."""
+        self.pipe.unfuse_lora()
+        try:
+            yield
+        finally:
+            self._fuse()
