@@ -16,26 +16,6 @@ from vj.errors import BackendUnavailable
 
 pytest.importorskip("peft")
 
-TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
-
-
-@pytest.fixture(scope="module")
-def lora_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A rank-4 LoRA for the tiny UNet with random non-zero weights (peft's init would make B zero)."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig as PeftLoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    unet = build_tiny_pipeline().unet
-    torch.manual_seed(1)
-    unet.add_adapter(PeftLoraConfig(r=4, lora_alpha=4, target_modules=TARGETS, init_lora_weights=False))
-    folder = tmp_path_factory.mktemp("lora")
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(str(folder), unet_lora_layers=layers, safe_serialization=True)
-    return folder / "pytorch_lora_weights.safetensors"
-
-
 def _unet_out(pipe_or_unet: object) -> torch.Tensor:
     unet = getattr(pipe_or_unet, "unet", pipe_or_unet)
     torch.manual_seed(5)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +93,10 @@ class FusedLoras:
             import peft  # noqa: F401
         except ImportError as err:
             raise BackendUnavailable(_INSTALL_PEFT) from err
+        from vj.engine.compile.aot import tensors_fingerprint, weights_fingerprint
+
+        # Taken before fusing: unmerging later gives the base weights back only to float rounding.
+        self.base_fingerprint = weights_fingerprint(pipe.unet)
         for name, spec in zip(self.names, specs, strict=True):
             where, extra = _load_args(spec.source)
             try:
@@ -103,6 +106,8 @@ class FusedLoras:
                 raise BackendUnavailable(f"LoRA {spec.source!r} could not be loaded into this model "
                                          f"({type(err).__name__}: {first}); is it made for this architecture?"
                                          ) from err
+        self.adapter_fingerprint = tensors_fingerprint(
+            (n, p) for n, p in pipe.unet.named_parameters() if "lora_" in n)
         self._fuse()
         log.info("LoRAs fused: %s", ", ".join(f"{s} x{w:g}" for s, w in zip(self.sources, self.scales, strict=True)))
 
@@ -124,14 +129,5 @@ class FusedLoras:
         self._fuse()
 
     def identity(self) -> str:
-        """What the LoRAs add to a compiled model's identity: sources, not scales (scales are live)."""
-        return ";".join(self.sources)
-
-    @contextmanager
-    def unfused(self) -> Iterator[None]:
-        """The base weights and adapters apart (a fingerprint that no scale changes), fused again after."""
-        self.pipe.unfuse_lora()
-        try:
-            yield
-        finally:
-            self._fuse()
+        """A compiled UNet's identity: the base weights and the adapters, not the scales (they are live)."""
+        return f"{self.base_fingerprint}+{self.adapter_fingerprint}"

@@ -155,3 +155,12 @@ def check_manifest(folder: Path, expected: EngineKey, *, needed: Mapping[str, Pa
     for call, engine in needed.items():
         if not engine.is_file():
             raise StaleEngine(f"the {call} engine {engine} is missing; build it with `{rebuild}`")
+
+
+def manifest_batches(folder: Path) -> list[int]:
+    """The UNet batches a folder's manifest says were built ([] when there is none to read)."""
+    try:
+        found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return [int(b) for b in found.get("batches", [])]
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError):
+        return []

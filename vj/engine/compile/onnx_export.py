@@ -137,16 +137,15 @@ def io_signature(path: Path) -> dict[str, tuple[str, tuple[int, ...], str]]:
 
 
 def backend_fingerprint(backend: Any) -> str:
-    """The cache key's model part: UNet and VAE weights, with LoRAs unfused (their scale is live)."""
+    """The cache key's model part: UNet and VAE weights; with LoRAs, the UNet's base weights and
+    the adapters' (never the fused result: a scale is live, changed by refit)."""
     from vj.engine.compile.aot import weights_fingerprint
     from vj.engine.compile.engine_cache import model_fingerprint
 
     loras = getattr(backend, "loras", None)
     if loras is None:
         return model_fingerprint([weights_fingerprint(backend.unet), weights_fingerprint(backend.vae)])
-    with loras.unfused():
-        unet = weights_fingerprint(backend.unet)
-    return model_fingerprint([unet, weights_fingerprint(backend.vae), loras.identity()])
+    return model_fingerprint([loras.identity(), weights_fingerprint(backend.vae)])
 
 
 REFIT_MAP = "refit.json"
