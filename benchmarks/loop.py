@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from vj.config import parse_preset
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.engine.models.tiny import build_tiny_pipeline
@@ -102,12 +102,11 @@ def time_model_calls(backend: DiffusersBackend, size: int, steps: int, seconds: 
     the floor under any loop that feeds pixels back through this model, however lean the rest."""
     image = torch.rand(1, 3, size, size)
     cond = backend.encode_prompt(PROMPT)
-    model = backend.denoise_fn(cond, cond, guidance=0.0)
 
     def calls() -> None:
         latents = backend.encode_image(image)
         for step in range(steps):
-            latents = model(latents, 999 - 500 * step)
+            latents = backend.predict_noise(latents, 999 - 500 * step, cond)
         backend.decode(latents)
 
     return _seconds_per_call(calls, seconds) * 1000

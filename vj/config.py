@@ -41,6 +41,10 @@ DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "auto", "jit", "aot")
+# The backends vj.engine.backends.registry can load (a test keeps the two lists equal).
+BACKENDS = ("diffusers", "tensorrt")
+# Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.guidance).
+CFG_MODES = ("rcfg-self", "rcfg-initialize", "full")
 SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
 
@@ -65,6 +69,16 @@ class ModelConfig:
     compile: str = config_field("off", one_of(COMPILE_MODES),
                                 "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
                                 "aot (AOTInductor packages, compiled once per size and cached on disk)")
+    backend: str = config_field("diffusers", one_of(BACKENDS),
+                                "how the model runs: diffusers (PyTorch) or tensorrt (engines from `vj build-engines`)")
+    cfg: str = config_field("rcfg-self", one_of(CFG_MODES),
+                            "guidance > 1: rcfg-self (residual CFG, 1 UNet call a step) | rcfg-initialize "
+                            "(the negative prompt evaluated on the first step only) | full (batch 2)")
+    rcfg_delta: float = config_field(1.0, check_range(0.0, 2.0), "residual CFG: scale of the virtual negative")
+    # Tuning switches, default off: measured on a GPU by benchmarks/gpu_loop.py; kept only if faster.
+    cudnn_benchmark: bool = config_field(False, doc="cuDNN times its convolution algorithms per shape (CUDA)")
+    channels_last: bool = config_field(False, doc="NHWC memory format for the UNet and VAE")
+    fuse_qkv: bool = config_field(False, doc="fused QKV projections in the UNet's attention layers")
     loras: tuple[LoraConfig, ...] = config_field((), doc="LoRAs fused into the model ({source = ..., scale = ...})")
 
     def __post_init__(self) -> None:
@@ -189,11 +203,12 @@ class PresetConfig:
                        fps: float | None = None, steps: int | None = None, seed: int | None = None,
                        device: str | None = None, tiny_vae: str | None = None,
                        compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
-                       sampler: str | None = None, strength: float | None = None,
-                       loras: list[tuple[str, float]] | None = None) -> PresetConfig:
+                       sampler: str | None = None, strength: float | None = None, backend: str | None = None,
+                       cfg: str | None = None, loras: list[tuple[str, float]] | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
-        named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype))
+        named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
+                 ("backend", backend), ("cfg", cfg))
         model_changes: dict[str, Any] = {k: v for k, v in named if v is not None}
         if loras:  # added to the preset's own LoRAs
             extra = tuple(_construct(LoraConfig, {"source": s, "scale": w}, source, "model.loras") for s, w in loras)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vj.config import LoraConfig, ModelConfig
-from vj.engine.backends.loading import load_backend
+from vj.engine.backends import load_backend
 from vj.engine.backends.lora import FusedLoras, LoraSpec, check_lora_source
 from vj.engine.models.tiny import build_tiny_pipeline
 from vj.errors import BackendUnavailable

@@ -14,7 +14,7 @@ import torch
 
 from vj.config import ModelConfig, PresetConfig
 from vj.engine.backends import load_backend
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.model_defaults import LCM_DISTILLED_GUIDANCE
 from vj.session import LiveSession, build_store
 
@@ -51,9 +51,9 @@ def test_guidance_embedding_is_diffusers_own(lcm_backend: DiffusersBackend, guid
     latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))
     cond = lcm_backend.encode_prompt("a cat")
     with torch.inference_mode():
-        theirs = lcm_backend.unet(latents, torch.tensor(999), encoder_hidden_states=cond,
+        theirs = lcm_backend.unet(latents, torch.tensor(999), encoder_hidden_states=cond.embeddings,
                                   timestep_cond=expected).sample
-    assert torch.allclose(lcm_backend.denoise_fn(cond, cond, guidance)(latents, 999), theirs, atol=1e-5)
+    assert torch.allclose(lcm_backend.predict_noise(latents, 999, cond, guidance), theirs, atol=1e-5)
 
 
 def test_lcm_model_picks_lcm_and_its_guidance(lcm_backend: DiffusersBackend, tiny_preset: PresetConfig,

@@ -12,8 +12,8 @@ import torch
 
 from vj.cli.main import main
 from vj.config import LoraConfig, ModelConfig
-from vj.engine.backends.diffusers_backend import ImageEncoder, LatentDecoder, NoisePredictor
-from vj.engine.backends.loading import load_backend
+from vj.engine.backends import load_backend
+from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder, NoisePredictor
 from vj.engine.compile.engine_cache import DECODE, ENCODE, UNET, EngineFolder
 from vj.engine.compile.onnx_export import (
     backend_fingerprint,

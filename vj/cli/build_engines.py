@@ -30,7 +30,7 @@ def add_build_engines_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_build_engines(args: argparse.Namespace) -> int:
-    from vj.engine.backends.loading import load_backend
+    from vj.engine.backends.loading import load_diffusers_backend
     from vj.engine.compile.engine_cache import (
         UNET,
         EngineFolder,
@@ -44,7 +44,7 @@ def cmd_build_engines(args: argparse.Namespace) -> int:
 
     preset = preset_from_args(args)
     wanted = args.sizes or [(preset.render.width, preset.render.height)]
-    backend = load_backend(preset.model)
+    backend = load_diffusers_backend(preset.model)  # exported from PyTorch whatever backend the preset runs
     for width, height in wanted:  # every size refused before the first export
         backend.check_resolution(width, height)
     cache = args.cache_dir or default_engine_dir()

@@ -21,6 +21,7 @@ from vj.cli.listings import cmd_midi_ports, cmd_osc_map, cmd_params, cmd_presets
 from vj.cli.midi_learn import add_midi_learn_arguments, cmd_midi_learn
 from vj.cli.render import add_render_arguments, cmd_render
 from vj.cli.run import add_run_arguments, cmd_run
+from vj.cli.warmup import add_warmup_arguments, cmd_warmup
 from vj.errors import VjError
 
 log = logging.getLogger("vj")
@@ -40,6 +41,8 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("run", "play live: render continuously to the outputs", cmd_run, add_run_arguments),
     Command("render", "render offline, every frame, to a video file", cmd_render, add_render_arguments),
+    Command("warmup", "run every size, batch and step count a show may use once (fills the compile caches)",
+            cmd_warmup, add_warmup_arguments),
     Command("build-engines", "export the model to ONNX and build TensorRT engines for the given sizes",
             cmd_build_engines, add_build_engines_arguments),
     Command("presets", "list the shipped presets", cmd_presets),

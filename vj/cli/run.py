@@ -13,8 +13,10 @@ from vj.cli.run_controls import add_live_control_arguments, attach_live_control
 from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
+from vj.cli.warmup import warm_up_with_progress
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
+    from vj.config import PresetConfig
     from vj.session.live import LiveSession
 
 
@@ -53,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
     attach_run_components(session, args)
+    warm_up_with_progress(session, program_presets(args))
     print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
     with signals_stop_the_show() as signalled:
         try:
@@ -63,6 +66,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     by = f" by {signalled.name}" if signalled.name else ""
     print(f"vj: stopped{by} after {session.engine.stats.frames} frames; {session.status_line()}", file=sys.stderr)
     return _recording_exit_status(session)
+
+
+def program_presets(args: argparse.Namespace) -> list[PresetConfig]:
+    """The presets a --midi-map's program changes can switch to (their sizes are warmed up too)."""
+    if not getattr(args, "midi_map", None):
+        return []
+    from vj.config import load_preset
+    from vj.control.midi.mapping_file import load_mapping
+
+    return [load_preset(name) for name in load_mapping(args.midi_map).program_presets]
 
 
 def _recording_exit_status(session: LiveSession) -> int:

@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from vj.engine.backends.base import Backend
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
+from vj.engine.conditioning import Conditioning
 from vj.engine.cpu_threads import claim_the_render_cores
+from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
@@ -50,6 +52,8 @@ class EngineSettings:
     fps: float  # the reference fps of motion increments
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
     profile_stages: bool = False  # synchronise the GPU per stage for exact timings (benchmarks)
+    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
+    rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
 
 @dataclass
@@ -202,7 +206,7 @@ class Engine:
         return add_noise(image, p.noise, p.noise_type, seed)
 
     def _diffuse(self, init: torch.Tensor | None, snap: ParamSnapshot, seed: int,
-                 cond: tuple[torch.Tensor, torch.Tensor], timer: _StageTimer) -> torch.Tensor:
+                 cond: tuple[Conditioning, Conditioning], timer: _StageTimer) -> torch.Tensor:
         p = snap.params
         denoise = 1.0 if init is None else 1.0 - p.strength
         if init is not None and denoise <= 0.0:
@@ -212,7 +216,8 @@ class Engine:
                    else backend.encode_image(init).float())
         timer.mark("encode")
         noise = self._noise.frame_noise(seed, p.seed, snap.time_s, p.seed_morph_s)
-        model = backend.denoise_fn(cond[0], cond[1], p.guidance)
+        model = guided_model(backend, cond[0], cond[1], p.guidance, mode=self.settings.cfg,
+                             delta=self.settings.rcfg_delta, reference=latents)
         latents = img2img(model, latents, noise, denoise=denoise, steps=p.steps,
                           sampler=p.sampler, schedule=backend.schedule,
                           step_noise=lambda i: self._noise.noise(_ancestral_seed(seed, i)))

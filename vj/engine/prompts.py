@@ -1,9 +1,10 @@
-"""Prompt conditioning: embeddings cached by text, blended in embedding space, faded in.
+"""Prompt conditioning: `Conditioning`s cached by text, blended in embedding space, faded in.
 
 Each distinct text is encoded once (never per frame). A `PromptMix` of weighted prompts
-becomes one embedding: a normalised weighted sum, or (mode "slerp") spherical steps from
-one prompt to the next that keep the embedding's norm. A new mix does not cut: the
-conditioning glides from what is on screen to the new blend over `prompt_fade_s`.
+becomes one conditioning: a normalised weighted sum, or (mode "slerp") spherical steps from
+one prompt to the next that keep the embedding's norm, field by field. A new mix does not
+cut: the conditioning glides from what is on screen to the new blend over `prompt_fade_s`,
+written into a preallocated buffer (a fade allocates nothing per frame).
 
 Live, new texts are encoded on a background thread so the render thread never stalls on
 the text encoder; the picture keeps the previous conditioning until the new one is ready.
@@ -20,22 +21,22 @@ from collections.abc import Callable
 
 import torch
 
+from vj.engine.conditioning import Conditioning, running_slerp, weighted_sum
 from vj.engine.cpu_threads import keep_off_the_render_cores
-from vj.engine.seeds import slerp
 from vj.prompt_mix import PromptMix
 from vj.registry import PROMPT_BLENDS, PromptBlend
 
 log = logging.getLogger(__name__)
 
-EncodeFn = Callable[[str], torch.Tensor]
+EncodeFn = Callable[[str], Conditioning]
 
 
 class EmbeddingCache:
-    """Text → embedding, LRU-bounded; optionally filled by a named background thread."""
+    """Text → conditioning, LRU-bounded; optionally filled by a named background thread."""
 
     def __init__(self, encode: EncodeFn, *, background: bool, capacity: int = 128) -> None:
         self._encode = encode
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cache: OrderedDict[str, Conditioning] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
         self._requested: set[str] = set()
@@ -49,8 +50,8 @@ class EmbeddingCache:
             self._thread = threading.Thread(target=self._worker, name="prompt-encoder", daemon=True)
             self._thread.start()
 
-    def get(self, text: str) -> torch.Tensor | None:
-        """The embedding if ready; otherwise None (background) or encode now (synchronous)."""
+    def get(self, text: str) -> Conditioning | None:
+        """The conditioning if ready; otherwise None (background) or encode now (synchronous)."""
         with self._lock:
             found = self._cache.get(text)
             if found is not None:
@@ -67,7 +68,7 @@ class EmbeddingCache:
         self._store(text, embedding)
         return embedding
 
-    def _store(self, text: str, embedding: torch.Tensor) -> None:
+    def _store(self, text: str, embedding: Conditioning) -> None:
         with self._lock:
             self._cache[text] = embedding
             self._requested.discard(text)
@@ -96,44 +97,42 @@ class EmbeddingCache:
             self._thread.join(timeout=5.0)
 
 
-def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float],
-                     mode: str = PromptBlend.LINEAR) -> torch.Tensor:
-    """Blend prompt embeddings by weight. linear: Σwᵢeᵢ/Σwᵢ; slerp: successive slerps."""
-    if not embeddings:
-        raise ValueError("blend_embeddings needs at least one embedding")
-    total = sum(weights)
-    if total <= 0:
-        raise ValueError(f"prompt weights must sum to more than 0, found {weights}")
-    if mode == PromptBlend.LINEAR or len(embeddings) == 1:
-        out = embeddings[0] * (weights[0] / total)
-        for emb, w in zip(embeddings[1:], weights[1:], strict=True):
-            out = out + emb * (w / total)
-        return out
+def blend_conditionings(conditionings: list[Conditioning], weights: list[float],
+                        mode: str = PromptBlend.LINEAR) -> Conditioning:
+    """Blend prompt conditionings by weight. linear: Σwᵢcᵢ/Σwᵢ; slerp: successive slerps."""
+    if not conditionings:
+        raise ValueError("blend_conditionings needs at least one conditioning")
+    if mode == PromptBlend.LINEAR or len(conditionings) == 1:
+        return weighted_sum(conditionings, weights)
     if mode != PromptBlend.SLERP:
         raise ValueError(f"prompt blend mode must be {' or '.join(PROMPT_BLENDS)}, found {mode!r}")
-    # Running slerp: after k prompts the accumulator holds their weight-proportional blend.
-    out, acc = embeddings[0], weights[0]
-    for emb, w in zip(embeddings[1:], weights[1:], strict=True):
-        acc += w
-        out = slerp(out, emb, w / acc)
-    return out
+    return running_slerp(conditionings, weights)
+
+
+def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float],
+                     mode: str = PromptBlend.LINEAR) -> torch.Tensor:
+    """`blend_conditionings` for bare embedding tensors."""
+    return blend_conditionings([Conditioning(e) for e in embeddings], weights, mode).embeddings
 
 
 class PromptConditioner:
-    """Turns each frame's `PromptMix` into (conditional, negative) embeddings, with fades."""
+    """Turns each frame's `PromptMix` into (conditional, negative) conditionings, with fades."""
 
     def __init__(self, cache: EmbeddingCache) -> None:
         self.cache = cache
         self._blend_mode: str = PromptBlend.LINEAR
         self._mix: PromptMix | None = None
-        self._target: torch.Tensor | None = None
-        self._negative: torch.Tensor | None = None
-        self._from: torch.Tensor | None = None
-        self._current: torch.Tensor | None = None
+        self._target: Conditioning | None = None
+        self._negative: Conditioning | None = None
+        self._from: Conditioning | None = None
+        self._current: Conditioning | None = None
+        # A fade writes each frame into `_out`; a fade that starts mid-fade copies it to `_start` first.
+        self._out: Conditioning | None = None
+        self._start: Conditioning | None = None
         self._fade_start_s = 0.0
         self._pending: PromptMix | None = None
 
-    def _resolve(self, mix: PromptMix) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _resolve(self, mix: PromptMix) -> tuple[Conditioning, Conditioning] | None:
         active = mix.active() or ((mix.entries[0],) if mix.entries else ())
         texts = [e.text for e in active] or [""]
         weights = [e.weight for e in active] or [1.0]
@@ -143,11 +142,11 @@ class PromptConditioner:
         negative = self.cache.get(mix.negative)
         if negative is None or any(e is None for e in embeddings):
             return None
-        return blend_embeddings(embeddings, weights, self._blend_mode), negative  # type: ignore[arg-type]
+        return blend_conditionings(embeddings, weights, self._blend_mode), negative  # type: ignore[arg-type]
 
     def conditioning(self, mix: PromptMix, now_s: float, fade_s: float,
-                     blend_mode: str = PromptBlend.LINEAR) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Embeddings for this frame; None only before the very first prompt is encoded."""
+                     blend_mode: str = PromptBlend.LINEAR) -> tuple[Conditioning, Conditioning] | None:
+        """(conditional, negative) for this frame; None only before the very first prompt is encoded."""
         if mix != self._mix or blend_mode != self._blend_mode:
             self._mix = mix
             self._blend_mode = blend_mode
@@ -157,7 +156,7 @@ class PromptConditioner:
             if resolved is not None:
                 self._pending = None
                 target, negative = resolved
-                self._from = self._current if (self._current is not None and fade_s > 0) else None
+                self._from = self._fade_start(target) if fade_s > 0 else None
                 self._target, self._negative = target, negative
                 self._fade_start_s = now_s
         if self._target is None or self._negative is None:
@@ -168,10 +167,26 @@ class PromptConditioner:
                 self._from = None
                 self._current = self._target
             else:
-                self._current = torch.lerp(self._from, self._target, progress)
+                self._current = self._from.lerp_into(self._buffer("_out", self._target), self._target, progress)
         else:
             self._current = self._target
         return self._current, self._negative
+
+    def _buffer(self, name: str, like: Conditioning) -> Conditioning:
+        buffer: Conditioning | None = getattr(self, name)
+        if buffer is None or not buffer.same_layout(like):
+            buffer = like.empty_like()
+            setattr(self, name, buffer)
+        return buffer
+
+    def _fade_start(self, target: Conditioning) -> Conditioning | None:
+        """What a new fade starts from: what is on screen, kept still while `_out` moves on."""
+        current = self._current
+        if current is None or not current.same_layout(target):
+            return None
+        if current is not self._out:
+            return current  # a cached blend: nothing writes to it
+        return current.copy_into(self._buffer("_start", current))
 
     @property
     def fading(self) -> bool:

@@ -71,13 +71,23 @@ def noise_latents(latents: torch.Tensor, noise: torch.Tensor, schedule: NoiseSch
     return latents * a**0.5 + noise * (1 - a) ** 0.5
 
 
-def _predict_x0(model_out: torch.Tensor, x_vp: torch.Tensor, schedule: NoiseSchedule, t: int) -> torch.Tensor:
+def predict_x0(model_out: torch.Tensor, x_vp: torch.Tensor, schedule: NoiseSchedule, t: int) -> torch.Tensor:
+    """The clean latent the model's output (epsilon or v) implies for x at timestep t."""
     a = schedule.alpha_bar(t)
     if schedule.prediction_type == "epsilon":
         return (x_vp - (1 - a) ** 0.5 * model_out) / a**0.5
     if schedule.prediction_type == "v_prediction":
         return a**0.5 * x_vp - (1 - a) ** 0.5 * model_out
     raise ValueError(f"unsupported prediction_type {schedule.prediction_type!r} (epsilon or v_prediction)")
+
+
+def output_for_noise(noise: torch.Tensor, x_vp: torch.Tensor, schedule: NoiseSchedule, t: int) -> torch.Tensor:
+    """The model output (epsilon or v) that says "x holds this noise": the inverse of `predict_x0`."""
+    if schedule.prediction_type == "epsilon":
+        return noise
+    a = schedule.alpha_bar(t)
+    x0 = (x_vp - (1 - a) ** 0.5 * noise) / a**0.5
+    return a**0.5 * noise - (1 - a) ** 0.5 * x0
 
 
 def sample_euler_ancestral(model: ModelFn, x_vp: torch.Tensor, timesteps: list[int], schedule: NoiseSchedule,
@@ -92,7 +102,7 @@ def sample_euler_ancestral(model: ModelFn, x_vp: torch.Tensor, timesteps: list[i
     for i, t in enumerate(timesteps):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
         scaled = x / (sigma**2 + 1) ** 0.5
-        denoised = _predict_x0(model(scaled, t), scaled, schedule, t)
+        denoised = predict_x0(model(scaled, t), scaled, schedule, t)
         if sigma_next == 0.0:
             return denoised
         sigma_up = min(sigma_next, (sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2) ** 0.5)
@@ -107,7 +117,7 @@ def sample_lcm(model: ModelFn, x_vp: torch.Tensor, timesteps: list[int], schedul
     sigma_data = 0.5
     denoised = x_vp
     for i, t in enumerate(timesteps):
-        x0 = _predict_x0(model(x_vp, t), x_vp, schedule, t)
+        x0 = predict_x0(model(x_vp, t), x_vp, schedule, t)
         scaled_t = t * schedule.lcm_timestep_scaling
         c_skip = sigma_data**2 / (scaled_t**2 + sigma_data**2)
         c_out = scaled_t / (scaled_t**2 + sigma_data**2) ** 0.5

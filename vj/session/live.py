@@ -12,17 +12,19 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
-from vj.engine.backends import Backend, load_backend, pick_device
+from vj.engine.backends import Backend, Variant, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
+from vj.engine.warmup import plan_variants
 from vj.frames import FanOut
 from vj.output.take import LiveTake
+from vj.registry import REGISTRY
 from vj.session.components import Control, Output
 from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
@@ -52,7 +54,8 @@ class LiveSession:
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
         self.fanout = FanOut()
-        settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline)
+        settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline,
+                                  cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
         self.engine = Engine(self.backend, self.store, settings, self.fanout,
                              clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)))
         self.outputs: list[Output] = []
@@ -60,6 +63,10 @@ class LiveSession:
         self._preset_lock = threading.Lock()
         self._started = False
         self._stopped = False
+        self._warming: tuple[int, int] | None = None  # (done, of) while warming up
+        self._warmed = False
+        # Sizes the show may switch to besides its own (the presets MIDI program changes name).
+        self.warmup_sizes: list[tuple[int, int]] = []
 
     # ------------------------------------------------------------------ composition
     def add_output(self, output: Output) -> None:
@@ -111,11 +118,44 @@ class LiveSession:
             log.info("preset %r applied", preset.name)
 
     # ------------------------------------------------------------------ running
+    def warmup_variants(self, extra: Iterable[PresetConfig] = ()) -> tuple[Variant, ...]:
+        """Every size × batch × steps this show may run: its preset's, `extra` presets' and `warmup_sizes`."""
+        presets = (self.preset, *extra)
+        sizes = {(self.engine.width, self.engine.height)}
+        if not self.fixed_size:
+            sizes |= {(p.render.width, p.render.height) for p in presets} | set(self.warmup_sizes)
+        steps = {int(base_values(p, self.backend).get("steps", REGISTRY["steps"].default)) for p in presets}
+        return plan_variants(sizes, steps, cfg=self.preset.model.cfg, embeds_guidance=self.backend.embeds_guidance)
+
+    def warmup(self, variants: Iterable[Variant] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> None:
+        """Run every variant once before the show; the status line says "warming" meanwhile."""
+        todo = tuple(self.warmup_variants() if variants is None else variants)
+
+        def progress(done: int, of: int) -> None:
+            self._warming = (done, of)
+            if on_progress is not None:
+                on_progress(done, of)
+
+        self._warming = (0, len(todo))
+        try:
+            self.backend.warmup(todo, progress)
+        finally:
+            self._warming = None
+        self._warmed = True
+        log.info("warmed up %d variants: %s", len(todo), "; ".join(map(str, todo)))
+
+    @property
+    def warming(self) -> bool:
+        return self._warming is not None
+
     def start(self, max_frames: int | None = None) -> None:
         for output in self.outputs:
             output.start()
         for control in self.controls:
             control.start()
+        if not self._warmed:
+            self.warmup()
         self.engine.prime(self.store.prompts())
         self._started = True
         self.engine.start(max_frames)
@@ -139,6 +179,9 @@ class LiveSession:
 
     def status_line(self) -> str:
         s = self.engine.stats
+        if self._warming is not None:
+            done, of = self._warming
+            return f"warming {done}/{of} variants"
         parts = [f"{s.fps:5.1f} fps", f"{s.frame_ms:6.1f} ms", f"frames {s.frames}", f"dropped {self.dropped}"]
         if s.errors:
             parts.append(f"errors {s.errors}")

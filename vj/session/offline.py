@@ -36,7 +36,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     store = build_store(preset, backend)
     with started_outputs(outputs) as fanout:
         engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
-                                                       preset.render.fps, offline=True),
+                                                       preset.render.fps, offline=True, cfg=preset.model.cfg,
+                                                       rcfg_delta=preset.model.rcfg_delta),
                         fanout, FixedClock(preset.render.fps))
         try:
             engine.prime(store.prompts())

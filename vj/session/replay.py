@@ -133,7 +133,8 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
             result.ticks = output_ticks(timeline)
             sink = _Repeat(fanout, result.ticks.repeats, result)
         # A take started mid-show continues the live frame count, so schedules see the same index.
-        engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False),
+        engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False,
+                                                       cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta),
                         sink, RecordedClock(times, dts), start_index=start)
         try:
             engine.prime(_prompt_texts(store, frames))

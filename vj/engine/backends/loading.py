@@ -17,7 +17,8 @@ from typing import Any
 import torch
 
 from vj.config import ModelConfig
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.engine.backends.base import BackendTuning
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.lora import FusedLoras, LoraSpec, check_lora_source
 from vj.errors import BackendUnavailable
 
@@ -149,8 +150,17 @@ def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
     return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")
 
 
-def load_backend(config: ModelConfig) -> DiffusersBackend:
-    """Load the model named by `config` on its device. Raises `BackendUnavailable`."""
+def tuning_of(config: ModelConfig) -> BackendTuning:
+    return BackendTuning(cudnn_benchmark=config.cudnn_benchmark, channels_last=config.channels_last,
+                         fuse_qkv=config.fuse_qkv)
+
+
+def load_diffusers_backend(config: ModelConfig, backend_class: type[DiffusersBackend] = DiffusersBackend,
+                           **extra: Any) -> DiffusersBackend:
+    """The `diffusers` backend: load the model named by `config` on its device. Raises `BackendUnavailable`.
+
+    `backend_class` and `extra`: a backend built on this one (TensorRT) and its own arguments.
+    """
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
     if dtype == torch.float16 and device.type == "cpu":
@@ -164,8 +174,8 @@ def load_backend(config: ModelConfig) -> DiffusersBackend:
     loras = FusedLoras(pipe, specs) if specs else None
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:
-        backend = DiffusersBackend(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
-                                   compile_mode=config.compile, loras=loras)
+        backend = backend_class(pipe, name=config.source, device=device, dtype=dtype, tiny_vae=tiny_vae,
+                                compile_mode=config.compile, tuning=tuning_of(config), loras=loras, **extra)
     except torch.cuda.OutOfMemoryError as err:
         raise BackendUnavailable(f"model {config.source!r} does not fit in GPU memory: {err}") from err
     except ValueError as err:

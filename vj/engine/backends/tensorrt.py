@@ -23,7 +23,9 @@ from typing import Any
 
 import torch
 
-from vj.engine.backends.diffusers_backend import DiffusersBackend
+from vj.config import ModelConfig
+from vj.engine.backends.base import Variant, WarmupProgress
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.compile.engine_cache import (
     DECODE,
     ENCODE,
@@ -33,6 +35,7 @@ from vj.engine.compile.engine_cache import (
     StaleEngine,
     build_command,
     check_manifest,
+    default_engine_dir,
     manifest_batches,
 )
 from vj.engine.compile.onnx_export import REFIT_MAP
@@ -172,7 +175,7 @@ class TensorRTBackend(DiffusersBackend):
         self._cache_dir, self._preset = cache_dir, preset
         self._fingerprint = backend_fingerprint(self)
         self._target = current_target(trt)
-        self._calls: dict[tuple[str, int], EngineCall] = {}
+        self._calls: dict[tuple[str, tuple[int, ...]], EngineCall] = {}
         self._refits: list[Refit] = []
         # Only the text encoder runs in PyTorch on the GPU; the UNet stays on the CPU for refits.
         self.unet.to("cpu")
@@ -183,11 +186,21 @@ class TensorRTBackend(DiffusersBackend):
 
     def _engine_for(self, call: str) -> Any:
         def run(*inputs: torch.Tensor) -> torch.Tensor:
-            engine = self._calls.get((call, int(inputs[0].shape[0])))
+            engine = self._calls.get((call, tuple(inputs[0].shape)))
             if engine is None:
-                raise StaleEngine(f"no {call} engine prepared for batch {inputs[0].shape[0]}: warm up first")
+                raise StaleEngine(f"no {call} engine was prepared for input shape {tuple(inputs[0].shape)}: "
+                                  "list the size and batch in the warm-up, and build it with `vj build-engines`")
             return engine(*inputs)
         return run
+
+    def warmup(self, variants: Sequence[Variant], progress: WarmupProgress | None = None) -> None:
+        """Engines for every size and batch the show may use, checked and captured, then each run once."""
+        by_size: dict[tuple[int, int], set[int]] = {}
+        for v in variants:
+            by_size.setdefault((v.width, v.height), set()).add(v.batch)
+        for (width, height), batches in sorted(by_size.items()):
+            self.prepare(width, height, batches)
+        super().warmup(variants, progress)
 
     def check_resolution(self, width: int, height: int) -> None:
         """The size rule, then the engines for this size: loaded, checked and captured before frame 0."""
@@ -207,13 +220,15 @@ class TensorRTBackend(DiffusersBackend):
         needed |= {f"{UNET} batch {b}": folder.engine(key.target, UNET, b) for b in wanted}
         check_manifest(where, key, needed=needed, rebuild=build_command(self._preset, width, height, wanted))
         unet_inputs = ["sample", "timestep", "context"] + (["timestep_cond"] if self._time_cond_dim else [])
-        self._calls = {(ENCODE, 1): self._load(needed[ENCODE], ["image"]),
-                       (DECODE, 1): self._load(needed[DECODE], ["latents"])}
+        loaded = [(ENCODE, self._load(needed[ENCODE], ["image"])), (DECODE, self._load(needed[DECODE], ["latents"]))]
         for b in wanted:
-            self._calls[(UNET, b)] = self._load(needed[f"{UNET} batch {b}"], unet_inputs)
-        if self.loras is not None:
-            self._refits = [Refit(self._trt, self._calls[(UNET, b)], self.unet,
-                                  folder.onnx(UNET, b).with_name(f"{UNET}-b{b}.{REFIT_MAP}")) for b in wanted]
+            unet = self._load(needed[f"{UNET} batch {b}"], unet_inputs)
+            loaded.append((UNET, unet))
+            if self.loras is not None:
+                names = folder.onnx(UNET, b).with_name(f"{UNET}-b{b}.{REFIT_MAP}")
+                self._refits.append(Refit(self._trt, unet, self.unet, names))
+        for call, engine in loaded:  # keyed by the first input's shape: one engine per size and batch
+            self._calls[(call, engine.plan[0].shape)] = engine
 
     def _load(self, path: Path, inputs: Sequence[str]) -> EngineCall:
         call = EngineCall(self._trt, self._runtime, path, inputs, self.device)
@@ -231,6 +246,16 @@ class TensorRTBackend(DiffusersBackend):
     def close(self) -> None:
         self._calls.clear()
         super().close()
+
+
+def load_tensorrt_backend(config: ModelConfig) -> TensorRTBackend:
+    """The `tensorrt` backend: TensorRT checked first (before any weights load), then the model."""
+    from vj.engine.backends.loading import load_diffusers_backend
+
+    _import_tensorrt()
+    backend = load_diffusers_backend(config, TensorRTBackend, cache_dir=default_engine_dir(), preset="PRESET")
+    assert isinstance(backend, TensorRTBackend)
+    return backend
 
 
 def _import_tensorrt() -> Any:

@@ -6,7 +6,8 @@ no Python per kernel and no Dynamo guards: on the 2-core dev CPU the tiny model'
 calls per frame at 64 px take 7.7-8.8 ms back to back, against 12-14 ms under
 `torch.compile` (see benchmarks/RESULTS.md). A package is keyed, like a TensorRT engine, by
 everything that makes it valid: the weights (a fingerprint), the call, the input shapes and
-dtypes, the device type and the torch version. A new key compiles (30-60 s a call for the
+dtypes, the device type and the torch version, and on CUDA the GPU (name and compute
+capability) and the CUDA and Triton versions the kernels were generated for. A new key compiles (30-60 s a call for the
 tiny model on the dev CPU, two variants timed; the real UNet takes minutes) and is written
 atomically, so the next launch loads it in a fraction of a second. An unreadable package is reported and
 rebuilt, never silently used.
@@ -35,6 +36,30 @@ FORMAT_VERSION = 2
 # dev CPU that made the tiny VAE decoder (64×64 maps) 18 % faster and the UNet (8×8 maps) 70 %
 # slower, where oneDNN's per-call cost outweighs the work. No single setting wins both.
 CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (("default", {}), ("frozen", {"freezing": True}))
+# Freezing is a oneDNN (CPU) choice: on CUDA one variant is built, with inductor's defaults.
+CUDA_CANDIDATES: tuple[tuple[str, dict[str, Any]], ...] = (("default", {}),)
+
+
+def candidates_for(device: torch.device) -> tuple[tuple[str, dict[str, Any]], ...]:
+    return CUDA_CANDIDATES if device.type == "cuda" else CANDIDATES
+
+
+def _triton_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("triton")
+    except PackageNotFoundError:
+        return "none"
+
+
+def device_key(device: torch.device) -> str:
+    """The part of a package's key that names the hardware and toolchain it was compiled for."""
+    if device.type != "cuda":
+        return device.type
+    major, minor = torch.cuda.get_device_capability(device)
+    return "|".join(("cuda", torch.cuda.get_device_name(device), f"sm{major}{minor}",
+                     f"cuda{torch.version.cuda}", f"triton{_triton_version()}"))
 
 
 def default_cache_dir() -> Path:
@@ -90,8 +115,8 @@ class AotCompiled:
         self.builds = 0  # packages compiled by this process (a warm cache keeps it at 0)
 
     def package_path(self, inputs: Sequence[torch.Tensor]) -> Path:
-        key = "|".join((f"v{FORMAT_VERSION}", self.call, self.fingerprint, _describe(inputs), self.device.type,
-                        torch.__version__))
+        key = "|".join((f"v{FORMAT_VERSION}", self.call, self.fingerprint, _describe(inputs),
+                        device_key(self.device), torch.__version__))
         return self.cache_dir / f"{self.call}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.pt2"
 
     def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
@@ -117,8 +142,9 @@ class AotCompiled:
         return self._build(inputs, path)
 
     def _build(self, inputs: Sequence[torch.Tensor], path: Path) -> Any:
-        log.info("%s: compiling for %s with AOTInductor, %d variants timed (seconds for small models, "
-                 "minutes for SD on a CPU); cached in %s", self.call, _describe(inputs), len(CANDIDATES),
+        candidates = candidates_for(self.device)
+        log.info("%s: compiling for %s with AOTInductor, %d variant(s) timed (seconds for small models, "
+                 "minutes for SD on a CPU); cached in %s", self.call, _describe(inputs), len(candidates),
                  path.parent)
         start = time.perf_counter()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +154,7 @@ class AotCompiled:
         partials: list[str] = []
         try:
             timings: list[tuple[float, str, str]] = []
-            for label, options in CANDIDATES:
+            for label, options in candidates:
                 fd, partial = tempfile.mkstemp(prefix=f".{path.stem}-{label}-", suffix=".pt2", dir=path.parent)
                 os.close(fd)
                 partials.append(partial)

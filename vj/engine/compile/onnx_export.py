@@ -64,7 +64,7 @@ def unet_inputs(backend: Any, width: int, height: int, batch: int) -> dict[str, 
 
 def call_exports(backend: Any, width: int, height: int, batches: Sequence[int]) -> list[CallExport]:
     """The exports one frame size needs: encoder and decoder at batch 1, the UNet at each batch."""
-    from vj.engine.backends.diffusers_backend import ImageEncoder, LatentDecoder, NoisePredictor
+    from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder, NoisePredictor
 
     f = backend.vae_scale_factor
     dev, dt = backend.device, backend.dtype

@@ -1,26 +1,31 @@
-"""The PyTorch backend: the components of a diffusers Stable Diffusion pipeline, driven
-directly (no pipeline call per frame).
+"""The `diffusers` backend: PyTorch modules from a diffusers Stable Diffusion pipeline,
+driven directly (no pipeline call per frame).
 
 The three per-frame calls (image → latents, the UNet, latents → image) are small modules,
 so one piece of maths serves every way of running them: eager, `torch.compile` ("jit":
 CUDA graphs on a GPU) or AOTInductor packages compiled once and cached on disk ("aot").
+
+The file shares its name with the `diffusers` package it wraps; every import here is
+absolute, so `import diffusers` always means the package.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vj.engine.backends.base import BackendTuning, Variant, WarmupProgress
 from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import compile_settings, resolve_compile_mode
-from vj.engine.sampling import ModelFn, NoiseSchedule
+from vj.engine.conditioning import Conditioning
+from vj.engine.sampling import NoiseSchedule, img2img_timesteps
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,16 @@ def _placed(module: Any, device: torch.device, dtype: torch.dtype) -> Any:
         module = module.to(dtype=dtype)
     return module.to(device=device).eval()
 
+
+def vae_runs_in_float32(vae_config: Mapping[str, Any], dtype: torch.dtype, *, honours_force_upcast: bool) -> bool:
+    """Whether the VAE must run in float32 although the model runs in `dtype`.
+
+    `force_upcast` is diffusers' flag for a VAE that overflows in float16 (SDXL's). Only
+    diffusers' SDXL pipelines read it; its SD 1.x/2.x pipelines never do, and AutoencoderKL
+    defaults it to true, so a saved SD 2.x VAE config (sd-turbo's) can carry `true` for a VAE
+    that is fine in float16. bfloat16 has float32's range: no overflow, no upcast.
+    """
+    return dtype == torch.float16 and honours_force_upcast and bool(vae_config.get("force_upcast", False))
 
 class ImageEncoder(torch.nn.Module):
     """RGB in [0, 1] → latents in the UNet's scaled space."""
@@ -76,14 +91,22 @@ class DiffusersBackend:
 
     def __init__(self, pipe: Any, *, name: str, device: torch.device, dtype: torch.dtype,
                  tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None,
+                 tuning: BackendTuning | None = None, honours_force_upcast: bool | None = None,
                  loras: FusedLoras | None = None) -> None:
+        """`honours_force_upcast`: None decides from the pipeline class, as diffusers does (SDXL ones)."""
         self.name = name
         self.device = device
         self.dtype = dtype
+        self.tuning = tuning if tuning is not None else BackendTuning()
         self.tokenizer = pipe.tokenizer
         self.text_encoder = _placed(pipe.text_encoder, device, dtype)
         self.unet = _placed(pipe.unet, device, dtype)
-        self.vae = _placed(tiny_vae if tiny_vae is not None else pipe.vae, device, dtype)
+        vae = tiny_vae if tiny_vae is not None else pipe.vae
+        if honours_force_upcast is None:
+            honours_force_upcast = "XL" in type(pipe).__name__
+        self.vae_dtype = torch.float32 if vae_runs_in_float32(vae.config, dtype,
+                                                               honours_force_upcast=honours_force_upcast) else dtype
+        self.vae = _placed(vae, device, self.vae_dtype)
         self.tiny_vae = tiny_vae is not None
         self.latent_channels = int(self.unet.config.in_channels)
         self.vae_scale_factor = self._vae_factor()
@@ -96,13 +119,21 @@ class DiffusersBackend:
         self.schedule = NoiseSchedule.scaled_linear(
             cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
             cfg.get("prediction_type", "epsilon"))
-        self._time_cond_dim = self.unet.config.get("time_cond_proj_dim")
+        # Device-resident table: a frame indexes it with a Python int, never copies to the device.
+        # One 0-dim tensor each, not views of one arange: a view's storage offset changes with t,
+        # and torch.compile may guard on it (a recompile mid-show).
+        self._timesteps = [t.clone() for t in torch.arange(self.schedule.num_train_timesteps, device=device)]
+        self._time_cond_dim: int | None = self.unet.config.get("time_cond_proj_dim")
+        self.embeds_guidance = self._time_cond_dim is not None
+        self._guidance_freqs = self._guidance_frequencies()
+        self._guidance_cached: tuple[float, torch.Tensor] | None = None
         self.loras = loras
         lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
         self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
                                                                                lcm_lora)
         self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
         self.compile_mode = resolve_compile_mode(compile_mode, device)
+        self._apply_tuning()
         encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
         decoder = LatentDecoder(self.vae, scaling_factor=self.scaling_factor)
         predictor = NoisePredictor(self.unet)
@@ -113,19 +144,29 @@ class DiffusersBackend:
             how = compile_settings(device)
             self._encode_call, self._decode_call, self._predict_call = (
                 torch.compile(m, **how) for m in (encoder, decoder, predictor))
-            log.info("UNet and VAE compiled with torch.compile(%s); the first frames are slow while it "
-                     "compiles (minutes on a CPU)", how)
+            log.info("UNet and VAE compiled with torch.compile(%s); warm-up compiles every variant before "
+                     "the show (minutes on a CPU)", how)
         elif self.compile_mode == "aot":
             where = cache_dir if cache_dir is not None else default_cache_dir()
             vae_print, unet_print = weights_fingerprint(self.vae), weights_fingerprint(self.unet)
-            self._encode_call = AotCompiled(encoder, call="encode", fingerprint=vae_print, device=device,
+            layout = "-nhwc" if self.tuning.channels_last else ""
+            self._encode_call = AotCompiled(encoder, call=f"encode{layout}", fingerprint=vae_print, device=device,
                                             cache_dir=where)
-            self._decode_call = AotCompiled(decoder, call="decode", fingerprint=vae_print, device=device,
+            self._decode_call = AotCompiled(decoder, call=f"decode{layout}", fingerprint=vae_print, device=device,
                                             cache_dir=where)
-            self._predict_call = AotCompiled(predictor, call="unet", fingerprint=unet_print, device=device,
+            self._predict_call = AotCompiled(predictor, call=f"unet{layout}", fingerprint=unet_print, device=device,
                                              cache_dir=where)
-            log.info("UNet and VAE run as AOTInductor packages cached in %s; a size not built before "
-                     "compiles on its first frame", where)
+            log.info("UNet and VAE run as AOTInductor packages cached in %s; warm-up builds the sizes not "
+                     "built before", where)
+
+    def _apply_tuning(self) -> None:
+        if self.tuning.cudnn_benchmark and self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # process-wide: one show owns the process
+        if self.tuning.channels_last:
+            self.unet.to(memory_format=torch.channels_last)
+            self.vae.to(memory_format=torch.channels_last)
+        if self.tuning.fuse_qkv:
+            self.unet.fuse_qkv_projections()
 
     def _vae_factor(self) -> int:
         blocks = self.vae.config.encoder_block_out_channels if self.tiny_vae else self.vae.config.block_out_channels
@@ -136,59 +177,79 @@ class DiffusersBackend:
         SizeRule(self.name, self.vae_scale_factor, self._unet_downsample).check(width, height)
 
     @torch.inference_mode()
-    def encode_prompt(self, text: str) -> torch.Tensor:
+    def warmup(self, variants: Sequence[Variant], progress: WarmupProgress | None = None) -> None:
+        """Each variant once: encode, `steps` UNet calls at its batch, decode (compiles and captures)."""
+        if not variants:
+            return
+        blank = self.encode_prompt("")
+        for done, variant in enumerate(variants, start=1):
+            self.check_resolution(variant.width, variant.height)
+            image = torch.zeros(1, 3, variant.height, variant.width, device=self.device)
+            latents = self.encode_image(image).float()
+            batch = latents.expand(variant.batch, -1, -1, -1)
+            cond = blank.repeated(variant.batch)
+            for t in img2img_timesteps(1.0, variant.steps, self.schedule.num_train_timesteps):
+                self.predict_noise(batch, t, cond, 1.0 if not self.embeds_guidance else 8.0)
+            self.decode(latents)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)  # before the show: honest progress, nothing queued
+            if progress is not None:
+                progress(done, len(variants))
+
+    @torch.inference_mode()
+    def encode_prompt(self, text: str) -> Conditioning:
         tokens = self.tokenizer(text, padding="max_length", max_length=self.tokenizer.model_max_length,
                                 truncation=True, return_tensors="pt")
         ids = tokens.input_ids.to(self.device)
-        return self.text_encoder(ids)[0].to(self.dtype)
+        return Conditioning(self.text_encoder(ids)[0].to(self.dtype))
 
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
-        return self._encode_call(image.to(self.dtype))
+        latents = self._encode_call(image.to(self.vae_dtype))
+        return self._owned(latents).to(self.dtype)
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        image = self._decode_call(latents.to(self.dtype))
-        if self.compile_mode == "jit" and image.dtype == torch.float32:
-            # CUDA-graph outputs live in memory the next replay overwrites, and the engine keeps
-            # this frame for the next one's warp: own a copy (fp16 outputs get one from .float()).
-            return image.clone()
-        return image.float()
+        return self._owned(self._decode_call(latents.to(self.vae_dtype))).float()
 
-    def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
+    def _owned(self, out: torch.Tensor) -> torch.Tensor:
+        if self.compile_mode == "jit" and out.dtype == torch.float32:
+            # CUDA-graph outputs live in memory the next replay overwrites (a fp16 output gets
+            # its own copy from the cast that follows).
+            return out.clone()
+        return out
+
+    def _guidance_frequencies(self) -> torch.Tensor | None:
         if self._time_cond_dim is None:
             return None
-        # LCM-distilled UNets take the guidance scale as a sinusoidal embedding of (w − 1)·1000,
-        # computed in diffusers' order: sin of arguments in the thousands amplifies any rounding.
+        # diffusers' order of operations (sin of arguments in the thousands amplifies any rounding),
+        # computed once on the CPU in float32 and moved to the device once.
         half = self._time_cond_dim // 2
-        w = torch.tensor([guidance - 1.0]) * 1000.0
         step = torch.log(torch.tensor(10000.0)) / (half - 1)
-        freqs = torch.exp(torch.arange(half, dtype=torch.float32) * -step)
-        emb = w[:, None] * freqs[None]
-        emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=1)
+        return torch.exp(torch.arange(half, dtype=torch.float32) * -step).to(self.device)
+
+    def _guidance_embedding(self, guidance: float) -> torch.Tensor | None:
+        """LCM's guidance embedding of (w − 1)·1000, [1, time_cond_proj_dim], made on the device."""
+        if self._guidance_freqs is None or self._time_cond_dim is None:
+            return None
+        if self._guidance_cached is not None and self._guidance_cached[0] == guidance:
+            return self._guidance_cached[1]
+        emb = self._guidance_freqs * ((guidance - 1.0) * 1000.0)  # a Python scalar: no host→device copy
+        emb = torch.cat([torch.sin(emb), torch.cos(emb)])[None]
         if self._time_cond_dim % 2:
             emb = torch.nn.functional.pad(emb, (0, 1))
-        return emb.to(device=self.device, dtype=self.dtype)
+        emb = emb.to(self.dtype)
+        self._guidance_cached = (guidance, emb)
+        return emb
 
-    def denoise_fn(self, cond: torch.Tensor, negative: torch.Tensor, guidance: float) -> ModelFn:
-        use_cfg = guidance > 1.0 and self._time_cond_dim is None
-        context = torch.cat([negative, cond]) if use_cfg else cond
-        time_cond = self._guidance_embedding(guidance)
-
-        @torch.inference_mode()
-        def model(latents: torch.Tensor, t: int) -> torch.Tensor:
-            x = latents.to(self.dtype)
-            if use_cfg:
-                x = torch.cat([x, x])
-            timestep = torch.tensor(t, device=self.device)
-            extra = () if time_cond is None else (time_cond,)
-            out = self._predict_call(x, timestep, context, *extra)
-            if use_cfg:
-                uncond, text = out.chunk(2)
-                out = uncond + guidance * (text - uncond)
-            return out.float()
-
-        return model
+    @torch.inference_mode()
+    def predict_noise(self, latents: torch.Tensor, t: int, cond: Conditioning, guidance: float = 1.0) -> torch.Tensor:
+        extra: tuple[torch.Tensor, ...] = ()
+        embedding = self._guidance_embedding(guidance)
+        if embedding is not None:
+            extra = (embedding.expand(latents.shape[0], -1),)
+        out = self._predict_call(latents.to(self.dtype), self._timesteps[t], cond.embeddings, *extra)
+        return self._owned(out).float()
 
     def set_lora_scale(self, index: int, scale: float) -> None:
         """Re-fuse LoRA `index` at `scale` (eager and jit read the weights in place; aot baked them in)."""
