@@ -224,13 +224,16 @@ class TensorRTBackend(DiffusersBackend):
         for b in wanted:
             unet = self._load(needed[f"{UNET} batch {b}"], unet_inputs)
             loaded.append((UNET, unet))
-            if self.loras is not None:
+            if self.loras is not None and all(r.call is not unet for r in self._refits):
                 names = folder.onnx(UNET, b).with_name(f"{UNET}-b{b}.{REFIT_MAP}")
                 self._refits.append(Refit(self._trt, unet, self.unet, names))
         for call, engine in loaded:  # keyed by the first input's shape: one engine per size and batch
             self._calls[(call, engine.plan[0].shape)] = engine
 
     def _load(self, path: Path, inputs: Sequence[str]) -> EngineCall:
+        known = next((c for c in self._calls.values() if c.path == path), None)
+        if known is not None:  # check_resolution and warm-up both prepare: load each engine once
+            return known
         call = EngineCall(self._trt, self._runtime, path, inputs, self.device)
         call.capture()
         log.info("TensorRT engine %s loaded and captured", path)
