@@ -117,3 +117,17 @@ def test_tensorrt_imports_at_version_10_or_newer() -> None:
 
     trt = import_tensorrt()
     assert trt is not None and tensorrt_major(trt) >= 10
+
+
+def test_tensorrt_backend_without_tensorrt_is_one_clear_error_before_the_model_loads() -> None:
+    from vj.config import ModelConfig
+    from vj.engine.backends import load_backend
+    from vj.engine.compile.trt_build import import_tensorrt
+    from vj.errors import BackendUnavailable
+
+    if import_tensorrt() is not None:
+        pytest.skip("TensorRT is installed here")
+    # a model that does not exist: the TensorRT check must come first, and no PyTorch fallback
+    with pytest.raises(BackendUnavailable, match="needs TensorRT 10 or newer") as caught:
+        load_backend(ModelConfig(source="/no/such/model", backend="tensorrt", device="cpu"))
+    assert "\n" not in str(caught.value) and "backend = 'diffusers'" in str(caught.value)
