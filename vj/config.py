@@ -42,10 +42,21 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "auto", "jit", "aot")
 # The backends vj.engine.backends.registry can load (a test keeps the two lists equal).
-BACKENDS = ("diffusers",)
+BACKENDS = ("diffusers", "tensorrt")
 # Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.guidance).
 CFG_MODES = ("rcfg-self", "rcfg-initialize", "full")
 SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoraConfig:
+    source: str = config_field("", doc="Hugging Face id, folder holding one .safetensors, or a .safetensors file")
+    scale: float = config_field(1.0, check_range(-4.0, 4.0), "adapter strength (live: lora/<i>/scale)")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        if not self.source.strip():
+            raise ConfigError(type(self).__name__, "source", "a LoRA id, folder or .safetensors file", "''")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +69,8 @@ class ModelConfig:
     compile: str = config_field("off", one_of(COMPILE_MODES),
                                 "off | auto (jit on CUDA, aot elsewhere) | jit (torch.compile, CUDA graphs on GPU) | "
                                 "aot (AOTInductor packages, compiled once per size and cached on disk)")
-    backend: str = config_field("diffusers", one_of(BACKENDS), "how the model runs: diffusers (PyTorch)")
+    backend: str = config_field("diffusers", one_of(BACKENDS),
+                                "how the model runs: diffusers (PyTorch) or tensorrt (engines from `vj build-engines`)")
     cfg: str = config_field("rcfg-self", one_of(CFG_MODES),
                             "guidance > 1: rcfg-self (residual CFG, 1 UNet call a step) | rcfg-initialize "
                             "(the negative prompt evaluated on the first step only) | full (batch 2)")
@@ -67,8 +79,10 @@ class ModelConfig:
     cudnn_benchmark: bool = config_field(False, doc="cuDNN times its convolution algorithms per shape (CUDA)")
     channels_last: bool = config_field(False, doc="NHWC memory format for the UNet and VAE")
     fuse_qkv: bool = config_field(False, doc="fused QKV projections in the UNet's attention layers")
+    loras: tuple[LoraConfig, ...] = config_field((), doc="LoRAs fused into the model ({source = ..., scale = ...})")
 
     def __post_init__(self) -> None:
+        check_items(self, "loras", LoraConfig)
         check_scalar_fields(self)
 
 
@@ -190,12 +204,15 @@ class PresetConfig:
                        device: str | None = None, tiny_vae: str | None = None,
                        compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
                        sampler: str | None = None, strength: float | None = None, backend: str | None = None,
-                       cfg: str | None = None) -> PresetConfig:
+                       cfg: str | None = None, loras: list[tuple[str, float]] | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
-        model_changes = {k: v for k, v in (("source", model), ("device", device), ("tiny_vae", tiny_vae),
-                                           ("compile", compile), ("dtype", dtype), ("backend", backend),
-                                           ("cfg", cfg)) if v is not None}
+        named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
+                 ("backend", backend), ("cfg", cfg))
+        model_changes: dict[str, Any] = {k: v for k, v in named if v is not None}
+        if loras:  # added to the preset's own LoRAs
+            extra = tuple(_construct(LoraConfig, {"source": s, "scale": w}, source, "model.loras") for s, w in loras)
+            model_changes["loras"] = (*self.model.loras, *extra)
         render_changes = {k: v for k, v in (("width", width), ("height", height), ("fps", fps)) if v is not None}
         param_changes = {k: v for k, v in (("steps", steps), ("seed", seed), ("guidance", guidance),
                                            ("sampler", sampler), ("strength", strength)) if v is not None}
@@ -255,6 +272,10 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
                 if isinstance(item, Mapping) and "text" not in item:  # a weight alone prompts for nothing
                     raise ConfigError(source, f"{key}[{i}].text", "a prompt text", "no text key")
             kwargs[name] = tuple(_build(PromptItem, item, source, f"{key}[{i}]") for i, item in enumerate(value))
+        elif hint == "tuple[LoraConfig, ...]":
+            if not isinstance(value, list):
+                raise ConfigError(source, key, "an array of LoRA tables ({source = ..., scale = ...})", value)
+            kwargs[name] = tuple(_build(LoraConfig, item, source, f"{key}[{i}]") for i, item in enumerate(value))
         elif hint == "Mapping[str, LfoConfig]":
             kwargs[name] = _build_lfos(value, source, key)
         else:

@@ -34,7 +34,7 @@ def _folder(tmp_path: Path, unet: dict[str, object]) -> Path:
 
 def test_sdxl_unet_under_an_sd_index_is_refused(tmp_path: Path) -> None:
     folder = _folder(tmp_path, SDXL_UNET)
-    with pytest.raises(BackendUnavailable, match=r"SDXL UNet.*text_time.*2048.*Stable Diffusion 1.x/2.x"):
+    with pytest.raises(BackendUnavailable, match=r"SDXL UNet.*text_time.*2048.*StableDiffusionXLPipeline"):
         load_backend(ModelConfig(source=str(folder), device="cpu"))
 
 
@@ -63,3 +63,22 @@ def test_the_cli_says_it_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("vj: error:")]
     assert len(errors) == 1 and "SDXL UNet" in errors[0], result.stderr
+
+
+@pytest.mark.parametrize("kind", ["FluxPipeline", "StableDiffusion3Pipeline", "StableVideoDiffusionPipeline",
+                                  "WanPipeline"])
+def test_sd3_flux_and_video_are_refused_saying_what_vj_runs(tmp_path: Path, kind: str) -> None:
+    folder = _folder(tmp_path, SD15_UNET)
+    (folder / "model_index.json").write_text(json.dumps({**SD_INDEX, "_class_name": kind}), encoding="utf-8")
+    with pytest.raises(BackendUnavailable) as caught:
+        load_backend(ModelConfig(source=str(folder), device="cpu"))
+    message = str(caught.value)
+    assert kind in message and "SDXL" in message and "not supported" in message and "\n" not in message
+
+
+def test_an_sdxl_folder_is_an_xl_model(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, SDXL_UNET)
+    index = {**SD_INDEX, "_class_name": "StableDiffusionXLPipeline"}
+    (folder / "model_index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert _check_architecture(str(folder)) == "xl"
+    assert _check_architecture(str(_folder(tmp_path / "sd", SD15_UNET))) == "sd"

@@ -83,3 +83,47 @@ rate = float_range(0, low_open=True, what="a rate")
 seconds = float_range(0, low_open=True, what="seconds")
 crf = int_range(0, 51, what="a CRF")
 pixels = int_range(1, what="pixels")
+
+
+def lora(text: str) -> tuple[str, float]:
+    """SOURCE[:SCALE]: a hub id, folder or .safetensors file, and its scale (default 1)."""
+    source, sep, tail = text.rpartition(":")
+    if sep:
+        try:
+            scale = float(tail)
+        except ValueError:
+            source, scale = text, 1.0  # a colon inside the path (C:\\...), no scale given
+    else:
+        source, scale = text, 1.0
+    if not source.strip():
+        raise argparse.ArgumentTypeError(f"expected SOURCE[:SCALE] (a LoRA id, folder or .safetensors file), "
+                                         f"found {text!r}")
+    if not (math.isfinite(scale) and -4.0 <= scale <= 4.0):
+        raise argparse.ArgumentTypeError(f"LoRA scale must be -4..4, found {tail!r}")
+    return source, scale
+
+
+def sizes(text: str) -> list[tuple[int, int]]:
+    """WxH[,WxH...]: frame sizes, each a multiple of 8 in 64..2048 (what a preset allows)."""
+    found = []
+    for part in text.split(","):
+        w, sep, h = part.strip().lower().partition("x")
+        if not (sep and w.isdigit() and h.isdigit()):
+            raise argparse.ArgumentTypeError(f"expected sizes as WxH[,WxH...] (e.g. 512x512,768x432), found {part!r}")
+        width, height = int(w), int(h)
+        for side in (width, height):
+            if not (64 <= side <= 2048 and side % 8 == 0):
+                raise argparse.ArgumentTypeError(f"size {part!r}: each side must be a multiple of 8 in 64..2048")
+        found.append((width, height))
+    return found
+
+
+def batches(text: str) -> list[int]:
+    """B[,B...]: UNet batches, 1..8 (1 without CFG, 2 with full CFG)."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected batches as B[,B...] (e.g. 1,2), found {text!r}") from None
+    if not all(1 <= v <= 8 for v in values):
+        raise argparse.ArgumentTypeError(f"each batch must be 1..8, found {text!r}")
+    return sorted(set(values))

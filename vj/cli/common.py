@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vj.cli.argtypes import RANDOM_SEED, int_range, pixels, rate, resolve_seed, seed
+from vj.cli.argtypes import RANDOM_SEED, int_range, lora, pixels, rate, resolve_seed, seed
 from vj.config import BACKENDS, CFG_MODES, COMPILE_MODES, DTYPES, PresetConfig, load_preset
 from vj.registry import SAMPLERS
 
@@ -15,6 +15,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="Hugging Face id, local diffusers folder, .safetensors file, or 'tiny' "
                                    "(built-in random model for tests and the offline demo)")
     g.add_argument("--tiny-vae", help="TAESD id or path (e.g. madebyollin/taesd) to replace the VAE")
+    g.add_argument("--lora", type=lora, action="append", metavar="SOURCE[:SCALE]",
+                   help="add a LoRA (hub id, folder or .safetensors file), fused at SCALE (default 1); repeatable; "
+                        "an LCM-LoRA makes the model a few-step LCM model")
     g.add_argument("--width", type=pixels)
     g.add_argument("--height", type=pixels)
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
@@ -32,7 +35,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                    help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
                         "elsewhere), jit (torch.compile, CUDA graphs on GPU), aot (AOTInductor packages cached "
                         "on disk: fastest on CPU), off")
-    g.add_argument("--backend", choices=BACKENDS, help="how the model runs: diffusers (PyTorch)")
+    g.add_argument("--backend", choices=BACKENDS,
+                   help="how the model runs: diffusers (PyTorch) or tensorrt (engines built by `vj build-engines`)")
     g.add_argument("--cfg", choices=CFG_MODES,
                    help="guidance > 1: rcfg-self (default: residual CFG, one UNet call a step), rcfg-initialize "
                         "(negative prompt on the first step only), full (negative prompt every step, batch 2)")
@@ -55,4 +59,5 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
     return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
                                  steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                  compile=args.compile, dtype=args.dtype, guidance=args.guidance,
-                                 sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg)
+                                 sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
+                                 loras=getattr(args, "lora", None))

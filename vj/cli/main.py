@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from vj.cli.build_engines import add_build_engines_arguments, cmd_build_engines
 from vj.cli.common import add_verbose_argument
 from vj.cli.deforum import add_convert_arguments, add_schedule_arguments, cmd_convert, cmd_schedule
 from vj.cli.listings import cmd_midi_ports, cmd_osc_map, cmd_params, cmd_presets
@@ -42,6 +43,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("render", "render offline, every frame, to a video file", cmd_render, add_render_arguments),
     Command("warmup", "run every size, batch and step count a show may use once (fills the compile caches)",
             cmd_warmup, add_warmup_arguments),
+    Command("build-engines", "export the model to ONNX and build TensorRT engines for the given sizes",
+            cmd_build_engines, add_build_engines_arguments),
     Command("presets", "list the shipped presets", cmd_presets),
     Command("params", "list every parameter with its range and unit", cmd_params),
     Command("osc-map", "print the OSC address map", cmd_osc_map),

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from vj.engine.backends.base import BackendTuning, Variant, WarmupProgress
+from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
@@ -85,12 +86,35 @@ class NoisePredictor(torch.nn.Module):
         return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond).sample
 
 
+class XLNoisePredictor(torch.nn.Module):
+    """An SDXL UNet's output: it also takes the pooled text embedding and the size/crop time ids."""
+
+    def __init__(self, unet: Any) -> None:
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, text_embeds: torch.Tensor,
+                time_ids: torch.Tensor, timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
+        added = {"text_embeds": text_embeds, "time_ids": time_ids}
+        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
+                         added_cond_kwargs=added).sample
+
+
+def is_xl_unet(unet_config: Mapping[str, Any]) -> bool:
+    return unet_config.get("addition_embed_type") == "text_time"
+
+
+def noise_predictor(unet: Any) -> torch.nn.Module:
+    return XLNoisePredictor(unet) if is_xl_unet(unet.config) else NoisePredictor(unet)
+
+
 class DiffusersBackend:
     """Wraps tokenizer, text encoder, UNet and VAE (or TAESD) of a loaded pipeline."""
 
     def __init__(self, pipe: Any, *, name: str, device: torch.device, dtype: torch.dtype,
                  tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None,
-                 tuning: BackendTuning | None = None, honours_force_upcast: bool | None = None) -> None:
+                 tuning: BackendTuning | None = None, honours_force_upcast: bool | None = None,
+                 loras: FusedLoras | None = None) -> None:
         """`honours_force_upcast`: None decides from the pipeline class, as diffusers does (SDXL ones)."""
         self.name = name
         self.device = device
@@ -98,6 +122,10 @@ class DiffusersBackend:
         self.tuning = tuning if tuning is not None else BackendTuning()
         self.tokenizer = pipe.tokenizer
         self.text_encoder = _placed(pipe.text_encoder, device, dtype)
+        # SDXL: a second tokenizer and encoder (with projection: the pooled embedding).
+        self.tokenizer_2 = getattr(pipe, "tokenizer_2", None)
+        encoder_2 = getattr(pipe, "text_encoder_2", None)
+        self.text_encoder_2 = _placed(encoder_2, device, dtype) if encoder_2 is not None else None
         self.unet = _placed(pipe.unet, device, dtype)
         vae = tiny_vae if tiny_vae is not None else pipe.vae
         if honours_force_upcast is None:
@@ -125,13 +153,18 @@ class DiffusersBackend:
         self.embeds_guidance = self._time_cond_dim is not None
         self._guidance_freqs = self._guidance_frequencies()
         self._guidance_cached: tuple[float, torch.Tensor] | None = None
-        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config)
+        self.loras = loras
+        lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
+        self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
+                                                                               lcm_lora)
         self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
         self.compile_mode = resolve_compile_mode(compile_mode, device)
         self._apply_tuning()
         encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
         decoder = LatentDecoder(self.vae, scaling_factor=self.scaling_factor)
-        predictor = NoisePredictor(self.unet)
+        self.is_xl = is_xl_unet(self.unet.config)
+        self._time_ids: dict[tuple[int, int], torch.Tensor] = {}
+        predictor = noise_predictor(self.unet)
         self._encode_call: Any = encoder
         self._decode_call: Any = decoder
         self._predict_call: Any = predictor
@@ -191,12 +224,36 @@ class DiffusersBackend:
             if progress is not None:
                 progress(done, len(variants))
 
+    def _token_ids(self, tokenizer: Any, text: str) -> torch.Tensor:
+        tokens = tokenizer(text, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+                           return_tensors="pt")
+        return tokens.input_ids.to(self.device)
+
     @torch.inference_mode()
     def encode_prompt(self, text: str) -> Conditioning:
-        tokens = self.tokenizer(text, padding="max_length", max_length=self.tokenizer.model_max_length,
-                                truncation=True, return_tensors="pt")
-        ids = tokens.input_ids.to(self.device)
-        return Conditioning(self.text_encoder(ids)[0].to(self.dtype))
+        if self.text_encoder_2 is None or self.tokenizer_2 is None:
+            return Conditioning(self.text_encoder(self._token_ids(self.tokenizer, text))[0].to(self.dtype))
+        # SDXL, as its pipeline does: both encoders' penultimate hidden states side by side, and the
+        # second encoder's projected (pooled) embedding.
+        first = self.text_encoder(self._token_ids(self.tokenizer, text), output_hidden_states=True)
+        second = self.text_encoder_2(self._token_ids(self.tokenizer_2, text), output_hidden_states=True)
+        context = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
+        return Conditioning(context.to(self.dtype), pooled=second.text_embeds.to(self.dtype))
+
+    def _size_time_ids(self, latents: torch.Tensor) -> torch.Tensor:
+        """SDXL's micro-conditioning for the frame size: (original H, W, crop top, left, target H, W).
+
+        Made once per size on the device from Python numbers (no host→device copy per frame).
+        """
+        f = self.vae_scale_factor
+        height, width = int(latents.shape[-2]) * f, int(latents.shape[-1]) * f
+        cached = self._time_ids.get((height, width))
+        if cached is None:
+            row = torch.zeros(1, 6, device=self.device, dtype=self.dtype)
+            for i, value in enumerate((height, width, 0, 0, height, width)):
+                row[0, i] = value  # Python scalars written into a device tensor
+            cached = self._time_ids[(height, width)] = row
+        return cached
 
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
@@ -240,14 +297,28 @@ class DiffusersBackend:
     @torch.inference_mode()
     def predict_noise(self, latents: torch.Tensor, t: int, cond: Conditioning, guidance: float = 1.0) -> torch.Tensor:
         extra: tuple[torch.Tensor, ...] = ()
+        if self.is_xl:
+            if cond.pooled is None:
+                raise ValueError(f"{self.name}: an SDXL UNet needs a pooled text embedding")
+            time_ids = cond.time_ids if cond.time_ids is not None else self._size_time_ids(latents)
+            extra = (cond.pooled, time_ids.expand(latents.shape[0], -1))
         embedding = self._guidance_embedding(guidance)
         if embedding is not None:
-            extra = (embedding.expand(latents.shape[0], -1),)
+            extra = (*extra, embedding.expand(latents.shape[0], -1))
         out = self._predict_call(latents.to(self.dtype), self._timesteps[t], cond.embeddings, *extra)
         return self._owned(out).float()
 
+    def set_lora_scale(self, index: int, scale: float) -> None:
+        """Re-fuse LoRA `index` at `scale` (eager and jit read the weights in place; aot baked them in)."""
+        if self.loras is None:
+            raise ValueError(f"{self.name}: no LoRA is loaded")
+        if self.compile_mode == "aot":
+            raise ValueError("a LoRA scale cannot change under compile = 'aot' (the weights are compiled in); "
+                             "set it in the preset, or use compile off/jit")
+        self.loras.set_scale(index, scale)
+
     def close(self) -> None:
-        for attr in ("unet", "vae", "text_encoder"):
+        for attr in ("unet", "vae", "text_encoder", "text_encoder_2"):
             setattr(self, attr, None)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

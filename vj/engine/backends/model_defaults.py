@@ -28,12 +28,19 @@ class ModelDefault:
     why: str
 
 
-def model_param_defaults(scheduler: Any, unet_config: Mapping[str, Any]) -> dict[str, ModelDefault]:
-    """The defaults that differ from the registry's, read from a pipeline's scheduler and UNet config."""
+def model_param_defaults(scheduler: Any, unet_config: Mapping[str, Any],
+                         lcm_lora: str | None = None) -> dict[str, ModelDefault]:
+    """The defaults that differ from the registry's, read from a pipeline's scheduler and UNet config.
+
+    `lcm_lora`: the source of a fused LCM-LoRA, which makes any SD model an LCM model
+    whatever scheduler it was saved with (its guidance stays ordinary CFG: no embedding).
+    """
     found: dict[str, ModelDefault] = {}
     kind = type(scheduler).__name__
     sampler = _SAMPLER_OF_SCHEDULER.get(kind)
-    if sampler is not None and sampler != REGISTRY["sampler"].default:
+    if lcm_lora is not None:
+        found["sampler"] = ModelDefault(Sampler.LCM.value, f"it carries the LCM-LoRA {lcm_lora}")
+    elif sampler is not None and sampler != REGISTRY["sampler"].default:
         found["sampler"] = ModelDefault(sampler.value, f"its scheduler is {kind}")
     if unet_config.get("time_cond_proj_dim") is not None:
         found["guidance"] = ModelDefault(LCM_DISTILLED_GUIDANCE,

@@ -12,12 +12,14 @@ from types import MappingProxyType
 from vj.config import ModelConfig
 from vj.engine.backends.base import Backend
 from vj.engine.backends.loading import load_diffusers_backend
+from vj.engine.backends.tensorrt import load_tensorrt_backend
 from vj.errors import BackendUnavailable
 
 BackendLoader = Callable[[ModelConfig], Backend]
 
 LOADERS: Mapping[str, BackendLoader] = MappingProxyType({
     "diffusers": load_diffusers_backend,
+    "tensorrt": load_tensorrt_backend,
 })
 
 

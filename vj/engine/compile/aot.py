@@ -20,7 +20,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +77,14 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     position), which changes when any value does, short of a deliberate collision; a full
     hash of a 2 GB UNet would cost seconds at every launch for no practical gain.
     """
+    return tensors_fingerprint((*module.named_parameters(), *module.named_buffers()))
+
+
+def tensors_fingerprint(named: Iterable[tuple[str, torch.Tensor]]) -> str:
+    """`weights_fingerprint` of any (name, tensor) pairs (a LoRA's adapter matrices, say)."""
     digest = hashlib.sha256()
     with torch.no_grad():
-        for name, tensor in (*module.named_parameters(), *module.named_buffers()):
+        for name, tensor in named:
             flat = tensor.detach().reshape(-1).double()
             ramp = torch.linspace(1.0, 2.0, flat.numel(), dtype=torch.float64, device=flat.device)
             digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
