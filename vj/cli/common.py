@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vj.cli.argtypes import RANDOM_SEED, int_range, pixels, rate, resolve_seed, seed
+from vj.cli.inputs import add_input_arguments, apply_input_overrides
 from vj.config import COMPILE_MODES, DTYPES, PresetConfig, load_preset
 from vj.registry import SAMPLERS
 
@@ -32,6 +33,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                    help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
                         "elsewhere), jit (torch.compile, CUDA graphs on GPU), aot (AOTInductor packages cached "
                         "on disk: fastest on CPU), off")
+    add_input_arguments(parser)
     add_verbose_argument(parser)
 
 
@@ -48,7 +50,8 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
     chosen = resolve_seed(args.seed)
     if args.seed == RANDOM_SEED:  # say which, so a take worth keeping can be rendered again
         print(f"vj: --seed -1: drew the random seed {chosen}", file=sys.stderr)
-    return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
-                                 steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
-                                 compile=args.compile, dtype=args.dtype, guidance=args.guidance,
-                                 sampler=args.sampler, strength=args.strength)
+    preset = preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
+                                   steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
+                                   compile=args.compile, dtype=args.dtype, guidance=args.guidance,
+                                   sampler=args.sampler, strength=args.strength)
+    return apply_input_overrides(preset, args)
