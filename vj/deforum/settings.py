@@ -213,7 +213,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
     mode = str(use("animation_mode"))
     three_d = mode.upper() == "3D"
     has_3d = all(p in REGISTRY for p in ("animation_mode", *(v for v, _ in SCHEDULES_3D.values())))
-    if mode.strip().lower() == VIDEO_INPUT:  # no feedback: the motion schedules have nothing to move (vj.deforum.video_input)
+    if mode.strip().lower() == VIDEO_INPUT:  # no feedback, so no motion to render (vj.deforum.video_input)
         params["animation_mode"] = "2d"
     elif mode.upper() not in ("2D", "3D"):
         unsupported["animation_mode"] = mode

@@ -136,6 +136,7 @@ class OfflineClip:
     def _run(self) -> None:
         index = self._next
         while not self._stop.is_set():
+            item: tuple[int, np.ndarray | None, BaseException | None]
             try:
                 item = (index, self.cursor.frame(self.picture_number(index)), None)
             except BaseException as err:  # handed to the render thread, which reports it

@@ -71,10 +71,7 @@ class NdiInput(LatestFrame):
             self._thread.join(timeout_s)
 
     def status(self) -> str:
-        if self.connected_to:
-            state = f"{self.connected_to!r}"
-        else:
-            state = "lost, searching" if self.lost else "searching"
+        state = repr(self.connected_to) if self.connected_to else ("lost, searching" if self.lost else "searching")
         text = f"input ndi:{self.name} {state}: frames {self.received}, stale skipped {self.skipped}"
         return text + (f", lost {self.lost}, reconnected {max(self.connects - 1, 0)}" if self.lost else "")
 
