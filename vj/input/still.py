@@ -18,7 +18,7 @@ def load_image(path: str | Path, what: str = "--input") -> np.ndarray:
         raise InputError(f"{what} {p}: no such file (expected an image: PNG, JPEG, WebP, BMP or TIFF)")
     try:
         with Image.open(p) as image:
-            return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+            return np.array(image.convert("RGB"), dtype=np.uint8)  # a writable copy: torch reads it zero-copy
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise InputError(f"{what} {p}: not a readable image ({err})") from None
 
