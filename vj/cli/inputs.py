@@ -46,5 +46,5 @@ def apply_input_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pre
             raise ConfigError("command line", "--video-mix", err.expected, err.found) from None
     if preset.input.source and "video_mix" not in preset.params and "video_mix" not in preset.schedules:
         log.info("input %s: video_mix is 0, so it shows once video_mix rises (--video-mix, [params], OSC "
-                 "/vj/input/video_mix, MIDI)", preset.input.source)
+                 "/vj/video_mix, MIDI)", preset.input.source)
     return preset
