@@ -174,6 +174,48 @@ def _build_lfos(values: Any, source: str, path: str) -> Mapping[str, LfoConfig]:
 # ---- end of tempo and LFOs
 
 
+# ---- outside pictures: an optional [input] table (read by vj.input, handed to the engine by vj.session)
+INPUT_MODES = ("loop", "once")
+INPUT_SYNCS = ("time", "frame")
+COLOR_ANCHORS = ("frame", "input", "image")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputConfig:
+    """The input picture (`video_mix` mixes it in), an init image and the colour anchor."""
+
+    source: str = config_field("", doc="webcam[:N], ndi:NAME, an image or a video file ('' = no input)")
+    mode: str = config_field("loop", one_of(INPUT_MODES), "a clip at its end: loop, or once (hold the last frame)")
+    sync: str = config_field("time", one_of(INPUT_SYNCS),
+                             "offline clip: time (at its own speed) or frame (one clip frame per render frame)")
+    every_nth: int = config_field(1, check_range(1, 10_000), "sync frame: take every Nth clip frame (Deforum)")
+    from_frame: int = config_field(0, check_range(0, 10_000_000), "first clip frame used")
+    to_frame: int = config_field(-1, check_range(-1, 10_000_000), "last clip frame used; -1 = the end")
+    init_image: str = config_field("", doc="image the first frame starts from ('' = text-to-image)")
+    init_strength: float = config_field(0.8, check_range(0.0, 1.0), "fraction of the init image kept on frame 0")
+    color_anchor: str = config_field("frame", one_of(COLOR_ANCHORS),
+                                     "colour coherence matches toward: frame (the first generated), input (the "
+                                     "input picture, each diffused frame) or image (color_image)")
+    color_image: str = config_field("", doc="the fixed image of color_anchor = image")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        if self.source:
+            from vj.input.spec import InputError, parse_source
+
+            try:
+                parse_source(self.source, "source")
+            except InputError as err:
+                raise ConfigError(type(self).__name__, "source", str(err).partition(": expected ")[2] or
+                                  "webcam[:N], ndi:NAME, an image or a video file", self.source) from None
+        if self.color_anchor == "image" and not self.color_image:
+            raise ConfigError(type(self).__name__, "color_image", "an image file for color_anchor = 'image'", "''")
+        if self.color_anchor == "input" and not self.source:
+            raise ConfigError(type(self).__name__, "color_anchor", "'frame' or 'image' without an input source",
+                              "'input'")
+# ---- end of outside pictures
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PresetConfig:
     name: str = config_field("untitled")
@@ -186,6 +228,7 @@ class PresetConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     prompt_schedule: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     modulators: ModulatorsConfig = field(default_factory=ModulatorsConfig)
+    input: InputConfig = field(default_factory=InputConfig)
     source_path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -233,6 +276,7 @@ _NESTED: dict[str, type] = {
     "prompts": PromptsConfig,
     "schedule": ScheduleConfig,
     "modulators": ModulatorsConfig,
+    "input": InputConfig,
 }
 
 

@@ -46,6 +46,21 @@ class FrameSink(Protocol):
     def offer(self, frame: Frame) -> None: ...
 
 
+class InputFrames(Protocol):
+    """A picture source the engine mixes into its init image (`--input`; vj.input provides them).
+
+    The engine reads it once per diffused frame on the render thread. Live sources return the
+    newest picture a capture thread left in their slot and never wait; an offline clip returns
+    the picture that belongs to `index` (it may wait for its decoder: back-pressure, as the
+    recorder's). Returning the same array object again means "no new picture": the engine then
+    skips the upload.
+    """
+
+    def frame_for(self, index: int, time_s: float) -> np.ndarray | None:
+        """RGB uint8 (height, width, 3) for frame `index`, or None while there is none yet."""
+        ...
+
+
 class FrameQueue:
     """A bounded queue of frames for one output.
 

@@ -251,6 +251,9 @@ class FrameParams:
     prompt_fade_s: float = _float("prompts", 2.0, 0.0, 60.0, "s", 0.0, "time a new prompt fades in over")
     prompt_blend: PromptBlend = _choice("prompts", PromptBlend.LINEAR, "how weighted prompts mix: linear or slerp")
     cadence: int = _int("diffusion", 1, 1, 8, "frames", "diffuse every N frames; tween the rest")
+    video_mix: float = _float("input", 0.0, 0.0, 1.0, "fraction", 0.15,
+                              "share of the input picture (--input) in the init image: 0 = pure feedback, "
+                              "1 = pure input")
 
     @classmethod
     def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:

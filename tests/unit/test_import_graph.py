@@ -1,7 +1,8 @@
 """The arrows between packages point one way (DESIGN.md, Layout), checked on the source with `ast`.
 
-- `vj.engine` (the render side) imports none of control / output / schedule / deforum / web / session / cli;
-- control, output, schedule, deforum and web import nothing of `vj.engine`;
+- `vj.engine` (the render side) imports none of control / output / input / schedule / deforum / web / session /
+  cli;
+- control, output, input, schedule, deforum and web import nothing of `vj.engine`;
 - `vj.schedule` imports no torch, so the keyframe grammar works without it.
 """
 
@@ -15,8 +16,9 @@ import pytest
 import vj
 
 PACKAGE = Path(vj.__file__).parent
-ENGINE_MAY_NOT = ("vj.control", "vj.output", "vj.schedule", "vj.deforum", "vj.web", "vj.session", "vj.cli")
-NOT_THE_ENGINE = ("control", "output", "schedule", "deforum", "web")
+ENGINE_MAY_NOT = ("vj.control", "vj.output", "vj.input", "vj.schedule", "vj.deforum", "vj.web", "vj.session",
+                  "vj.cli")
+NOT_THE_ENGINE = ("control", "output", "input", "schedule", "deforum", "web")
 
 
 def _imports(path: Path) -> list[str]:

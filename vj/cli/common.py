@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vj.cli.argtypes import RANDOM_SEED, int_range, lora, pixels, rate, resolve_seed, seed
+from vj.cli.inputs import add_input_arguments, apply_input_overrides
 from vj.config import BACKENDS, CFG_MODES, COMPILE_MODES, DTYPES, PresetConfig, load_preset
 from vj.registry import SAMPLERS
 
@@ -40,6 +41,7 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cfg", choices=CFG_MODES,
                    help="guidance > 1: rcfg-self (default: residual CFG, one UNet call a step), rcfg-initialize "
                         "(negative prompt on the first step only), full (negative prompt every step, batch 2)")
+    add_input_arguments(parser)
     add_verbose_argument(parser)
 
 
@@ -56,8 +58,9 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
     chosen = resolve_seed(args.seed)
     if args.seed == RANDOM_SEED:  # say which, so a take worth keeping can be rendered again
         print(f"vj: --seed -1: drew the random seed {chosen}", file=sys.stderr)
-    return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
-                                 steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
-                                 compile=args.compile, dtype=args.dtype, guidance=args.guidance,
-                                 sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
-                                 loras=getattr(args, "lora", None))
+    preset = preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
+                                   steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
+                                   compile=args.compile, dtype=args.dtype, guidance=args.guidance,
+                                   sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
+                                   loras=getattr(args, "lora", None))
+    return apply_input_overrides(preset, args)

@@ -11,10 +11,12 @@ from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
 from vj.config import PresetConfig, load_preset
 from vj.errors import VjError
-from vj.output.paths import check_video_path
+from vj.output.paths import check_video_path, check_writable
 
 if TYPE_CHECKING:
+    from vj.input.open import CheckedInputs
     from vj.output.recorder import VideoRecorder
+    from vj.session.continued import Continuable
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replay", metavar="TAKE.jsonl",
                         help="re-render a live take from its control timeline (the preset comes from it; "
                              "--width/--height/--steps/--model override)")
+    parser.add_argument("--continue", dest="continue_from", metavar="CLIP",
+                        help="continue an earlier `vj render` from its last frame, into the new file --out (the "
+                             "preset, seed and frame count come from CLIP's timeline and resume state beside it)")
 
 
 def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
@@ -43,31 +48,61 @@ def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
 def cmd_render(args: argparse.Namespace) -> int:
     if args.replay:
         return _replay(args)
+    from vj.engine.backends.sizes import check_size_before_load
+    from vj.input.open import check_inputs
+    from vj.output.timeline import timeline_path_for
+    from vj.session.continued import check_continuable, continued_preset, resume_state_path_for
+
+    out = check_video_path(args.out, "--out")
+    check_writable(timeline_path_for(out), "--out (its timeline)")
+    check_writable(resume_state_path_for(out), "--out (its resume state)")
+    if args.continue_from:
+        continued = check_continuable(args.continue_from, out)
+        preset = continued_preset(continued, args)
+        start = continued.next_frame
+    else:
+        continued, start = None, 0
+        preset = render_preset_from_args(args)
+    check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    inputs = check_inputs(preset.input, offline=True)  # a missing or unreadable file: one line, before the model
+    frames = args.frames or (preset.render.frames if continued is None else 0)
+    if frames < 1:
+        raise VjError(f"--frames must be at least 1, found {frames}" if args.frames is not None or continued is None
+                      else "vj render --continue needs --frames N: how many frames to add")
+    return _render(args, preset, frames, start, inputs, continued)
+
+
+def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: int, inputs: CheckedInputs,
+            continued: Continuable | None) -> int:
     from tqdm import tqdm
 
     from vj.engine.backends import load_backend
-    from vj.engine.backends.sizes import check_size_before_load
     from vj.output.recorder import VideoRecorder
+    from vj.output.timeline import TimelineWriter, make_header, timeline_path_for
+    from vj.session.continued import load_resume_state, resume_state_path_for
     from vj.session.offline import render_offline
 
-    check_video_path(args.out, "--out")
-    preset = render_preset_from_args(args)
-    check_size_before_load(preset.model, preset.render.width, preset.render.height)
-    frames = args.frames or preset.render.frames
-    if frames < 1:
-        raise VjError(f"--frames must be at least 1, found {frames}")
     render = preset.render
     recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
                              crf=args.crf, preset=args.x264_preset)
-    print(f"vj: rendering {frames} frames of {preset.name!r} with {preset.model.source} "
+    header = make_header(preset, start_frame=start, video=Path(args.out).name,
+                         extra={"kind": "render", "crf": args.crf,
+                                "continues": continued.video.name if continued is not None else None})
+    timeline = TimelineWriter(timeline_path_for(args.out), header)
+    what = f"frames {start}-{start + frames - 1}" if start else f"{frames} frames"
+    print(f"vj: rendering {what} of {preset.name!r} with {preset.model.source} "
           f"({render.width}x{render.height} @ {render.fps:g} fps) to {args.out}", file=sys.stderr)
+    resume = load_resume_state(continued) if continued is not None else None
     backend = load_backend(preset.model)
     with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
-        done = render_offline(preset, frames=frames, outputs=[recorder], backend=backend,
-                              on_frame=lambda _f: bar.update(1))
+        done = render_offline(preset, frames=frames, outputs=[recorder, timeline], backend=backend,
+                              on_frame=lambda _f: bar.update(1), inputs=inputs,
+                              resume_state=resume, save_state=resume_state_path_for(args.out))
     if recorder.failed:
         return _write_failed(recorder)
-    print(f"vj: wrote {recorder.frames_written} frames to {args.out}", file=sys.stderr)
+    print(f"vj: wrote {recorder.frames_written} frames to {args.out} (+ {timeline.path.name}, "
+          f"{resume_state_path_for(args.out).name}: `vj render --continue {args.out}` carries on from here)",
+          file=sys.stderr)
     return 0 if done == frames and recorder.frames_written == frames else 1
 
 

@@ -51,9 +51,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_run_before_load(args)
+    from vj.input.open import check_inputs
+
+    inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
-    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
+    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs)
     attach_run_components(session, args)
     try:
         warm_up_with_progress(session, program_presets(args))

@@ -22,6 +22,7 @@ from typing import Any
 import tomli_w
 
 from vj.config import PresetConfig, parse_preset
+from vj.deforum.video_input import VIDEO_INPUT, convert_inputs
 from vj.errors import ConfigError
 from vj.registry import REGISTRY, SEED_MODULUS
 from vj.schedule.expressions import ExpressionError
@@ -212,7 +213,9 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
     mode = str(use("animation_mode"))
     three_d = mode.upper() == "3D"
     has_3d = all(p in REGISTRY for p in ("animation_mode", *(v for v, _ in SCHEDULES_3D.values())))
-    if mode.upper() not in ("2D", "3D"):
+    if mode.strip().lower() == VIDEO_INPUT:  # no feedback, so no motion to render (vj.deforum.video_input)
+        params["animation_mode"] = "2d"
+    elif mode.upper() not in ("2D", "3D"):
         unsupported["animation_mode"] = mode
         notes.append(f"animation_mode {mode!r} is not implemented; rendering as 2D")
     elif three_d and has_3d:
@@ -279,10 +282,14 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
         del params["noise_type"]
         unsupported["noise_type"] = noise_type
     coherence = re.sub(r"^match frame 0 ", "", str(use("color_coherence")).strip().lower())
-    if coherence in REGISTRY["color_coherence"].choices:
+    if coherence in ("video input", "image"):  # matched toward the video / an image, in LAB
+        params["color_coherence"] = "lab"
+    elif coherence in REGISTRY["color_coherence"].choices:
         params["color_coherence"] = coherence
     else:
         unsupported["color_coherence"] = merged["color_coherence"]
+    input_table, input_params, render["frames"] = convert_inputs(
+        merged, source, use, mode=mode, frames=render["frames"], unsupported=unsupported, notes=notes)
     cadence = _int(use("diffusion_cadence"), source, "diffusion_cadence")
     top = int(REGISTRY["cadence"].maximum)
     if cadence > top:
@@ -302,6 +309,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
         else:
             unsupported["steps"] = steps
             notes.append(f"steps {steps}: vj's few-step models run 1-4 steps; the preset's steps are kept")
+    params.update(input_params)  # Video Input: video_mix 1 and cadence 1, whatever the file's cadence
     params["prompt_fade_s"] = prompt_crossfade_frames / render["fps"] if prompt_crossfade_frames > 0 else 0.0
 
     positive = str(use("animation_prompts_positive") or "")
@@ -327,6 +335,8 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
         "render": render,
         "params": params,
     }
+    if input_table:
+        data["input"] = input_table
     if schedules:
         data["schedules"] = schedules
     if prompt_schedule:

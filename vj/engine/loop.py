@@ -35,6 +35,7 @@ from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_co
 from vj.engine.conditioning import Conditioning
 from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
+from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
@@ -106,8 +107,9 @@ class Engine:
     """Turns parameter snapshots into frames on the backend's device."""
 
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
-                 clock: Clock, *, start_index: int = 0) -> None:
-        """`start_index`: the first frame's index (a replayed take that began mid-show)."""
+                 clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None) -> None:
+        """`start_index`: the first frame's index (a replayed take that began mid-show).
+        `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -141,6 +143,7 @@ class Engine:
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
         self._last_error_log = 0.0
+        self._inputs = InputStage(inputs, self.device)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -273,11 +276,17 @@ class Engine:
         diffused = self._cadence_left <= 0 or self._turbo_next is None
         seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else self._last_seed
         if diffused:
+            first = self._turbo_next is None
+            picture = self._inputs.picture(snap, self.width, self.height)
+            self._anchor = self._inputs.anchor(self._anchor, picture, p.color_coherence, self.width, self.height)
             warped = warp(self._turbo_next) if self._turbo_next is not None else None
             timer.mark("warp")
             init = self._prepare(warped, snap, seed) if warped is not None else None
+            # The outside pictures (input by video_mix, init image on frame 0) join here, after the prepare.
+            init, diffuse_snap = self._inputs.init(init, picture, snap, first=first, width=self.width,
+                                                   height=self.height)
             timer.mark("prepare")
-            image = self._diffuse(init, snap, seed, cond, timer)
+            image = self._diffuse(init, diffuse_snap, seed, cond, timer)
             space = p.color_coherence
             if space is not ColourSpace.NONE and (self._anchor is None or self._anchor.space != space):
                 self._anchor = colour_stats(image, space)

@@ -26,9 +26,11 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.engine.warmup import plan_variants
 from vj.errors import FatalRenderError
 from vj.frames import FanOut
+from vj.input.open import CheckedInputs
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY
 from vj.session.components import Control, Output
+from vj.session.inputs import build_inputs
 from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
 
@@ -39,8 +41,12 @@ class LiveSession:
     """One show: the engine on its render thread, plus the outputs and controls around it."""
 
     def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
-                 offline: bool = False, fixed_size: bool = False) -> None:
-        """`fixed_size`: the size was set on the command line, so preset switches keep it."""
+                 offline: bool = False, fixed_size: bool = False, inputs: CheckedInputs | None = None) -> None:
+        """`fixed_size`: the size was set on the command line, so preset switches keep it.
+
+        `inputs`: the preset's `[input]` as checked before the model loaded (checked here otherwise).
+        The input source is the show's: it stays when a preset switch names another.
+        """
         self.preset = preset
         self.fixed_size = fixed_size
         device = backend.device if backend is not None else pick_device(preset.model.device)
@@ -59,10 +65,14 @@ class LiveSession:
         self.fanout = FanOut()
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline,
                                   cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
+        self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
         self.engine = Engine(self.backend, self.store, settings, self.fanout,
-                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)))
+                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)),
+                             inputs=engine_inputs)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []
+        if self.input is not None:  # started, stopped and shown in the status line like a control
+            self.controls.append(self.input)
         self._preset_lock = threading.Lock()
         self._started = False
         self._stopped = False
@@ -101,7 +111,8 @@ class LiveSession:
 
         One policy for every way a preset is switched (OSC, MIDI, preview keys): the model
         and the fps stay for the whole show (a model swap would stall it; the outputs run at
-        a fixed rate), and the size follows the preset unless the command line fixed it.
+        a fixed rate), and the size follows the preset unless the command line fixed it. The input
+        (camera, clip, NDI) stays too: it is the show's, opened before the model loaded.
         """
         with self._preset_lock:
             if preset.model.source != self.preset.model.source:
@@ -111,7 +122,7 @@ class LiveSession:
             size = (current.width, current.height) if self.fixed_size else (preset.render.width,
                                                                               preset.render.height)
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
-            preset = preset.replace(model=self.preset.model, render=render)
+            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input)
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
             install_preset(self.store, preset, self.modulators)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):

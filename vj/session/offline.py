@@ -1,17 +1,29 @@
-"""Offline render: every frame at exactly 1/fps into outputs that apply back-pressure (none is lost)."""
+"""Offline render: every frame at exactly 1/fps into outputs that apply back-pressure (none is lost).
+
+A render can be continued: `resume_state` (saved by the render before, vj.engine.resume_state)
+puts the engine back where that render stopped, and the store is brought to the same point by
+taking the same snapshots again (it is a pure function of the frame clock offline), so the
+first new frame is the one the longer render would have made.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
+from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
+from vj.input.open import CheckedInputs
 from vj.session.components import Output
+from vj.session.inputs import build_inputs
 from vj.session.presets import build_store
+from vj.store import ParamStore
 
 
 @contextmanager
@@ -30,21 +42,50 @@ def started_outputs(outputs: Iterable[Output]) -> Iterator[FanOut]:
 
 
 def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Output],
-                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None) -> int:
-    """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure."""
+                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None,
+                   inputs: CheckedInputs | None = None, resume_state: dict[str, Any] | None = None,
+                   save_state: str | Path | None = None) -> int:
+    """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure.
+
+    `inputs`: the `[input]` table as checked before the model loaded (checked here otherwise).
+    `resume_state`: continue a render from its saved engine state; `save_state`: where to
+    save this render's final state, so it can be continued in turn.
+    """
     backend = backend if backend is not None else load_backend(preset.model)
     store = build_store(preset, backend)
-    with started_outputs(outputs) as fanout:
-        engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
-                                                       preset.render.fps, offline=True, cfg=preset.model.cfg,
-                                                       rcfg_delta=preset.model.rcfg_delta),
-                        fanout, FixedClock(preset.render.fps))
-        try:
-            engine.prime(store.prompts())
-            # On a GPU each call hands out the frame before it (pipelined): the last comes from flush().
-            for frame in (*(engine.render_frame() for _ in range(frames)), engine.flush()):
-                if frame is not None and on_frame is not None:
-                    on_frame(frame)
-        finally:
-            engine.stop()
+    clock = FixedClock(preset.render.fps)
+    start = int(resume_state["index"]) if resume_state is not None else 0
+    if start:
+        _catch_up(store, clock, start)
+    source, engine_inputs = build_inputs(preset, inputs, offline=True, start_index=start)
+    if source is not None:
+        source.start()
+    try:
+        with started_outputs(outputs) as fanout:
+            engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
+                                                           preset.render.fps, offline=True, cfg=preset.model.cfg,
+                                                           rcfg_delta=preset.model.rcfg_delta),
+                            fanout, clock, start_index=start, inputs=engine_inputs)
+            try:
+                engine.prime(store.prompts())
+                if resume_state is not None:
+                    restore_engine_state(engine, resume_state)
+                # On a GPU each call hands out the frame before it (pipelined): the last comes from flush().
+                for frame in (*(engine.render_frame() for _ in range(frames)), engine.flush()):
+                    if frame is not None and on_frame is not None:
+                        on_frame(frame)
+                if save_state is not None:
+                    save_engine_state(engine, save_state)
+            finally:
+                engine.stop()
+    finally:
+        if source is not None:
+            source.close()
     return engine.stats.frames
+
+
+def _catch_up(store: ParamStore, clock: FixedClock, frames: int) -> None:
+    """Take the snapshots of frames 0..frames-1 again: smoothing, schedules and LFOs end where they were."""
+    for index in range(frames):
+        now_s, dt_s = clock.tick(index)
+        store.snapshot(index, now_s, dt_s)
