@@ -251,6 +251,9 @@ class FrameParams:
     prompt_fade_s: float = _float("prompts", 2.0, 0.0, 60.0, "s", 0.0, "time a new prompt fades in over")
     prompt_blend: PromptBlend = _choice("prompts", PromptBlend.LINEAR, "how weighted prompts mix: linear or slerp")
     cadence: int = _int("diffusion", 1, 1, 8, "frames", "diffuse every N frames; tween the rest")
+    # Applied where frames leave the loop for the outputs, never to the feedback (vj.output.master).
+    master: float = _float("output", 1.0, 0.0, 1.0, "gain", 0.1, "output brightness: 0 fades the outputs to black")
+    blackout_fade_s: float = _float("output", 1.0, 0.0, 30.0, "s", 0.0, "time a blackout fades out (and back in) over")
 
     @classmethod
     def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:

@@ -108,7 +108,9 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
         session.add_output(NdiOutput(fps, name=args.ndi_name))
     if args.preview:
         actions = PreviewActions(toggle_record=take.toggle, next_preset=lambda: session.presets.step(1),
-                                 previous_preset=lambda: session.presets.step(-1), quit=session.engine.stop,
+                                 previous_preset=lambda: session.presets.step(-1), quit=session.end_show,
+                                 blackout=lambda: session.performer.blackout(None),
+                                 freeze=lambda: session.performer.freeze(None), panic=session.performer.panic,
                                  is_recording=lambda: take.is_recording, fps=lambda: session.engine.stats.fps,
                                  bpm=lambda: session.tempo.bpm)
         session.add_output(PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
@@ -43,6 +43,16 @@ EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True,
 CLIPMODE = "both"  # out-of-range values are refused, never passed through: the range is hard
 
 
+class PerformerSwitches(Protocol):
+    """What OSCQuery reads back of the performer's switches (the session's `Performer`)."""
+
+    @property
+    def blackout_on(self) -> bool: ...
+
+    @property
+    def frozen(self) -> bool: ...
+
+
 class OscQueryTree:
     """Builds the JSON tree from the registry; values are read live at request time.
 
@@ -55,11 +65,12 @@ class OscQueryTree:
     """
 
     def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
-                 modulators: ModulatorBank | None = None) -> None:
+                 modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None) -> None:
         self.store = store
         self.tempo = tempo
         self.name = name
         self.modulators = modulators
+        self.switches = switches
 
     def _value(self, name: str) -> object:
         snap = self.store.last_snapshot
@@ -96,6 +107,13 @@ class OscQueryTree:
         # No arguments, so no value: ACCESS 0 is the proposal's "method without a value".
         vj["tap"] = {"FULL_PATH": f"{PREFIX}tap", "TYPE": "N", "ACCESS": ACCESS_NONE,
                      "DESCRIPTION": "tap tempo (no arguments)"}
+        vj["panic"] = {"FULL_PATH": f"{PREFIX}panic", "TYPE": "N", "ACCESS": ACCESS_NONE,
+                       "DESCRIPTION": "recall the playing preset now: live overrides released, live LFOs cleared"}
+        sw = self.switches
+        switches = (("blackout", sw.blackout_on if sw else False, "fade the outputs to black (1) or back (0)"),
+                    ("freeze", sw.frozen if sw else False, "hold the picture (1) or resume (0)"))
+        for key, on, text in switches:
+            vj[key] = _leaf(key, "i", text, ACCESS_RW if sw else ACCESS_WRITE, [int(on)], RANGE=[{"MIN": 0, "MAX": 1}])
         vj["quantise"] = _leaf("quantise", "s", "where prompt / preset / seed changes land", ACCESS_WRITE,
                                [Quantise.OFF.value], RANGE=[{"VALS": [q.value for q in Quantise]}])
         vj["learn"] = _leaf("learn", "s", "MIDI learn: map the next control moved to this target", ACCESS_WRITE,
@@ -177,8 +195,9 @@ class OscQueryServer:
 
     def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
-                 name: str = "vj", modulators: ModulatorBank | None = None) -> None:
-        self.tree = OscQueryTree(store, tempo, name, modulators)
+                 name: str = "vj", modulators: ModulatorBank | None = None,
+                 switches: PerformerSwitches | None = None) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators, switches)
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host

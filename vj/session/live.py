@@ -22,8 +22,10 @@ from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FanOut
+from vj.output.master import MasterStage
 from vj.output.take import LiveTake
 from vj.session.components import Control, Output
+from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
 
@@ -52,9 +54,15 @@ class LiveSession:
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
         self.fanout = FanOut()
+        # Master and blackout act between the engine and the outputs; the freeze gate sits in the frame clock.
+        self.master = MasterStage(self.fanout)
+        self.freeze_gate = FreezeGate(1.0 / preset.render.fps)
+        live_clock = LiveClock(preset.render.fps, now=self.freeze_gate.running_time)
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline)
-        self.engine = Engine(self.backend, self.store, settings, self.fanout,
-                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)))
+        frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
+        self.engine = Engine(self.backend, self.store, settings, self.master,
+                             FreezableClock(frame_clock, self.freeze_gate))
+        self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []
         self._preset_lock = threading.Lock()
@@ -125,6 +133,7 @@ class LiveSession:
         if self._stopped:
             return
         self._stopped = True
+        self.freeze_gate.close()  # a frozen render thread must not hold up the stop
         self.engine.stop()
         for control in self.controls:
             _close_quietly(control)
@@ -132,6 +141,11 @@ class LiveSession:
             _close_quietly(output)
         self.quantiser.close()
         self._started = False
+
+    def end_show(self) -> None:
+        """Stop rendering from any thread (the preview's q key): `run` then stops everything else."""
+        self.freeze_gate.close()
+        self.engine.stop()
 
     @property
     def dropped(self) -> int:
@@ -142,6 +156,8 @@ class LiveSession:
         parts = [f"{s.fps:5.1f} fps", f"{s.frame_ms:6.1f} ms", f"frames {s.frames}", f"dropped {self.dropped}"]
         if s.errors:
             parts.append(f"errors {s.errors}")
+        if self.performer.status():
+            parts.append(self.performer.status())
         parts.extend(p for p in (c.status() for c in (*self.controls, *self.outputs)) if p)
         return " | ".join(parts)
 
