@@ -46,12 +46,18 @@ class FreezeGate:
         self._now = now
         self._idle_s = idle_s
         self._frozen_at = 0.0
+        self._holding = False
         self.frozen_total_s = 0.0
         self.idle: Callable[[], object] = lambda: None
 
     @property
     def frozen(self) -> bool:
         return self._frozen
+
+    @property
+    def holding(self) -> bool:
+        """The render thread is parked here (a freeze lands once the frame in flight is out)."""
+        return self._holding
 
     def set(self, on: bool) -> bool:
         with self._cond:
@@ -75,10 +81,17 @@ class FreezeGate:
         return self._now() - paused
 
     def hold(self) -> None:
+        try:
+            self._hold()
+        finally:
+            self._holding = False
+
+    def _hold(self) -> None:
         while True:
             with self._cond:
                 if not self._frozen:
                     return
+                self._holding = True
                 self._cond.wait(self._idle_s)
                 if not self._frozen:
                     return
