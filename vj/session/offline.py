@@ -10,6 +10,7 @@ from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FanOut, Frame
+from vj.output.master import MasterStage
 from vj.session.components import Output
 from vj.session.presets import build_store
 
@@ -37,7 +38,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     with started_outputs(outputs) as fanout:
         engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                        preset.render.fps, offline=True),
-                        fanout, FixedClock(preset.render.fps))
+                        MasterStage(fanout), FixedClock(preset.render.fps))  # a scheduled `master` fades the file
         try:
             engine.prime(store.prompts())
             for _ in range(frames):
