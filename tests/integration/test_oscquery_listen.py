@@ -50,7 +50,8 @@ def test_host_info_announces_listen(served: tuple[OscQueryServer, ParamStore]) -
     conn.close()
 
 
-def test_listen_pushes_the_value_then_each_change_and_ignore_stops_it(served: tuple[OscQueryServer, ParamStore]) -> None:
+def test_listen_pushes_the_value_then_each_change_and_ignore_stops_it(
+        served: tuple[OscQueryServer, ParamStore]) -> None:
     server, store = served
     with connect(f"ws://127.0.0.1:{server.port}/") as ws:
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/vj/zoom"}))
