@@ -117,7 +117,7 @@ def test_a_recording_during_blackout_is_black_and_picks_up_after(tiny_backend, t
         for on in (True, False):  # several rendered frames each way, however slow the shared machine is
             session.performer.blackout(on)
             done = session.engine.stats.frames
-            wait_for(lambda: session.engine.stats.frames >= done + 4)
+            wait_for(lambda done=done: session.engine.stats.frames >= done + 4)
             time.sleep(0.3)
     finally:
         session.stop()
