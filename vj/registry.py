@@ -254,6 +254,9 @@ class FrameParams:
     video_mix: float = _float("input", 0.0, 0.0, 1.0, "fraction", 0.15,
                               "share of the input picture (--input) in the init image: 0 = pure feedback, "
                               "1 = pure input")
+    # Applied where frames leave the loop for the outputs, never to the feedback (vj.output.master).
+    master: float = _float("output", 1.0, 0.0, 1.0, "gain", 0.1, "output brightness: 0 fades the outputs to black")
+    blackout_fade_s: float = _float("output", 1.0, 0.0, 30.0, "s", 0.0, "time a blackout fades out (and back in) over")
 
     @classmethod
     def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:

@@ -280,3 +280,23 @@ def test_preview_without_a_display_is_one_clear_error_before_the_model_loads() -
     assert done.stderr.startswith("vj: error: --preview needs a display")
     bad = run_vj("run", "drift", "--preview-fullscreen", "-1")
     assert bad.returncode == 2 and "expected a monitor number >= 0" in bad.stderr
+
+
+def test_performer_keys_blackout_freeze_and_panic(tmp_path: Path) -> None:
+    state = {"blackout": False, "freeze": False, "panics": 0}
+
+    def toggle(name: str) -> bool:
+        state[name] = not state[name]
+        return bool(state[name])
+
+    def panic() -> None:
+        state["panics"] += 1
+
+    preview = PreviewWindow(24.0, snapshot_dir=tmp_path, window=FakeWindow(),
+                            actions=PreviewActions(blackout=lambda: toggle("blackout"),
+                                                   freeze=lambda: toggle("freeze"), panic=panic))
+    assert preview.handle_key(ord("b")) == "blackout" and state["blackout"] and preview._status == "blackout on"
+    assert preview.handle_key(ord(" ")) == "freeze" and state["freeze"] and preview._status == "freeze on"
+    assert preview.handle_key(ord("B")) == "blackout" and not state["blackout"] and preview._status == "blackout off"
+    assert preview.handle_key(ord("x")) == "panic" and state["panics"] == 1
+    assert any("blackout" in line for line in help_lines()) and any("space" in line for line in help_lines())

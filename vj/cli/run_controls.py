@@ -147,7 +147,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         mapper = MidiMapper(mapping, session.store,
                             MidiActions(preset_step=presets.step, preset_program=presets.by_index,
                                         preset_name=presets.by_name, record=record, tempo=session.tempo,
-                                        modulators=session.modulators),
+                                        modulators=session.modulators, blackout=session.performer.blackout,
+                                        freeze=session.performer.freeze, panic=session.performer.panic),
                             on_learned=lambda m: _save_learned(m, learn_path))
         presets.on_recall(mapper.arm_pickup)
         session.add_control(MidiInput(mapper, args.midi))
@@ -158,7 +159,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                      actions=OscActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
-                                        quantiser=session.quantiser),
+                                        quantiser=session.quantiser, blackout=session.performer.blackout,
+                                        freeze=session.performer.freeze, panic=session.performer.panic),
                      pickup=PickupMode(args.osc_pickup))
     presets.on_recall(osc.arm_pickup)
     session.add_control(osc)
@@ -170,7 +172,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                                                                   osc_port=args.osc_port, http_port=http_port,
                                                                   tempo=session.tempo,
                                                                   advertise=not args.no_zeroconf,
-                                                                  modulators=session.modulators)))
+                                                                  modulators=session.modulators,
+                                                                  switches=session.performer)))
 
 
 class _OscQueryAfterOsc:

@@ -1,4 +1,4 @@
-"""`vj run`'s outputs: the flags, and the wiring of the take, virtual camera, NDI and preview.
+"""`vj run`'s outputs: the flags, and the wiring of the take, virtual camera, NDI, Spout/Syphon and preview.
 
 Recording: every `vj run` session gets a `LiveTake` (`session.take`), idle unless
 `--record FILE` starts it at once; `/vj/record` and the preview's r key switch it
@@ -21,7 +21,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     from vj.output.ndi import DEFAULT_SOURCE_NAME as DEFAULT_NDI_NAME
     from vj.output.vcam import VCAM_BACKENDS
 
-    g = parser.add_argument_group("outputs (virtual camera, NDI, preview, recording)")
+    g = parser.add_argument_group("outputs (virtual camera, NDI, Spout, Syphon, preview, recording)")
     g.add_argument("--vcam", action="store_true", help="send the output to a virtual camera (OBS, Zoom, browsers)")
     g.add_argument("--vcam-backend", choices=VCAM_BACKENDS, default="auto",
                    help="pyvirtualcam backend (default auto: the first that opens)")
@@ -41,6 +41,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                    help="send the output as an NDI source (optional extra: pip install 'vj[ndi]')")
     g.add_argument("--ndi-name", default=DEFAULT_NDI_NAME, metavar="NAME",
                    help=f"NDI source name; receivers list it as 'HOST (NAME)' (default {DEFAULT_NDI_NAME!r})")
+    g.add_argument("--spout", nargs="?", const="vj", metavar="NAME",
+                   help="share the output as a Spout sender (Windows; pip install 'vj[spout]'); default name 'vj'")
+    g.add_argument("--syphon", nargs="?", const="vj", metavar="NAME",
+                   help="share the output as a Syphon server (macOS 11+; pip install 'vj[syphon]'); default name 'vj'")
 
 
 CURRENT_MONITOR = "current"
@@ -87,6 +91,7 @@ def check_output_arguments(args: argparse.Namespace) -> None:
 def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
     from vj.output.preview import PreviewActions, PreviewWindow
     from vj.output.take import LiveTake
+    from vj.output.texture_share import SPOUT, SYPHON, TextureShareOutput
     from vj.output.vcam import VirtualCameraOutput
 
     if not hasattr(args, "preview_monitor"):  # a caller that skipped cmd_run's early checks
@@ -106,9 +111,15 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
         from vj.output.ndi import NdiOutput
 
         session.add_output(NdiOutput(fps, name=args.ndi_name))
+    for flag, kind in (("spout", SPOUT), ("syphon", SYPHON)):
+        name = getattr(args, flag, None)
+        if name is not None:  # off with one line on another platform (TextureShareOutput.start)
+            session.add_output(TextureShareOutput(kind, fps, name=name))
     if args.preview:
         actions = PreviewActions(toggle_record=take.toggle, next_preset=lambda: session.presets.step(1),
-                                 previous_preset=lambda: session.presets.step(-1), quit=session.engine.stop,
+                                 previous_preset=lambda: session.presets.step(-1), quit=session.end_show,
+                                 blackout=lambda: session.performer.blackout(None),
+                                 freeze=lambda: session.performer.freeze(None), panic=session.performer.panic,
                                  is_recording=lambda: take.is_recording, fps=lambda: session.engine.stats.fps,
                                  bpm=lambda: session.tempo.bpm)
         session.add_output(PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,

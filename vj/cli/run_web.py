@@ -68,6 +68,8 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
         record_info=lambda: _record_info(session),
         learn=midi.mapper.learn if midi is not None else None,
         learning=(lambda: midi.mapper.learning) if midi is not None else (lambda: None),
+        blackout=session.performer.blackout, freeze=session.performer.freeze, panic=session.performer.panic,
+        switches=lambda: {"blackout": session.performer.blackout_on, "freeze": session.performer.frozen},
         status=lambda: _figures(session))
     preview = PreviewSlot()
     session.add_output(preview)

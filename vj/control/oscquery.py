@@ -1,7 +1,8 @@
 """OSCQuery (Vidvox proposal): the OSC address space as JSON over HTTP, advertised with zeroconf.
 
 `GET /` answers the whole tree; `GET /vj/zoom` one node; `GET /vj/zoom?VALUE` one attribute
-(`{"VALUE": [1.02]}`); `GET /?HOST_INFO` the server description. Nodes carry FULL_PATH,
+(`{"VALUE": [1.02]}`); `GET /?HOST_INFO` the server description. A GET that upgrades to a
+WebSocket gets LISTEN / IGNORE: value changes pushed as OSC packets (vj.control.oscquery_listen). Nodes carry FULL_PATH,
 CONTENTS (containers), TYPE, RANGE, ACCESS, VALUE, DESCRIPTION, CLIPMODE and UNIT, so
 TouchDesigner (with a community component), Chataigne, ossia score or VDMX can build remote
 controls. Status codes follow the proposal: 404 unknown path, 400 unknown attribute,
@@ -20,12 +21,13 @@ import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
 from vj.control.modulators import Lfo, ModulatorBank, Shape
 from vj.control.osc import PREFIX
+from vj.control.oscquery_listen import ListenSession, is_upgrade
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -38,9 +40,19 @@ ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, ACCESS_RW = 0, 1, 2, 3
 ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "ACCESS", "VALUE", "DESCRIPTION", "CLIPMODE", "UNIT")
 EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "CLIPMODE": True,
               "UNIT": True, "TAGS": False, "EXTENDED_TYPE": False, "CRITICAL": False, "OVERLOADS": False,
-              "LISTEN": False, "PATH_CHANGED": False, "PATH_RENAMED": False, "PATH_ADDED": False,
+              "LISTEN": True, "PATH_CHANGED": False, "PATH_RENAMED": False, "PATH_ADDED": False,
               "PATH_REMOVED": False, "HTML": False}
 CLIPMODE = "both"  # out-of-range values are refused, never passed through: the range is hard
+
+
+class PerformerSwitches(Protocol):
+    """What OSCQuery reads back of the performer's switches (the session's `Performer`)."""
+
+    @property
+    def blackout_on(self) -> bool: ...
+
+    @property
+    def frozen(self) -> bool: ...
 
 
 class OscQueryTree:
@@ -55,11 +67,12 @@ class OscQueryTree:
     """
 
     def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
-                 modulators: ModulatorBank | None = None) -> None:
+                 modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None) -> None:
         self.store = store
         self.tempo = tempo
         self.name = name
         self.modulators = modulators
+        self.switches = switches
 
     def _value(self, name: str) -> object:
         snap = self.store.last_snapshot
@@ -96,6 +109,13 @@ class OscQueryTree:
         # No arguments, so no value: ACCESS 0 is the proposal's "method without a value".
         vj["tap"] = {"FULL_PATH": f"{PREFIX}tap", "TYPE": "N", "ACCESS": ACCESS_NONE,
                      "DESCRIPTION": "tap tempo (no arguments)"}
+        vj["panic"] = {"FULL_PATH": f"{PREFIX}panic", "TYPE": "N", "ACCESS": ACCESS_NONE,
+                       "DESCRIPTION": "recall the playing preset now: live overrides released, live LFOs cleared"}
+        sw = self.switches
+        switches = (("blackout", sw.blackout_on if sw else False, "fade the outputs to black (1) or back (0)"),
+                    ("freeze", sw.frozen if sw else False, "hold the picture (1) or resume (0)"))
+        for key, on, text in switches:
+            vj[key] = _leaf(key, "i", text, ACCESS_RW if sw else ACCESS_WRITE, [int(on)], RANGE=[{"MIN": 0, "MAX": 1}])
         vj["quantise"] = _leaf("quantise", "s", "where prompt / preset / seed changes land", ACCESS_WRITE,
                                [Quantise.OFF.value], RANGE=[{"VALS": [q.value for q in Quantise]}])
         vj["learn"] = _leaf("learn", "s", "MIDI learn: map the next control moved to this target", ACCESS_WRITE,
@@ -177,8 +197,9 @@ class OscQueryServer:
 
     def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
-                 name: str = "vj", modulators: ModulatorBank | None = None) -> None:
-        self.tree = OscQueryTree(store, tempo, name, modulators)
+                 name: str = "vj", modulators: ModulatorBank | None = None,
+                 switches: PerformerSwitches | None = None) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators, switches)
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host
@@ -196,6 +217,8 @@ class OscQueryServer:
         self._zc_lock = threading.Lock()
         self._closed = False
         self.advertised = False
+        self._closing = threading.Event()  # ends the LISTEN WebSockets with the server
+        self.listeners = 0  # WebSocket (LISTEN) connections so far
 
     def host_info(self) -> dict[str, Any]:
         return {"NAME": self.name, "EXTENSIONS": dict(EXTENSIONS), "OSC_IP": self.osc_host,
@@ -251,6 +274,7 @@ class OscQueryServer:
                         "http://%s:%d/", err, self.host, self.port)
 
     def close(self, timeout_s: float = 2.0) -> None:
+        self._closing.set()
         stop_serving(self._httpd, self._thread, timeout_s)
         with self._zc_lock:
             self._closed = True  # an advertisement still probing withdraws itself when it finishes
@@ -287,6 +311,9 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
 
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
             server.requests += 1
+            if is_upgrade(self.headers.get("Upgrade")):
+                self._listen()
+                return
             try:
                 status, body = self._answer()
             except Exception:  # a bug in the tree must not kill the request thread silently
@@ -305,6 +332,16 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _listen(self) -> None:
+            """LISTEN / IGNORE over a WebSocket on this port (vj.control.oscquery_listen)."""
+            self.wfile.write(ListenSession.handshake(self.path, dict(self.headers.items())))
+            self.wfile.flush()
+            self.close_connection = True
+            if self.headers.get("Sec-WebSocket-Key") is None:
+                return  # the handshake above was a 400 saying so
+            server.listeners += 1
+            ListenSession(self.connection, server.tree.tree, server._closing).run()
 
         def _answer(self) -> tuple[HTTPStatus, Any]:
             parts = urlsplit(self.path)

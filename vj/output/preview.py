@@ -4,6 +4,7 @@ Keys (also drawn in the help overlay, toggled with h):
 
     f        fullscreen on/off          s   snapshot (PNG with parameters and prompt)
     r        record on/off              n / ]   next preset      p / [   previous preset
+    b        blackout on/off            space   freeze on/off    x   panic (recall the preset)
     i        status overlay on/off      h   help overlay on/off      q / Esc quit
 
 The window needs the GUI build of OpenCV (`pip install "vj[preview]"`, which replaces
@@ -53,12 +54,16 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("r",), "record", "record on/off"),
     KeyBinding(("n", "]"), "next_preset", "next preset"),
     KeyBinding(("p", "["), "previous_preset", "previous preset"),
+    KeyBinding(("b",), "blackout", "blackout on/off (fades)"),
+    KeyBinding(("space",), "freeze", "freeze on/off"),
+    KeyBinding(("x",), "panic", "panic: recall the preset"),
     KeyBinding(("i",), "status", "status overlay on/off"),
     KeyBinding(("h",), "help", "help overlay on/off"),
     KeyBinding(("q", "esc"), "quit", "quit"),
 )
 
 _ESC = 27
+_SPACE = 32
 
 
 def key_name(code: int) -> str | None:
@@ -68,6 +73,8 @@ def key_name(code: int) -> str | None:
     code &= 0xFF  # some platforms set high bits (modifiers)
     if code == _ESC:
         return "esc"
+    if code == _SPACE:
+        return "space"
     char = chr(code)
     return char.lower() if char.isprintable() else None
 
@@ -141,6 +148,9 @@ class PreviewActions:
     next_preset: Callable[[], object] | None = None
     previous_preset: Callable[[], object] | None = None
     quit: Callable[[], object] | None = None
+    blackout: Callable[[], bool] | None = None  # toggles; returns True when now black
+    freeze: Callable[[], bool] | None = None  # toggles; returns True when now frozen
+    panic: Callable[[], object] | None = None
     is_recording: Callable[[], bool] | None = None
     fps: Callable[[], float] | None = None  # engine frames per second, for the status overlay
     bpm: Callable[[], float] | None = None
@@ -265,6 +275,12 @@ class PreviewWindow:
             self._call("next preset", self.actions.next_preset)
         elif action == "previous_preset":
             self._call("previous preset", self.actions.previous_preset)
+        elif action == "blackout":
+            self._call("blackout", self.actions.blackout)
+        elif action == "freeze":
+            self._call("freeze", self.actions.freeze)
+        elif action == "panic":
+            self._call("panic", self.actions.panic)
         elif action == "quit":
             self.quit_requested = True
             self._call("quit", self.actions.quit)
@@ -299,6 +315,8 @@ class PreviewWindow:
             return
         if what == "record":
             self._status = "recording" if result else "recording stopped"
+        elif what in ("blackout", "freeze"):
+            self._status = f"{what} {'on' if result else 'off'}"
         else:
             self._status = what
 

@@ -27,7 +27,7 @@ from vj.output.monitors import Monitor
 
 log = logging.getLogger(__name__)
 
-_MAPS = Path("/proc/self/maps")
+_MAPS = Path("/proc/self/maps")  # platform-guarded: read only when it exists (Linux)
 
 
 def opencv_bundled_libraries() -> set[str]:

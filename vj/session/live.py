@@ -27,10 +27,12 @@ from vj.engine.warmup import plan_variants
 from vj.errors import FatalRenderError
 from vj.frames import FanOut
 from vj.input.open import CheckedInputs
+from vj.output.master import MasterStage
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY
 from vj.session.components import Control, Output
 from vj.session.inputs import build_inputs
+from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
 
@@ -63,12 +65,17 @@ class LiveSession:
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
         self.fanout = FanOut()
+        # Master and blackout act between the engine and the outputs; the freeze gate sits in the frame clock.
+        self.master = MasterStage(self.fanout)
+        self.freeze_gate = FreezeGate(1.0 / preset.render.fps)
+        live_clock = LiveClock(preset.render.fps, now=self.freeze_gate.running_time)
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline,
                                   cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
         self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
-        self.engine = Engine(self.backend, self.store, settings, self.fanout,
-                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)),
-                             inputs=engine_inputs)
+        frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
+        self.engine = Engine(self.backend, self.store, settings, self.master,
+                             FreezableClock(frame_clock, self.freeze_gate), inputs=engine_inputs)
+        self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []
         if self.input is not None:  # started, stopped and shown in the status line like a control
@@ -185,6 +192,7 @@ class LiveSession:
         if self._stopped:
             return
         self._stopped = True
+        self.freeze_gate.close()  # a frozen render thread must not hold up the stop
         self.engine.stop()
         for control in self.controls:
             _close_quietly(control)
@@ -192,6 +200,11 @@ class LiveSession:
             _close_quietly(output)
         self.quantiser.close()
         self._started = False
+
+    def end_show(self) -> None:
+        """Stop rendering from any thread (the preview's q key): `run` then stops everything else."""
+        self.freeze_gate.close()
+        self.engine.stop()
 
     @property
     def dropped(self) -> int:
@@ -209,6 +222,8 @@ class LiveSession:
             parts.append(f"non-finite {s.non_finite}")
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
+        if self.performer.status():
+            parts.append(self.performer.status())
         parts.extend(p for p in (c.status() for c in (*self.controls, *self.outputs)) if p)
         return " | ".join(parts)
 

@@ -20,6 +20,7 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
+from vj.output.master import MasterStage
 from vj.session.components import Output
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store
@@ -65,7 +66,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
             engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                            preset.render.fps, offline=True, cfg=preset.model.cfg,
                                                            rcfg_delta=preset.model.rcfg_delta),
-                            fanout, clock, start_index=start, inputs=engine_inputs)
+                            MasterStage(fanout), clock, start_index=start, inputs=engine_inputs)  # a scheduled `master` fades the file
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:

@@ -149,6 +149,10 @@ class PresetSwitcher:
         here = names.index(playing) if playing in names else (-1 if delta > 0 else 0)
         return self.by_name(str(paths[(here + delta) % len(paths)]))
 
+    def recall_now(self) -> None:
+        """Re-apply the playing preset at once, off the quantise grid (panic), then re-arm pickup."""
+        self._apply(self.target.preset)
+
     def _apply(self, preset: PresetConfig) -> None:
         self.target.apply_preset(preset)  # the session's policy keeps model, fps and a fixed size
         for listener in self._recall_listeners:

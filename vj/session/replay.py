@@ -33,6 +33,7 @@ from vj.engine.clock import RecordedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
+from vj.output.master import MasterStage
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
@@ -129,10 +130,10 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
     with started_outputs(outputs) as fanout:
-        sink: FrameSink = fanout
+        sink: FrameSink = MasterStage(fanout)  # the take's `master` moves fade the re-render as they did live
         if paced:
             result.ticks = output_ticks(timeline)
-            sink = _Repeat(fanout, result.ticks.repeats, result)
+            sink = _Repeat(sink, result.ticks.repeats, result)
         # A take started mid-show continues the live frame count, so schedules see the same index.
         engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False,
                                                        cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta),

@@ -41,5 +41,10 @@ class WebContext:
     record_info: Callable[[], RecordInfo] = RecordInfo
     learn: Callable[[str], bool] | None = None
     learning: Callable[[], str | None] = lambda: None
+    # the performer's switches (the session's Performer): blackout(on), freeze(on), panic(), and their states
+    blackout: Callable[[bool | None], object] | None = None
+    freeze: Callable[[bool | None], object] | None = None
+    panic: Callable[[], object] | None = None
+    switches: Callable[[], Mapping[str, bool]] = dict
     # the status line's figures: fps, frame_ms, frames, dropped, errors, line
     status: Callable[[], Mapping[str, object]] = dict

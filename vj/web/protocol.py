@@ -12,6 +12,8 @@ A message is one JSON object; each key is a command, applied in order:
     {"lfo": {"param": "zoom", "shape": "sine", "rate": 4, "depth": 0.01, "offset": 0, "unit": "beats"}}
     {"lfo": {"param": "zoom", "off": true}}
     {"learn": "zoom" | "off"}                       MIDI-learn the next control moved
+    {"blackout": true}  {"freeze": false}           the performer's switches (on / off)
+    {"panic": true}                                 recall the playing preset now
     {"preview": false}                              this page stops (or starts) receiving frames
 
 Writes take the same path as OSC: validated against the registry, written into the store with
@@ -85,6 +87,8 @@ class WebProtocol:
             "set": self._set, "prompt": self._prompt, "negative": self._negative, "preset": self._preset,
             "release": self._release, "record": self._record, "tap": self._tap, "bpm": self._bpm,
             "quantise": self._quantise, "lfo": self._lfo, "learn": self._learn,
+            "blackout": lambda v: self._switch("blackout", self.ctx.blackout, v),
+            "freeze": lambda v: self._switch("freeze", self.ctx.freeze, v), "panic": self._panic,
         }
 
     # ------------------------------------------------------------------ entry points
@@ -232,6 +236,21 @@ class WebProtocol:
         if self.ctx.record is None:
             raise Reject(UNAVAILABLE, "no recorder in this session")
         self.ctx.record(on)
+        self.counters.commands += 1
+
+    def _switch(self, what: str, action: Callable[[bool | None], object] | None, value: object) -> None:
+        on = _boolean(value, what)
+        if action is None:
+            raise Reject(UNAVAILABLE, f"{what} is not available in this session")
+        action(on)
+        self.counters.commands += 1
+
+    def _panic(self, value: object) -> None:
+        if value is not True:
+            raise Reject(WRONG_TYPE, "panic: expected true")
+        if self.ctx.panic is None:
+            raise Reject(UNAVAILABLE, "panic is not available in this session")
+        self.ctx.panic()
         self.counters.commands += 1
 
     def _tap(self, value: object) -> None:

@@ -79,6 +79,7 @@ def show_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
         "quantise": ctx.quantiser.mode.value,
         "lfos": lfos,
         "learn": {"available": ctx.learn is not None, "learning": ctx.learning()},
+        "performer": {"available": ctx.panic is not None, **ctx.switches()},
     }
 
 

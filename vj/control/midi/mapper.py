@@ -49,6 +49,9 @@ class MidiActions:
     record: Callable[[bool], object] | None = None
     tempo: TempoClock | None = None
     modulators: ModulatorBank | None = None
+    blackout: Callable[[bool | None], object] | None = None  # called with None: toggle
+    freeze: Callable[[bool | None], object] | None = None
+    panic: Callable[[], object] | None = None
 
 
 @dataclass
@@ -371,6 +374,12 @@ class MidiMapper:
             self._call(a.record, self._recording)
         elif action is Action.RELEASE_ALL:
             self.store.release_all(source="midi")
+        elif action is Action.BLACKOUT:
+            self._call(a.blackout, None)
+        elif action is Action.FREEZE:
+            self._call(a.freeze, None)
+        elif action is Action.PANIC:
+            self._call(a.panic)
         elif action is Action.LEARN:
             self._learning = None if self._learning == b.target else b.target
         self.counters.applied += 1

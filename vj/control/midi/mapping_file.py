@@ -23,7 +23,8 @@ A mapping file (see presets/midi/*.toml and README "Live control"):
     note = 41                      # or: cc = 41
     mode = "trigger"               # momentary | toggle | trigger
     action = "next_preset"         # trigger: next_preset, previous_preset, reset_motion, tap, record,
-                                   #          release_all, learn (with param = the target to learn)
+                                   #          release_all, blackout, freeze, panic,
+                                   #          learn (with param = the target to learn)
     param = "strength"             # momentary / toggle: the parameter set while on
     on = 1.0                       # value while on (default: the parameter's maximum)
     off = 0.0                      # value when off (default: release back to schedule / preset)

@@ -22,6 +22,9 @@ class Action(StrEnum):
     TAP = "tap"
     RECORD = "record"
     RELEASE_ALL = "release_all"
+    BLACKOUT = "blackout"  # toggles
+    FREEZE = "freeze"  # toggles
+    PANIC = "panic"
     LEARN = "learn"
 
 

@@ -38,6 +38,12 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}preset", "<name|int>", "switch preset at the next frame boundary (quantisable)"),
         OscAddress(f"{PREFIX}release", "<param|prompt|all>", "hand a parameter back to its schedule or preset"),
         OscAddress(f"{PREFIX}record", "<1|0>", "start or stop recording"),
+        OscAddress(f"{PREFIX}blackout", "[1|0]", "fade the outputs to black (1) or back (0) over blackout_fade_s; "
+                   "no argument toggles"),
+        OscAddress(f"{PREFIX}freeze", "[1|0]", "hold the picture (1) or resume (0); control changes keep landing; "
+                   "no argument toggles"),
+        OscAddress(f"{PREFIX}panic", "", "recall the playing preset now: live overrides released, live LFOs cleared, "
+                   "freeze ended"),
         OscAddress(f"{PREFIX}tap", "", "tap tempo"),
         OscAddress(f"{PREFIX}bpm", "<float 20..300>", "set the tempo"),
         OscAddress(f"{PREFIX}quantise", "<off|beat|bar|2bars|4bars>", "where prompt, preset and seed changes land"),

@@ -41,12 +41,16 @@ class OscActions:
     """What OSC may do besides writing parameters; a missing action answers 'unavailable'.
 
     preset(name) -> str | None switches preset (None: refused) (the session applies it at a frame boundary);
-    record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused).
+    record(on) starts or stops the recorder; learn(target) arms MIDI learn (False if refused);
+    blackout(on) / freeze(on) set (or with None toggle) the performer's switches; panic() recalls the preset.
     """
 
     preset: Callable[[str], object] | None = None
     record: Callable[[bool], object] | None = None
     learn: Callable[[str], bool] | None = None
+    blackout: Callable[[bool | None], object] | None = None  # True on, False off, None toggle
+    freeze: Callable[[bool | None], object] | None = None
+    panic: Callable[[], object] | None = None
     tempo: TempoClock | None = None
     modulators: ModulatorBank | None = None
     quantiser: Quantiser | None = None
@@ -94,6 +98,9 @@ class OscRouter:
             "bpm": self._cmd_bpm,
             "quantise": self._cmd_quantise,
             "learn": self._cmd_learn,
+            "blackout": lambda args: self._switch("blackout", self.actions.blackout, args),
+            "freeze": lambda args: self._switch("freeze", self.actions.freeze, args),
+            "panic": self._cmd_panic,
         }
 
     def route(self, messages: list[osc_message.OscMessage]) -> DatagramWrites:
@@ -280,6 +287,33 @@ class OscRouter:
         if self.actions.record is None:
             raise Rejected(UNAVAILABLE, "no recorder in this session (start with --record FILE)")
         self.actions.record(on)
+
+    def _switch(self, what: str, action: Callable[[bool | None], object] | None, args: list[object]) -> None:
+        """/vj/blackout 1|0 sets it; with no argument it toggles."""
+        if len(args) > 1:
+            raise Rejected(WRONG_COUNT, f"{what}: expected 1, 0 or no argument (toggle), found {len(args)} arguments")
+        on: bool | None = None
+        if args:
+            value = args[0]
+            if isinstance(value, bool):
+                on = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+                on = bool(value)
+            else:
+                raise Rejected(WRONG_TYPE, f"{what}: expected 1, 0 or no argument (toggle), found {value!r}")
+        if action is None:
+            raise Rejected(UNAVAILABLE, f"{what} is not available in this session")
+        action(on)
+
+    def _cmd_panic(self, args: list[object]) -> None:
+        """A push button sends 1 on press and 0 on release: only the press (or no argument) fires."""
+        if len(args) > 1:
+            raise Rejected(WRONG_COUNT, "panic takes no argument (or 1 / 0 from a push button)")
+        if self.actions.panic is None:
+            raise Rejected(UNAVAILABLE, "panic is not available in this session")
+        if args and args[0] in (0, False):
+            return
+        self.actions.panic()
 
     def _cmd_tap(self, args: list[object]) -> None:
         if len(args) > 1:

@@ -85,6 +85,14 @@ function onState(changed) {
   if (changed.quantise || changed.quantise_modes) renderQuantise();
   if (changed.lfos) renderLfos();
   if (changed.learn) renderLearn();
+  if (changed.performer) renderPerformer();
+}
+
+function renderPerformer() {
+  const p = state.performer || {};
+  for (const key of ["blackout", "freeze", "panic"]) $(key).disabled = !p.available;
+  $("blackout").classList.toggle("on", !!p.blackout);
+  $("freeze").classList.toggle("on", !!p.freeze);
 }
 
 function onValues(v) {
@@ -356,7 +364,10 @@ function renderLfos() {
 
 // ---------------------------------------------------------------- wiring
 function wire() {
-  $("panic").addEventListener("click", () => send({ release: "all" }));
+  $("release-all").addEventListener("click", () => send({ release: "all" }));
+  $("panic").addEventListener("click", () => send({ panic: true }));
+  $("blackout").addEventListener("click", () => send({ blackout: !(state.performer && state.performer.blackout) }));
+  $("freeze").addEventListener("click", () => send({ freeze: !(state.performer && state.performer.freeze) }));
   $("rec").addEventListener("click", () => send({ record: !(state.record && state.record.on) }));
   $("tap").addEventListener("click", () => send({ tap: true }));
   $("bpm").addEventListener("keydown", (e) => { if (e.key === "Enter") send({ bpm: parseFloat($("bpm").value) }); });
