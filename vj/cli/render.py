@@ -15,6 +15,7 @@ from vj.output.paths import check_video_path
 
 if TYPE_CHECKING:
     from vj.output.recorder import VideoRecorder
+    from vj.session.audio import OfflineAudio
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=crf, default=17, help="x264 quality (default 17, as Deforum)")
     parser.add_argument("--x264-preset", default="medium", help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--audio", metavar="TRACK",
+                        help="a sound file (wav, mp3, flac, ...): drives the preset's audio modulators frame by "
+                             "frame and is muxed into --out; the length follows it unless --frames is given")
     add_common_arguments(parser)
     parser.add_argument("--replay", metavar="TAKE.jsonl",
                         help="re-render a live take from its control timeline (the preset comes from it; "
@@ -53,21 +57,34 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_video_path(args.out, "--out")
     preset = render_preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
-    frames = args.frames or preset.render.frames
+    track = None
+    if args.audio:
+        from vj.control.audio.files import load_track
+
+        track = load_track(args.audio)  # before the model loads: a bad file is one line, at once
+    render = preset.render
+    frames = args.frames or (track.frame_count(render.fps) if track is not None else preset.render.frames)
     if frames < 1:
         raise VjError(f"--frames must be at least 1, found {frames}")
-    render = preset.render
     recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
-                             crf=args.crf, preset=args.x264_preset)
+                             crf=args.crf, preset=args.x264_preset, audio_track=track)
+    sound = f" with {track.duration_s:.2f} s of {args.audio}" if track is not None else ""
     print(f"vj: rendering {frames} frames of {preset.name!r} with {preset.model.source} "
-          f"({render.width}x{render.height} @ {render.fps:g} fps) to {args.out}", file=sys.stderr)
+          f"({render.width}x{render.height} @ {render.fps:g} fps){sound} to {args.out}", file=sys.stderr)
     backend = load_backend(preset.model)
+    drivers: list[OfflineAudio] = []
     with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         done = render_offline(preset, frames=frames, outputs=[recorder], backend=backend,
-                              on_frame=lambda _f: bar.update(1))
+                              on_frame=lambda _f: bar.update(1), audio=track, on_audio=drivers.append)
     if recorder.failed:
         return _write_failed(recorder)
-    print(f"vj: wrote {recorder.frames_written} frames to {args.out}", file=sys.stderr)
+    audio = ""
+    if drivers:
+        driver = drivers[0]
+        fired = ", ".join(f"{n} {a}" for a, n in driver.modulators.fired.items())
+        audio = (f" and {recorder.audio_samples_written / track.rate:.2f} s of audio"  # type: ignore[union-attr]
+                 f" ({driver.modulators.onsets} onsets{'; ' + fired if fired else ''})")
+    print(f"vj: wrote {recorder.frames_written} frames{audio} to {args.out}", file=sys.stderr)
     return 0 if done == frames and recorder.frames_written == frames else 1
 
 
@@ -89,6 +106,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     if args.preset:
         raise VjError("vj render --replay takes the preset from the timeline: leave out PRESET")
+    if args.audio:
+        raise VjError("vj render --replay re-renders the take's own control timeline: leave out --audio")
     check_video_path(args.out, "--out")
     timeline = read_timeline(args.replay)
     preset = replay_preset(timeline, model=args.model, width=args.width, height=args.height, steps=args.steps,
