@@ -137,6 +137,14 @@ class VideoRecorder:
             self._audio.write(samples, pts)
 
     @property
+    def audio_format_rate(self) -> int:
+        return self._audio.rate if self._audio is not None else 0
+
+    @property
+    def audio_next_pts(self) -> int:
+        return self._audio.next_pts if self._audio is not None else 0
+
+    @property
     def audio_samples_written(self) -> int:
         return self._audio.samples_written if self._audio is not None else 0
 
