@@ -15,7 +15,7 @@ from vj.output.paths import check_video_path
 
 if TYPE_CHECKING:
     from vj.output.recorder import VideoRecorder
-    from vj.session.audio import OfflineAudio
+    from vj.control.audio.offline import OfflineAudio
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:

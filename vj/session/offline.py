@@ -16,7 +16,7 @@ from vj.session.presets import build_store_and_bank
 
 if TYPE_CHECKING:
     from vj.control.audio.files import AudioTrack
-    from vj.session.audio import OfflineAudio
+    from vj.control.audio.offline import OfflineAudio
 
 
 @contextmanager
@@ -46,7 +46,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     store, bank = build_store_and_bank(preset, backend)
     driver = None
     if audio is not None:
-        from vj.session.audio import OfflineAudio
+        from vj.control.audio.offline import OfflineAudio
 
         driver = OfflineAudio.install(audio, preset, store, bank)
         if on_audio is not None:
