@@ -85,6 +85,7 @@ class FileAudioInput:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+        self.started_at: float | None = None  # `clock` at the first sample
         self.finished = threading.Event()
 
     def start(self, deliver: Deliver) -> None:
@@ -93,7 +94,7 @@ class FileAudioInput:
 
     def _play(self, deliver: Deliver) -> None:
         samples = self.track.samples
-        start = self.clock()
+        start = self.started_at = self.clock()
         position = 0
         while not self._stop.is_set():
             if position >= len(samples):
