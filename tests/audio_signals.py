@@ -26,7 +26,8 @@ def tone(freq: float, seconds: float, amplitude: float = 0.5, rate: int = RATE) 
     return (amplitude * np.sin(2 * np.pi * freq * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
 
 
-def sweep(f0: float, f1: float, seconds: float, amplitude: float = 0.5, rate: int = RATE) -> tuple[np.ndarray, np.ndarray]:
+def sweep(f0: float, f1: float, seconds: float, amplitude: float = 0.5,
+          rate: int = RATE) -> tuple[np.ndarray, np.ndarray]:
     """Exponential sine sweep; returns (samples, instantaneous frequency of each sample)."""
     t = np.arange(int(seconds * rate)) / rate
     k = np.log(f1 / f0) / seconds

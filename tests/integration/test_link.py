@@ -116,7 +116,8 @@ def test_beats_follow_link_and_bars_land_on_the_peers_bar_grid(peer: Peer, vj_li
     try:
         for _ in range(2):
             quantiser.submit(lambda: landed.append(peer.link.phase))
-            wait_for(lambda n=len(landed): len(landed) > n, timeout_s=5.0)
+            count = len(landed)
+            wait_for(lambda count=count: len(landed) > count, timeout_s=5.0)
     finally:
         quantiser.close()
     # a change quantised to the bar runs when the peer's bar starts (phase 0, or just under 4)

@@ -14,8 +14,8 @@ from vj.errors import VjError
 from vj.output.paths import check_video_path
 
 if TYPE_CHECKING:
-    from vj.output.recorder import VideoRecorder
     from vj.control.audio.offline import OfflineAudio
+    from vj.output.recorder import VideoRecorder
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
