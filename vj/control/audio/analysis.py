@@ -75,6 +75,7 @@ class BandAnalyser:
         self._flux_mean = 0.0
         self._since_onset_s = math.inf
         self._onset_times: deque[float] = deque(maxlen=9)
+        self._bpm: float | None = None
         self._time_s = 0.0
         self.blocks = 0
 
@@ -107,9 +108,10 @@ class BandAnalyser:
         if onset:
             self._since_onset_s = 0.0
             self._onset_times.append(self._time_s)
+            self._bpm = self.bpm()  # only an onset changes it
         self._flux_mean += (1.0 - math.exp(-dt / FLUX_MEAN_S)) * (flux - self._flux_mean)
         self.blocks += 1
-        return AudioFeatures(bands, level, flux, onset, self.bpm())
+        return AudioFeatures(bands, level, flux, onset, self._bpm)
 
     def _flux(self, block: np.ndarray) -> float:
         """Mean rise of log magnitude over the previous block, on the newest samples only."""
