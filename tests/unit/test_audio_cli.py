@@ -34,6 +34,13 @@ release_ms = 0
 """
 
 
+def _need_portaudio() -> None:
+    try:
+        import sounddevice  # noqa: F401
+    except (ImportError, OSError) as err:  # OSError: the module is there, PortAudio's library is not
+        pytest.skip(f"needs sounddevice and PortAudio (pip install 'vj[audio]'; apt install libportaudio2): {err}")
+
+
 def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vj")]
     assert len(err) == 1, err
@@ -41,8 +48,7 @@ def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_audio_devices_lists_inputs_or_says_there_are_none(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sounddevice", reason="needs sounddevice and PortAudio (apt install libportaudio2)",
-                        exc_type=OSError)
+    _need_portaudio()
     assert main(["audio-devices"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out and (out[0].startswith("no audio inputs found") or " in, " in out[0])  # no sound card here
@@ -90,7 +96,7 @@ def test_run_audio_flags_are_checked_before_the_model(tmp_path: Path, capsys: py
 
 
 def test_run_names_a_missing_audio_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("sounddevice", reason="needs sounddevice and PortAudio", exc_type=OSError)
+    _need_portaudio()
     preset = tmp_path / "p.toml"
     preset.write_text(PRESET)
     assert main(["run", str(preset), "--no-osc", "--audio-in", "no-such-card"]) == 2
