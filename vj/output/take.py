@@ -305,8 +305,8 @@ class LiveTake:
 
     def _finish_in_background(self, files: _TakeFiles, reason: str) -> None:
         closer = threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True)
+        closer.start()  # started before it is listed: close() may join the list from another thread at once
         self._closers = [c for c in self._closers if c.is_alive()] + [closer]
-        closer.start()
 
     def _finish(self, files: _TakeFiles, reason: str) -> None:
         if files.paced is not None:
