@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from vj.config_audio import AnalysisConfig, AudioModConfig, OnsetConfig
 from vj.config_checks import (
     check_instance,
     check_items,
@@ -159,18 +160,29 @@ class ModulatorsConfig:
     beats_per_bar: int = config_field(4, check_range(1, 16), "beats in a bar (bar quantisation, LFO bars)")
     quantise: str = config_field("off", one_of(QUANTISE_MODES), "where prompt, preset and seed switches land")
     lookahead_ms: float = config_field(0.0, check_range(0.0, 1000.0), "land quantised changes this much early")
+    link: bool = config_field(False, doc="follow an Ableton Link session (vj run; needs vj[link])")
     lfo: Mapping[str, LfoConfig] = field(default_factory=lambda: MappingProxyType({}))
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    audio: Mapping[str, AudioModConfig] = field(default_factory=lambda: MappingProxyType({}))
+    onset: OnsetConfig = field(default_factory=OnsetConfig)
 
     def __post_init__(self) -> None:
         check_scalar_fields(self)
         check_numeric_param_names(self, "lfo", LfoConfig)
+        check_instance(self, "analysis", AnalysisConfig)
+        check_instance(self, "onset", OnsetConfig)
+        check_numeric_param_names(self, "audio", AudioModConfig)
+        for name, mod in self.audio.items():
+            if mod.source not in self.analysis.sources:
+                raise ConfigError(type(self).__name__, join(join("audio", name), "source"),
+                                  f"one of {', '.join(self.analysis.sources)}", mod.source)
 
 
-def _build_lfos(values: Any, source: str, path: str) -> Mapping[str, LfoConfig]:
-    """Each [modulators.lfo.<param>] table as an LfoConfig; ModulatorsConfig checks the names."""
+def _build_per_param(cls: type, values: Any, source: str, path: str) -> Mapping[str, Any]:
+    """Each [modulators.lfo.<param>] / [modulators.audio.<param>] table as `cls`; ModulatorsConfig checks names."""
     if not isinstance(values, Mapping):
-        raise ConfigError(source, path, "a table of [modulators.lfo.<param>] tables", values)
-    return {name: _build(LfoConfig, table, source, join(path, name)) for name, table in values.items()}
+        raise ConfigError(source, path, f"a table of [{path}.<param>] tables", values)
+    return {name: _build(cls, table, source, join(path, name)) for name, table in values.items()}
 # ---- end of tempo and LFOs
 
 
@@ -280,6 +292,10 @@ _NESTED: dict[str, type] = {
 }
 
 
+_PER_PARAM: dict[str, type] = {"Mapping[str, LfoConfig]": LfoConfig, "Mapping[str, AudioModConfig]": AudioModConfig}
+_MODULATOR_TABLES: dict[str, type] = {"AnalysisConfig": AnalysisConfig, "OnsetConfig": OnsetConfig}
+
+
 def _construct(cls: type, kwargs: Mapping[str, Any], source: str, path: str) -> Any:
     """`cls(**kwargs)`; its own refusal is re-raised naming `source` and the full key path."""
     try:
@@ -320,8 +336,14 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
             if not isinstance(value, list):
                 raise ConfigError(source, key, "an array of LoRA tables ({source = ..., scale = ...})", value)
             kwargs[name] = tuple(_build(LoraConfig, item, source, f"{key}[{i}]") for i, item in enumerate(value))
-        elif hint == "Mapping[str, LfoConfig]":
-            kwargs[name] = _build_lfos(value, source, key)
+        elif hint in _PER_PARAM:
+            kwargs[name] = _build_per_param(_PER_PARAM[hint], value, source, key)
+        elif hint in _MODULATOR_TABLES:
+            kwargs[name] = _build(_MODULATOR_TABLES[hint], value, source, key)
+        elif hint == "tuple[float, ...]" or hint == "tuple[str, ...]":
+            if not isinstance(value, list):
+                raise ConfigError(source, key, "an array", value)
+            kwargs[name] = tuple(value)
         else:
             kwargs[name] = value
     return _construct(cls, kwargs, source, path)

@@ -33,6 +33,7 @@ print("LOADED", sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stder
     ["schedule", "0: (1.0), 30: (1.0+0.02*sin(t/10))", "--max-frames", "40"],
     ["schedule", "drift", "--frames", "0:3"],
     ["run", "--help"],
+    ["audio-devices"],
 ], ids=lambda argv: " ".join(argv)[:20])
 def test_command_imports_no_torch(argv: list[str]) -> None:
     done = subprocess.run([sys.executable, "-c", _WRAPPER.format(heavy=HEAVY), *argv], capture_output=True,

@@ -46,6 +46,9 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="s in a bare string (default 42)")
     parser.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
     parser.add_argument("--plot", metavar="PNG", help="also draw the curves to PNG (needs matplotlib)")
+    parser.add_argument("--audio", metavar="TRACK",
+                        help="with a preset: the bands and onsets of a sound file per frame, and the parameters "
+                             "its audio modulators drive (default: those), as `vj render --audio` would")
     add_verbose_argument(parser)
 
 
@@ -54,6 +57,8 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     start, stop = parse_frames(args.frames)
     source = _preset_or_settings(args.source)
+    if args.audio:
+        return _schedule_with_audio(args, source, start, stop)
     table = build_table(args.source if source is None else source, args.param, start, stop, args.max_frames,
                         args.fps, args.seed)
     if not table.columns and table.prompts is None:  # a preset without schedules: nothing moves
@@ -78,3 +83,20 @@ def _preset_or_settings(source: str) -> PresetConfig | None:
         if err.found == "no such file":
             return None
         raise
+
+
+def _schedule_with_audio(args: argparse.Namespace, preset: PresetConfig | None, start: int, stop: int | None) -> int:
+    from vj.control.audio.files import load_track
+    from vj.control.audio.offline import modulated_columns
+    from vj.schedule.preview import PreviewTable, format_table, plot_table
+
+    if preset is None:
+        raise VjError(f"--audio needs a preset or settings file as SOURCE, found the schedule string {args.source!r}")
+    track = load_track(args.audio)
+    frames, columns = modulated_columns(preset, track, args.param, stop)
+    table = PreviewTable(frames[start:], {name: col[start:] for name, col in columns.items()})
+    sys.stdout.write(format_table(table, as_csv=args.csv))
+    if args.plot:
+        plot_table(table, args.plot, title=f"{args.source} with {args.audio}")
+        print(f"vj: plotted {len(table.columns)} curve(s) to {args.plot}", file=sys.stderr)
+    return 0

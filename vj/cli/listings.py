@@ -1,4 +1,4 @@
-"""Commands that only print: `vj presets`, `vj params`, `vj osc-map`, `vj midi-ports`."""
+"""Commands that only print: `vj presets`, `vj params`, `vj osc-map`, `vj midi-ports`, `vj audio-devices`."""
 
 from __future__ import annotations
 
@@ -70,4 +70,15 @@ def cmd_midi_ports(args: argparse.Namespace) -> int:
         print("no MIDI inputs found")
     for name in names:
         print(name)
+    return 0
+
+
+def cmd_audio_devices(args: argparse.Namespace) -> int:
+    from vj.control.audio.inputs import FILE_PREFIX, input_devices
+
+    devices = input_devices()  # no sounddevice / PortAudio -> "vj: error: ..." saying what to install
+    if not devices:
+        print(f"no audio inputs found (--audio-in {FILE_PREFIX}PATH plays a sound file instead)")
+    for index, name, channels, rate in devices:
+        print(f"{index:>3}  {name}  ({channels} in, {rate:g} Hz)")
     return 0

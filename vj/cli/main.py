@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from vj.cli.build_engines import add_build_engines_arguments, cmd_build_engines
 from vj.cli.common import add_verbose_argument
 from vj.cli.deforum import add_convert_arguments, add_schedule_arguments, cmd_convert, cmd_schedule
-from vj.cli.listings import cmd_midi_ports, cmd_osc_map, cmd_params, cmd_presets
+from vj.cli.listings import cmd_audio_devices, cmd_midi_ports, cmd_osc_map, cmd_params, cmd_presets
 from vj.cli.midi_learn import add_midi_learn_arguments, cmd_midi_learn
 from vj.cli.render import add_render_arguments, cmd_render
 from vj.cli.run import add_run_arguments, cmd_run
@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("params", "list every parameter with its range and unit", cmd_params),
     Command("osc-map", "print the OSC address map", cmd_osc_map),
     Command("midi-ports", "list MIDI inputs and the shipped controller profiles", cmd_midi_ports),
+    Command("audio-devices", "list sound inputs for vj run --audio-in (needs vj[audio])", cmd_audio_devices),
     Command("midi-learn", "map controls interactively: move a control, name a target; the TOML is written",
             cmd_midi_learn, add_midi_learn_arguments),
     Command("convert", "convert a Deforum settings file or Astria prompt file to a vj preset", cmd_convert,

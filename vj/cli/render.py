@@ -14,6 +14,8 @@ from vj.errors import VjError
 from vj.output.paths import check_video_path, check_writable
 
 if TYPE_CHECKING:
+    from vj.control.audio.files import AudioTrack
+    from vj.control.audio.offline import OfflineAudio
     from vj.input.open import CheckedInputs
     from vj.output.recorder import VideoRecorder
     from vj.session.continued import Continuable
@@ -26,6 +28,9 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=crf, default=17, help="x264 quality (default 17, as Deforum)")
     parser.add_argument("--x264-preset", default="medium", help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--audio", metavar="TRACK",
+                        help="a sound file (wav, mp3, flac, ...): drives the preset's audio modulators frame by "
+                             "frame and is muxed into --out; the length follows it unless --frames is given")
     add_common_arguments(parser)
     parser.add_argument("--replay", metavar="TAKE.jsonl",
                         help="re-render a live take from its control timeline (the preset comes from it; "
@@ -65,15 +70,23 @@ def cmd_render(args: argparse.Namespace) -> int:
         preset = render_preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     inputs = check_inputs(preset.input, offline=True)  # a missing or unreadable file: one line, before the model
-    frames = args.frames or (preset.render.frames if continued is None else 0)
+    track = None
+    if args.audio:
+        if continued is not None:
+            raise VjError("vj render --continue carries on the earlier render's own controls: leave out --audio")
+        from vj.control.audio.files import load_track
+
+        track = load_track(args.audio)  # before the model loads: a bad file is one line, at once
+    frames = args.frames or (track.frame_count(preset.render.fps) if track is not None
+                             else preset.render.frames if continued is None else 0)
     if frames < 1:
         raise VjError(f"--frames must be at least 1, found {frames}" if args.frames is not None or continued is None
                       else "vj render --continue needs --frames N: how many frames to add")
-    return _render(args, preset, frames, start, inputs, continued)
+    return _render(args, preset, frames, start, inputs, continued, track)
 
 
 def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: int, inputs: CheckedInputs,
-            continued: Continuable | None) -> int:
+            continued: Continuable | None, track: AudioTrack | None) -> int:
     from tqdm import tqdm
 
     from vj.engine.backends import load_backend
@@ -84,23 +97,32 @@ def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: 
 
     render = preset.render
     recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
-                             crf=args.crf, preset=args.x264_preset)
+                             crf=args.crf, preset=args.x264_preset, audio_track=track)
     header = make_header(preset, start_frame=start, video=Path(args.out).name,
                          extra={"kind": "render", "crf": args.crf,
                                 "continues": continued.video.name if continued is not None else None})
     timeline = TimelineWriter(timeline_path_for(args.out), header)
     what = f"frames {start}-{start + frames - 1}" if start else f"{frames} frames"
+    sound = f" with {track.duration_s:.2f} s of {args.audio}" if track is not None else ""
     print(f"vj: rendering {what} of {preset.name!r} with {preset.model.source} "
-          f"({render.width}x{render.height} @ {render.fps:g} fps) to {args.out}", file=sys.stderr)
+          f"({render.width}x{render.height} @ {render.fps:g} fps){sound} to {args.out}", file=sys.stderr)
     resume = load_resume_state(continued) if continued is not None else None
     backend = load_backend(preset.model)
+    drivers: list[OfflineAudio] = []
     with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         done = render_offline(preset, frames=frames, outputs=[recorder, timeline], backend=backend,
                               on_frame=lambda _f: bar.update(1), inputs=inputs,
-                              resume_state=resume, save_state=resume_state_path_for(args.out))
+                              resume_state=resume, save_state=resume_state_path_for(args.out),
+                              audio=track, on_audio=drivers.append)
     if recorder.failed:
         return _write_failed(recorder)
-    print(f"vj: wrote {recorder.frames_written} frames to {args.out} (+ {timeline.path.name}, "
+    audio = ""
+    if drivers and track is not None:
+        driver = drivers[0]
+        fired = ", ".join(f"{n} {a}" for a, n in driver.modulators.fired.items())
+        audio = (f" and {recorder.audio_samples_written / track.rate:.2f} s of audio"
+                 f" ({driver.modulators.onsets} onsets{'; ' + fired if fired else ''})")
+    print(f"vj: wrote {recorder.frames_written} frames{audio} to {args.out} (+ {timeline.path.name}, "
           f"{resume_state_path_for(args.out).name}: `vj render --continue {args.out}` carries on from here)",
           file=sys.stderr)
     return 0 if done == frames and recorder.frames_written == frames else 1
@@ -124,6 +146,8 @@ def _replay(args: argparse.Namespace) -> int:
 
     if args.preset:
         raise VjError("vj render --replay takes the preset from the timeline: leave out PRESET")
+    if args.audio:
+        raise VjError("vj render --replay re-renders the take's own control timeline: leave out --audio")
     check_video_path(args.out, "--out")
     timeline = read_timeline(args.replay)
     preset = replay_preset(timeline, model=args.model, width=args.width, height=args.height, steps=args.steps,

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.preflight import check_run_before_load
-from vj.cli.run_controls import add_live_control_arguments, attach_live_control
+from vj.cli.run_audio import add_audio_arguments, attach_audio, check_audio_before_load
+from vj.cli.run_controls import add_live_control_arguments, attach_live_control, check_live_control_before_load
 from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
 from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
@@ -33,12 +34,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_live_control_arguments(parser)
     add_output_arguments(parser)
     add_web_arguments(parser)
+    add_audio_arguments(parser)
 
 
 def attach_run_components(session: LiveSession, args: argparse.Namespace) -> None:
     """The controls and outputs `vj run`'s flags ask for, attached to the session."""
     attach_live_control(session, args)
     attach_outputs(session, args)
+    attach_audio(session, args)  # after the outputs: --record-audio feeds the take
     attach_web(session, args)
 
 
@@ -54,6 +57,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vj.input.open import check_inputs
 
     inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads
+    check_live_control_before_load(args, preset)
+    check_audio_before_load(args, preset)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs)

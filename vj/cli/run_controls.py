@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import float_range, port
+from vj.config import PresetConfig
+from vj.control.link import LinkSync, require_aalink
 from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
@@ -55,6 +57,19 @@ def add_live_control_arguments(parser: argparse.ArgumentParser) -> None:
                    help="start tempo (default: the preset's [modulators] bpm)")
     g.add_argument("--quantise", choices=[q.value for q in Quantise],
                    help="where prompt / preset / seed switches land (default: the preset's)")
+    g.add_argument("--link", action="store_true",
+                   help="follow an Ableton Link session: tempo, beat and bar grid (also [modulators] link = true; "
+                        "needs pip install 'vj[link]')")
+
+
+def wants_link(args: argparse.Namespace, preset: PresetConfig) -> bool:
+    return bool(getattr(args, "link", False)) or preset.modulators.link
+
+
+def check_live_control_before_load(args: argparse.Namespace, preset: PresetConfig) -> None:
+    """What the preset and the flags ask of optional packages, said before the model loads."""
+    if wants_link(args, preset):
+        require_aalink()
 
 
 def _presets_folder(text: str) -> Path:
@@ -136,6 +151,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     if args.quantise:
         session.quantiser.mode = Quantise(args.quantise)
     session.add_control(TempoControl(session.tempo, session.quantiser, session.modulators))
+    if wants_link(args, session.preset):
+        session.add_control(LinkSync(session.tempo))
     presets = session.presets
     presets.folders += args.presets_dir
     record = RecordToggle(session)
@@ -147,7 +164,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
         mapper = MidiMapper(mapping, session.store,
                             MidiActions(preset_step=presets.step, preset_program=presets.by_index,
                                         preset_name=presets.by_name, record=record, tempo=session.tempo,
-                                        modulators=session.modulators, blackout=session.performer.blackout,
+                                        modulators=session.modulators, audio=session.audio,
+                                        blackout=session.performer.blackout,
                                         freeze=session.performer.freeze, panic=session.performer.panic),
                             on_learned=lambda m: _save_learned(m, learn_path))
         presets.on_recall(mapper.arm_pickup)
@@ -159,7 +177,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                      actions=OscActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
-                                        quantiser=session.quantiser, blackout=session.performer.blackout,
+                                        quantiser=session.quantiser, audio=session.audio,
+                                        blackout=session.performer.blackout,
                                         freeze=session.performer.freeze, panic=session.performer.panic),
                      pickup=PickupMode(args.osc_pickup))
     presets.on_recall(osc.arm_pickup)

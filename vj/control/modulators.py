@@ -123,16 +123,39 @@ class ModulatorBank:
         self.tempo = tempo
         self.engine_time = engine_time
         self._lfos: dict[str, Lfo] = {}
+        # Other modulators' offsets per parameter (audio: "audio", "punch"), each a cheap read of a
+        # value computed off the render thread; they add to the LFO in the store's one modulator slot.
+        self._offsets: dict[str, dict[str, Callable[[], float]]] = {}
         self._lock = threading.Lock()
 
     def _fn(self, name: str) -> Callable[[float], float]:
         def modulate(now_s: float) -> float:
             lfo = self._lfos.get(name)
+            total = sum(read() for read in self._offsets.get(name, {}).values())
             if lfo is None:
-                return 0.0
+                return total
             t = now_s if self.engine_time else self.tempo.now()
-            return lfo.value(self.tempo.beat_at(t), t)
+            return total + lfo.value(self.tempo.beat_at(t), t)
         return modulate
+
+    def set_offset(self, name: str, key: str, read: Callable[[], float] | None) -> None:
+        """Add (or with None remove) the offset `key` of parameter `name`; the caller checked the name."""
+        with self._lock:
+            had = name in self._lfos or bool(self._offsets.get(name))
+            offsets = dict(self._offsets.get(name, {}))  # copied: the render thread iterates the old one
+            if read is None:
+                offsets.pop(key, None)
+            else:
+                offsets[key] = read
+            if offsets:
+                self._offsets[name] = offsets
+            else:
+                self._offsets.pop(name, None)
+            has = name in self._lfos or bool(offsets)
+        if has and not had:
+            self.store.set_modulator(name, self._fn(name))
+        elif had and not has:
+            self.store.set_modulator(name, None)
 
     def assign(self, name: str, lfo: Lfo) -> bool:
         """Attach (or replace) the LFO of a numeric parameter; False (counted) for an unknown or text one."""
@@ -145,7 +168,7 @@ class ModulatorBank:
             log.warning("lfo: %s", err)
             return False
         with self._lock:
-            fresh = name not in self._lfos
+            fresh = name not in self._lfos and not self._offsets.get(name)
             self._lfos[name] = lfo
         if fresh:
             self.store.set_modulator(name, self._fn(name))
@@ -167,7 +190,8 @@ class ModulatorBank:
     def remove(self, name: str) -> bool:
         with self._lock:
             existed = self._lfos.pop(name, None) is not None
-        if existed:
+            still_modulated = bool(self._offsets.get(name))
+        if existed and not still_modulated:
             self.store.set_modulator(name, None)
         return existed
 

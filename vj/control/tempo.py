@@ -71,6 +71,10 @@ class TempoClock:
         self.source = "preset"
         self._tap = TapTempo()
         self._midi = MidiClockTracker()
+        # Set while an outside clock (Ableton Link) owns the beat phase: taps and MIDI start
+        # then only change the tempo, which the follower proposes to that clock.
+        self.phase_locked = False
+        self._bpm_listeners: list[Callable[[float, str], None]] = []
 
     @property
     def bpm(self) -> float:
@@ -103,10 +107,26 @@ class TempoClock:
             self._anchor_t = t
             self._bpm = float(bpm)
             self.source = source
+        for listener in self._bpm_listeners:
+            listener(float(bpm), source)
         return True
+
+    def on_bpm_change(self, listener: Callable[[float, str], None]) -> None:
+        """Call `listener(bpm, source)` after every accepted `set_bpm` (Link proposes vj's tempo changes)."""
+        self._bpm_listeners.append(listener)
+
+    def follow(self, bpm: float, beat: float, t: float, source: str) -> None:
+        """Take tempo and beat position from an outside clock: beat `beat` is at time `t` (no listeners)."""
+        with self._lock:
+            self._bpm = min(max(float(bpm), MIN_BPM), MAX_BPM)
+            self._anchor_beat = float(beat)
+            self._anchor_t = t
+            self.source = source
 
     def align_beat(self, t: float, beat: float | None = None) -> None:
         """Put a beat boundary at `t` (a tap, a MIDI clock quarter note): nearest whole beat, or `beat`."""
+        if self.phase_locked:
+            return
         with self._lock:
             current = self._anchor_beat + (t - self._anchor_t) * self._bpm / 60.0
             self._anchor_beat = float(round(current)) if beat is None else float(beat)

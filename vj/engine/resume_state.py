@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vj.engine.colour import ColourStats
+from vj.engine.conditioning import Conditioning
 from vj.prompt_mix import mix_from_json, mix_to_json
 from vj.registry import ColourSpace
 
 if TYPE_CHECKING:
     from vj.engine.loop import Engine
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: prompts saved as conditionings (embeddings, pooled, time ids)
 
 
 def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
@@ -33,6 +34,19 @@ def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
 
 def _dev(t: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     return None if t is None else t.to(device)
+
+
+def _cond_cpu(c: Conditioning | None) -> dict[str, torch.Tensor | None] | None:
+    return None if c is None else {"embeddings": _cpu(c.embeddings), "pooled": _cpu(c.pooled),
+                                   "time_ids": _cpu(c.time_ids)}
+
+
+def _cond_dev(saved: dict[str, torch.Tensor | None] | None, device: torch.device) -> Conditioning | None:
+    if saved is None:
+        return None
+    embeddings = _dev(saved["embeddings"], device)
+    assert embeddings is not None
+    return Conditioning(embeddings, _dev(saved["pooled"], device), _dev(saved["time_ids"], device))
 
 
 def engine_state(engine: Engine) -> dict[str, Any]:
@@ -54,8 +68,8 @@ def engine_state(engine: Engine) -> dict[str, Any]:
         "prompts": {"mix": None if prompts._mix is None else mix_to_json(prompts._mix),
                     "blend": str(prompts._blend_mode),
                     "pending": None if prompts._pending is None else mix_to_json(prompts._pending),
-                    "target": _cpu(prompts._target), "negative": _cpu(prompts._negative),
-                    "from": _cpu(prompts._from), "current": _cpu(prompts._current),
+                    "target": _cond_cpu(prompts._target), "negative": _cond_cpu(prompts._negative),
+                    "from": _cond_cpu(prompts._from), "current": _cond_cpu(prompts._current),
                     "fade_start_s": prompts._fade_start_s},
     }
 
@@ -93,7 +107,7 @@ def restore_engine_state(engine: Engine, state: dict[str, Any]) -> None:
     conditioner._blend_mode = p["blend"]
     conditioner._pending = None if p["pending"] is None else mix_from_json(p["pending"])
     for attr in ("target", "negative", "from", "current"):
-        setattr(conditioner, f"_{attr}", _dev(p[attr], device))
+        setattr(conditioner, f"_{attr}", _cond_dev(p[attr], device))
     conditioner._fade_start_s = float(p["fade_start_s"])
 
 

@@ -16,14 +16,18 @@ import logging
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
 
 from vj.errors import VjError
 from vj.frames import Frame, FrameQueue
+from vj.output.audio_mux import AudioStreamWriter
 from vj.output.paths import CONTAINERS
+
+if TYPE_CHECKING:  # a track is only read here; decoding it is vj.control.audio's job
+    from vj.control.audio.files import AudioTrack
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +48,16 @@ def _rate(fps: float) -> Fraction:
 
 
 class VideoRecorder:
-    """Encodes published frames to a video file on a named writer thread."""
+    """Encodes published frames to a video file on a named writer thread.
+
+    Sound, optional: `audio_track` (offline) is muxed frame-exactly, each video frame followed by
+    the samples under it, and stops with the picture; `audio_format` (rate, channels) opens an
+    audio stream a live take fills with `write_audio_now`.
+    """
 
     def __init__(self, path: str | Path, *, width: int, height: int, fps: float, live: bool = True,
-                 codec: str = "libx264", crf: int = 20, preset: str = "veryfast", queue_size: int = 8) -> None:
+                 codec: str = "libx264", crf: int = 20, preset: str = "veryfast", queue_size: int = 8,
+                 audio_track: AudioTrack | None = None, audio_format: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in CONTAINERS:
             raise RecorderError(f"recording {self.path}: expected a .mkv, .mp4 or .mov file name")
@@ -63,6 +73,9 @@ class VideoRecorder:
         self._thread: threading.Thread | None = None
         self._container: Any = None
         self._stream: Any = None
+        self.audio_track = audio_track
+        self._audio_format = (audio_track.rate, audio_track.channels) if audio_track is not None else audio_format
+        self._audio: AudioStreamWriter | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -78,6 +91,8 @@ class VideoRecorder:
         try:
             self._container = av.open(str(self.path), mode="w", format=fmt, options=options)
             stream = self._container.add_stream(self.codec, rate=_rate(self.fps))
+            if self._audio_format is not None:
+                self._audio = AudioStreamWriter(self._container, *self._audio_format)
         except (av.FFmpegError, ValueError, OSError) as err:
             raise RecorderError(f"recording {self.path}: could not open a {fmt} file with codec "
                                 f"{self.codec!r}: {err}") from err
@@ -110,6 +125,28 @@ class VideoRecorder:
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
         self.frames_written += 1
+        if self.audio_track is not None and self._audio is not None:  # the sound under this frame
+            start, stop = self.audio_track.frame_bounds(self.frames_written - 1, self.fps)
+            part = self.audio_track.samples[start:stop]
+            if len(part):
+                self._audio.write(part, start)
+
+    def write_audio_now(self, samples: np.ndarray, pts: int) -> None:
+        """Live take: a captured block at sample `pts` of the video's clock (its first tick is 0)."""
+        if self._audio is not None:
+            self._audio.write(samples, pts)
+
+    @property
+    def audio_format_rate(self) -> int:
+        return self._audio.rate if self._audio is not None else 0
+
+    @property
+    def audio_next_pts(self) -> int:
+        return self._audio.next_pts if self._audio is not None else 0
+
+    @property
+    def audio_samples_written(self) -> int:
+        return self._audio.samples_written if self._audio is not None else 0
 
     def write_now(self, image: np.ndarray, pts: int | None = None) -> None:
         """Encode on the caller's thread: for a paced output that owns its thread (vj.output.take).
@@ -149,6 +186,8 @@ class VideoRecorder:
         try:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.finish()
             self._container.close()
         except (av.FFmpegError, ValueError, OSError) as err:
             self.record_error(err, "could not finish the file")

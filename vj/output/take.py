@@ -27,10 +27,13 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from vj.config import PresetConfig
 from vj.frames import Frame
@@ -40,6 +43,9 @@ from vj.output.timeline import TimelineWriter, make_header, timeline_path_for
 from vj.prompt_mix import mix_to_json
 
 log = logging.getLogger(__name__)
+
+AUDIO_QUEUE_BLOCKS = 512  # captured blocks waiting for the next video tick (seconds of sound at any block size)
+AUDIO_SNAP_S = 0.05  # a block this close to where the last one ended continues it (capture jitter, not a gap)
 
 
 def default_take_path(preset: PresetConfig, directory: Path = Path("."), now: float | None = None) -> Path:
@@ -56,6 +62,7 @@ class _TakeFiles:
     recorder: VideoRecorder
     timeline: TimelineWriter
     paced: PacedOutput | None = None
+    audio: deque[tuple[np.ndarray, float]] = field(default_factory=lambda: deque(maxlen=AUDIO_QUEUE_BLOCKS))
     first_tick: int | None = None  # the video's first and last ticks (the end line: replay length)
     last_tick: int | None = None
     failure: str = ""
@@ -68,8 +75,14 @@ class LiveTake:
                  live_state: Callable[[], Mapping[str, Any]] | None = None,
                  codec: str = "libx264", crf: int = 20, encoder_preset: str = "veryfast",
                  directory: Path = Path("."), clock: Clock = time.monotonic, wall_clock: Clock = time.time,
-                 wait: Callable[[threading.Event, float], object] | None = None) -> None:
-        """`path` None: each take gets a time-stamped name in `directory`."""
+                 wait: Callable[[threading.Event, float], object] | None = None,
+                 audio_format: tuple[int, int] | None = None) -> None:
+        """`path` None: each take gets a time-stamped name in `directory`.
+
+        `audio_format` (rate, channels): each file also gets a sound stream, fed by `feed_audio`
+        with blocks stamped on `clock`, the clock the video ticks are on.
+        """
+        self.audio_format = audio_format
         self.base_path = Path(path) if path is not None else None
         self.directory = directory
         self.fps = float(fps)
@@ -177,6 +190,27 @@ class LiveTake:
             files.timeline.offer(frame, tick)
             files.paced.offer(frame)
 
+    def feed_audio(self, samples: np.ndarray, t: float) -> None:
+        """A captured sound block whose first sample was at `t` on the take's clock (any thread)."""
+        files = self._files
+        if files is not None and self.audio_format is not None:
+            files.audio.append((samples, t))
+
+    def _write_audio(self, files: _TakeFiles, start_s: float) -> None:
+        """On the paced thread: mux the blocks captured so far at their place on the video's clock."""
+        rate = files.recorder.audio_format_rate
+        while files.audio:
+            samples, t = files.audio.popleft()
+            pts = round((t - start_s) * rate)
+            if pts + len(samples) <= 0:
+                continue  # all of it before the video's first tick
+            if pts < 0:
+                samples, pts = samples[-pts:], 0
+            written = files.recorder.audio_next_pts
+            if written and abs(pts - written) <= AUDIO_SNAP_S * rate:
+                pts = written
+            files.recorder.write_audio_now(samples, pts)
+
     def status(self) -> str:
         files = self._files
         if not self._recording:
@@ -220,7 +254,8 @@ class LiveTake:
         recorder: VideoRecorder | None = None
         try:
             recorder = VideoRecorder(path, width=frame.width, height=frame.height, fps=self.fps, live=True,
-                                     codec=self.codec, crf=self.crf, preset=self.encoder_preset)
+                                     codec=self.codec, crf=self.crf, preset=self.encoder_preset,
+                                     audio_format=self.audio_format)
             recorder.start()
             timeline = TimelineWriter(timeline_path_for(path), header)
         except Exception as err:  # a recording must never stop the show
@@ -248,6 +283,8 @@ class LiveTake:
             return
         try:
             files.recorder.write_now(frame.image, pts=paced.tick)
+            if self.audio_format is not None and paced.start_s is not None:
+                self._write_audio(files, paced.start_s)
         except Exception as err:  # disk full, folder gone: this take ends, the show goes on
             self._take_failed(files, err)
             return
@@ -268,8 +305,8 @@ class LiveTake:
 
     def _finish_in_background(self, files: _TakeFiles, reason: str) -> None:
         closer = threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True)
+        closer.start()  # started before it is listed: close() may join the list from another thread at once
         self._closers = [c for c in self._closers if c.is_alive()] + [closer]
-        closer.start()
 
     def _finish(self, files: _TakeFiles, reason: str) -> None:
         if files.paced is not None:

@@ -1,7 +1,7 @@
 """`LiveSession`: one show — the engine on its render thread, with the outputs and controls around it.
 
 The session owns, as typed fields, everything a show is wired from: the store, the tempo
-clock, quantiser and LFO bank, the preset switcher, the recording take, the outputs and
+clock, quantiser, LFO bank and audio modulators, the preset switcher, the recording take, the outputs and
 the controls. Control sources and outputs get what they need from these fields; nothing
 is attached by name.
 """
@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from vj.config import PresetConfig
+from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.engine.backends import Backend, Variant, load_backend, pick_device
@@ -61,7 +62,8 @@ class LiveSession:
         self.tempo = TempoClock(mods.bpm, mods.beats_per_bar)
         self.quantiser = Quantiser(self.tempo, Quantise(mods.quantise), mods.lookahead_ms / 1000.0)
         self.modulators = ModulatorBank(self.store, self.tempo, engine_time=offline)
-        install_preset(self.store, preset, self.modulators)
+        self.audio = AudioModulators(self.store, self.modulators)  # stepped by --audio-in, if any
+        install_preset(self.store, preset, self.modulators, self.audio)
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
         self.fanout = FanOut()
@@ -131,7 +133,7 @@ class LiveSession:
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
             preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input)
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
-            install_preset(self.store, preset, self.modulators)
+            install_preset(self.store, preset, self.modulators, self.audio)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
                 self.engine.request_resize(preset.render.width, preset.render.height)
             self.engine.reset_anchor()

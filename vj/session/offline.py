@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
@@ -23,8 +23,12 @@ from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.session.components import Output
 from vj.session.inputs import build_inputs
-from vj.session.presets import build_store
+from vj.session.presets import build_store_and_bank
 from vj.store import ParamStore
+
+if TYPE_CHECKING:
+    from vj.control.audio.files import AudioTrack
+    from vj.control.audio.offline import OfflineAudio
 
 
 @contextmanager
@@ -45,15 +49,25 @@ def started_outputs(outputs: Iterable[Output]) -> Iterator[FanOut]:
 def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Output],
                    backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None,
                    inputs: CheckedInputs | None = None, resume_state: dict[str, Any] | None = None,
-                   save_state: str | Path | None = None) -> int:
+                   save_state: str | Path | None = None, audio: AudioTrack | None = None,
+                   on_audio: Callable[[OfflineAudio], None] | None = None) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure.
 
     `inputs`: the `[input]` table as checked before the model loaded (checked here otherwise).
     `resume_state`: continue a render from its saved engine state; `save_state`: where to
     save this render's final state, so it can be continued in turn.
+    With `audio`, the preset's audio modulators follow the track, analysed frame by frame
+    before each frame is rendered (`on_audio` gets the driver, e.g. to report its onsets).
     """
     backend = backend if backend is not None else load_backend(preset.model)
-    store = build_store(preset, backend)
+    store, bank = build_store_and_bank(preset, backend)
+    driver = None
+    if audio is not None:
+        from vj.control.audio.offline import OfflineAudio
+
+        driver = OfflineAudio.install(audio, preset, store, bank)
+        if on_audio is not None:
+            on_audio(driver)
     clock = FixedClock(preset.render.fps)
     start = int(resume_state["index"]) if resume_state is not None else 0
     if start:
@@ -66,13 +80,22 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
             engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                            preset.render.fps, offline=True, cfg=preset.model.cfg,
                                                            rcfg_delta=preset.model.rcfg_delta),
-                            MasterStage(fanout), clock, start_index=start, inputs=engine_inputs)  # a scheduled `master` fades the file
+                            MasterStage(fanout),  # a scheduled `master` fades the file
+                            clock, start_index=start, inputs=engine_inputs)
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:
                     restore_engine_state(engine, resume_state)
-                # On a GPU each call hands out the frame before it (pipelined): the last comes from flush().
-                for frame in (*(engine.render_frame() for _ in range(frames)), engine.flush()):
+
+                def rendered() -> Iterator[Frame | None]:
+                    for i in range(frames):
+                        if driver is not None:
+                            driver.before_frame(i)
+                        yield engine.render_frame()
+                    # On a GPU each call hands out the frame before it (pipelined): the last comes from flush().
+                    yield engine.flush()
+
+                for frame in rendered():
                     if frame is not None and on_frame is not None:
                         on_frame(frame)
                 if save_state is not None:

@@ -24,17 +24,22 @@ from vj.schedule.prompts import compile_preset_prompt_schedule
 from vj.store import ParamStore
 
 if TYPE_CHECKING:  # the store side needs no torch at import time
+    from vj.control.audio.modulators import AudioModulators
     from vj.engine.backends.base import Backend
 
 log = logging.getLogger(__name__)
 
 
-def install_preset(store: ParamStore, preset: PresetConfig, modulators: ModulatorBank) -> None:
-    """Install the preset's schedules, prompt schedule and LFOs (values and prompts are the store's job)."""
+def install_preset(store: ParamStore, preset: PresetConfig, modulators: ModulatorBank,
+                   audio: AudioModulators | None = None) -> None:
+    """Install the preset's schedules, prompt schedule, LFOs and audio modulators (values and prompts
+    are the store's job)."""
     for name, fn in compile_preset_schedules(preset).items():
         store.set_schedule(name, fn)
     store.set_prompt_schedule(compile_preset_prompt_schedule(preset))  # None clears the previous one
     modulators.install_preset(preset.modulators)
+    if audio is not None:
+        audio.install_preset(preset.modulators)
 
 
 def base_values(preset: PresetConfig, backend: Backend | None, *, announce: bool = False) -> dict[str, ParamValue]:
@@ -59,9 +64,15 @@ def build_store(preset: PresetConfig, backend: Backend | None = None) -> ParamSt
     The LFOs run on engine time at the preset's tempo, so a render is reproducible frame for
     frame. A live show builds its store itself, with LFOs on the show's tempo clock.
     """
+    return build_store_and_bank(preset, backend)[0]
+
+
+def build_store_and_bank(preset: PresetConfig, backend: Backend | None = None) -> tuple[ParamStore, ModulatorBank]:
+    """`build_store`, also returning the LFO bank (an offline render adds the audio modulators to it)."""
     store = ParamStore(base=base_values(preset, backend, announce=True), prompts=preset.prompts.to_mix())
-    install_preset(store, preset, ModulatorBank.on_engine_time(store, preset.modulators))
-    return store
+    bank = ModulatorBank.on_engine_time(store, preset.modulators)
+    install_preset(store, preset, bank)
+    return store, bank
 
 
 class PresetTarget(Protocol):

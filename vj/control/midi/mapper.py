@@ -15,10 +15,12 @@ from dataclasses import dataclass, field, replace
 import mido
 
 from vj.control._ratelog import RateLimitedLog
+from vj.control.audio.modulators import AudioMod, AudioModulators
 from vj.control.midi.curves import CcMode, apply_curve, fourteen_bit, invert_curve, relative_ticks
 from vj.control.midi.mapping_file import ButtonMapping, ButtonMode, CcMapping, MidiMapping
 from vj.control.midi.targets import (
     Action,
+    AudioDepthTarget,
     LearnTarget,
     LfoTarget,
     ParamTarget,
@@ -52,6 +54,7 @@ class MidiActions:
     blackout: Callable[[bool | None], object] | None = None  # called with None: toggle
     freeze: Callable[[bool | None], object] | None = None
     panic: Callable[[], object] | None = None
+    audio: AudioModulators | None = None
 
 
 @dataclass
@@ -251,6 +254,10 @@ class MidiMapper:
         if isinstance(target, PromptWeightTarget):
             entries = self.store.prompts().entries
             return entries[target.index].weight if target.index < len(entries) else 0.0
+        if isinstance(target, AudioDepthTarget):
+            audio = self.actions.audio
+            mod = audio.get(target.param) if audio is not None else None
+            return mod.depth if mod is not None else 0.0
         bank = self.actions.modulators
         if bank is None:
             return None
@@ -263,6 +270,8 @@ class MidiMapper:
         elif isinstance(target, PromptWeightTarget):
             weight = min(max(float(value), 0.0), MAX_PROMPT_WEIGHT)
             ok = self.store.set_prompt_weight(target.index, weight, source="midi")
+        elif isinstance(target, AudioDepthTarget):
+            ok = self._write_audio_depth(target, float(value))
         else:
             ok = self._write_lfo(target, float(value))
         if ok:
@@ -286,6 +295,14 @@ class MidiMapper:
             return True
         # the first touch of an LFO knob attaches one (a sine over one bar)
         return bank.assign(target.param, replace(Lfo(), **{target.field: value}))  # type: ignore[arg-type]
+
+    def _write_audio_depth(self, target: AudioDepthTarget, value: float) -> bool:
+        audio = self.actions.audio
+        if audio is None:
+            raise ParamRejected("unavailable", "no audio modulators in this session")
+        # the first touch of a knob on a parameter without one attaches it to the first band
+        return audio.update(target.param, depth=value) or audio.assign(
+            target.param, AudioMod(audio.analysis.band_names[0], value))
 
     def _rounded(self, target: Target, value: float) -> float:
         """Integer parameters (seed, steps) get whole numbers."""

@@ -1,8 +1,9 @@
 """What a MIDI control drives, parsed once from its text when a mapping is loaded or learned.
 
-A target is a parameter ("zoom"), a prompt weight ("prompt/2/weight") or an LFO knob
-("lfo/zoom/depth", "lfo/zoom/rate"); a learn request may also name an `Action`. Each value
-keeps the text it came from, so a learned file is written back exactly as it was spelled.
+A target is a parameter ("zoom"), a prompt weight ("prompt/2/weight"), an LFO knob
+("lfo/zoom/depth", "lfo/zoom/rate") or an audio modulator's depth ("audio/zoom/depth");
+a learn request may also name an `Action`. Each value keeps the text it came from, so a
+learned file is written back exactly as it was spelled.
 """
 
 from __future__ import annotations
@@ -76,14 +77,24 @@ class LfoTarget(_SpelledAsText):
         return (0.0, (spec.maximum - spec.minimum) / 4.0)
 
 
-Target = ParamTarget | PromptWeightTarget | LfoTarget
+@dataclass(frozen=True, slots=True)
+class AudioDepthTarget(_SpelledAsText):
+    text: str
+    param: str
+
+    def default_range(self) -> tuple[float, float]:
+        spec = REGISTRY[self.param]
+        return (0.0, (spec.maximum - spec.minimum) / 4.0)
+
+
+Target = ParamTarget | PromptWeightTarget | LfoTarget | AudioDepthTarget
 LearnTarget = Target | Action  # learn binds a control to a target, or a button to an action
 
 LEARNABLE_ACTIONS: dict[str, Action] = {a.value: a for a in Action if a is not Action.LEARN}
 
 
 def parse_target(text: str) -> Target | None:
-    """The target `text` names, or None if there is no such parameter, prompt slot or LFO knob."""
+    """The target `text` names, or None if there is no such parameter, prompt slot, LFO or audio knob."""
     if text in REGISTRY:
         return ParamTarget(text)
     parts = text.split("/")
@@ -95,6 +106,9 @@ def parse_target(text: str) -> Target | None:
         if spec is None or not spec.numeric:
             return None
         return LfoTarget(text, parts[1], "depth" if parts[2] == "depth" else "rate")
+    if len(parts) == 3 and parts[0] == "audio" and parts[2] == "depth":
+        spec = REGISTRY.get(parts[1])
+        return AudioDepthTarget(text, parts[1]) if spec is not None and spec.numeric else None
     return None
 
 

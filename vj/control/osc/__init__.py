@@ -22,6 +22,8 @@ Address map (also `vj osc-map`, README "Live control"):
     /vj/quantise <off|beat|bar|2bars|4bars>   where prompt / preset / seed changes land
     /vj/lfo/<param>/set <shape> <rate_beats> <depth> [offset]   attach an LFO ("off" removes it; also /vj/lfo/<param>)
     /vj/lfo/<param>/depth <float>, /vj/lfo/<param>/rate <float>
+    /vj/audio/<param>/set <source> <depth> [attack_ms release_ms [curve]]   follow a band / level / onset ("off")
+    /vj/audio/<param>/depth <float>, /vj/audio/onset <none|next_prompt|seed_step|zoom_punch>
     /vj/learn <param>                  MIDI-learn: the next control moved is mapped to <param>
 """
 

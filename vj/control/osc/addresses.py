@@ -51,6 +51,10 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
                    "attach an LFO (sine, triangle, square, saw, random_smooth) to a numeric parameter"),
         OscAddress(f"{PREFIX}lfo/<param>/depth", "<float>", "LFO depth in the parameter's units"),
         OscAddress(f"{PREFIX}lfo/<param>/rate", "<float>", "LFO rate in beats per cycle"),
+        OscAddress(f"{PREFIX}audio/<param>/set", "<source> <depth> [attack_ms release_ms [curve]] | off",
+                   "make a numeric parameter follow a sound band (bass, mid, high), level or onset"),
+        OscAddress(f"{PREFIX}audio/<param>/depth", "<float>", "audio modulator depth in the parameter's units"),
+        OscAddress(f"{PREFIX}audio/onset", "<none|next_prompt|seed_step|zoom_punch>", "what an onset triggers"),
         OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
                    "MIDI learn: map the next control moved to this target"),
         # Older forms, still routed for OSC senders; not in the OSCQuery tree (a method there is a leaf).
@@ -58,5 +62,7 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}prompt/<i>", "<string>", f"same as {PREFIX}prompt/<i>/text"),
         OscAddress(f"{PREFIX}lfo/<param>", "<shape> <rate_beats> <depth> [offset] | off",
                    f"same as {PREFIX}lfo/<param>/set"),
+        OscAddress(f"{PREFIX}audio/<param>", "<source> <depth> [attack_ms release_ms [curve]] | off",
+                   f"same as {PREFIX}audio/<param>/set"),
     ]
     return rows

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from pythonosc import osc_message
 
+from vj.control.audio.modulators import AudioModulators, parse_audio_mod
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.osc.addresses import PREFIX
 from vj.control.osc.pickup import OscPickup
@@ -54,6 +55,7 @@ class OscActions:
     tempo: TempoClock | None = None
     modulators: ModulatorBank | None = None
     quantiser: Quantiser | None = None
+    audio: AudioModulators | None = None
 
 
 @dataclass
@@ -175,7 +177,44 @@ class OscRouter:
             self._lfo(parts[1:] if parts[2:] != ["set"] else parts[1:2], args)  # .../set: the tree's form
             writes.commands += 1
             return
+        if head == "audio" and len(parts) in (2, 3):
+            self._audio(parts[1:] if parts[2:] != ["set"] else parts[1:2], args)
+            writes.commands += 1
+            return
         raise Rejected(UNKNOWN_ADDRESS, "no such address (see `vj osc-map`)")
+
+    def _audio(self, parts: list[str], args: list[object]) -> None:
+        """/vj/audio/<param> <source> <depth> [attack_ms release_ms [curve]] | off; .../depth; /vj/audio/onset."""
+        audio = self.actions.audio
+        if audio is None:
+            raise Rejected(UNAVAILABLE, "no audio modulators in this session")
+        name = parts[0]
+        if name == "onset" and len(parts) == 1:
+            try:
+                audio.set_onset_action(_string(_one_arg(args)))
+            except ValueError as err:
+                raise Rejected(WRONG_TYPE, str(err)) from None
+            return
+        if name not in self.store.registry or not self.store.registry[name].numeric:
+            raise Rejected(UNKNOWN_ADDRESS, f"audio: {name!r} is not a numeric parameter")
+        if len(parts) == 2:
+            if parts[1] not in ("depth", "attack_ms", "release_ms", "offset"):
+                raise Rejected(UNKNOWN_ADDRESS, "audio sub-addresses are set, depth, offset, attack_ms and release_ms")
+            number = _number(_one_arg(args))
+            if parts[1] != "depth" and parts[1] != "offset" and number < 0:
+                raise Rejected(OUT_OF_RANGE, f"audio {parts[1]} must be >= 0, found {number:g}")
+            if not audio.update(name, **{parts[1]: number}):
+                raise Rejected(UNAVAILABLE, f"no audio modulator on {name}; attach one with "
+                                            f"/vj/audio/{name} <source> <depth>")
+            return
+        if len(args) == 1 and args[0] in ("off", 0):
+            audio.remove(name)
+            return
+        try:
+            mod = parse_audio_mod(args, audio.sources)
+        except ValueError as err:
+            raise Rejected(WRONG_COUNT if "expected <source>" in str(err) else WRONG_TYPE, str(err)) from None
+        audio.assign(name, mod)
 
     def _seed(self, spec: ParamSpec, value: object, writes: DatagramWrites) -> None:
         if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
