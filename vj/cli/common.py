@@ -32,6 +32,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                    help="compile the UNet and VAE: auto (the default when the flag is given: jit on CUDA, aot "
                         "elsewhere), jit (torch.compile, CUDA graphs on GPU), aot (AOTInductor packages cached "
                         "on disk: fastest on CPU), off")
+    g.add_argument("--depth-model", metavar="MODEL",
+                   help="depth model of the 3D warp: a Hugging Face id (from the local cache), a local folder, "
+                        "'tiny' (random, for tests), 'none' (a flat plane) or a Deforum depth_algorithm name "
+                        "(default: Depth Anything V2 Small; tiny with --model tiny)")
     add_verbose_argument(parser)
 
 
@@ -51,4 +55,5 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
     return preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
                                  steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                  compile=args.compile, dtype=args.dtype, guidance=args.guidance,
-                                 sampler=args.sampler, strength=args.strength)
+                                 sampler=args.sampler, strength=args.strength,
+                                 depth_model=getattr(args, "depth_model", None))

@@ -33,7 +33,8 @@ from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.warp import Motion2D, warp_2d
-from vj.engine.warp3d import Camera3D, warp_3d
+from vj.engine.depth import DepthEstimator
+from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
@@ -93,8 +94,12 @@ class Engine:
     """Turns parameter snapshots into frames on the backend's device."""
 
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
-                 clock: Clock, *, start_index: int = 0) -> None:
-        """`start_index`: the first frame's index (a replayed take that began mid-show)."""
+                 clock: Clock, *, start_index: int = 0, depth: DepthEstimator | None = None,
+                 publish_depth: bool = False) -> None:
+        """`start_index`: the first frame's index (a replayed take that began mid-show).
+
+        `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
+        `publish_depth`: each Frame carries the depth map too (one more device→host copy)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -121,6 +126,9 @@ class Engine:
         self._reset_anchor = False
         self._carry_events: tuple[ControlEvent, ...] = ()
         self._host: torch.Tensor | None = None
+        self.depth = depth
+        self.publish_depth = publish_depth and depth is not None
+        self._depth_host: torch.Tensor | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
@@ -173,6 +181,8 @@ class Engine:
                     setattr(self, attr, F.interpolate(img, size=size, mode="bilinear", align_corners=False))
             self._noise.resize(self._latent_shape())
             self._host = None
+            if self.depth is not None:
+                self.depth.reset()
 
     def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
         """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
@@ -182,14 +192,25 @@ class Engine:
         if p.animation_mode is AnimationMode.THREE_D:
             camera = Camera3D(
                 p.translation_x, p.translation_y, p.translation_z,
-                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov,
+                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov, p.near, p.far,
             ).scaled(frames)
-            return lambda image: warp_3d(image, camera, border)
+            depth = self._depth_z(snap, camera)
+            sampling = p.sampling_mode
+            return lambda image: warp_3d(image, camera, border, depth, sampling)
         motion = Motion2D(
             zoom=p.zoom, angle_deg=p.angle, translation_x=p.translation_x, translation_y=p.translation_y,
             center_x=p.transform_center_x, center_y=p.transform_center_y,
         ).scaled(frames)
         return lambda image: warp_2d(image, motion, border)
+
+    def _depth_z(self, snap: ParamSnapshot, camera: Camera3D) -> torch.Tensor | None:
+        """Depth z of the newest diffused image (Deforum's depth source), or None for the flat plane."""
+        source = self._turbo_next
+        if self.depth is None or source is None or snap.params.depth_weight == 0.0:
+            return None
+        if camera.is_identity() and not self.publish_depth:
+            return None  # nothing moves: no depth needed
+        return z_from_nearness(self.depth.nearness(source), snap.params.depth_weight)
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
@@ -279,8 +300,9 @@ class Engine:
         if self._turbo_prev is not None and tween < 1.0:
             output = torch.lerp(self._turbo_prev, self._turbo_next, tween)
         pixels = self._to_host(output)
+        depth_pixels = self._depth_to_host(output, p.animation_mode) if self.publish_depth else None
         timer.mark("publish")
-        frame = Frame(snap.frame_index, snap.time_s, pixels, snap, seed, diffused, dict(timer.ms))
+        frame = Frame(snap.frame_index, snap.time_s, pixels, snap, seed, diffused, dict(timer.ms), depth_pixels)
         self.sink.offer(frame)
         self.stats.frames += 1
         self.stats.diffused += int(diffused)
@@ -294,6 +316,18 @@ class Engine:
             self._host = torch.empty(pixels.shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
         self._host.copy_(pixels)
         return self._host.numpy().copy()
+
+    def _depth_to_host(self, output: torch.Tensor, mode: AnimationMode) -> np.ndarray:
+        """The depth map as greyscale uint8 (255 = nearest): the 3D warp's, or in 2D the output's."""
+        assert self.depth is not None
+        nearness = self.depth.latest
+        if mode is not AnimationMode.THREE_D or nearness is None or nearness.shape[-2:] != output.shape[-2:]:
+            nearness = self.depth.nearness(output)
+        grey = (nearness[0, 0] * 255).round_().clamp_(0, 255).to(torch.uint8)
+        if self._depth_host is None or tuple(self._depth_host.shape) != tuple(grey.shape):
+            self._depth_host = torch.empty(grey.shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        self._depth_host.copy_(grey)
+        return self._depth_host.numpy().copy()
 
     # ------------------------------------------------------------------ the thread
     # Before the first good frame nothing is on stage to hold: a stage that fails this many

@@ -24,6 +24,7 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FanOut
 from vj.output.take import LiveTake
 from vj.session.components import Control, Output
+from vj.session.depth import build_depth
 from vj.session.presets import PresetSwitcher, base_values, install_preset
 from vj.store import ParamStore
 
@@ -34,8 +35,10 @@ class LiveSession:
     """One show: the engine on its render thread, plus the outputs and controls around it."""
 
     def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
-                 offline: bool = False, fixed_size: bool = False) -> None:
-        """`fixed_size`: the size was set on the command line, so preset switches keep it."""
+                 offline: bool = False, fixed_size: bool = False, publish_depth: bool = False) -> None:
+        """`fixed_size`: the size was set on the command line, so preset switches keep it.
+
+        `publish_depth`: frames carry the depth map (an output shows it; the depth model loads)."""
         self.preset = preset
         self.fixed_size = fixed_size
         device = backend.device if backend is not None else pick_device(preset.model.device)
@@ -53,8 +56,10 @@ class LiveSession:
         self.take: LiveTake | None = None
         self.fanout = FanOut()
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline)
+        depth = build_depth(preset, self.backend, wanted=publish_depth)
         self.engine = Engine(self.backend, self.store, settings, self.fanout,
-                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)))
+                             clock or (FixedClock(preset.render.fps) if offline else LiveClock(preset.render.fps)),
+                             depth=depth, publish_depth=publish_depth)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []
         self._preset_lock = threading.Lock()

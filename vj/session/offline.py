@@ -11,6 +11,7 @@ from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FanOut, Frame
 from vj.session.components import Output
+from vj.session.depth import build_depth
 from vj.session.presets import build_store
 
 
@@ -30,14 +31,16 @@ def started_outputs(outputs: Iterable[Output]) -> Iterator[FanOut]:
 
 
 def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Output],
-                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None) -> int:
+                   backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None,
+                   publish_depth: bool = False) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure."""
     backend = backend if backend is not None else load_backend(preset.model)
     store = build_store(preset, backend)
+    depth = build_depth(preset, backend, wanted=publish_depth)
     with started_outputs(outputs) as fanout:
         engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                        preset.render.fps, offline=True),
-                        fanout, FixedClock(preset.render.fps))
+                        fanout, FixedClock(preset.render.fps), depth=depth, publish_depth=publish_depth)
         try:
             engine.prime(store.prompts())
             for _ in range(frames):
