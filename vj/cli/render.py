@@ -48,11 +48,13 @@ def cmd_render(args: argparse.Namespace) -> int:
     from vj.engine.backends import load_backend
     from vj.engine.backends.sizes import check_size_before_load
     from vj.output.recorder import VideoRecorder
+    from vj.session.depth import check_depth_before_load
     from vj.session.offline import render_offline
 
     check_video_path(args.out, "--out")
     preset = render_preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    check_depth_before_load(preset)
     frames = args.frames or preset.render.frames
     if frames < 1:
         raise VjError(f"--frames must be at least 1, found {frames}")

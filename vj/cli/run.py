@@ -10,11 +10,18 @@ from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control
-from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
+from vj.cli.run_outputs import (
+    add_output_arguments,
+    attach_outputs,
+    check_output_arguments,
+    prepare_outputs,
+    wants_depth,
+)
 from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
+    from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
 
 
@@ -48,10 +55,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_output_arguments(args)
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    check_depth_before_load(preset, wanted=wants_depth(args))
     check_run_before_load(args)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
-    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
+    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None,
+                          publish_depth=wants_depth(args))
     attach_run_components(session, args)
     print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
     with signals_stop_the_show() as signalled:

@@ -52,6 +52,7 @@ class DepthModel:
     std: tuple[float, float, float]
     patch: int  # input sides must be multiples of this
     metric: bool  # output is depth (larger = farther) rather than inverse depth
+    keep_aspect: bool = True  # the processor keeps the frame's aspect (else a square input)
 
     @property
     def device(self) -> torch.device:
@@ -67,19 +68,19 @@ def tiny_depth_config() -> Any:
     from transformers import DepthAnythingConfig, Dinov2Config
 
     backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, mlp_ratio=2, image_size=56,
-                            patch_size=14, out_indices=[1, 2, 3, 4], apply_layernorm=True,
-                            reshape_hidden_states=False)
+                            patch_size=14, out_indices=[1, 2, 3, 4],  # type: ignore[call-arg]
+                            apply_layernorm=True, reshape_hidden_states=False)
     return DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[8, 16, 32, 32],
                                fusion_hidden_size=16, head_hidden_size=8, patch_size=14)
 
 
 def depth_model_from_module(module: Any, name: str, mean: tuple[float, float, float] = IMAGENET_MEAN,
-                            std: tuple[float, float, float] = IMAGENET_STD) -> DepthModel:
+                            std: tuple[float, float, float] = IMAGENET_STD, keep_aspect: bool = True) -> DepthModel:
     config = module.config
     metric = config.model_type in _METRIC_TYPES or getattr(config, "depth_estimation_type", "") == "metric"
     patch = int(getattr(config, "patch_size", None) or getattr(getattr(config, "backbone_config", None),
                                                                 "patch_size", 1) or 1)
-    return DepthModel(module.eval(), name, mean, std, patch, metric)
+    return DepthModel(module.eval(), name, mean, std, patch, metric, keep_aspect)
 
 
 def build_tiny_depth_model(device: torch.device, dtype: torch.dtype, seed: int = 0) -> DepthModel:
@@ -87,27 +88,32 @@ def build_tiny_depth_model(device: torch.device, dtype: torch.dtype, seed: int =
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = DepthAnythingForDepthEstimation(tiny_depth_config())
+        module: Any = DepthAnythingForDepthEstimation(tiny_depth_config())
     return depth_model_from_module(module.to(device=device, dtype=dtype), TINY_DEPTH)
 
 
-def _processor_stats(folder: Path, name: str) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+Stats = tuple[float, float, float]
+
+
+def _processor_config(folder: Path, name: str) -> tuple[Stats, Stats, bool]:
+    """The processor's mean, std and whether it keeps the aspect ratio (DPT's processors do not)."""
     path = folder / "preprocessor_config.json"
     if not path.is_file():
         raise BackendUnavailable(f"depth model {name!r} has no preprocessor_config.json (its image mean and std)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         mean, std = tuple(float(v) for v in data["image_mean"]), tuple(float(v) for v in data["image_std"])
+        keep_aspect = bool(data.get("keep_aspect_ratio", False))
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BackendUnavailable(f"depth model {name!r}: preprocessor_config.json has no readable image_mean/"
                                  f"image_std ({err})") from err
     if len(mean) != 3 or len(std) != 3:
         raise BackendUnavailable(f"depth model {name!r}: expected 3 image_mean/image_std values, found "
                                  f"{len(mean)}/{len(std)}")
-    return mean, std  # type: ignore[return-value]
+    return mean, std, keep_aspect  # type: ignore[return-value]
 
 
-def _local_folder(source: str) -> Path:
+def depth_model_folder(source: str) -> Path:
     """The model's folder: a local path, or the cached snapshot of a hub id (never downloaded)."""
     path = Path(source).expanduser()
     if path.exists():
@@ -131,8 +137,8 @@ def load_depth_model(source: str, device: torch.device, dtype: torch.dtype) -> D
     """A depth model by resolved source (see `resolve_depth_source`). Raises `BackendUnavailable`."""
     if source == TINY_DEPTH:
         return build_tiny_depth_model(device, dtype)
-    folder = _local_folder(source)
-    mean, std = _processor_stats(folder, source)
+    folder = depth_model_folder(source)
+    mean, std, keep_aspect = _processor_config(folder, source)
     from transformers import AutoModelForDepthEstimation
 
     try:
@@ -141,7 +147,7 @@ def load_depth_model(source: str, device: torch.device, dtype: torch.dtype) -> D
         first = str(err).splitlines()[0] if str(err) else ""
         raise BackendUnavailable(f"depth model {source!r} could not be loaded as a transformers depth-estimation "
                                  f"model ({type(err).__name__}: {first})") from err
-    model = depth_model_from_module(module.to(device), source, mean, std)
+    model = depth_model_from_module(module.to(device), source, mean, std, keep_aspect)
     log.info("loaded depth model %s on %s (%s output)", source, device, "metric" if model.metric else "inverse-depth")
     return model
 
@@ -204,7 +210,10 @@ class DepthEstimator:
     def estimate(self, image: torch.Tensor) -> torch.Tensor:
         """One model run: [1, 3, H, W] RGB in [0, 1] → nearness [1, 1, H, W], not blended."""
         _, _, height, width = image.shape
-        size = model_input_size(width, height, self.resolution, self.model.patch)
+        if self.model.keep_aspect:
+            size = model_input_size(width, height, self.resolution, self.model.patch)
+        else:
+            size = model_input_size(self.resolution, self.resolution, self.resolution, self.model.patch)
         dtype = self.model.dtype
         x = F.interpolate(image.to(dtype), size=size, mode="bilinear", align_corners=False, antialias=True)
         mean, std = self._mean_std(x.device, dtype)

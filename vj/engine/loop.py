@@ -28,12 +28,12 @@ from vj.engine.backends.base import Backend
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.cpu_threads import claim_the_render_cores
+from vj.engine.depth import DepthEstimator
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.warp import Motion2D, warp_2d
-from vj.engine.depth import DepthEstimator
 from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
