@@ -46,6 +46,7 @@ def test_model_input_keeps_aspect_in_patch_multiples() -> None:
     h, w = model_input_size(960, 540, 252, 14)
     assert w == 252 and h % 14 == 0 and abs(h / w - 540 / 960) < 0.06
     assert model_input_size(64, 64, 5, 14) == (14, 14)
+    assert model_input_size(64, 64, 252, 14) == (70, 70)  # a small frame is not blown up
 
 
 def test_the_estimate_uses_the_processors_mean_and_std(tiny: DepthEstimator) -> None:

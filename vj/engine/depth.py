@@ -153,8 +153,8 @@ def load_depth_model(source: str, device: torch.device, dtype: torch.dtype) -> D
 
 
 def model_input_size(width: int, height: int, resolution: int, patch: int) -> tuple[int, int]:
-    """(h, w) with the longer side about `resolution`, both multiples of `patch`, aspect kept."""
-    scale = resolution / max(width, height)
+    """(h, w) with the longer side about `resolution` (never above the frame's), multiples of `patch`."""
+    scale = min(resolution / max(width, height), 1.0)
     def side(n: int) -> int:
         return max(patch, round(n * scale / patch) * patch)
     return side(height), side(width)
