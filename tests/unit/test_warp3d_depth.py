@@ -158,3 +158,16 @@ def test_the_warp_runs_on_meta_tensors_without_host_reads() -> None:
             out = warp_3d(img, camera, border, depth, sampling)
             assert out.device.type == "meta" and out.shape == img.shape
     assert warp_3d(img, camera).shape == img.shape  # the flat plane too
+
+
+def test_a_steady_warp_makes_no_host_to_device_copies() -> None:
+    # The camera is nine Python floats and the pixel grid is cached: nothing crosses per frame.
+    from tests.unit.host_copies import count_host_copies
+
+    img = torch.empty(1, 3, 64, 96, device="meta")
+    depth = z_from_nearness(torch.empty(1, 1, 64, 96, device="meta"), 0.7)
+    warp_3d(img, Camera3D(translation_x=1.0), depth=depth)  # builds the cached grid
+    with count_host_copies() as copies:
+        for frame in range(3):
+            warp_3d(img, Camera3D(1.0 + frame, 2.0, 3.0, 0.5, 0.4, 0.3), "zeros", depth, "bicubic")
+    assert copies.count == 0, copies.ops
