@@ -85,3 +85,17 @@ def test_vj_render_with_a_tiny_depth_model_and_a_missing_one(tmp_path: Path, cap
     assert "rendering" not in err  # refused before the diffusion model loaded
     assert main([*args, "--depth-model", "not a model"]) != 0
     assert "depth.model" in capsys.readouterr().err
+
+
+def test_a_show_that_publishes_depth_loads_the_model_even_in_2d(tiny_backend, tiny_preset: PresetConfig) -> None:  # noqa: ANN001
+    from vj.session.live import LiveSession
+
+    preset = tiny_preset.replace(depth=DepthConfig(resolution=56))
+    plain = LiveSession(preset, backend=tiny_backend, offline=True)
+    assert plain.engine.depth is None  # a 2D preset that names no depth model loads none
+    session = LiveSession(preset, backend=tiny_backend, offline=True, publish_depth=True)
+    sink = CollectFrames()
+    session.add_output(sink)
+    session.run(frames=2)
+    assert session.engine.depth is not None and session.engine.depth.model.name == "tiny"
+    assert all(f.depth is not None and f.depth.shape == (64, 64) for f in sink.frames)

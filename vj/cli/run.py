@@ -21,7 +21,6 @@ from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
-    from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
 
 
@@ -50,6 +49,7 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 def cmd_run(args: argparse.Namespace) -> int:
     prepare_outputs(args)  # before the session imports PyAV, and before the model loads
     from vj.engine.backends.sizes import check_size_before_load
+    from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
 
     check_output_arguments(args)
