@@ -10,7 +10,7 @@ Stages, each timed alone on the same random frame (median of --repeats runs afte
 The Depth Anything V2 Small row is its architecture (24.8 M parameters) with random weights: the
 weights cannot be downloaded here, and the cost does not depend on them.
 
-Usage: .venv/bin/python benchmarks/depth_warp.py [--size 512] [--resolutions 252 518] [--repeats 5]
+Usage: .venv/bin/python benchmarks/depth_warp.py [--size 512] [--resolutions 252 518] [--repeats 5] [--threads N]
 Prints a table; it asserts nothing (speed targets are not tests).
 """
 
@@ -53,7 +53,11 @@ def main() -> None:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[252, 518], help="depth model input sizes")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-small", action="store_true", help="leave out Depth Anything V2 Small")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (on a loaded shared VM, 1 avoids "
+                                                    "every small op waiting for a second thread to be scheduled)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     frame = torch.rand(1, 3, args.size, args.size)
     rows: list[tuple[str, str, float]] = []
