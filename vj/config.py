@@ -30,6 +30,7 @@ from vj.config_checks import (
     multiple_of,
     one_of,
 )
+from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.files import is_file, read_utf8
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
@@ -84,6 +85,21 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_items(self, "loras", LoraConfig)
+        check_scalar_fields(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepthConfig:
+    """The depth model of the 3D warp (vj.engine.depth), checked before anything loads."""
+
+    model: str = config_field("", check_depth_source,
+                              "'' (Depth Anything V2 Small; 'tiny' with the tiny model), a Hugging Face id, a local "
+                              "folder, 'tiny', 'none' (a flat plane) or a Deforum depth_algorithm name")
+    resolution: int = config_field(252, check_range(14, 2048), "longer side the depth model sees, in pixels")
+    every_n: int = config_field(1, check_range(1, 240), "estimate depth every N frames (reuse it in between)")
+    ema: float = config_field(0.5, check_range(0.0, 0.99), "fraction of the last depth map kept (0 = no smoothing)")
+
+    def __post_init__(self) -> None:
         check_scalar_fields(self)
 
 
@@ -233,6 +249,7 @@ class PresetConfig:
     name: str = config_field("untitled")
     description: str = config_field("")
     model: ModelConfig = field(default_factory=ModelConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     prompts: PromptsConfig = field(default_factory=PromptsConfig)
     params: Mapping[str, ParamValue] = field(default_factory=lambda: MappingProxyType({}))
@@ -259,7 +276,8 @@ class PresetConfig:
                        device: str | None = None, tiny_vae: str | None = None,
                        compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
                        sampler: str | None = None, strength: float | None = None, backend: str | None = None,
-                       cfg: str | None = None, loras: list[tuple[str, float]] | None = None) -> PresetConfig:
+                       cfg: str | None = None, loras: list[tuple[str, float]] | None = None,
+                       depth_model: str | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
@@ -273,7 +291,10 @@ class PresetConfig:
                                            ("sampler", sampler), ("strength", strength)) if v is not None}
         model_cfg = _construct(ModelConfig, {**_asdict(self.model), **model_changes}, source, "model")
         render_cfg = _construct(RenderConfig, {**_asdict(self.render), **render_changes}, source, "render")
-        changes = {"model": model_cfg, "render": render_cfg, "params": {**self.params, **param_changes}}
+        depth_changes = {"model": depth_model} if depth_model is not None else {}
+        depth_cfg = _construct(DepthConfig, {**_asdict(self.depth), **depth_changes}, source, "depth")
+        changes = {"model": model_cfg, "render": render_cfg, "depth": depth_cfg,
+                   "params": {**self.params, **param_changes}}
         return _construct(PresetConfig, {**_asdict(self), **changes}, source, "")
 
 
@@ -284,6 +305,7 @@ def _asdict(obj: Any) -> dict[str, Any]:
 # The PresetConfig fields that hold a nested config (a TOML table of its own).
 _NESTED: dict[str, type] = {
     "model": ModelConfig,
+    "depth": DepthConfig,
     "render": RenderConfig,
     "prompts": PromptsConfig,
     "schedule": ScheduleConfig,

@@ -30,6 +30,7 @@ class Frame:
     seed: int = 0
     diffused: bool = True
     stage_ms: Mapping[str, float] = field(default_factory=dict)
+    depth: np.ndarray | None = None  # greyscale uint8 (height, width), 255 = nearest, when asked for
 
     @property
     def height(self) -> int:

@@ -121,6 +121,15 @@ class BorderMode(StrEnum):
     REPLICATE = "replicate"
     REFLECT = "reflect"
     WRAP = "wrap"
+    ZEROS = "zeros"  # black outside the frame (Deforum's 3D padding_mode "zeros")
+
+
+class SamplingMode(StrEnum):
+    """How a warp interpolates the previous frame (Deforum's sampling_mode)."""
+
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    NEAREST = "nearest"
 
 
 class AnimationMode(StrEnum):
@@ -167,6 +176,7 @@ def choice_values(choices: type[StrEnum]) -> tuple[str, ...]:
 
 
 BORDER_MODES = choice_values(BorderMode)
+SAMPLING_MODES = choice_values(SamplingMode)
 ANIMATION_MODES = choice_values(AnimationMode)
 COLOR_COHERENCE_MODES = choice_values(ColourSpace)
 NOISE_TYPES = choice_values(NoiseType)
@@ -218,7 +228,8 @@ class FrameParams:
                                   "pan per frame; + moves content down", Motion.ADDITIVE)
     transform_center_x: float = _float("motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, x")
     transform_center_y: float = _float("motion", 0.5, 0.0, 1.0, "fraction", 0.25, "pivot of zoom and rotation, y")
-    border: BorderMode = _choice("motion", BorderMode.REPLICATE, "how the warp fills uncovered pixels")
+    border: BorderMode = _choice("motion", BorderMode.REPLICATE,
+                                "how the warp fills uncovered pixels (zeros: black)")
     animation_mode: AnimationMode = _choice("motion", AnimationMode.TWO_D,
                                             "2d: zoom/angle/pan warp; 3d: perspective camera")
     translation_z: float = _float("motion", 0.0, -100.0, 100.0, "units/frame", 0.25,
@@ -230,6 +241,14 @@ class FrameParams:
     rotation_3d_z: float = _float("motion", 0.0, -45.0, 45.0, "deg/frame", 0.25,
                                   "3D: roll; + counter-clockwise", Motion.ADDITIVE)
     fov: float = _float("motion", 70.0, 1.0, 170.0, "deg", 0.25, "3D: camera field of view")
+    near: float = _float("motion", 200.0, 1.0, 100_000.0, "units", 0.25,
+                         "3D: nearest depth (Deforum units, 200 = 1); nearer pixels are pushed back to it")
+    far: float = _float("motion", 10_000.0, 1.0, 100_000.0, "units", 0.25,
+                        "3D: farthest depth; farther pixels become a flat backdrop at it")
+    depth_weight: float = _float("motion", 1.0, 0.0, 4.0, "weight", 0.25,
+                                 "3D: how much depth varies parallax (0 = flat plane, 1 = Deforum's z = 2 - d)")
+    sampling_mode: SamplingMode = _choice("motion", SamplingMode.BILINEAR,
+                                          "3D: warp interpolation, bilinear, bicubic or nearest")
     strength: float = _float("diffusion", 0.65, 0.0, 1.0, "fraction", 0.15,
                              "fraction of the previous frame kept (Deforum); denoise = 1 - strength")
     guidance: float = _float("diffusion", 1.0, 0.0, 20.0, "scale", 0.15, "classifier-free guidance; <=1 means no CFG")

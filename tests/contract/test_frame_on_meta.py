@@ -165,8 +165,6 @@ def test_seed_morph_prompt_fade_and_slerp_blend_run_on_the_device(models) -> Non
     steady_frame(run)  # mid-morph, mid-fade
 
 
-@pytest.mark.xfail(strict=True, reason="warp3d still builds its rotation and projection tensors on the host "
-                                       "every frame (being rewritten with real depth, sync-free)")
 def test_3d_warp_frame_makes_no_transfer(models) -> None:  # noqa: ANN001
     run = start(backend(models), dict(steps=1, animation_mode="3d", translation_z=10.0, rotation_3d_y=2.0))
     run.engine.render_frame()

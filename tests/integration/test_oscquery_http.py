@@ -78,7 +78,7 @@ def test_tree_follows_the_specification(served: tuple[OscQueryServer, ParamStore
     assert zoom["RANGE"] == [{"MIN": 0.5, "MAX": 2.0}] and zoom["VALUE"] == [pytest.approx(1.02)]
     assert zoom["DESCRIPTION"]
     border = root["CONTENTS"]["vj"]["CONTENTS"]["border"]
-    assert border["TYPE"] == "s" and border["RANGE"] == [{"VALS": ["replicate", "reflect", "wrap"]}]
+    assert border["TYPE"] == "s" and border["RANGE"] == [{"VALS": ["replicate", "reflect", "wrap", "zeros"]}]
     assert root["CONTENTS"]["vj"]["CONTENTS"]["steps"]["TYPE"] == "i"
     assert methods >= 2 * len(store.registry) + 16  # params, /norm, prompts and weights, commands
     lfo = root["CONTENTS"]["vj"]["CONTENTS"]["lfo"]["CONTENTS"]

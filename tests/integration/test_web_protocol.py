@@ -126,7 +126,7 @@ def test_connect_gets_the_whole_state(served: tuple[Show, WebServer]) -> None:
     zoom = next(p for g in state["params"] for p in g["params"] if p["name"] == "zoom")
     assert (zoom["min"], zoom["max"], zoom["unit"]) == (0.5, 2.0, "x/frame")
     border = next(p for g in state["params"] for p in g["params"] if p["name"] == "border")
-    assert border["choices"] == ["replicate", "reflect", "wrap"]
+    assert border["choices"] == ["replicate", "reflect", "wrap", "zeros"]
     assert "spiral" in state["presets"] and state["preset"] == show.preset.name
     assert state["prompts"]["entries"][0]["text"] == show.store.prompts().entries[0].text
     assert state["quantise"] == "off" and state["tempo"]["bpm"] == 120.0

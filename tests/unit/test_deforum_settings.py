@@ -84,10 +84,12 @@ def test_zoom_tunnel_settings(caplog: pytest.LogCaptureFixture) -> None:
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # ONE warning lists everything left out
     text = warnings[0].getMessage()
-    for key in ("kernel_schedule", "noise_multiplier_schedule", "steps=25", "depth_algorithm",
+    for key in ("kernel_schedule", "noise_multiplier_schedule", "steps=25",
                 "enable_perspective_flip", "hybrid_composite", "sd_model_name"):
         assert key in text
-    assert "translation_z" not in text  # 3D keys do nothing in 2D mode, in Deforum too
+    for key in ("translation_z", "depth_algorithm", "padding_mode", "sampling_mode", "midas_weight"):
+        assert key not in text  # 3D keys do nothing in 2D mode, in Deforum too
+    assert "depth" not in result.data
 
 
 def test_rotation_settings_map_units_and_seed_schedule() -> None:
@@ -214,3 +216,25 @@ def test_settings_json_errors(tmp_path: Path) -> None:
     listed.write_text(json.dumps({"prompts": ["a"]}))
     with pytest.raises(ConfigError, match="prompts: expected an object"):
         load_settings(str(listed))
+
+
+def test_a_3d_file_brings_padding_sampling_near_far_and_its_depth_model() -> None:
+    settings = {"animation_mode": "3D", "padding_mode": "zeros", "sampling_mode": "nearest",
+                "near_schedule": "0: (300)", "far_schedule": "0: (5000)", "depth_algorithm": "Zoe",
+                "midas_weight": 0.3, "border": "wrap", "prompts": {"0": "a"}, "seed": 1}
+    result = convert_settings(settings, "s.txt")
+    params = result.preset.params
+    assert params["border"] == "zeros" and params["sampling_mode"] == "nearest"  # 3D pads by padding_mode
+    assert params["near"] == 300 and params["far"] == 5000
+    assert result.preset.depth.model == "Zoe" and "depth_weight" not in params  # midas_weight: "(old)" blends only
+    assert not {"padding_mode", "sampling_mode", "depth_algorithm", "midas_weight", "border"} & set(result.unsupported)
+    assert any("Intel/zoedepth-nyu-kitti" in note for note in result.notes)
+    old = convert_settings({**settings, "depth_algorithm": "Midas+AdaBins (old)"}, "s.txt")
+    assert old.preset.params["depth_weight"] == 0.3
+    flat = convert_settings({**settings, "use_depth_warping": False}, "s.txt")
+    assert flat.preset.depth.model == "none"
+    defaults = convert_settings({"animation_mode": "3D", "prompts": {"0": "a"}, "seed": 1}, "s.txt").preset
+    assert defaults.params["sampling_mode"] == "bicubic" and defaults.params["border"] == "replicate"  # Deforum's
+    assert defaults.depth.model == ""  # no depth_algorithm in the file: vj's default model
+    bad = convert_settings({**settings, "depth_algorithm": "Marigold"}, "s.txt")
+    assert bad.unsupported["depth_algorithm"] == "Marigold"

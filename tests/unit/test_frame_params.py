@@ -46,7 +46,7 @@ def test_fields_match_the_registry_in_names_order_kinds_and_defaults() -> None:
 
 
 def test_choice_strings_are_the_ones_presets_osc_and_timelines_carry() -> None:
-    assert BORDER_MODES == ("replicate", "reflect", "wrap")
+    assert BORDER_MODES == ("replicate", "reflect", "wrap", "zeros")
     assert ANIMATION_MODES == ("2d", "3d")
     assert COLOR_COHERENCE_MODES == ("none", "rgb", "hsv", "lab")
     assert NOISE_TYPES == ("gaussian", "perlin")

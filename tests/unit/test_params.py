@@ -31,7 +31,7 @@ def test_norm_maps_onto_the_range_and_choices_by_position() -> None:
     assert store.set_norm("border", 1.0)
     snap = store.snapshot(0, 0.0, 0.0)
     assert snap["angle"] == pytest.approx(-45 + 0.75 * 90)
-    assert snap["border"] == "wrap"
+    assert snap["border"] == "zeros"  # the last choice
 
 
 def test_identical_resends_cost_nothing() -> None:

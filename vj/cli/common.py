@@ -41,6 +41,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cfg", choices=CFG_MODES,
                    help="guidance > 1: rcfg-self (default: residual CFG, one UNet call a step), rcfg-initialize "
                         "(negative prompt on the first step only), full (negative prompt every step, batch 2)")
+    g.add_argument("--depth-model", metavar="MODEL",
+                   help="depth model of the 3D warp: a Hugging Face id (from the local cache), a local folder, "
+                        "'tiny' (random, for tests), 'none' (a flat plane) or a Deforum depth_algorithm name "
+                        "(default: Depth Anything V2 Small; tiny with --model tiny)")
     add_input_arguments(parser)
     add_verbose_argument(parser)
 
@@ -62,5 +66,5 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
                                    steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                    compile=args.compile, dtype=args.dtype, guidance=args.guidance,
                                    sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
-                                   loras=getattr(args, "lora", None))
+                                   loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None))
     return apply_input_overrides(preset, args)

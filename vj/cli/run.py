@@ -11,7 +11,13 @@ from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_audio import add_audio_arguments, attach_audio, check_audio_before_load
 from vj.cli.run_controls import add_live_control_arguments, attach_live_control, check_live_control_before_load
-from vj.cli.run_outputs import add_output_arguments, attach_outputs, check_output_arguments, prepare_outputs
+from vj.cli.run_outputs import (
+    add_output_arguments,
+    attach_outputs,
+    check_output_arguments,
+    prepare_outputs,
+    wants_depth,
+)
 from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
 from vj.cli.warmup import warm_up_with_progress
@@ -48,11 +54,13 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 def cmd_run(args: argparse.Namespace) -> int:
     prepare_outputs(args)  # before the session imports PyAV, and before the model loads
     from vj.engine.backends.sizes import check_size_before_load
+    from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
 
     check_output_arguments(args)
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
+    check_depth_before_load(preset, wanted=wants_depth(args))
     check_run_before_load(args)
     from vj.input.open import check_inputs
 
@@ -61,7 +69,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_audio_before_load(args, preset)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
-    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs)
+    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs,
+                          publish_depth=wants_depth(args))
     attach_run_components(session, args)
     try:
         warm_up_with_progress(session, program_presets(args))

@@ -45,6 +45,16 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
                    help="share the output as a Spout sender (Windows; pip install 'vj[spout]'); default name 'vj'")
     g.add_argument("--syphon", nargs="?", const="vj", metavar="NAME",
                    help="share the output as a Syphon server (macOS 11+; pip install 'vj[syphon]'); default name 'vj'")
+    g.add_argument("--show", choices=("image", "depth"), default="image",
+                   help="what the preview window shows: the picture (default) or the depth map (greyscale, white = "
+                        "near; loads the depth model)")
+    g.add_argument("--ndi-depth", action="store_true",
+                   help="also send the depth map as a second NDI source, 'NAME depth' (a matte for the mixer)")
+
+
+def wants_depth(args: argparse.Namespace) -> bool:
+    """Whether an output shows the depth map (the frames then carry it, and the depth model loads)."""
+    return getattr(args, "show", "image") == "depth" or bool(getattr(args, "ndi_depth", False))
 
 
 CURRENT_MONITOR = "current"
@@ -89,6 +99,7 @@ def check_output_arguments(args: argparse.Namespace) -> None:
 
 
 def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
+    from vj.output.channels import DepthChannel
     from vj.output.preview import PreviewActions, PreviewWindow
     from vj.output.take import LiveTake
     from vj.output.texture_share import SPOUT, SYPHON, TextureShareOutput
@@ -107,10 +118,13 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
         take.start_recording()
     if args.vcam:
         session.add_output(VirtualCameraOutput(fps, backend=args.vcam_backend, device=args.vcam_device))
-    if args.ndi:
+    if args.ndi or args.ndi_depth:
         from vj.output.ndi import NdiOutput
 
-        session.add_output(NdiOutput(fps, name=args.ndi_name))
+        if args.ndi:
+            session.add_output(NdiOutput(fps, name=args.ndi_name))
+        if args.ndi_depth:
+            session.add_output(DepthChannel(NdiOutput(fps, name=f"{args.ndi_name} depth")))
     for flag, kind in (("spout", SPOUT), ("syphon", SYPHON)):
         name = getattr(args, flag, None)
         if name is not None:  # off with one line on another platform (TextureShareOutput.start)
@@ -122,6 +136,7 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
                                  freeze=lambda: session.performer.freeze(None), panic=session.performer.panic,
                                  is_recording=lambda: take.is_recording, fps=lambda: session.engine.stats.fps,
                                  bpm=lambda: session.tempo.bpm)
-        session.add_output(PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,
-                                         fullscreen=args.preview_fullscreen is not None, monitor=args.preview_monitor,
-                                         show_help=args.preview_help, show_status=args.preview_status))
+        preview = PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,
+                                fullscreen=args.preview_fullscreen is not None, monitor=args.preview_monitor,
+                                show_help=args.preview_help, show_status=args.preview_status)
+        session.add_output(DepthChannel(preview) if args.show == "depth" else preview)

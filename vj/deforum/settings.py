@@ -23,6 +23,7 @@ import tomli_w
 
 from vj.config import PresetConfig, parse_preset
 from vj.deforum.video_input import VIDEO_INPUT, convert_inputs
+from vj.depth_sources import DEFORUM_DEPTH_ALGORITHMS, NO_DEPTH
 from vj.errors import ConfigError
 from vj.registry import REGISTRY, SEED_MODULUS
 from vj.schedule.expressions import ExpressionError
@@ -42,7 +43,8 @@ DEFORUM_DEFAULTS: Mapping[str, Any] = {
     "seed_schedule": '0:(s), 1:(-1), "max_f-2":(-1), "max_f-1":(s)', "amount_schedule": "0: (0.1)",
     "sigma_schedule": "0: (1)", "threshold_schedule": "0: (0)", "color_coherence": "LAB",
     "diffusion_cadence": 2, "sampler": "Euler a", "steps": 25, "animation_prompts_positive": "",
-    "animation_prompts_negative": "nsfw, nude",
+    "animation_prompts_negative": "nsfw, nude", "near_schedule": "0: (200)", "far_schedule": "0: (10000)",
+    "padding_mode": "border", "sampling_mode": "bicubic",
 }
 
 # Deforum schedule key → (vj parameter, unit factor). Deforum's anti-blur threshold is in
@@ -59,10 +61,13 @@ SCHEDULES: Mapping[str, tuple[str, float]] = {
 SCHEDULES_3D: Mapping[str, tuple[str, float]] = {
     "translation_z": ("translation_z", 1.0), "rotation_3d_x": ("rotation_3d_x", 1.0),
     "rotation_3d_y": ("rotation_3d_y", 1.0), "rotation_3d_z": ("rotation_3d_z", 1.0),
-    "fov_schedule": ("fov", 1.0),
+    "fov_schedule": ("fov", 1.0), "near_schedule": ("near", 1.0), "far_schedule": ("far", 1.0),
 }
+# Deforum's 3D grid_sample padding → vj's border mode.
+PADDING_MODES = {"border": "replicate", "reflection": "reflect", "zeros": "zeros"}
+DEPTH_KEYS = ("padding_mode", "sampling_mode", "depth_algorithm", "use_depth_warping", "midas_weight")
 MOTION_2D = ("angle", "zoom")  # ignored by Deforum in 3D mode
-MOTION_3D = tuple(SCHEDULES_3D)
+MOTION_3D = (*SCHEDULES_3D, *DEPTH_KEYS)
 SAMPLERS = {"euler a": "euler_a", "euler_a": "euler_a", "euler_ancestral": "euler_a", "lcm": "lcm"}
 # Keys that only name files, folders, UI state or output post-processing: nothing to render.
 OUTPUT_ONLY = {
@@ -270,11 +275,16 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
     origin["params.seed_iter_n"] = "seed_iter_N"
     params["seed_morph_s"] = 0.0  # Deforum jumps between seeds; vj's live morph is off
 
-    border = str(use("border")).lower()
-    if border in REGISTRY["border"].choices:
-        params["border"] = border
+    depth: dict[str, Any] = {}
+    if three_d and has_3d:
+        consumed.add("border")  # 3D mode pads by padding_mode instead
+        _map_3d_image_keys(merged, settings, use, params, depth, unsupported, notes)
     else:
-        unsupported["border"] = border
+        border = str(use("border")).lower()
+        if border in REGISTRY["border"].choices:
+            params["border"] = border
+        else:
+            unsupported["border"] = border
     noise_type = str(use("noise_type")).lower()
     # Deforum's "uniform" mode blends toward randn noise, i.e. gaussian; perlin is perlin.
     params["noise_type"] = {"uniform": "gaussian", "gaussian": "gaussian", "perlin": "perlin"}.get(noise_type, "")
@@ -337,6 +347,8 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
     }
     if input_table:
         data["input"] = input_table
+    if depth:
+        data["depth"] = depth
     if schedules:
         data["schedules"] = schedules
     if prompt_schedule:
@@ -344,6 +356,39 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
         data["prompts"] = {"mix": [{"text": _first_prompt(prompt_schedule), "weight": 1.0}]}
     preset = _validated(data, source, origin)
     return ImportResult(data, preset, unsupported, output_only, notes)
+
+
+def _map_3d_image_keys(merged: Mapping[str, Any], settings: Mapping[str, Any], use: Any, params: dict[str, Any],
+                       depth: dict[str, Any], unsupported: dict[str, Any], notes: list[str]) -> None:
+    """padding_mode, sampling_mode and the depth model keys of a 3D file."""
+    padding = str(use("padding_mode")).strip().lower()
+    if padding in PADDING_MODES:
+        params["border"] = PADDING_MODES[padding]
+    else:
+        unsupported["padding_mode"] = merged["padding_mode"]
+    sampling = str(use("sampling_mode")).strip().lower()
+    if sampling in REGISTRY["sampling_mode"].choices:
+        params["sampling_mode"] = sampling
+    else:
+        unsupported["sampling_mode"] = merged["sampling_mode"]
+    for key in ("depth_algorithm", "use_depth_warping", "midas_weight"):
+        if key in settings:
+            use(key)
+    algorithm = str(settings.get("depth_algorithm", "")).strip()
+    if settings.get("use_depth_warping", True) is False:
+        depth["model"] = NO_DEPTH
+    elif algorithm.lower() in DEFORUM_DEPTH_ALGORITHMS:
+        depth["model"] = algorithm
+        notes.append(f"depth_algorithm {algorithm!r} runs as {DEFORUM_DEPTH_ALGORITHMS[algorithm.lower()]} "
+                     "(--depth-model to choose another)")
+    elif algorithm:
+        unsupported["depth_algorithm"] = algorithm
+    if "midas_weight" in settings:
+        weight = settings["midas_weight"]
+        # Only Deforum's "(old)" blends read midas_weight (MiDaS against a second estimate);
+        # vj blends its one estimate against the flat plane by the same weight.
+        if algorithm.lower().endswith("(old)") and isinstance(weight, (int, float)) and not isinstance(weight, bool):
+            params["depth_weight"] = min(max(float(weight), 0.0), REGISTRY["depth_weight"].maximum)
 
 
 def _first_prompt(prompt_schedule: Mapping[str, str]) -> str:

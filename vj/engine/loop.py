@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +35,7 @@ from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning import Conditioning
 from vj.engine.cpu_threads import claim_the_render_cores
+from vj.engine.depth import DepthEstimator
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.noise import add_noise
@@ -43,7 +45,7 @@ from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
 from vj.engine.warp import Motion2D, warp_2d_fn
-from vj.engine.warp3d import Camera3D, warp_3d
+from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
@@ -97,6 +99,7 @@ class _Ticket:
     timer: StageTimer
     image: torch.Tensor  # the frame on the device: the feedback restarts from it if a later one is bad
     start_s: float
+    depth: torch.Tensor | None = None  # the depth channel (uint8 on the device), when an output shows it
 
 
 def _ancestral_seed(seed: int, step: int) -> int:
@@ -107,9 +110,13 @@ class Engine:
     """Turns parameter snapshots into frames on the backend's device."""
 
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
-                 clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None) -> None:
+                 clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None,
+                 depth: DepthEstimator | None = None, publish_depth: bool = False) -> None:
         """`start_index`: the first frame's index (a replayed take that began mid-show).
-        `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage)."""
+
+        `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
+        `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
+        `publish_depth`: each Frame carries the depth map too (one more device→host copy)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -139,6 +146,9 @@ class Engine:
         self._last_good: torch.Tensor | None = None
         self._anchor_index = -1
         self._last_publish_s = 0.0
+        self.depth = depth
+        self.publish_depth = publish_depth and depth is not None
+        self._depth_host: torch.Tensor | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
@@ -191,6 +201,8 @@ class Engine:
                 if img is not None:
                     setattr(self, attr, F.interpolate(img, size=size, mode="bilinear", align_corners=False))
             self._noise.resize(self._latent_shape())
+            if self.depth is not None:
+                self.depth.reset()
 
     def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
         """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
@@ -200,14 +212,25 @@ class Engine:
         if p.animation_mode is AnimationMode.THREE_D:
             camera = Camera3D(
                 p.translation_x, p.translation_y, p.translation_z,
-                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov,
+                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov, p.near, p.far,
             ).scaled(frames)
-            return lambda image: warp_3d(image, camera, border)
+            depth = self._depth_z(snap, camera)
+            sampling = p.sampling_mode
+            return lambda image: warp_3d(image, camera, border, depth, sampling)
         motion = Motion2D(
             zoom=p.zoom, angle_deg=p.angle, translation_x=p.translation_x, translation_y=p.translation_y,
             center_x=p.transform_center_x, center_y=p.transform_center_y,
         ).scaled(frames)
         return warp_2d_fn(motion, border)
+
+    def _depth_z(self, snap: ParamSnapshot, camera: Camera3D) -> torch.Tensor | None:
+        """Depth z of the newest diffused image (Deforum's depth source), or None for the flat plane."""
+        source = self._turbo_next
+        if self.depth is None or source is None or snap.params.depth_weight == 0.0:
+            return None
+        if camera.is_identity() and not self.publish_depth:
+            return None  # nothing moves: no depth needed
+        return z_from_nearness(self.depth.nearness(source), snap.params.depth_weight)
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
@@ -308,7 +331,8 @@ class Engine:
         output = self._turbo_next
         if self._turbo_prev is not None and tween < 1.0:
             output = torch.lerp(self._turbo_prev, self._turbo_next, tween)
-        ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
+        depth = self._depth_grey(output, p.animation_mode) if self.publish_depth else None
+        ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start, depth)
         done = self._publisher.submit(output, ticket)
         timer.mark("publish")
         return self._deliver(done)
@@ -322,7 +346,8 @@ class Engine:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
             stage_ms = t.timer.stage_ms()
-            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms)
+            depth_pixels = self._depth_to_host(t.depth) if t.depth is not None else None
+            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, depth_pixels)
             self._last_good = t.image
             self.sink.offer(frame)
             now = time.perf_counter()
@@ -350,6 +375,21 @@ class Engine:
         """Publish the frame still in flight (end of a run); returns the last one handed out."""
         with torch.inference_mode():
             return self._deliver(self._publisher.flush())
+
+    def _depth_grey(self, output: torch.Tensor, mode: AnimationMode) -> torch.Tensor:
+        """The depth map as greyscale uint8 on the device (255 = nearest): the 3D warp's, or in 2D the output's."""
+        assert self.depth is not None
+        nearness = self.depth.latest
+        if mode is not AnimationMode.THREE_D or nearness is None or nearness.shape[-2:] != output.shape[-2:]:
+            nearness = self.depth.nearness(output)
+        return (nearness[0, 0] * 255).round_().clamp_(0, 255).to(torch.uint8)
+
+    def _depth_to_host(self, grey: torch.Tensor) -> np.ndarray:
+        """The depth channel's own copy out (asked for by an output; not part of the pipelined publish)."""
+        if self._depth_host is None or tuple(self._depth_host.shape) != tuple(grey.shape):
+            self._depth_host = torch.empty(grey.shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
+        self._depth_host.copy_(grey)
+        return self._depth_host.numpy().copy()
 
     # ------------------------------------------------------------------ the thread
     # Before the first good frame nothing is on stage to hold: a stage that fails this many

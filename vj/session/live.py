@@ -32,6 +32,7 @@ from vj.output.master import MasterStage
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY
 from vj.session.components import Control, Output
+from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, install_preset
@@ -44,11 +45,13 @@ class LiveSession:
     """One show: the engine on its render thread, plus the outputs and controls around it."""
 
     def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
-                 offline: bool = False, fixed_size: bool = False, inputs: CheckedInputs | None = None) -> None:
+                 offline: bool = False, fixed_size: bool = False, inputs: CheckedInputs | None = None,
+                 publish_depth: bool = False) -> None:
         """`fixed_size`: the size was set on the command line, so preset switches keep it.
 
         `inputs`: the preset's `[input]` as checked before the model loaded (checked here otherwise).
         The input source is the show's: it stays when a preset switch names another.
+        `publish_depth`: frames carry the depth map (an output shows it; the depth model loads).
         """
         self.preset = preset
         self.fixed_size = fixed_size
@@ -74,9 +77,11 @@ class LiveSession:
         settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline,
                                   cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
         self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
+        depth = build_depth(preset, self.backend, wanted=publish_depth)
         frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
         self.engine = Engine(self.backend, self.store, settings, self.master,
-                             FreezableClock(frame_clock, self.freeze_gate), inputs=engine_inputs)
+                             FreezableClock(frame_clock, self.freeze_gate), inputs=engine_inputs,
+                             depth=depth, publish_depth=publish_depth)
         self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []

@@ -22,6 +22,7 @@ from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.session.components import Output
+from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank
 from vj.store import ParamStore
@@ -50,7 +51,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                    backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None,
                    inputs: CheckedInputs | None = None, resume_state: dict[str, Any] | None = None,
                    save_state: str | Path | None = None, audio: AudioTrack | None = None,
-                   on_audio: Callable[[OfflineAudio], None] | None = None) -> int:
+                   on_audio: Callable[[OfflineAudio], None] | None = None, publish_depth: bool = False) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure.
 
     `inputs`: the `[input]` table as checked before the model loaded (checked here otherwise).
@@ -58,6 +59,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     save this render's final state, so it can be continued in turn.
     With `audio`, the preset's audio modulators follow the track, analysed frame by frame
     before each frame is rendered (`on_audio` gets the driver, e.g. to report its onsets).
+    `publish_depth`: frames carry the depth map too.
     """
     backend = backend if backend is not None else load_backend(preset.model)
     store, bank = build_store_and_bank(preset, backend)
@@ -68,6 +70,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
         driver = OfflineAudio.install(audio, preset, store, bank)
         if on_audio is not None:
             on_audio(driver)
+    depth = build_depth(preset, backend, wanted=publish_depth)
     clock = FixedClock(preset.render.fps)
     start = int(resume_state["index"]) if resume_state is not None else 0
     if start:
@@ -81,7 +84,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                                                            preset.render.fps, offline=True, cfg=preset.model.cfg,
                                                            rcfg_delta=preset.model.rcfg_delta),
                             MasterStage(fanout),  # a scheduled `master` fades the file
-                            clock, start_index=start, inputs=engine_inputs)
+                            clock, start_index=start, inputs=engine_inputs, depth=depth,
+                            publish_depth=publish_depth)
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:

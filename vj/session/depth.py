@@ -1,0 +1,52 @@
+"""Which depth model a show loads (vj.engine.depth), decided from the preset before the show.
+
+The depth model loads when the preset starts in 3D, names a depth model itself, or an
+output asks for the depth map. A 2D preset that a performer switches to 3D later warps a
+flat plane (said once at the start), since loading a model mid-show would stall it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from vj.config import PresetConfig
+from vj.depth_sources import NO_DEPTH, TINY_DEPTH, resolve_depth_source
+from vj.engine.backends.base import Backend
+from vj.engine.depth import DepthEstimator, depth_model_folder, load_depth_model
+
+log = logging.getLogger(__name__)
+
+
+def preset_is_3d(preset: PresetConfig) -> bool:
+    return str(preset.params.get("animation_mode", "2d")) == "3d"
+
+
+def _source_to_load(preset: PresetConfig, wanted: bool) -> str | None:
+    cfg = preset.depth
+    source = resolve_depth_source(cfg.model, preset.model.source)
+    if source == NO_DEPTH or not (wanted or preset_is_3d(preset) or cfg.model.strip()):
+        return None
+    return source
+
+
+def check_depth_before_load(preset: PresetConfig, *, wanted: bool = False) -> None:
+    """A depth model that will not load is refused before the diffusion model loads (a hub id not cached)."""
+    source = _source_to_load(preset, wanted)
+    if source is not None and source != TINY_DEPTH:
+        depth_model_folder(source)
+
+
+def build_depth(preset: PresetConfig, backend: Backend, *, wanted: bool = False) -> DepthEstimator | None:
+    """The preset's depth estimator on the backend's device, or None (a flat plane)."""
+    cfg = preset.depth
+    source = _source_to_load(preset, wanted)
+    if source is None:
+        if resolve_depth_source(cfg.model, preset.model.source) == NO_DEPTH:
+            if wanted:
+                log.warning("the depth map was asked for but [depth] model is 'none': no depth is published")
+        else:
+            log.info("no depth model loaded (preset %r is 2D): a switch to 3D warps a flat plane; "
+                     "--depth-model loads one", preset.name)
+        return None
+    model = load_depth_model(source, backend.device, backend.dtype)
+    return DepthEstimator(model, resolution=cfg.resolution, every_n=cfg.every_n, ema=cfg.ema)
