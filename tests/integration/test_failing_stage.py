@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,13 @@ def test_a_stage_failing_from_the_start_stops_with_its_error(tiny_backend, tiny_
     tiny_backend.decode = broken
     try:
         session = LiveSession(tiny_preset, backend=tiny_backend)
-        with pytest.raises(FatalRenderError, match=r"failed 10 times in a row \(RuntimeError: decoder weights are NaN"):
+        # The warm-up runs every stage before the show, so a broken one stops it there ...
+        with pytest.raises(FatalRenderError, match=r"warm-up failed at 64x64 batch 1, 1 step \(RuntimeError: "
+                                                   r"decoder weights are NaN"):
             session.run(frames=20)
+        # ... and a stage that breaks later still ends the loop before its first good frame.
+        with pytest.raises(FatalRenderError, match=r"failed 10 times in a row \(RuntimeError: decoder weights are NaN"):
+            session.engine.run(threading.Event(), max_frames=20)
     finally:
         tiny_backend.decode = real_decode
     assert session.engine.stats.frames == 0

@@ -55,7 +55,11 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None)
     attach_run_components(session, args)
-    warm_up_with_progress(session, program_presets(args))
+    try:
+        warm_up_with_progress(session, program_presets(args))
+    except BaseException:
+        session.stop()  # outputs and controls attached but not started: close them
+        raise
     print(f"vj: running on {session.backend.device} - Ctrl-C to stop", file=sys.stderr)
     with signals_stop_the_show() as signalled:
         try:

@@ -14,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+import torch
+
 from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
@@ -22,6 +24,7 @@ from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
 from vj.engine.warmup import plan_variants
+from vj.errors import FatalRenderError
 from vj.frames import FanOut
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY
@@ -140,6 +143,12 @@ class LiveSession:
         self._warming = (0, len(todo))
         try:
             self.backend.warmup(todo, progress)
+        except torch.cuda.OutOfMemoryError as err:
+            raise FatalRenderError(f"the GPU ran out of memory warming up {_variant_at(todo, self._warming)}: "
+                                   f"lower the resolution or the steps, or use --tiny-vae ({err})") from err
+        except Exception as err:  # a stage that cannot run now would fail every frame of the show
+            raise FatalRenderError(f"warm-up failed at {_variant_at(todo, self._warming)} "
+                                   f"({type(err).__name__}: {err}); run with -v for the traceback") from err
         finally:
             self._warming = None
         self._warmed = True
@@ -212,6 +221,11 @@ class LiveSession:
             self.stop()
         if self.engine.fatal_error is not None:
             raise self.engine.fatal_error
+
+
+def _variant_at(variants: tuple[Variant, ...], warming: tuple[int, int] | None) -> str:
+    done = warming[0] if warming is not None else 0
+    return str(variants[done]) if done < len(variants) else "the end of the warm-up"
 
 
 def _close_quietly(component: Output | Control) -> None:
