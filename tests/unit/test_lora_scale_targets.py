@@ -45,6 +45,8 @@ def test_the_preset_scale_is_the_base_value(tiny_preset: PresetConfig) -> None:
     preset = tiny_preset.replace(model=ModelConfig(source="tiny", loras=loras))
     base = base_values(preset, None)
     assert base["lora_0_scale"] == 0.4 and base["lora_1_scale"] == -1.0 and "lora_2_scale" not in base
+    # a value in the preset's own parameters wins over the model's scale
+    assert base_values(preset.replace(params={**preset.params, "lora_1_scale": 2.0}), None)["lora_1_scale"] == 2.0
 
 
 def test_more_loras_than_slots_are_refused() -> None:
