@@ -11,7 +11,7 @@ from vj.control.midi.mapping_file import parse_mapping, valid_target
 from vj.control.midi.targets import ParamTarget, parse_target
 from vj.control.osc import address_map
 from vj.errors import ConfigError
-from vj.registry import MAX_LORAS, REGISTRY, lora_scale_name
+from vj.registry import MAX_LORAS, REGISTRY, FrameParams, lora_scale_name
 from vj.session.presets import base_values
 from vj.store import ParamStore
 
@@ -38,6 +38,11 @@ def test_every_slot_is_a_parameter_without_smoothing_and_has_an_address() -> Non
         spec = REGISTRY[lora_scale_name(i)]
         assert spec.smoothing_s == 0.0 and (spec.minimum, spec.maximum) == (-4.0, 4.0)
     assert any(row.address == "/vj/lora/<i>/scale" for row in address_map())
+    # the engine's per-frame tuple covers exactly the slots, in order
+    values = FrameParams.from_values({**{n: s.default for n, s in REGISTRY.items()},
+                                      **{lora_scale_name(i): float(i) for i in range(MAX_LORAS)}})
+    assert values.lora_scales() == tuple(float(i) for i in range(MAX_LORAS))
+    assert not any(n.startswith("lora_") and n not in map(lora_scale_name, range(MAX_LORAS)) for n in REGISTRY)
 
 
 def test_the_preset_scale_is_the_base_value(tiny_preset: PresetConfig) -> None:
