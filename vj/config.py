@@ -34,7 +34,7 @@ from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.files import is_file, read_utf8
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
-from vj.registry import ParamValue
+from vj.registry import MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
@@ -85,6 +85,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         check_items(self, "loras", LoraConfig)
+        if len(self.loras) > MAX_LORAS:  # each slot has a live parameter, lora_<i>_scale
+            raise ConfigError(type(self).__name__, "loras", f"at most {MAX_LORAS} LoRAs", f"{len(self.loras)} LoRAs")
         check_scalar_fields(self)
 
 

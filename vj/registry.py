@@ -111,6 +111,16 @@ class ParamSpec:
         return min(max(value, self.minimum), self.maximum)
 
 
+# LoRA slots a preset can fill; each one's scale is a live parameter, lora_<i>_scale.
+MAX_LORAS = 4
+LORA_SCALE_MIN, LORA_SCALE_MAX = -4.0, 4.0  # as [model] loras[i].scale accepts
+
+
+def lora_scale_name(index: int) -> str:
+    """The parameter that holds LoRA `index`'s scale (OSC /vj/lora/<i>/scale, MIDI lora/<i>/scale)."""
+    return f"lora_{index}_scale"
+
+
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 
@@ -276,6 +286,20 @@ class FrameParams:
     # Applied where frames leave the loop for the outputs, never to the feedback (vj.output.master).
     master: float = _float("output", 1.0, 0.0, 1.0, "gain", 0.1, "output brightness: 0 fades the outputs to black")
     blackout_fade_s: float = _float("output", 1.0, 0.0, 30.0, "s", 0.0, "time a blackout fades out (and back in) over")
+
+    # No smoothing: every step of a glide would re-fuse the adapter weights.
+    lora_0_scale: float = _float("lora", 1.0, LORA_SCALE_MIN, LORA_SCALE_MAX, "scale", 0.0,
+                                   "scale of LoRA 0 ([model] loras[0]); re-fused at the next frame")
+    lora_1_scale: float = _float("lora", 1.0, LORA_SCALE_MIN, LORA_SCALE_MAX, "scale", 0.0,
+                                   "scale of LoRA 1 ([model] loras[1]); re-fused at the next frame")
+    lora_2_scale: float = _float("lora", 1.0, LORA_SCALE_MIN, LORA_SCALE_MAX, "scale", 0.0,
+                                   "scale of LoRA 2 ([model] loras[2]); re-fused at the next frame")
+    lora_3_scale: float = _float("lora", 1.0, LORA_SCALE_MIN, LORA_SCALE_MAX, "scale", 0.0,
+                                   "scale of LoRA 3 ([model] loras[3]); re-fused at the next frame")
+
+    def lora_scales(self) -> tuple[float, ...]:
+        """The MAX_LORAS scales in slot order (one tuple compare per frame tells the engine nothing changed)."""
+        return (self.lora_0_scale, self.lora_1_scale, self.lora_2_scale, self.lora_3_scale)
 
     @classmethod
     def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:

@@ -38,6 +38,7 @@ from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.depth import DepthEstimator
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.input_stage import EngineInputs, InputStage
+from vj.engine.lora_scales import LoraScaleApplier
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
@@ -154,6 +155,7 @@ class Engine:
         self._fatal: BaseException | None = None
         self._last_error_log = 0.0
         self._inputs = InputStage(inputs, self.device)
+        self.lora_scales = LoraScaleApplier(backend)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -286,6 +288,7 @@ class Engine:
     @torch.inference_mode()
     def _render(self, snap: ParamSnapshot, start: float) -> Frame | None:
         self._apply_pending()
+        self.lora_scales.apply(snap.params)  # a frame boundary: nothing of this frame has run yet
         timer = StageTimer(self.device, sync=self.settings.profile_stages)
         p = snap.params
         cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)

@@ -227,6 +227,8 @@ class LiveSession:
             parts.append(f"errors {s.errors}")
         if s.non_finite:
             parts.append(f"non-finite {s.non_finite}")
+        if self.engine.lora_scales.refusal:
+            parts.append(self.engine.lora_scales.refusal)
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         if self.performer.status():

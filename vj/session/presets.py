@@ -18,7 +18,7 @@ from vj.config import PresetConfig, list_presets, load_preset
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
-from vj.registry import ParamValue
+from vj.registry import MAX_LORAS, ParamValue, lora_scale_name
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
 from vj.store import ParamStore
@@ -54,7 +54,9 @@ def base_values(preset: PresetConfig, backend: Backend | None, *, announce: bool
         log.info("from the model %s: %s (set them in the preset or on the command line to change this)",
                  backend.name if backend is not None else "", "; ".join(
                      f"{name} = {d.value} ({d.why})" for name, d in taken.items()))
-    return {**{name: d.value for name, d in taken.items()}, **preset.params}
+    # The preset's [model] loras[i].scale is the base of lora_<i>_scale: release and panic return to it.
+    loras = {lora_scale_name(i): lora.scale for i, lora in enumerate(preset.model.loras[:MAX_LORAS])}
+    return {**{name: d.value for name, d in taken.items()}, **loras, **preset.params}
 
 
 def build_store(preset: PresetConfig, backend: Backend | None = None) -> ParamStore:
