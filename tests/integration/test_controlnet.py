@@ -119,3 +119,22 @@ def test_bad_controlnet_tables_are_refused_in_one_line() -> None:
     parsed = parse_preset(TINY_PRESET + '\n[[controlnet]]\nsource = "tiny"\nconditioning = "depth"\nscale = 0.5\n',
                           "t.toml")
     assert parsed.controlnet == (ControlNetConfig(source="tiny", conditioning="depth", scale=0.5),)
+
+
+@pytest.mark.timeout(900)
+def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(backend) -> None:  # noqa: ANN001
+    from torch._dynamo.utils import counters
+
+    from vj.engine.backends.base import Variant
+
+    compiled = load_backend(ModelConfig(source="tiny", device="cpu", compile="jit"))
+    units = [ControlNetConfig(source="tiny", conditioning="canny", scale=1.0)]
+    load_controlnets(units, compiled)
+    load_controlnets(units, backend)
+    compiled.warmup([Variant(64, 64, batch=2)])  # the warm-up compiles the UNet with the ControlNet's residuals
+    graphs = counters["stats"]["unique_graphs"]
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    for gain in (1.0, 0.3):
+        expected = _noise_of(backend, gain, hint)
+        assert torch.allclose(_noise_of(compiled, gain, hint), expected, atol=1e-4, rtol=1e-4)
+    assert counters["stats"]["unique_graphs"] == graphs  # neither a picture nor a scale change recompiles

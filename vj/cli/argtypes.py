@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Callable
 
+from vj.config import CONTROL_KINDS
 from vj.registry import SEED_MAX
 
 RANDOM_SEED = -1  # Deforum's spelling of "draw a random seed"
@@ -101,9 +102,6 @@ def lora(text: str) -> tuple[str, float]:
     if not (math.isfinite(scale) and -4.0 <= scale <= 4.0):
         raise argparse.ArgumentTypeError(f"LoRA scale must be -4..4, found {tail!r}")
     return source, scale
-
-
-CONTROL_KINDS = ("depth", "canny", "input", "feedback")  # vj.config.CONTROL_KINDS (a test keeps them equal)
 
 
 def controlnet(text: str) -> tuple[str, str, float]:

@@ -30,6 +30,14 @@ def check_controlnets_before_load(preset: PresetConfig) -> None:
         if source != "tiny" and not Path(source).expanduser().is_dir() and not _HF_ID.match(source):
             raise VjError(f"controlnet[{i}] source {unit.source!r}: expected a Hugging Face id (owner/name), a "
                           "diffusers ControlNet folder, or 'tiny' (the built-in random test ControlNet)")
+    if preset.controlnet:
+        from vj.engine.backends.loading import pick_device
+        from vj.engine.compile.jit import resolve_compile_mode
+
+        mode = resolve_compile_mode(preset.model.compile, pick_device(preset.model.device))
+        if mode == "aot":
+            raise VjError(f"[model] compile = {preset.model.compile!r} runs AOTInductor packages here, which take no "
+                          "ControlNet residuals: use compile 'off' or 'jit' with a [[controlnet]]")
     if any(unit.conditioning == "depth" for unit in preset.controlnet):
         source = _control_depth_source(preset)
         if source != TINY_DEPTH:
@@ -45,7 +53,10 @@ def build_controlnets(preset: PresetConfig, backend: Backend) -> ControlNets | N
 
     if not isinstance(backend, DiffusersBackend):
         raise VjError(f"ControlNet runs on the diffusers backend; {type(backend).__name__} takes no residuals")
-    controls = load_controlnets(preset.controlnet, backend)
+    try:
+        controls = load_controlnets(preset.controlnet, backend)
+    except ValueError as err:  # the backend's own refusal (an AOT-compiled model)
+        raise VjError(str(err)) from err
     if "depth" in controls.kinds:
         cfg = preset.depth
         model = load_depth_model(_control_depth_source(preset), backend.device, backend.dtype)
