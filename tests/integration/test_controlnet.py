@@ -69,13 +69,14 @@ def test_each_kind_gets_its_own_picture(backend) -> None:  # noqa: ANN001
 def test_render_offline_with_a_feedback_controlnet(backend) -> None:  # noqa: ANN001
     preset = parse_preset(TINY_PRESET, "t.toml")
     images = {}
-    for name, units in (("plain", None), ("controlnet", [("tiny", "feedback", 0.8)])):
+    for name, units in (("plain", None), ("controlnet", [("tiny", "feedback", 0.8)]),
+                        ("depth and canny", [("tiny", "depth", 1.0), ("tiny", "canny", 0.5)])):
         sink = CollectFrames()
         wanted = preset.with_overrides(controlnets=units)
         assert render_offline(wanted, frames=2, outputs=[sink], backend=backend if units is None else
                               load_backend(wanted.model)) == 2
         images[name] = [f.image.astype(int) for f in sink.frames]
-    assert len(images["controlnet"]) == 2
+    assert len(images["controlnet"]) == 2 and len(images["depth and canny"]) == 2
     assert np.abs(images["controlnet"][1] - images["plain"][1]).mean() > 0.5
 
 
@@ -138,3 +139,18 @@ def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(
         expected = _noise_of(backend, gain, hint)
         assert torch.allclose(_noise_of(compiled, gain, hint), expected, atol=1e-4, rtol=1e-4)
     assert counters["stats"]["unique_graphs"] == graphs  # neither a picture nor a scale change recompiles
+
+
+def test_an_sdxl_controlnet_gets_the_pooled_text_and_time_ids() -> None:
+    xl = load_backend(ModelConfig(source="tiny-xl", device="cpu"))
+    torch.manual_seed(0)
+    latents = torch.randn(1, 4, 8, 8)
+    cond = xl.encode_prompt("a tunnel of neon light")
+    plain = xl.predict_noise(latents, 500, cond)
+    controls = load_controlnets([ControlNetConfig(source="tiny")], xl)
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    controls.set_frame([hint], 1.0)
+    controlled = xl.predict_noise(latents, 500, cond)
+    controls.set_frame([hint], 0.0)
+    assert (controlled - plain).abs().mean() > 0.01 * plain.abs().mean()
+    assert torch.allclose(xl.predict_noise(latents, 500, cond), plain, atol=1e-6, rtol=0.0)
