@@ -141,7 +141,7 @@ def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(
         # Fused kernels reorder float sums: the compiled output is near eager's, far nearer than
         # the ControlNet's own effect (so the residuals did reach the compiled UNet, at this scale).
         error = (_noise_of(compiled, gain, hint) - expected).abs().mean()
-        assert error < 0.1 * (expected - plain).abs().mean(), (gain, float(error))
+        assert error < 0.25 * (expected - plain).abs().mean(), (gain, float(error))
     assert counters["stats"]["unique_graphs"] == graphs  # neither a picture nor a scale change recompiles
 
 
