@@ -61,6 +61,24 @@ class LoraConfig:
             raise ConfigError(type(self).__name__, "source", "a LoRA id, folder or .safetensors file", "''")
 
 
+CONTROL_KINDS = ("depth", "canny", "input", "feedback")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlNetConfig:
+    source: str = config_field("", doc="ControlNet: Hugging Face id, diffusers folder, or 'tiny' (random, tests)")
+    conditioning: str = config_field("canny", one_of(CONTROL_KINDS),
+                                     "its picture: depth, canny (edges), input (the input picture) or feedback "
+                                     "(the previous frame)")
+    scale: float = config_field(1.0, check_range(0.0, 2.0),
+                                "residual strength (live: controlnet_scale multiplies every unit's)")
+
+    def __post_init__(self) -> None:
+        check_scalar_fields(self)
+        if not self.source.strip():
+            raise ConfigError(type(self).__name__, "source", "a ControlNet id, folder or 'tiny'", "''")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelConfig:
     source: str = config_field(DEFAULT_MODEL,
@@ -260,6 +278,7 @@ class PresetConfig:
     prompt_schedule: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     modulators: ModulatorsConfig = field(default_factory=ModulatorsConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    controlnet: tuple[ControlNetConfig, ...] = config_field((), doc="ControlNets ([[controlnet]] tables)")
     source_path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -269,6 +288,16 @@ class PresetConfig:
         check_params(self, "params")
         check_strings(self, "schedules")
         check_strings(self, "prompt_schedule")
+        check_items(self, "controlnet", ControlNetConfig)
+        if self.controlnet and self.model.backend != "diffusers":
+            raise ConfigError(type(self).__name__, "controlnet", "backend 'diffusers' with a ControlNet",
+                              f"backend {self.model.backend!r}")
+        if self.controlnet and self.model.compile == "aot":
+            raise ConfigError(type(self).__name__, "controlnet", "compile off, auto or jit with a ControlNet "
+                              "(its residuals are not inputs of the AOT packages)", "compile 'aot'")
+        if any(c.conditioning == "input" for c in self.controlnet) and not self.input.source:
+            raise ConfigError(type(self).__name__, "controlnet.conditioning",
+                              "an [input] source for conditioning = 'input'", "no input source")
 
     def replace(self, **changes: Any) -> PresetConfig:
         return dataclasses.replace(self, **changes)
@@ -279,7 +308,8 @@ class PresetConfig:
                        compile: str | None = None, dtype: str | None = None, guidance: float | None = None,
                        sampler: str | None = None, strength: float | None = None, backend: str | None = None,
                        cfg: str | None = None, loras: list[tuple[str, float]] | None = None,
-                       depth_model: str | None = None) -> PresetConfig:
+                       depth_model: str | None = None,
+                       controlnets: list[tuple[str, str, float]] | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
@@ -295,8 +325,12 @@ class PresetConfig:
         render_cfg = _construct(RenderConfig, {**_asdict(self.render), **render_changes}, source, "render")
         depth_changes = {"model": depth_model} if depth_model is not None else {}
         depth_cfg = _construct(DepthConfig, {**_asdict(self.depth), **depth_changes}, source, "depth")
-        changes = {"model": model_cfg, "render": render_cfg, "depth": depth_cfg,
-                   "params": {**self.params, **param_changes}}
+        changes: dict[str, Any] = {"model": model_cfg, "render": render_cfg, "depth": depth_cfg,
+                                   "params": {**self.params, **param_changes}}
+        if controlnets:  # added to the preset's own ControlNets
+            changes["controlnet"] = (*self.controlnet, *(
+                _construct(ControlNetConfig, {"source": s, "conditioning": k, "scale": w}, source, "controlnet")
+                for s, k, w in controlnets))
         return _construct(PresetConfig, {**_asdict(self), **changes}, source, "")
 
 
@@ -360,6 +394,10 @@ def _build(cls: type, data: Any, source: str, path: str) -> Any:
             if not isinstance(value, list):
                 raise ConfigError(source, key, "an array of LoRA tables ({source = ..., scale = ...})", value)
             kwargs[name] = tuple(_build(LoraConfig, item, source, f"{key}[{i}]") for i, item in enumerate(value))
+        elif hint == "tuple[ControlNetConfig, ...]":
+            if not isinstance(value, list):
+                raise ConfigError(source, key, "an array of [[controlnet]] tables", value)
+            kwargs[name] = tuple(_build(ControlNetConfig, item, source, f"{key}[{i}]") for i, item in enumerate(value))
         elif hint in _PER_PARAM:
             kwargs[name] = _build_per_param(_PER_PARAM[hint], value, source, key)
         elif hint in _MODULATOR_TABLES:

@@ -264,6 +264,8 @@ class FrameParams:
     guidance: float = _float("diffusion", 1.0, 0.0, 20.0, "scale", 0.15, "classifier-free guidance; <=1 means no CFG")
     steps: int = _int("diffusion", 1, 1, 4, "steps", "denoising steps (1-4 for sd-turbo / LCM)")
     sampler: Sampler = _choice("diffusion", Sampler.EULER_A, "euler_a (sd-turbo) or lcm (LCM models)")
+    controlnet_scale: float = _float("diffusion", 1.0, 0.0, 2.0, "gain", 0.15,
+                                     "multiplies every [[controlnet]] unit's scale (0 = no ControlNet effect)")
     noise: float = _float("image", 0.02, 0.0, 1.0, "amount", 0.15, "noise added before diffusion")
     noise_type: NoiseType = _choice("image", NoiseType.GAUSSIAN, "gaussian or perlin noise")
     contrast: float = _float("image", 1.0, 0.0, 2.0, "gain", 0.15, "contrast gain about mid-grey")

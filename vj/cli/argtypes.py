@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Callable
 
+from vj.config import CONTROL_KINDS
 from vj.registry import SEED_MAX
 
 RANDOM_SEED = -1  # Deforum's spelling of "draw a random seed"
@@ -101,6 +102,32 @@ def lora(text: str) -> tuple[str, float]:
     if not (math.isfinite(scale) and -4.0 <= scale <= 4.0):
         raise argparse.ArgumentTypeError(f"LoRA scale must be -4..4, found {tail!r}")
     return source, scale
+
+
+def controlnet(text: str) -> tuple[str, str, float]:
+    """SOURCE[:KIND[:SCALE]]: a ControlNet (hub id, folder or tiny), its picture (default canny), scale (default 1)."""
+    kinds = ", ".join(CONTROL_KINDS)
+    parts = text.split(":")
+    scale, kind = 1.0, "canny"
+    if len(parts) >= 2 and parts[-1] not in CONTROL_KINDS:
+        try:
+            scale = float(parts[-1])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--controlnet {text!r}: KIND must be one of {kinds} and SCALE a "
+                                             f"number 0..2, found {parts[-1]!r}") from None
+        if not (math.isfinite(scale) and 0.0 <= scale <= 2.0):
+            raise argparse.ArgumentTypeError(f"--controlnet {text!r}: SCALE must be 0..2, found {parts[-1]!r}")
+        parts = parts[:-1]
+        if len(parts) < 2 or parts[-1] not in CONTROL_KINDS:
+            raise argparse.ArgumentTypeError(f"--controlnet {text!r}: expected SOURCE:KIND:SCALE with KIND one of "
+                                             f"{kinds}")
+    if len(parts) >= 2:
+        kind = parts.pop()
+    source = ":".join(parts)
+    if not source.strip():
+        raise argparse.ArgumentTypeError(f"--controlnet {text!r}: expected SOURCE[:KIND[:SCALE]] (a ControlNet "
+                                         "hub id, folder or tiny)")
+    return source, kind, scale
 
 
 def sizes(text: str) -> list[tuple[int, int]]:

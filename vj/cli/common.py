@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vj.cli.argtypes import RANDOM_SEED, int_range, lora, pixels, rate, resolve_seed, seed
+from vj.cli.argtypes import RANDOM_SEED, controlnet, int_range, lora, pixels, rate, resolve_seed, seed
 from vj.cli.inputs import add_input_arguments, apply_input_overrides
 from vj.config import BACKENDS, CFG_MODES, COMPILE_MODES, DTYPES, PresetConfig, load_preset
 from vj.registry import SAMPLERS
@@ -19,6 +19,9 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lora", type=lora, action="append", metavar="SOURCE[:SCALE]",
                    help="add a LoRA (hub id, folder or .safetensors file), fused at SCALE (default 1); repeatable; "
                         "an LCM-LoRA makes the model a few-step LCM model")
+    g.add_argument("--controlnet", type=controlnet, action="append", metavar="SOURCE[:KIND[:SCALE]]",
+                   help="add a ControlNet (hub id, folder, or tiny) conditioned on KIND: depth, canny (default), "
+                        "input or feedback, at SCALE 0..2 (default 1; live: controlnet_scale); repeatable")
     g.add_argument("--width", type=pixels)
     g.add_argument("--height", type=pixels)
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
@@ -66,5 +69,6 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
                                    steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                    compile=args.compile, dtype=args.dtype, guidance=args.guidance,
                                    sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
-                                   loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None))
+                                   loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None),
+                                   controlnets=getattr(args, "controlnet", None))
     return apply_input_overrides(preset, args)

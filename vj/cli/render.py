@@ -57,6 +57,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from vj.input.open import check_inputs
     from vj.output.timeline import timeline_path_for
     from vj.session.continued import check_continuable, continued_preset, resume_state_path_for
+    from vj.session.controlnet import check_controlnets_before_load
     from vj.session.depth import check_depth_before_load
 
     out = check_video_path(args.out, "--out")
@@ -71,6 +72,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         preset = render_preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset)
+    check_controlnets_before_load(preset)
     inputs = check_inputs(preset.input, offline=True)  # a missing or unreadable file: one line, before the model
     track = None
     if args.audio:

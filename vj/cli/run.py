@@ -54,6 +54,7 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 def cmd_run(args: argparse.Namespace) -> int:
     prepare_outputs(args)  # before the session imports PyAV, and before the model loads
     from vj.engine.backends.sizes import check_size_before_load
+    from vj.session.controlnet import check_controlnets_before_load
     from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
 
@@ -61,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset, wanted=wants_depth(args))
+    check_controlnets_before_load(preset)
     check_run_before_load(args)
     from vj.input.open import check_inputs
 

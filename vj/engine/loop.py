@@ -34,6 +34,7 @@ from vj.engine.backends.base import Backend
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning import Conditioning
+from vj.engine.controlnet import ControlNets
 from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.depth import DepthEstimator
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
@@ -112,12 +113,14 @@ class Engine:
 
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
                  clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None,
-                 depth: DepthEstimator | None = None, publish_depth: bool = False) -> None:
+                 depth: DepthEstimator | None = None, publish_depth: bool = False,
+                 controls: ControlNets | None = None) -> None:
         """`start_index`: the first frame's index (a replayed take that began mid-show).
 
         `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
         `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
-        `publish_depth`: each Frame carries the depth map too (one more device→host copy)."""
+        `publish_depth`: each Frame carries the depth map too (one more device→host copy);
+        `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -156,6 +159,7 @@ class Engine:
         self._last_error_log = 0.0
         self._inputs = InputStage(inputs, self.device)
         self.lora_scales = LoraScaleApplier(backend)
+        self.controls = controls
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -311,6 +315,10 @@ class Engine:
             # The outside pictures (input by video_mix, init image on frame 0) join here, after the prepare.
             init, diffuse_snap = self._inputs.init(init, picture, snap, first=first, width=self.width,
                                                    height=self.height)
+            if self.controls is not None:
+                self.controls.set_frame(self.controls.pictures(picture=picture, previous=warped, init=init,
+                                                               width=self.width, height=self.height),
+                                        p.controlnet_scale)
             timer.mark("prepare")
             image = self._diffuse(init, diffuse_snap, seed, cond, timer)
             space = p.color_coherence

@@ -32,6 +32,7 @@ from vj.output.master import MasterStage
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY
 from vj.session.components import Control, Output
+from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
@@ -78,10 +79,11 @@ class LiveSession:
                                   cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
         self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
         depth = build_depth(preset, self.backend, wanted=publish_depth)
+        controls = build_controlnets(preset, self.backend)
         frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
         self.engine = Engine(self.backend, self.store, settings, self.master,
                              FreezableClock(frame_clock, self.freeze_gate), inputs=engine_inputs,
-                             depth=depth, publish_depth=publish_depth)
+                             depth=depth, publish_depth=publish_depth, controls=controls)
         self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []

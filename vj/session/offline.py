@@ -22,6 +22,7 @@ from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.session.components import Output
+from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank
@@ -71,6 +72,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
         if on_audio is not None:
             on_audio(driver)
     depth = build_depth(preset, backend, wanted=publish_depth)
+    controls = build_controlnets(preset, backend)
     clock = FixedClock(preset.render.fps)
     start = int(resume_state["index"]) if resume_state is not None else 0
     if start:
@@ -85,7 +87,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                                                            rcfg_delta=preset.model.rcfg_delta),
                             MasterStage(fanout),  # a scheduled `master` fades the file
                             clock, start_index=start, inputs=engine_inputs, depth=depth,
-                            publish_depth=publish_depth)
+                            publish_depth=publish_depth, controls=controls)
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:

@@ -38,6 +38,7 @@ from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.components import Output
+from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
@@ -138,7 +139,8 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         # A take started mid-show continues the live frame count, so schedules see the same index.
         engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False,
                                                        cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta),
-                        sink, RecordedClock(times, dts), start_index=start, depth=build_depth(preset, backend))
+                        sink, RecordedClock(times, dts), start_index=start, depth=build_depth(preset, backend),
+                        controls=build_controlnets(preset, backend))
         try:
             engine.prime(_prompt_texts(store, frames))
             waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)

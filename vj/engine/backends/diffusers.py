@@ -25,6 +25,7 @@ from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import compile_settings, resolve_compile_mode
 from vj.engine.conditioning import Conditioning
+from vj.engine.controlnet import ControlNets
 from vj.engine.sampling import NoiseSchedule, img2img_timesteps
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,12 @@ class NoisePredictor(torch.nn.Module):
         self.unet = unet
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
-                timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
-        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond).sample
+                timestep_cond: torch.Tensor | None = None, down_residuals: tuple[torch.Tensor, ...] | None = None,
+                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
+        """`down_residuals`, `mid_residual`: a ControlNet's, added inside the UNet (None: none)."""
+        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
+                         down_block_additional_residuals=down_residuals,
+                         mid_block_additional_residual=mid_residual).sample
 
 
 class XLNoisePredictor(torch.nn.Module):
@@ -94,10 +99,13 @@ class XLNoisePredictor(torch.nn.Module):
         self.unet = unet
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, text_embeds: torch.Tensor,
-                time_ids: torch.Tensor, timestep_cond: torch.Tensor | None = None) -> torch.Tensor:
+                time_ids: torch.Tensor, timestep_cond: torch.Tensor | None = None,
+                down_residuals: tuple[torch.Tensor, ...] | None = None,
+                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
         added = {"text_embeds": text_embeds, "time_ids": time_ids}
         return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
-                         added_cond_kwargs=added).sample
+                         added_cond_kwargs=added, down_block_additional_residuals=down_residuals,
+                         mid_block_additional_residual=mid_residual).sample
 
 
 def is_xl_unet(unet_config: Mapping[str, Any]) -> bool:
@@ -154,6 +162,7 @@ class DiffusersBackend:
         self._guidance_freqs = self._guidance_frequencies()
         self._guidance_cached: tuple[float, torch.Tensor] | None = None
         self.loras = loras
+        self.controls: ControlNets | None = None  # attach_controlnets
         lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
         self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
                                                                                lcm_lora)
@@ -216,6 +225,9 @@ class DiffusersBackend:
             latents = self.encode_image(image).float()
             batch = latents.expand(variant.batch, -1, -1, -1)
             cond = blank.repeated(variant.batch)
+            if self.controls is not None:  # the ControlNets warm up (and compile) inside predict_noise
+                hint = self.controls.blank(variant.width, variant.height)
+                self.controls.set_frame([hint] * len(self.controls.units))
             for t in img2img_timesteps(1.0, variant.steps, self.schedule.num_train_timesteps):
                 self.predict_noise(batch, t, cond, 1.0 if not self.embeds_guidance else 8.0)
             self.decode(latents)
@@ -305,8 +317,25 @@ class DiffusersBackend:
         embedding = self._guidance_embedding(guidance)
         if embedding is not None:
             extra = (*extra, embedding.expand(latents.shape[0], -1))
-        out = self._predict_call(latents.to(self.dtype), self._timesteps[t], cond.embeddings, *extra)
+        sample, timestep = latents.to(self.dtype), self._timesteps[t]
+        if self.controls is None:
+            out = self._predict_call(sample, timestep, cond.embeddings, *extra)
+        else:
+            down, mid = self.controls.residuals(sample, timestep, cond.embeddings, self._control_inputs(extra))
+            out = self._predict_call(sample, timestep, cond.embeddings, *extra, down_residuals=down,
+                                     mid_residual=mid)
         return self._owned(out).float()
+
+    def _control_inputs(self, extra: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor | None]:
+        """The UNet's extra inputs (SDXL's pooled text and time ids, LCM's guidance) by name for a ControlNet."""
+        names = ("text_embeds", "time_ids", "timestep_cond") if self.is_xl else ("timestep_cond",)
+        return dict(zip(names, extra, strict=False))
+
+    def attach_controlnets(self, controls: ControlNets) -> None:
+        """ControlNet residuals join every UNet call from now on (eager or jit; aot packages take none)."""
+        if self.compile_mode == "aot":
+            raise ValueError(f"{self.name}: a ControlNet cannot run under compile = 'aot'; use off or jit")
+        self.controls = controls
 
     def set_lora_scale(self, index: int, scale: float) -> None:
         """Re-fuse LoRA `index` at `scale` (eager and jit read the weights in place; aot baked them in)."""

@@ -1,0 +1,162 @@
+"""ControlNet on the tiny model (CPU): residuals reach the UNet, scale 0 is no ControlNet,
+each conditioning picture is what its kind says, and `vj render --controlnet` runs end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import TINY_PRESET
+from tests.helpers import CollectFrames
+from vj.cli import main
+from vj.config import ControlNetConfig, ModelConfig, parse_preset
+from vj.engine.backends import load_backend
+from vj.engine.backends.controlnet_load import load_controlnets
+from vj.engine.controlnet import canny_edges
+from vj.engine.depth import DepthEstimator, build_tiny_depth_model
+from vj.errors import ConfigError
+from vj.session import render_offline
+
+
+@pytest.fixture()
+def backend():  # noqa: ANN201 - its own backend: attached ControlNets must not leak into the shared one
+    return load_backend(ModelConfig(source="tiny", device="cpu"))
+
+
+def _noise_of(backend, gain: float | None, hint: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    torch.manual_seed(0)
+    latents = torch.randn(2, 4, 8, 8)
+    cond = backend.encode_prompt("a tunnel of neon light").repeated(2)
+    if gain is not None:
+        backend.controls.set_frame([hint], gain)
+    return backend.predict_noise(latents, 500, cond)
+
+
+def test_residuals_change_the_unet_and_a_zero_scale_is_no_controlnet(backend) -> None:  # noqa: ANN001
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    plain = _noise_of(backend, None, hint)
+    load_controlnets([ControlNetConfig(source="tiny", conditioning="canny", scale=1.0)], backend)
+    controlled = _noise_of(backend, 1.0, hint)
+    zero = _noise_of(backend, 0.0, hint)
+    other_hint = _noise_of(backend, 1.0, torch.zeros_like(hint))
+    assert (controlled - plain).abs().mean() > 0.01 * plain.abs().mean()
+    assert (controlled - other_hint).abs().mean() > 0.0  # the picture itself matters, not only the model
+    assert torch.allclose(zero, plain, atol=1e-6, rtol=0.0)
+
+
+def test_each_kind_gets_its_own_picture(backend) -> None:  # noqa: ANN001
+    kinds = ("canny", "feedback", "input", "depth")
+    controls = load_controlnets([ControlNetConfig(source="tiny", conditioning=k) for k in kinds], backend)
+    controls.depth = DepthEstimator(build_tiny_depth_model(backend.device, torch.float32), resolution=56, ema=0.0)
+    square = torch.zeros(1, 3, 64, 64)
+    square[..., 20:44, 20:44] = 1.0
+    picture = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    canny, feedback, given, depth = controls.pictures(picture=None, previous=square, init=None, width=64, height=64)
+    assert torch.equal(canny, canny_edges(square)) and canny[0, 0, 19, 30] == 1 and canny[0, 0, 30, 30] == 0
+    assert feedback is square
+    assert given.eq(0).all() and given.shape == (1, 3, 64, 64)  # no input picture this frame: black
+    assert depth.shape == (1, 3, 64, 64) and float(depth.std()) > 0.05
+    with_input = controls.pictures(picture=picture, previous=square, init=None, width=64, height=64)
+    assert with_input[2] is picture and torch.equal(with_input[0], canny_edges(picture))
+    first = controls.pictures(picture=None, previous=None, init=None, width=64, height=64)
+    assert all(p.eq(0).all() for p in first[:3])  # text-to-image frame 0: nothing to condition on yet
+
+
+def test_render_offline_with_a_feedback_controlnet(backend) -> None:  # noqa: ANN001
+    preset = parse_preset(TINY_PRESET, "t.toml")
+    images = {}
+    for name, units in (("plain", None), ("controlnet", [("tiny", "feedback", 0.8)]),
+                        ("depth and canny", [("tiny", "depth", 1.0), ("tiny", "canny", 0.5)])):
+        sink = CollectFrames()
+        wanted = preset.with_overrides(controlnets=units)
+        assert render_offline(wanted, frames=2, outputs=[sink], backend=backend if units is None else
+                              load_backend(wanted.model)) == 2
+        images[name] = [f.image.astype(int) for f in sink.frames]
+    assert len(images["controlnet"]) == 2 and len(images["depth and canny"]) == 2
+    assert np.abs(images["controlnet"][1] - images["plain"][1]).mean() > 0.5
+
+
+def _render_args(tmp_path: Path) -> list[str]:
+    preset = tmp_path / "tiny.toml"
+    preset.write_text(TINY_PRESET)
+    return ["render", str(preset), "--out", str(tmp_path / "clip.mp4"), "--model", "tiny", "--frames", "2",
+            "--no-progress"]
+
+
+def test_vj_render_with_a_controlnet(tmp_path: Path) -> None:
+    assert main([*_render_args(tmp_path), "--controlnet", "tiny:feedback:0.8"]) == 0
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 2
+
+
+def _exit_code(args: list[str]) -> int:
+    try:
+        return main(args)
+    except SystemExit as done:  # argparse refuses a bad argument value this way
+        return int(done.code or 0)
+
+
+@pytest.mark.parametrize(("value", "says"), [("tiny:bogus", "KIND must be one of"),
+                                             ("tiny:canny:9", "SCALE must be 0..2"),
+                                             ("not a model", "expected a Hugging Face id")])
+def test_a_bad_controlnet_is_refused_before_the_model_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            value: str, says: str) -> None:
+    assert _exit_code([*_render_args(tmp_path), "--controlnet", value]) != 0
+    err = capsys.readouterr().err
+    assert says in err, err
+    assert "loading" not in err and "rendering" not in err, err  # refused before the model loads
+    assert len([line for line in err.splitlines() if says in line]) == 1, err
+
+
+def test_bad_controlnet_tables_are_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match="conditioning"):
+        parse_preset(TINY_PRESET + '\n[[controlnet]]\nsource = "tiny"\nconditioning = "edges"\n', "t.toml")
+    with pytest.raises(ConfigError, match="input source"):
+        parse_preset(TINY_PRESET + '\n[[controlnet]]\nsource = "tiny"\nconditioning = "input"\n', "t.toml")
+    parsed = parse_preset(TINY_PRESET + '\n[[controlnet]]\nsource = "tiny"\nconditioning = "depth"\nscale = 0.5\n',
+                          "t.toml")
+    assert parsed.controlnet == (ControlNetConfig(source="tiny", conditioning="depth", scale=0.5),)
+
+
+@pytest.mark.timeout(900)
+def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(backend) -> None:  # noqa: ANN001
+    from torch._dynamo.utils import counters
+
+    from vj.engine.backends.base import Variant
+
+    compiled = load_backend(ModelConfig(source="tiny", device="cpu", compile="jit"))
+    units = [ControlNetConfig(source="tiny", conditioning="canny", scale=1.0)]
+    load_controlnets(units, compiled)
+    load_controlnets(units, backend)
+    compiled.warmup([Variant(64, 64, batch=2)])  # the warm-up compiles the UNet with the ControlNet's residuals
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    plain = _noise_of(backend, 0.0, hint)
+    graphs = None
+    for gain in (1.0, 0.3):
+        expected = _noise_of(backend, gain, hint)
+        # Fused kernels reorder float sums: the compiled output is near eager's, far nearer than
+        # the ControlNet's own effect (so the residuals did reach the compiled UNet, at this scale).
+        error = (_noise_of(compiled, gain, hint) - expected).abs().mean()
+        assert error < 0.25 * (expected - plain).abs().mean(), (gain, float(error))
+        graphs = counters["stats"]["unique_graphs"] if graphs is None else graphs
+    _noise_of(compiled, 0.7, torch.zeros_like(hint))
+    assert counters["stats"]["unique_graphs"] == graphs  # neither a scale nor a picture change recompiles
+
+
+def test_an_sdxl_controlnet_gets_the_pooled_text_and_time_ids() -> None:
+    xl = load_backend(ModelConfig(source="tiny-xl", device="cpu"))
+    torch.manual_seed(0)
+    latents = torch.randn(1, 4, 8, 8)
+    cond = xl.encode_prompt("a tunnel of neon light")
+    plain = xl.predict_noise(latents, 500, cond)
+    controls = load_controlnets([ControlNetConfig(source="tiny")], xl)
+    hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    controls.set_frame([hint], 1.0)
+    controlled = xl.predict_noise(latents, 500, cond)
+    controls.set_frame([hint], 0.0)
+    assert (controlled - plain).abs().mean() > 0.01 * plain.abs().mean()
+    assert torch.allclose(xl.predict_noise(latents, 500, cond), plain, atol=1e-6, rtol=0.0)

@@ -1,0 +1,77 @@
+"""ControlNet sources → units on the backend's device and dtype, checked against its UNet.
+
+Sources: a Hugging Face id (cache first), a local diffusers folder, or `tiny`: a random
+ControlNet built from the loaded UNet (`ControlNetModel.from_unet`), its zero-initialised
+output convolutions filled with seeded random weights so its residuals are not zero.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from vj.config import ControlNetConfig
+from vj.engine.backends.diffusers import DiffusersBackend
+from vj.engine.backends.loading import _from_pretrained
+from vj.engine.compile.jit import compile_settings
+from vj.engine.controlnet import ControlNetResiduals, ControlNets, ControlUnit
+from vj.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+TINY_CONTROLNET = "tiny"
+TINY_CONTROLNET_SEED = 1234
+
+
+def build_tiny_controlnet(unet: Any, vae_scale_factor: int) -> Any:
+    """A random ControlNet shaped like `unet`, identical on every call (seeded)."""
+    from diffusers import ControlNetModel
+
+    steps = max(vae_scale_factor.bit_length() - 1, 0)  # the picture embedding downsamples to latent size
+    channels = tuple(16 * 2 ** i for i in range(steps + 1))
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=channels)
+    generator = torch.Generator().manual_seed(TINY_CONTROLNET_SEED)
+    zeroed = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
+              controlnet.controlnet_cond_embedding.conv_out]
+    with torch.no_grad():
+        for conv in zeroed:
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * 0.05)
+    return controlnet
+
+
+def _check_family(source: str, controlnet_config: Any, unet_config: Any) -> None:
+    ours, theirs = unet_config.get("cross_attention_dim"), controlnet_config.get("cross_attention_dim")
+    xl_model = unet_config.get("addition_embed_type") == "text_time"
+    xl_control = controlnet_config.get("addition_embed_type") == "text_time"
+    if ours != theirs or xl_model != xl_control:
+        family = "SDXL" if xl_control else "SD 1.x/2.x"
+        raise BackendUnavailable(
+            f"ControlNet {source!r} is for {family} (cross_attention_dim {theirs}); the loaded model has "
+            f"cross_attention_dim {ours}{' (SDXL)' if xl_model else ''}: use a ControlNet of the model's family.")
+
+
+def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBackend) -> ControlNets:
+    """Load every unit and attach them to `backend` (its predict_noise adds their residuals)."""
+    from diffusers import ControlNetModel
+
+    units = []
+    for cfg in configs:
+        if cfg.source == TINY_CONTROLNET:
+            model = build_tiny_controlnet(backend.unet, backend.vae_scale_factor)
+        else:
+            model = _from_pretrained(ControlNetModel, cfg.source, backend.dtype, "ControlNet")
+        _check_family(cfg.source, model.config, backend.unet.config)
+        if model.dtype != backend.dtype:
+            model = model.to(dtype=backend.dtype)
+        model = model.to(device=backend.device).eval()
+        call: Any = ControlNetResiduals(model)
+        if backend.compile_mode == "jit":
+            call = torch.compile(call, **compile_settings(backend.device))
+        units.append(ControlUnit(cfg.conditioning, cfg.scale, call))
+        log.info("ControlNet %s (%s, scale %g) loaded", cfg.source, cfg.conditioning, cfg.scale)
+    controls = ControlNets(units, backend.device)
+    backend.attach_controlnets(controls)
+    return controls

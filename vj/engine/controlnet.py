@@ -1,0 +1,159 @@
+"""ControlNet: extra UNet residuals computed from a conditioning picture each frame.
+
+Each unit is a diffusers `ControlNetModel` with a kind of picture (`canny` edges, `depth`
+nearness, the `input` picture, the `feedback` of the previous frame) and a scale. The
+engine sets the frame's pictures (`ControlNets.set_frame`) once per diffused frame; the
+backend's `predict_noise` asks for the summed residuals at every UNet call. The models run
+at conditioning scale 1 and the scale multiplies their residuals outside the model, so a
+live scale change never recompiles a compiled model. Everything stays on the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from vj.engine.depth import DepthEstimator
+
+# Luma weights (Rec. 601) for the edge detector's grey picture.
+_LUMA = (0.299, 0.587, 0.114)
+CANNY_THRESHOLD = 0.2  # of the frame's strongest gradient: weaker gradients are not edges
+
+Residuals = tuple[tuple[torch.Tensor, ...], torch.Tensor]
+
+
+class _SobelKernels:
+    """The Sobel and luma kernels, made once per device and dtype (no host→device copy per frame)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def get(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (device, dtype)
+        if key not in self._cache:
+            gx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+            sobel = torch.stack([gx, gx.T])[:, None]  # [2, 1, 3, 3]: d/dx, d/dy
+            luma = torch.tensor(_LUMA).view(1, 3, 1, 1)
+            self._cache[key] = (sobel.to(device=device, dtype=dtype), luma.to(device=device, dtype=dtype))
+        return self._cache[key]
+
+
+_KERNELS = _SobelKernels()
+
+
+def canny_edges(image: torch.Tensor, threshold: float = CANNY_THRESHOLD) -> torch.Tensor:
+    """RGB [1, 3, H, W] in [0, 1] → white edges on black, [1, 3, H, W].
+
+    A light Canny: Sobel gradient magnitude of the grey picture, relative to the frame's
+    strongest gradient (a device reduction, no host read), thresholded. The border is
+    replicated, so a flat picture has no edges at its sides.
+    """
+    sobel, luma = _KERNELS.get(image.device, image.dtype)
+    grey = (image * luma).sum(dim=1, keepdim=True)
+    grad = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), sobel)
+    magnitude = grad.square().sum(dim=1, keepdim=True).sqrt()
+    strongest = magnitude.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+    edges = (magnitude > strongest * threshold).to(image.dtype)
+    return edges.expand(-1, 3, -1, -1)
+
+
+class ControlNetResiduals(torch.nn.Module):
+    """A ControlNet's residuals at conditioning scale 1 (the scale is applied outside)."""
+
+    def __init__(self, controlnet: Any) -> None:
+        super().__init__()
+        self.controlnet = controlnet
+        # An LCM UNet's guidance embedding reaches the ControlNet only if it was made to take it.
+        self.takes_time_cond = controlnet.config.get("time_cond_proj_dim") is not None
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, hint: torch.Tensor,
+                text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None,
+                timestep_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        added = {"text_embeds": text_embeds, "time_ids": time_ids} if text_embeds is not None else None
+        down, mid = self.controlnet(sample, timestep, encoder_hidden_states=context, controlnet_cond=hint,
+                                    conditioning_scale=1.0,
+                                    timestep_cond=timestep_cond if self.takes_time_cond else None,
+                                    added_cond_kwargs=added, return_dict=False)
+        return (*down, mid)
+
+
+@dataclass
+class ControlUnit:
+    kind: str  # one of vj.config.CONTROL_KINDS
+    scale: float
+    call: Any  # ControlNetResiduals, eager or compiled
+
+
+class ControlNets:
+    """The loaded units and this frame's conditioning pictures."""
+
+    def __init__(self, units: Sequence[ControlUnit], device: torch.device) -> None:
+        if not units:
+            raise ValueError("ControlNets needs at least one unit")
+        self.units = tuple(units)
+        self.device = device
+        self._hints: tuple[torch.Tensor, ...] | None = None
+        self._gain = 1.0
+        self._blank: torch.Tensor | None = None
+        self.depth: DepthEstimator | None = None  # its own estimator: the 3D warp's blends other frames
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(unit.kind for unit in self.units)
+
+    def blank(self, width: int, height: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A black picture (before the first frame has one), made once per size."""
+        if self._blank is None or tuple(self._blank.shape[-2:]) != (height, width) or self._blank.dtype != dtype:
+            self._blank = torch.zeros(1, 3, height, width, device=self.device, dtype=dtype)
+        return self._blank
+
+    def set_frame(self, hints: Sequence[torch.Tensor], gain: float = 1.0) -> None:
+        """This frame's pictures ([1, 3, H, W] in [0, 1], one per unit) and the live gain on every scale."""
+        if len(hints) != len(self.units):
+            raise ValueError(f"expected {len(self.units)} ControlNet pictures, got {len(hints)}")
+        self._hints = tuple(hints)
+        self._gain = gain
+
+    def residuals(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                  extra: dict[str, torch.Tensor | None]) -> Residuals:
+        """Every unit's residuals, scaled and summed (a zero scale adds exact zeros)."""
+        if self._hints is None:
+            raise RuntimeError("ControlNet residuals asked for before the frame's pictures were set")
+        total: list[torch.Tensor] | None = None
+        for unit, hint in zip(self.units, self._hints, strict=True):
+            hint = hint.to(sample.dtype).expand(sample.shape[0], -1, -1, -1)
+            outs = unit.call(sample, timestep, context, hint, **extra)
+            weight = unit.scale * self._gain  # a Python float: no recompile when it changes
+            scaled = [out * weight for out in outs]
+            total = scaled if total is None else [a + b for a, b in zip(total, scaled, strict=True)]
+        assert total is not None
+        return tuple(total[:-1]), total[-1]
+
+    def pictures(self, *, picture: torch.Tensor | None, previous: torch.Tensor | None,
+                 init: torch.Tensor | None, width: int, height: int) -> list[torch.Tensor]:
+        """Each unit's conditioning picture for this frame, made on the device.
+
+        `picture`: the input picture; `previous`: the previous frame, warped as the init is;
+        `init`: what is diffused. Edges and depth are of the input picture when there is one,
+        else of the previous frame (or the init image on the first frame). With nothing to
+        show yet (the first text-to-image frame), a unit sees black.
+        """
+        source = next((x for x in (picture, previous, init) if x is not None), None)
+        out = []
+        for kind in self.kinds:
+            found = {"input": picture, "feedback": previous}.get(kind, source)
+            if found is None:
+                out.append(self.blank(width, height))
+            elif kind == "canny":
+                out.append(canny_edges(found.float()))
+            elif kind == "depth":
+                if self.depth is None:
+                    raise RuntimeError("a depth ControlNet runs without a depth estimator")
+                out.append(self.depth.nearness(found).expand(-1, 3, -1, -1))
+            else:
+                out.append(found)
+        return out
