@@ -300,8 +300,10 @@ class LiveTake:
             if self._files is not files:
                 return
             self._files = None
+            # Listed before the take reads as stopped: whoever sees is_recording turn False and calls
+            # close() must find this closer to join. Not finished here: this is the paced thread being stopped.
+            self._finish_in_background(files, "failed")
             self._recording = False
-        self._finish_in_background(files, "failed")  # not here: this is the paced thread being stopped
 
     def _finish_in_background(self, files: _TakeFiles, reason: str) -> None:
         closer = threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True)

@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 
 from vj.errors import VjError
@@ -51,6 +50,8 @@ class AudioTrack:
 
 def load_track(path: str | Path, what: str = "--audio") -> AudioTrack:
     """Decode the first audio stream of `path` to float32 at its own rate, mono or stereo."""
+    import av  # here, not at import: `vj run --preview` must load OpenCV before PyAV (their X libraries clash)
+
     p = Path(path)
     if not p.is_file():
         raise VjError(f"{what} {path}: no such file (expected a sound file: wav, mp3, flac, ...)")
