@@ -343,3 +343,23 @@ def test_frames_sent_are_received_over_ndi_on_loopback(tmp_path: Path) -> None:
             # NDI compresses (8-bit 4:2:2): close, not exact; a red/blue swap would be off by ~190.
             assert np.abs(np.array(got) - np.array(want)).max() <= 24, (got, want)
     assert "64x48" not in result["status"] and "96x64 BGRX" in result["status"]
+
+
+REFUSED_PROBE = textwrap.dedent("""
+    from vj.output.ndi import CyndilibSender, NdiFormat
+    try:
+        CyndilibSender("x" * 5000, NdiFormat(64, 48, "BGRX"), 30.0)  # libndi refuses a name this long
+    except RuntimeError as err:
+        print("REFUSED " + str(err)[:80])
+""")
+
+
+def test_a_sender_libndi_refuses_raises_instead_of_crashing_the_process(tmp_path: Path) -> None:
+    # libndi refuses to create a sender now and then (seen on loopback when one of the same name
+    # has just gone); cyndilib's cleanup of that refusal crashed the whole show with a segfault.
+    pytest.importorskip("cyndilib", reason="cyndilib not installed (pip install 'vj[ndi]')")
+    env = {"NDI_CONFIG_DIR": str(tmp_path), "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", REFUSED_PROBE], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, f"the probe died (rc {done.returncode}):\n{done.stdout}\n{done.stderr}"
+    assert "REFUSED libndi could not create a sender named 'xxx" in done.stdout, done.stdout

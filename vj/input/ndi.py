@@ -4,7 +4,9 @@ The thread finds the source by name (`HOST (NAME)` exactly, or any source whose 
 is NAME), receives video as RGBX and keeps the newest picture in a latest-frame slot. A
 source that sends nothing for `lost_after_s` (the sender stopped, the network went) is
 disconnected and searched for again; the status line says so and the show goes on with the
-last picture. cyndilib is the optional extra `vj[ndi]` (its wheels bundle the NDI runtime).
+last picture. The finder keeps listing a vanished sender for a while, so a connection counts
+(and the status line names the source) only once a picture has arrived over it. cyndilib
+is the optional extra `vj[ndi]` (its wheels bundle the NDI runtime).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class NdiInput(LatestFrame):
         self.name = name
         self.lost_after_s = lost_after_s
         self.search_s = search_s
-        self.connected_to: str | None = None
+        self.connected_to: str | None = None  # set once a picture arrived over the connection
         self.connects = 0
         self.lost = 0
         self.errors = 0
@@ -108,9 +110,7 @@ class NdiInput(LatestFrame):
         video = VideoRecvFrame()
         receiver.set_video_frame(video)
         receiver.set_source(source)
-        self.connected_to = str(source.name)
-        self.connects += 1
-        log.info("NDI input %r %s", self.connected_to, "is back" if self.connects > 1 else "connected")
+        name = str(source.name)
         last_frame = time.monotonic()
         buffer = np.zeros(0, np.uint8)
         try:
@@ -124,10 +124,17 @@ class NdiInput(LatestFrame):
                     width, height = video.get_resolution()
                     self.put(rgbx_to_rgb(buffer, int(width), int(height), int(video.get_line_stride())))
                     last_frame = time.monotonic()
+                    if self.connected_to is None:
+                        self.connected_to = name
+                        self.connects += 1
+                        log.info("NDI input %r %s", name, "is back" if self.connects > 1 else "connected")
                 elif time.monotonic() - last_frame > self.lost_after_s:
+                    if self.connected_to is None:  # a stale listing of a sender that has gone: search on
+                        log.debug("NDI input %r: no picture in %.1f s; searching", name, self.lost_after_s)
+                        return
                     self.lost += 1
                     log.warning("NDI input %r sent nothing for %.1f s; searching for it again (the show goes on "
-                                "with the last picture)", self.connected_to, self.lost_after_s)
+                                "with the last picture)", name, self.lost_after_s)
                     return
         finally:
             self.connected_to = None

@@ -105,7 +105,15 @@ class CyndilibSender:
         # to its announced rate on top of ours.
         self._sender = cyndilib.Sender(name, clock_video=False, clock_audio=False)
         self._sender.set_video_frame(frame)
-        self._sender.open()
+        # cyndilib 0.1.3's open() tears down the audio frame when libndi refuses to create a
+        # sender; without one attached that is a None dereference and the process segfaults.
+        # An attached, never-written audio frame sends nothing and turns the refusal into an
+        # exception that the retry below handles.
+        self._sender.set_audio_frame(cyndilib.AudioSendFrame())
+        try:
+            self._sender.open()
+        except MemoryError:  # what cyndilib raises when NDIlib_send_create returns NULL
+            raise RuntimeError(f"libndi could not create a sender named {name!r} ({len(name)} characters)") from None
         self._bytes = fmt.width * fmt.height * 4
         self.source_name = str(self._sender.name)  # "HOST (name)", as receivers list it
 
