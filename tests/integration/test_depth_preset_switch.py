@@ -147,3 +147,24 @@ def test_a_2d_show_switched_to_3d_says_the_warp_is_flat(tiny_backend, tmp_path: 
         "preset 'deep' names depth model tiny; no depth model is loaded in this show, so 3D warps a flat plane "
         "(depth models are not loaded live: start the show with it, or with --depth-model)"]
     session.stop()
+
+
+def test_a_depth_controlnets_own_estimator_takes_the_settings_too(tmp_path: Path) -> None:
+    from vj.config import ModelConfig
+    from vj.engine.backends import load_backend
+
+    backend = load_backend(ModelConfig(source="tiny", device="cpu"))  # its own: ControlNets attach to it
+    unit = '\n[[controlnet]]\nsource = "tiny"\nconditioning = "depth"\n'
+    start = write_preset(tmp_path, "start", "resolution = 56\n" + unit, mode="2d")
+    other = write_preset(tmp_path, "other", "resolution = 28\nevery_n = 2\nema = 0.3\n" + unit, mode="2d")
+    session = LiveSession(load_preset(str(start)), backend=backend, offline=True)
+    assert session.engine.depth is None and session.engine.controls is not None
+    control = session.engine.controls.depth
+    assert control is not None and (control.resolution, control.every_n, control.ema) == (56, 1, 0.5)
+    session.engine.prime(session.store.prompts())
+    session.engine.render_frame()
+    assert session.presets.by_name(str(other)) == "other"
+    session.engine.render_frame()
+    assert (control.resolution, control.every_n, control.ema) == (28, 2, 0.3)
+    assert "depth model" not in session.status_line()  # a 2D preset naming no depth model asks for none
+    session.stop()

@@ -55,20 +55,24 @@ def build_depth(preset: PresetConfig, backend: Backend, *, wanted: bool = False)
     return DepthEstimator(model, resolution=cfg.resolution, every_n=cfg.every_n, ema=cfg.ema)
 
 
-def switch_depth(loaded: DepthEstimator | None, show: PresetConfig, preset: PresetConfig) -> str:
-    """Hand `preset`'s [depth] settings to the loaded estimator (taken up at its next frame).
+def switch_depth(loaded: DepthEstimator | None, show: PresetConfig, preset: PresetConfig,
+                 control: DepthEstimator | None = None) -> str:
+    """Hand `preset`'s [depth] settings to the loaded estimators (taken up at their next frame).
+
+    `control` is a depth ControlNet's own estimator, which takes the same settings at load.
 
     Returns '' or, when `preset` asks for a depth model other than the loaded one, what the
     status line says (also logged once, as a warning). `show` is the playing preset: its
     diffusion model is what an empty `[depth] model` resolves against.
     """
     cfg = preset.depth
-    if loaded is not None:
+    for estimator in (e for e in (loaded, control) if e is not None):
         try:
-            loaded.request_settings(resolution=cfg.resolution, every_n=cfg.every_n, ema=cfg.ema)
+            estimator.request_settings(resolution=cfg.resolution, every_n=cfg.every_n, ema=cfg.ema)
         except ValueError as err:
-            log.warning("preset %r: [depth] settings refused, keeping resolution %d, every_n %d, ema %g (%s)",
-                        preset.name, loaded.resolution, loaded.every_n, loaded.ema, err)
+            log.warning("preset %r: [depth] settings refused for depth model %s, keeping resolution %d, every_n %d, "
+                        "ema %g (%s)", preset.name, estimator.model.name, estimator.resolution, estimator.every_n,
+                        estimator.ema, err)
     if not (cfg.model.strip() or preset_is_3d(preset)):
         return ""  # a 2D preset that names no depth model asks for none
     wanted = resolve_depth_source(cfg.model, show.model.source)

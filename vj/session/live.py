@@ -141,7 +141,8 @@ class LiveSession:
             size = (current.width, current.height) if self.fixed_size else (preset.render.width,
                                                                               preset.render.height)
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
-            self.depth_note = switch_depth(self.engine.depth, self.preset, preset)
+            control_depth = self.engine.controls.depth if self.engine.controls is not None else None
+            self.depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
             depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
             preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input, depth=depth)
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
