@@ -84,6 +84,23 @@ def test_every_n_reuses_and_ema_blends() -> None:
         DepthEstimator(model, every_n=0)
 
 
+def test_requested_settings_wait_for_the_next_map_and_bad_ones_change_nothing() -> None:
+    model = build_tiny_depth_model(CPU, torch.float32)
+    torch.manual_seed(3)
+    a, b = torch.rand(1, 3, 28, 28), torch.rand(1, 3, 28, 28)
+    est = DepthEstimator(model, resolution=28, every_n=1, ema=0.0)
+    da, db = est.estimate(a), est.estimate(b)
+    est.nearness(a)
+    est.request_settings(resolution=28, every_n=2, ema=0.75)
+    assert (est.every_n, est.ema) == (1, 0.0)  # taken up by the next map, on the thread that makes it
+    assert torch.allclose(est.nearness(b), 0.75 * da + 0.25 * db, atol=1e-6)  # the new ema blends the old map in
+    assert (est.every_n, est.ema) == (2, 0.75)
+    with pytest.raises(ValueError, match="resolution >= 14"):
+        est.request_settings(resolution=7, every_n=1, ema=0.0)
+    est.nearness(a)
+    assert (est.resolution, est.every_n, est.ema) == (28, 2, 0.75)
+
+
 def test_sources_resolve_and_bad_values_are_refused_before_loading() -> None:
     assert resolve_depth_source("", "tiny") == "tiny"
     assert resolve_depth_source("", "stabilityai/sd-turbo") == DEFAULT_DEPTH_MODEL

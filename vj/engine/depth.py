@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,17 +175,24 @@ def normalised_nearness(estimate: torch.Tensor, metric: bool) -> torch.Tensor:
     return cdf[bins].reshape(raw.shape)
 
 
+def _check_settings(patch: int, resolution: int, every_n: int, ema: float) -> None:
+    if resolution < patch or every_n < 1 or not 0.0 <= ema < 1.0:
+        raise ValueError(f"depth: resolution >= {patch}, every_n >= 1 and 0 <= ema < 1 expected, found "
+                         f"{resolution}, {every_n}, {ema}")
+
+
 class DepthEstimator:
     """Nearness maps of frames at a reduced resolution, every N calls, blended over time."""
 
     def __init__(self, model: DepthModel, *, resolution: int = 252, every_n: int = 1, ema: float = 0.5) -> None:
-        if resolution < model.patch or every_n < 1 or not 0.0 <= ema < 1.0:
-            raise ValueError(f"depth: resolution >= {model.patch}, every_n >= 1 and 0 <= ema < 1 expected, found "
-                             f"{resolution}, {every_n}, {ema}")
+        _check_settings(model.patch, resolution, every_n, ema)
         self.model = model
         self.resolution = resolution
         self.every_n = every_n
         self.ema = ema
+        # Settings asked for from another thread (a preset switch), taken up by the next `nearness`.
+        self._pending: tuple[int, int, float] | None = None
+        self._pending_lock = threading.Lock()
         self._calls = 0
         self._state: torch.Tensor | None = None
         self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -198,6 +206,24 @@ class DepthEstimator:
     def reset(self) -> None:
         self._calls = 0
         self._state = None
+
+    def request_settings(self, *, resolution: int, every_n: int, ema: float) -> None:
+        """New settings from any thread; the next `nearness` (a frame boundary on the render thread) takes them up.
+
+        None of them reloads the model: the input size is worked out per call. Raises ValueError
+        (nothing changes) for settings the model cannot take.
+        """
+        _check_settings(self.model.patch, resolution, every_n, ema)
+        with self._pending_lock:
+            self._pending = (resolution, every_n, ema)
+
+    def _take_pending(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is None or pending == (self.resolution, self.every_n, self.ema):
+            return
+        self.resolution, self.every_n, self.ema = pending
+        self._calls = 0  # the next frame estimates with the new settings; the last map stays for the blend
 
     def _mean_std(self, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         key = (device, dtype)
@@ -226,6 +252,8 @@ class DepthEstimator:
 
     def nearness(self, image: torch.Tensor) -> torch.Tensor:
         """This frame's nearness map: a new estimate every `every_n` calls, blended by `ema`."""
+        if self._pending is not None:  # a plain read first: no lock taken on the frames without a change
+            self._take_pending()
         due = self._calls % self.every_n == 0
         self._calls += 1
         state = self._state

@@ -33,7 +33,7 @@ from vj.output.take import LiveTake
 from vj.registry import REGISTRY
 from vj.session.components import Control, Output
 from vj.session.controlnet import build_controlnets
-from vj.session.depth import build_depth
+from vj.session.depth import build_depth, switch_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, install_preset
@@ -90,6 +90,7 @@ class LiveSession:
         if self.input is not None:  # started, stopped and shown in the status line like a control
             self.controls.append(self.input)
         self._preset_lock = threading.Lock()
+        self.depth_note = ""  # the status line's word on a depth model a switched-to preset could not bring
         self._started = False
         self._stopped = False
         self._warming: tuple[int, int] | None = None  # (done, of) while warming up
@@ -128,7 +129,9 @@ class LiveSession:
         One policy for every way a preset is switched (OSC, MIDI, preview keys): the model
         and the fps stay for the whole show (a model swap would stall it; the outputs run at
         a fixed rate), and the size follows the preset unless the command line fixed it. The input
-        (camera, clip, NDI) stays too: it is the show's, opened before the model loaded.
+        (camera, clip, NDI) stays too: it is the show's, opened before the model loaded. So does
+        the depth model; the preset's other `[depth]` settings (resolution, every_n, ema) follow
+        it from the next frame (`switch_depth`).
         """
         with self._preset_lock:
             if preset.model.source != self.preset.model.source:
@@ -138,7 +141,10 @@ class LiveSession:
             size = (current.width, current.height) if self.fixed_size else (preset.render.width,
                                                                               preset.render.height)
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
-            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input)
+            control_depth = self.engine.controls.depth if self.engine.controls is not None else None
+            self.depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
+            depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
+            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input, depth=depth)
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
             install_preset(self.store, preset, self.modulators, self.audio)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
@@ -231,6 +237,8 @@ class LiveSession:
             parts.append(f"non-finite {s.non_finite}")
         if self.engine.lora_scales.refusal:
             parts.append(self.engine.lora_scales.refusal)
+        if self.depth_note:
+            parts.append(self.depth_note)
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         if self.performer.status():
