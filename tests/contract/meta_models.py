@@ -68,3 +68,25 @@ def pipeline_parts(unet: Any, text_encoder: Any, vae: Any, *, lcm: bool) -> Simp
     scheduler = LCMScheduler(**SCHEDULE) if lcm else EulerAncestralDiscreteScheduler(**SCHEDULE)
     return SimpleNamespace(tokenizer=build_tiny_tokenizer(), text_encoder=text_encoder, unet=unet, vae=vae,
                            scheduler=scheduler)
+
+
+def depth_anything_v2_small() -> Any:
+    """Depth Anything V2 Small (depth-anything/Depth-Anything-V2-Small-hf's config.json, written out)."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, mlp_ratio=4,
+                            image_size=518, patch_size=14, layerscale_value=1.0,
+                            out_indices=[3, 6, 9, 12],  # type: ignore[call-arg]  # V2 taps 3, 6, 9, 12; V1 the last 4
+                            apply_layernorm=True, reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=384, patch_size=14,
+                                 reassemble_factors=[4, 2, 1, 0.5], neck_hidden_sizes=[48, 96, 192, 384],
+                                 fusion_hidden_size=64, head_hidden_size=32, depth_estimation_type="relative")
+    return _on_meta(lambda: DepthAnythingForDepthEstimation(config))
+
+
+def controlnet_of(unet: Any) -> Any:
+    """A full-size ControlNet of `unet`'s family (SD 2.1's for sd-turbo's UNet; SDXL's for SDXL's), as
+    the released ones are: the UNet's encoder half, the 16-32-96-256 picture embedding."""
+    from diffusers import ControlNetModel
+
+    return _on_meta(lambda: ControlNetModel.from_unet(unet))

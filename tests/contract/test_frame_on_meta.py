@@ -11,110 +11,11 @@ hold no data to copy out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
-import torch
 
-from tests.contract.meta_models import (
-    DTYPE,
-    META,
-    openclip_h_text_encoder,
-    pipeline_parts,
-    sd21_unet,
-    sd_vae,
-    taesd,
-)
-from tests.contract.transfers import count_host_to_device
-from vj.config import parse_preset
-from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.clock import FixedClock
+from tests.contract.engine_run import OTHER, PROMPT, SIZE, backend, start, steady_frame
 from vj.engine.guidance import CFG_FULL, CFG_RCFG_INITIALIZE, CFG_RCFG_SELF
-from vj.engine.loop import Engine, EngineSettings
-from vj.frames import Frame
 from vj.prompt_mix import PromptEntry, PromptMix
-from vj.session import build_store
-
-SIZE = 512
-PROMPT, OTHER = "a tunnel of neon light", "a forest of glass trees"
-BASE = f"""
-[render]
-width = {SIZE}
-height = {SIZE}
-fps = 24
-[prompts]
-negative = "blurry"
-[[prompts.mix]]
-text = "{PROMPT}"
-[params]
-zoom = 1.02
-angle = 1.0
-strength = 0.5
-noise = 0.05
-antiblur_amount = 0.2
-seed = 7
-"""
-
-
-@pytest.fixture(scope="module")
-def models() -> dict[str, Any]:
-    return {"unet": sd21_unet(), "lcm_unet": sd21_unet(lcm=True), "text": openclip_h_text_encoder(),
-            "vae": sd_vae(), "taesd": taesd()}
-
-
-def backend(models: dict[str, Any], *, lcm: bool = False, tiny_vae: bool = False) -> DiffusersBackend:
-    parts = pipeline_parts(models["lcm_unet" if lcm else "unet"], models["text"], models["vae"], lcm=lcm)
-    return DiffusersBackend(parts, name="sd-turbo architecture", device=META, dtype=DTYPE,
-                            tiny_vae=models["taesd"] if tiny_vae else None)
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.frames: list[Frame] = []
-
-    def offer(self, frame: Frame) -> None:
-        self.frames.append(frame)
-
-
-@dataclass
-class Run:
-    engine: Engine
-    sink: Sink
-    unet_calls: list[torch.Tensor] = field(default_factory=list)
-    published: list[torch.Tensor] = field(default_factory=list)
-
-
-def start(b: DiffusersBackend, params: dict[str, object], cfg: str = CFG_RCFG_SELF) -> Run:
-    preset = parse_preset(BASE, "contract.toml")
-    preset = preset.replace(params={**preset.params, **params})
-    store = build_store(preset)
-    sink = Sink()
-    engine = Engine(b, store, EngineSettings(SIZE, SIZE, 24, offline=True, cfg=cfg), sink, FixedClock(24))
-    run = Run(engine, sink)
-    b.unet.register_forward_pre_hook(lambda module, args: run.unet_calls.append(args[0]))
-
-    def copy_out_stub(slot: Any) -> None:  # the one stubbed step: meta tensors hold nothing to copy
-        assert slot.staged.device == META and slot.staged.dtype == torch.uint8
-        assert slot.staged.shape == (SIZE * SIZE * 3 + 1,)
-        run.published.append(slot.staged)
-        slot.host[-1] = 1  # "all pixels finite"
-
-    engine._publisher._copy_out = copy_out_stub  # type: ignore[method-assign]
-    engine.prime(store.prompts())
-    return run
-
-
-def steady_frame(run: Run) -> None:
-    """One frame under the transfer counter: no host→device copy may happen in it."""
-    before = len(run.unet_calls)
-    with count_host_to_device() as transfers:
-        run.engine.render_frame()
-    assert transfers.copies == [], f"host→device copies in a steady-state frame:\n{transfers.report()}"
-    assert len(transfers.staged) <= 1
-    for sample in run.unet_calls[before:]:
-        assert sample.device == META and sample.dtype == DTYPE
-
 
 # (name, backend options, params, cfg mode, UNet calls in the counted frame)
 MODES = [

@@ -196,6 +196,7 @@ class DepthEstimator:
         self._calls = 0
         self._state: torch.Tensor | None = None
         self._stats: dict[tuple[torch.device, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._mean_std(model.device, model.dtype)  # made now: the show's first depth frame copies nothing
         self.estimates = 0  # how many times the model ran
 
     @property

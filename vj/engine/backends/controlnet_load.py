@@ -8,7 +8,7 @@ output convolutions filled with seeded random weights so its residuals are not z
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -53,16 +53,27 @@ def _check_family(source: str, controlnet_config: Any, unet_config: Any) -> None
             f"cross_attention_dim {ours}{' (SDXL)' if xl_model else ''}: use a ControlNet of the model's family.")
 
 
-def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBackend) -> ControlNets:
-    """Load every unit and attach them to `backend` (its predict_noise adds their residuals)."""
+def load_controlnet_model(cfg: ControlNetConfig, backend: DiffusersBackend) -> Any:
+    """The unit's diffusers ControlNetModel, as its source names it (not yet on the backend's device)."""
+    if cfg.source == TINY_CONTROLNET:
+        return build_tiny_controlnet(backend.unet, backend.vae_scale_factor)
     from diffusers import ControlNetModel
 
+    return _from_pretrained(ControlNetModel, cfg.source, backend.dtype, "ControlNet")
+
+
+ModelLoader = Callable[[ControlNetConfig, DiffusersBackend], Any]
+
+
+def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBackend,
+                     load_model: ModelLoader = load_controlnet_model) -> ControlNets:
+    """Load every unit and attach them to `backend` (its predict_noise adds their residuals).
+
+    `load_model`: where each unit's model comes from; the device contract passes full-size
+    models built on `meta`, which no file can hold, and keeps everything after it."""
     units = []
     for cfg in configs:
-        if cfg.source == TINY_CONTROLNET:
-            model = build_tiny_controlnet(backend.unet, backend.vae_scale_factor)
-        else:
-            model = _from_pretrained(ControlNetModel, cfg.source, backend.dtype, "ControlNet")
+        model = load_model(cfg, backend)
         _check_family(cfg.source, model.config, backend.unet.config)
         if model.dtype != backend.dtype:
             model = model.to(dtype=backend.dtype)
