@@ -34,9 +34,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout (no pip install)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _presets import PROMPT, loop_preset  # noqa: E402
 from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E402
 
-from vj.config import parse_preset  # noqa: E402
 from vj.engine.backends.base import BackendTuning  # noqa: E402
 from vj.engine.backends.diffusers import DiffusersBackend  # noqa: E402
 from vj.engine.clock import FixedClock  # noqa: E402
@@ -53,7 +53,6 @@ from vj.engine.warmup import plan_variants  # noqa: E402
 from vj.frames import Frame  # noqa: E402
 from vj.store import ParamStore  # noqa: E402
 
-PROMPT = "an endless tunnel of neon arches, volumetric light"
 MODES = ("naive", "eager", "jit", "aot")
 SWITCHES = ("cudnn_benchmark", "channels_last", "fuse_qkv")
 
@@ -87,20 +86,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def _store(size: int, steps: int, guidance: float = 0.0) -> ParamStore:
-    preset = parse_preset(f"""
-[render]
-width = {size}
-height = {size}
-[[prompts.mix]]
-text = "{PROMPT}"
-[params]
-zoom = 1.02
-angle = 0.5
-strength = 0.5
-steps = {steps}
-guidance = {guidance}
-noise = 0.03
-""", "gpu-benchmark")
+    preset = loop_preset(size, steps, "gpu-benchmark", guidance)
     return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
 
 

@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 
 import torch
+from _presets import PROMPT, loop_preset
 from PIL import Image
 
-from vj.config import parse_preset
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
@@ -36,7 +36,6 @@ from vj.engine.models.tiny import build_tiny_pipeline
 from vj.frames import Frame
 from vj.session import build_store
 
-PROMPT = "an endless tunnel of neon arches, volumetric light"
 STAGES = ("prompt", "warp", "prepare", "encode", "denoise", "decode", "publish")
 
 
@@ -67,19 +66,7 @@ def tiny_backend(compile_mode: str = "off") -> DiffusersBackend:
 
 
 def time_engine(backend: DiffusersBackend, size: int, steps: int, seconds: float) -> tuple[float, dict[str, float]]:
-    preset = parse_preset(f"""
-[render]
-width = {size}
-height = {size}
-[[prompts.mix]]
-text = "{PROMPT}"
-[params]
-zoom = 1.02
-angle = 0.5
-strength = 0.5
-steps = {steps}
-noise = 0.03
-""", "benchmark")
+    preset = loop_preset(size, steps, "benchmark")
     store = build_store(preset)
     engine = Engine(backend, store, EngineSettings(size, size, 24, offline=True), _Discard(), FixedClock(24))
     engine.prime(store.prompts())

@@ -1,10 +1,12 @@
-"""Small shared test doubles."""
+"""Small shared test doubles and helpers."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 
 from vj.frames import Frame
 
@@ -13,6 +15,15 @@ def run_vj(*args: str, env: dict[str, str] | None = None, timeout: float = 240) 
     """`python -m vj.cli ARGS` in a child process (extra environment variables in `env`)."""
     return subprocess.run([sys.executable, "-m", "vj.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0, poll_s: float = 0.005) -> None:
+    """Poll `cond` until it holds; AssertionError after `timeout_s` (a bound on failing, never a speed check)."""
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(poll_s)
 
 
 class CollectFrames:

@@ -14,6 +14,9 @@ Smoothing sits on top: a discontinuity in the target (a fader move, a release, a
 switch) glides with the parameter's time constant, while a schedule that moves every
 frame is followed exactly, so an offline render reproduces Deforum's numbers. Modulators
 (LFOs) add an offset after smoothing; the result is clamped to the parameter's range.
+
+What a frame reads (`ParamSnapshot`, `ControlEvent`, the smoothing decay) lives in vj.snapshot;
+it is imported here too, so `from vj.store import ParamSnapshot` keeps working.
 """
 
 from __future__ import annotations
@@ -28,70 +31,15 @@ from types import MappingProxyType
 
 from vj.errors import ParamRejected
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptMix, mix_from_json, mix_to_json
-from vj.registry import REGISTRY, FrameParams, ParamKind, ParamSpec, ParamValue
+from vj.registry import REGISTRY, ParamKind, ParamSpec, ParamValue
+from vj.snapshot import ControlEvent, ParamSnapshot, SmoothTrack, smoothing_decay
 
 ScheduleFn = Callable[[int], float]
 ModulatorFn = Callable[[float], float]
 PromptScheduleFn = Callable[[int], PromptMix]
 
-
-@dataclass(frozen=True, slots=True)
-class ControlEvent:
-    """One applied change, as the recorder's control timeline stores it.
-
-    kind: "set" (live override), "release", "prompt", "prompt_weight", "negative",
-    "prompts" (whole mix), "base" (preset values).
-    """
-
-    kind: str
-    name: str = ""
-    value: object = None
-    source: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ParamSnapshot:
-    """What the render thread sees for one frame: immutable, smoothed, clamped.
-
-    `params`, the typed view the engine reads, is built from `values` (which must hold every
-    parameter) so the two agree; timelines, replay and OSCQuery read `values` as before.
-    """
-
-    frame_index: int
-    time_s: float
-    dt_s: float
-    values: Mapping[str, ParamValue]
-    prompts: PromptMix
-    events: tuple[ControlEvent, ...] = ()
-    params: FrameParams = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "params", FrameParams.from_values(self.values))  # frozen: set once, here
-
-    def __getitem__(self, name: str) -> ParamValue:
-        return self.values[name]
-
-    def num(self, name: str) -> float:
-        return float(self.values[name])  # type: ignore[arg-type]
-
-    def text(self, name: str) -> str:
-        return str(self.values[name])
-
-
-def smoothing_decay(dt_s: float, smoothing_s: float) -> float:
-    """Fraction of a discontinuity left after `dt_s` with time constant `smoothing_s`."""
-    if smoothing_s <= 0.0 or dt_s <= 0.0:
-        return 0.0 if smoothing_s <= 0.0 else 1.0
-    return math.exp(-dt_s / smoothing_s)
-
-
-@dataclass(slots=True)
-class _Track:
-    """Per-parameter smoothing state: value = target + residual, residual decays."""
-
-    value: ParamValue
-    residual: float = 0.0
-    token: object = None
+__all__ = ["ControlEvent", "ModulatorFn", "ParamSnapshot", "ParamStore", "PromptScheduleFn", "ScheduleFn",
+           "StoreCounters", "smoothing_decay"]
 
 
 @dataclass(slots=True)
@@ -125,7 +73,7 @@ class ParamStore:
         self._live: dict[str, ParamValue] = {}
         self._schedules: dict[str, ScheduleFn] = {}
         self._modulators: dict[str, ModulatorFn] = {}
-        self._tracks: dict[str, _Track] = {}
+        self._tracks: dict[str, SmoothTrack] = {}
         self._prompts = prompts or PromptMix()
         self._prompt_schedule: PromptScheduleFn | None = None
         self._prompt_live = False
@@ -413,10 +361,10 @@ class ParamStore:
                 token = self._token_locked(name)
                 if not spec.numeric or spec.kind is ParamKind.INT:
                     value: ParamValue = target
-                    self._tracks[name] = _Track(target, 0.0, token)
+                    self._tracks[name] = SmoothTrack(target, 0.0, token)
                 elif track is None:
                     value = float(target)
-                    self._tracks[name] = _Track(value, 0.0, token)
+                    self._tracks[name] = SmoothTrack(value, 0.0, token)
                 else:
                     residual = track.residual
                     if track.token != token:  # the source jumped: glide from where we are

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -20,6 +19,7 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.audio_signals import RATE, click_track
+from tests.helpers import wait_for
 from tests.unit.output_helpers import make_frame
 from vj.config import PresetConfig
 from vj.control.audio.analysis import BandAnalyser
@@ -33,14 +33,6 @@ from vj.control.tempo import TempoClock
 from vj.output.take import LiveTake
 from vj.output.timeline import read_timeline
 from vj.store import ParamStore
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def _session() -> tuple[ParamStore, AudioModulators]:

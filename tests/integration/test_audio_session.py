@@ -6,8 +6,7 @@ the same path a sound card's blocks take; OSC assigns the modulator over real UD
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -15,18 +14,14 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.audio_signals import RATE, click_track
+from tests.helpers import wait_for as shared_wait_for
 from vj.cli.main import build_parser
 from vj.cli.run import attach_run_components
 from vj.control.audio.files import write_wav
 from vj.session import LiveSession
 
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+# Frames render on a shared CPU here: a generous bound on how long a failure takes.
+wait_for = partial(shared_wait_for, timeout_s=60.0)
 
 
 def test_run_flags_wire_audio_input_record_audio_and_link(tiny_backend, tiny_preset, tmp_path: Path) -> None:  # noqa: ANN001

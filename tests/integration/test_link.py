@@ -10,25 +10,18 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.helpers import wait_for
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import VjError
 
 aalink = pytest.importorskip("aalink", reason="Ableton Link tests need aalink: pip install 'vj[link]'")
 
 from vj.control.link import LinkSync, require_aalink  # noqa: E402
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class Peer:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
-from collections.abc import Callable
 
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
+from tests.helpers import wait_for
 from vj.cli.main import build_parser, main
 from vj.cli.run import attach_run_components
 from vj.config import parse_preset
 from vj.session import LiveSession, render_offline
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def run_args(*extra: str) -> object:

@@ -4,13 +4,13 @@ over real UDP (python-osc client), a store and the session's PresetSwitcher."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
+from tests.helpers import wait_for
 from vj.config import PresetConfig, load_preset, presets_dir
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscActions, OscControl
@@ -60,13 +60,6 @@ class TouchDesigner:
         self._stop.set()
         self._thread.join(2)
 
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture(params=[PickupMode.CHANGE, PickupMode.CROSS, PickupMode.OFF], ids=lambda m: m.value)

@@ -9,26 +9,19 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
+from tests.helpers import wait_for
 from vj.control.modulators import ModulatorBank, Shape
 from vj.control.osc import OscActions, OscControl, address_map
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
-
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.002)
 
 
 class Harness:

@@ -9,7 +9,6 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,16 +17,6 @@ from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.oscquery import ACCESS_RW, OscQueryServer
 from vj.control.tempo import TempoClock
 from vj.store import ParamStore
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[OscQueryServer, ParamStore]]:
-    store = ParamStore(base={"zoom": 1.02})
-    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, tempo=TempoClock(128.0),
-                            advertise=False)
-    server.start()
-    yield server, store
-    server.close()
 
 
 def get(server: OscQueryServer, path: str) -> tuple[int, Any]:
@@ -68,8 +57,8 @@ def check_node(node: dict[str, Any], path: str) -> int:
     return methods
 
 
-def test_tree_follows_the_specification(served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, store = served
+def test_tree_follows_the_specification(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, store = oscquery_served
     status, root = get(server, "/")
     assert status == 200
     methods = check_node(root, "/")
@@ -87,8 +76,8 @@ def test_tree_follows_the_specification(served: tuple[OscQueryServer, ParamStore
     assert zoom["CLIPMODE"] == "both"  # out-of-range values are refused, not passed through
 
 
-def test_value_query_answers_the_current_value(served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, store = served
+def test_value_query_answers_the_current_value(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, store = oscquery_served
     assert get(server, "/vj/zoom?VALUE") == (200, {"VALUE": [pytest.approx(1.02)]})
     store.set("zoom", 1.3)
     assert get(server, "/vj/zoom?VALUE") == (200, {"VALUE": [pytest.approx(1.3)]})  # the target until a frame
@@ -101,8 +90,8 @@ def test_value_query_answers_the_current_value(served: tuple[OscQueryServer, Par
     assert get(server, "/vj/norm/zoom?RANGE") == (200, {"RANGE": [{"MIN": 0.0, "MAX": 1.0}]})
 
 
-def test_host_info_and_error_codes(served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, _ = served
+def test_host_info_and_error_codes(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, _ = oscquery_served
     status, info = get(server, "/?HOST_INFO")
     assert status == 200
     assert info["NAME"] == "vj" and info["OSC_PORT"] == 9000 and info["OSC_TRANSPORT"] == "UDP"
@@ -177,10 +166,10 @@ def test_python_oscquery_reads_the_whole_tree_and_every_node() -> None:
         server.close()
 
 
-def test_a_client_hanging_up_mid_reply_is_one_log_line(served: tuple[OscQueryServer, ParamStore],
+def test_a_client_hanging_up_mid_reply_is_one_log_line(oscquery_served: tuple[OscQueryServer, ParamStore],
                                                       capfd: pytest.CaptureFixture[str],
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    server, _ = served
+    server, _ = oscquery_served
     with caplog.at_level(logging.INFO, logger="vj.control.oscquery"):
         for _ in range(5):
             sock = socket.create_connection(("127.0.0.1", server.port))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from pythonosc.osc_message import OscMessage
@@ -14,18 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from vj.control.oscquery import OscQueryServer
-from vj.control.tempo import TempoClock
 from vj.store import ParamStore
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[OscQueryServer, ParamStore]]:
-    store = ParamStore(base={"zoom": 1.02})
-    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, tempo=TempoClock(128.0),
-                            advertise=False)
-    server.start()
-    yield server, store
-    server.close()
 
 
 def next_packet(ws: ClientConnection, timeout_s: float = 5.0) -> OscMessage:
@@ -42,8 +30,8 @@ def no_packet(ws: ClientConnection, wait_s: float = 0.3) -> bool:
     return False
 
 
-def test_host_info_announces_listen(served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, _ = served
+def test_host_info_announces_listen(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, _ = oscquery_served
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     conn.request("GET", "/?HOST_INFO")
     assert json.loads(conn.getresponse().read())["EXTENSIONS"]["LISTEN"] is True
@@ -51,8 +39,8 @@ def test_host_info_announces_listen(served: tuple[OscQueryServer, ParamStore]) -
 
 
 def test_listen_pushes_the_value_then_each_change_and_ignore_stops_it(
-        served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, store = served
+        oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, store = oscquery_served
     with connect(f"ws://127.0.0.1:{server.port}/") as ws:
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/vj/zoom"}))
         first = next_packet(ws)
@@ -80,8 +68,8 @@ def test_listen_pushes_the_value_then_each_change_and_ignore_stops_it(
 
 
 def test_bad_commands_and_unreadable_paths_are_refused_and_plain_http_still_works(
-        served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, _ = served
+        oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, _ = oscquery_served
     with connect(f"ws://127.0.0.1:{server.port}/") as ws:
         ws.send("not json")
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/vj/warp_speed"}))  # no such node
@@ -96,8 +84,8 @@ def test_bad_commands_and_unreadable_paths_are_refused_and_plain_http_still_work
         conn.close()
 
 
-def test_closing_the_server_ends_the_listeners(served: tuple[OscQueryServer, ParamStore]) -> None:
-    server, _ = served
+def test_closing_the_server_ends_the_listeners(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    server, _ = oscquery_served
     with connect(f"ws://127.0.0.1:{server.port}/") as ws:
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/vj/zoom"}))
         next_packet(ws)

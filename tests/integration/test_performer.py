@@ -7,6 +7,7 @@ import http.client
 import json
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import av
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
+from tests.helpers import wait_for as shared_wait_for
 from tests.unit import memory_midi_backend as mem
 from vj.cli.main import build_parser
 from vj.cli.run import attach_run_components
@@ -27,13 +29,8 @@ from vj.output.pacing import PacedOutput
 from vj.output.take import LiveTake
 from vj.session import LiveSession
 
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
+# Frames render on a shared CPU here: a generous bound on how long a failure takes.
+wait_for = partial(shared_wait_for, timeout_s=90.0)
 
 
 class Capture:

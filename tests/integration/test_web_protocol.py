@@ -24,6 +24,7 @@ from PIL import Image
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from tests.helpers import wait_for
 from vj.config import PresetConfig, list_presets, load_preset
 from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import MidiMapping
@@ -105,12 +106,6 @@ def receive_until(ws: ClientConnection, pred: Callable[[dict[str, Any]], bool], 
             if pred(message):
                 return message
 
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def errors(ws: ClientConnection, n: int) -> list[str]:

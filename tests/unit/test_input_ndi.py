@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.unit.output_helpers import run_ndi_probe
 from vj.input.ndi import matches, rgbx_to_rgb
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_source_names_match_by_full_name_or_stream_name() -> None:
@@ -78,19 +74,7 @@ PROBE = textwrap.dedent("""
 
 def test_an_ndi_source_is_received_and_reconnected_on_loopback(tmp_path: Path) -> None:
     pytest.importorskip("cyndilib", reason="cyndilib not installed (pip install 'vj[ndi]')")
-    # Discovery without mDNS (no Avahi here): the "extra IPs" setting makes the finder ask 127.0.0.1.
-    (tmp_path / "ndi-config.v1.json").write_text(json.dumps({"ndi": {"networks": {"ips": "127.0.0.1"}}}))
-    script = tmp_path / "probe.py"
-    script.write_text(PROBE)
-    env = {"NDI_CONFIG_DIR": str(tmp_path), "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    try:
-        done = subprocess.run([sys.executable, str(script), "vj-input-test"], cwd=REPO, env=env, capture_output=True,
-                              text=True, timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail("the NDI loopback probe did not finish within 60 s")
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, f"probe failed (rc {done.returncode}):\n{done.stdout}\n{done.stderr}"
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = run_ndi_probe(tmp_path, PROBE, "vj-input-test", timeout_s=60)
     if not result["received"]:
         pytest.skip("NDI discovery found no source on 127.0.0.1 in 8 s: this sandbox cannot run NDI discovery")
     assert result["shape"] == [48, 64, 3]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import mido
 import pytest
 
+from tests.helpers import wait_for
 from tests.unit import memory_midi_backend as mem
 from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import load_mapping, parse_mapping, save_mapping
@@ -25,13 +26,6 @@ control = 0
 param = "strength"
 """
 
-
-def wait_for(cond: Callable[[], bool], timeout_s: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,10 +10,8 @@ import numpy as np
 import pytest
 
 from tests.helpers import CollectFrames
-from tests.unit.output_helpers import make_frame
+from tests.unit.output_helpers import make_frame, run_ndi_probe
 from vj.output.channels import DepthChannel, depth_frame
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def with_depth(index: int, width: int = 64, height: int = 48) -> object:
@@ -87,15 +82,7 @@ NDI_PROBE = textwrap.dedent("""
 
 def test_the_depth_map_goes_out_as_an_ndi_source_on_loopback(tmp_path: Path) -> None:
     pytest.importorskip("cyndilib", reason="cyndilib not installed (pip install 'vj[ndi]')")
-    (tmp_path / "ndi-config.v1.json").write_text(json.dumps({"ndi": {"networks": {"ips": "127.0.0.1"}}}))
-    script = tmp_path / "probe.py"
-    script.write_text(NDI_PROBE)
-    env = {"NDI_CONFIG_DIR": str(tmp_path), "PYTHONPATH": str(REPO), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, str(script), "vj-test depth"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=60)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert done.returncode == 0 and lines, f"probe failed (rc {done.returncode}):\n{done.stdout}\n{done.stderr}"
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = run_ndi_probe(tmp_path, NDI_PROBE, "vj-test depth", timeout_s=60)
     if result["found"] is None:
         pytest.skip("NDI discovery found no source on 127.0.0.1 in 4 s: this sandbox cannot run NDI discovery")
     assert result["found"].endswith("(vj-test depth)")

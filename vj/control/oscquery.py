@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 from vj.control._serving import stop_serving
 from vj.control.modulators import Lfo, ModulatorBank, Shape
 from vj.control.osc import PREFIX
-from vj.control.oscquery_listen import ListenSession, is_upgrade
+from vj.control.oscquery_listen import ListenSession, is_upgrade, lookup
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -166,13 +166,7 @@ class OscQueryTree:
         return lfos
 
     def node(self, path: str) -> dict[str, Any] | None:
-        node = self.tree()
-        for part in [p for p in path.split("/") if p]:
-            contents = node.get("CONTENTS")
-            if not isinstance(contents, dict) or part not in contents:
-                return None
-            node = contents[part]
-        return node
+        return lookup(self.tree(), path)
 
 
 def _leaf(path: str, type_tag: str, description: str, access: int, value: list[object],

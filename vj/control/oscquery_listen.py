@@ -54,8 +54,9 @@ def osc_packet(path: str, node: Mapping[str, Any]) -> bytes | None:
     return builder.build().dgram
 
 
-def lookup(tree: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
-    node: Mapping[str, Any] = tree
+def lookup(tree: dict[str, Any], path: str) -> dict[str, Any] | None:
+    """The node at an OSC path ("/vj/zoom") in an OSCQuery tree, or None when no node is there."""
+    node = tree
     for part in [p for p in path.split("/") if p]:
         contents = node.get("CONTENTS")
         if not isinstance(contents, dict) or part not in contents:

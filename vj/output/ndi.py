@@ -28,7 +28,8 @@ from typing import Protocol
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, OpenRetry, PacedOutput, ReportsOpenRetry
+from vj.output.paced_sender import PacedSender
+from vj.output.pacing import Clock
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,12 @@ def cyndilib_missing_reason() -> str | None:
     return None
 
 
-class NdiOutput(ReportsOpenRetry):
+class NdiOutput(PacedSender[NdiSender, NdiFormat]):
     """Sends the live picture as the NDI source `name` at `fps`, holding the last frame."""
+
+    label = "NDI"
+    config_word = "format"
+    _log = log
 
     def __init__(self, fps: float, *, name: str = DEFAULT_SOURCE_NAME, retry_s: float = 5.0,
                  sender_factory: SenderFactory | None = None, clock: Clock = time.monotonic,
@@ -149,39 +154,12 @@ class NdiOutput(ReportsOpenRetry):
         if not name.strip():
             raise ValueError("--ndi-name: expected a non-empty NDI source name, found an empty one")
         self.name = name
-        self._retry = OpenRetry(retry_s, clock)
         self._factory: SenderFactory = sender_factory or CyndilibSender
         self._check_library = sender_factory is None
         self._clock = clock
-        self._sender: NdiSender | None = None
-        self._format: NdiFormat | None = None
-        self._pixels: np.ndarray | None = None
-        self._pixels_of: Frame | None = None  # the frame `_pixels` holds, so a repeat is not converted again
         self._connections_at: float | None = None
-        self.unavailable = ""  # set when the library is missing: NDI is off for the rest of the show
-        self.reopens = 0
-        self.delivered = 0
         self.connections = 0
-        self._closed = False
-        self.paced = PacedOutput("vj-ndi", fps, self._send, clock=clock, wait=wait)
-
-    # FrameSink / session output protocol --------------------------------------------
-    def start(self) -> None:
-        if self._check_library:
-            reason = cyndilib_missing_reason()
-            if reason:
-                self._disable(reason)
-                return
-        self.paced.start()
-
-    def offer(self, frame: Frame) -> None:
-        if not self.unavailable:
-            self.paced.offer(frame)
-
-    def close(self) -> None:
-        self.paced.stop()
-        self._close_sender()
-        self._closed = True
+        super().__init__("vj-ndi", fps, retry_s=retry_s, clock=clock, wait=wait)
 
     def status(self) -> str:
         if self.unavailable:
@@ -194,84 +172,51 @@ class NdiOutput(ReportsOpenRetry):
         elif self._sender is None:
             state = "waiting for a frame"
         else:
-            fmt = self._format
+            fmt = self._config
             state = f"{self._sender.source_name!r} {fmt.width}x{fmt.height} {fmt.fourcc}" if fmt else "open"
         return (f"ndi {state} @ {self.paced.fps:g} fps: receivers {self.connections}, sent {self.delivered}, "
                 f"repeated {c.repeated}, stale dropped {self.paced.mailbox.stale_dropped}, "
                 f"late ticks {c.skipped_ticks}, errors {c.errors}")
 
     @property
-    def is_open(self) -> bool:
-        return self._sender is not None
-
-    @property
     def source_name(self) -> str | None:
         """The name receivers list ("HOST (vj)"), once the sender is open."""
         return self._sender.source_name if self._sender is not None else None
 
-    # sender handling (runs on the paced thread) --------------------------------------
-    def _disable(self, reason: str) -> None:
-        self.unavailable = reason
+    # PacedSender hooks (the sender ones run on the paced thread) ----------------------
+    def _why_unavailable(self) -> str | None:
+        return cyndilib_missing_reason() if self._check_library else None
+
+    def _disable_message(self, reason: str) -> None:
         log.error("NDI output is off: cyndilib cannot be imported (%s). To send NDI: %s (cyndilib bundles the NDI "
                   "runtime). "
                   "The show goes on without NDI.", reason, INSTALL_HINT)
 
-    def _open(self, fmt: NdiFormat) -> bool:
-        if not self._retry.due():
-            return False
-        try:
-            self._sender = self._factory(self.name, fmt, self.paced.fps)
-        except ImportError as err:
-            self._disable(f"{type(err).__name__}: {err}")
-            return False
-        except Exception as err:
-            self._sender = None
-            if self._retry.failed(err):
-                log.error("NDI sender %r (%dx%d %s) could not be opened: %s. The show goes on without NDI; "
-                          "retrying every %.0f s.", self.name, fmt.width, fmt.height, fmt.fourcc, self.last_error,
-                          self.retry_s)
-            return False
-        self._retry.succeeded()
-        self._format = fmt
+    def _import_reason(self, err: ImportError) -> str:
+        return f"{type(err).__name__}: {err}"
+
+    def _create(self, config: NdiFormat) -> NdiSender:
+        return self._factory(self.name, config, self.paced.fps)
+
+    def _log_open_failure(self, config: NdiFormat) -> None:
+        log.error("NDI sender %r (%dx%d %s) could not be opened: %s. The show goes on without NDI; "
+                  "retrying every %.0f s.", self.name, config.width, config.height, config.fourcc, self.last_error,
+                  self.retry_s)
+
+    def _opened(self, config: NdiFormat) -> None:
         self._connections_at = None
-        log.info("NDI source open: %r, %dx%d %s @ %g fps", self._sender.source_name, fmt.width, fmt.height,
-                 fmt.fourcc, self.paced.fps)
-        return True
-
-    def _close_sender(self) -> None:
-        if self._sender is not None:
-            try:
-                self._sender.close()
-            except Exception:
-                log.exception("closing the NDI sender failed")
-            self._sender = None
-
-    def _send(self, frame: Frame, fresh: bool) -> None:
-        if self.unavailable:
-            return
-        fmt = ndi_format_for(frame.image)
-        if self._sender is not None and fmt != self._format:
-            log.info("NDI frame format changed %s -> %s: reopening the sender", self._format, fmt)
-            self._close_sender()
-            self.reopens += 1
-        if self._sender is None and not self._open(fmt):
-            return
         sender = self._sender
-        assert sender is not None  # _open succeeded
-        if frame is not self._pixels_of or self._pixels is None:
-            self._pixels = to_ndi_pixels(frame.image, self._pixels)
-            self._pixels_of = frame
-        try:
-            sender.send(self._pixels)
-        except Exception:
-            # Drop the sender and open a fresh one after retry_s (the error is counted by PacedOutput).
-            self._close_sender()
-            self._retry.lost()
-            raise
-        self.delivered += 1
-        self._poll_connections(sender)
+        assert sender is not None
+        log.info("NDI source open: %r, %dx%d %s @ %g fps", sender.source_name, config.width, config.height,
+                 config.fourcc, self.paced.fps)
 
-    def _poll_connections(self, sender: NdiSender) -> None:
+    def _config_of(self, frame: Frame) -> NdiFormat:
+        return ndi_format_for(frame.image)
+
+    def _convert(self, image: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        return to_ndi_pixels(image, out)
+
+    def _after_send(self, sender: NdiSender) -> None:
         now = self._clock()
         if self._connections_at is not None and now - self._connections_at < CONNECTIONS_POLL_S:
             return

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from vj.frames import Frame
-from vj.output.pacing import Clock, OpenRetry, PacedOutput, ReportsOpenRetry
+from vj.output.paced_sender import PacedSender
+from vj.output.pacing import Clock
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,11 @@ def _package_missing(kind: TextureKind) -> str | None:
     return None
 
 
-class TextureShareOutput(ReportsOpenRetry):
+class TextureShareOutput(PacedSender[TextureSender, tuple[int, int]]):
     """Shares the live picture as the Spout sender / Syphon server `name` at `fps`, holding the last frame."""
+
+    config_word = "size"
+    _log = log
 
     def __init__(self, kind: TextureKind, fps: float, *, name: str = DEFAULT_SENDER_NAME, retry_s: float = 5.0,
                  sender_factory: SenderFactory | None = None, platform: str | None = None,
@@ -130,43 +134,12 @@ class TextureShareOutput(ReportsOpenRetry):
         if not name.strip():
             raise ValueError(f"--{kind.name.lower()}: expected a non-empty sender name, found an empty one")
         self.kind = kind
+        self.label = kind.name
         self.name = name
-        self._retry = OpenRetry(retry_s, clock)
         self._factory: SenderFactory = sender_factory or (SpoutGLSender if kind is SPOUT else SyphonMetalSender)
         self._check_package = sender_factory is None
         self._platform = platform or sys.platform
-        self._sender: TextureSender | None = None
-        self._size: tuple[int, int] | None = None
-        self._pixels: np.ndarray | None = None
-        self._pixels_of: Frame | None = None
-        self.unavailable = ""  # why the output is off for the whole show (platform, package)
-        self.reopens = 0
-        self.delivered = 0
-        self._closed = False
-        self.paced = PacedOutput(f"vj-{kind.name.lower()}", fps, self._send, clock=clock, wait=wait)
-
-    # session output protocol ----------------------------------------------------------
-    def start(self) -> None:
-        kind = self.kind
-        if self._platform != kind.platform:
-            self._disable(f"{kind.name} runs on {kind.platform_label} only, and this is {self._platform}; "
-                          f"use --ndi or --vcam here")
-            return
-        if self._check_package:
-            reason = _package_missing(kind)
-            if reason:
-                self._disable(f"its package cannot be imported ({reason}); install it with: {kind.install}")
-                return
-        self.paced.start()
-
-    def offer(self, frame: Frame) -> None:
-        if not self.unavailable:
-            self.paced.offer(frame)
-
-    def close(self) -> None:
-        self.paced.stop()
-        self._close_sender()
-        self._closed = True
+        super().__init__(f"vj-{kind.name.lower()}", fps, retry_s=retry_s, clock=clock, wait=wait)
 
     def status(self) -> str:
         label = self.kind.name.lower()
@@ -175,66 +148,38 @@ class TextureShareOutput(ReportsOpenRetry):
         if self._sender is None and self.last_error:
             return self.unavailable_status(label)
         c = self.paced.counters
-        size = f" {self._size[0]}x{self._size[1]}" if self._size and self._sender is not None else ""
+        size = f" {self._config[0]}x{self._config[1]}" if self._config and self._sender is not None else ""
         state = "closed" if self._closed else (f"{self.name!r}{size}" if self._sender else "waiting for a frame")
         return (f"{label} {state} @ {self.paced.fps:g} fps: sent {self.delivered}, repeated {c.repeated}, "
                 f"errors {c.errors}")
 
-    @property
-    def is_open(self) -> bool:
-        return self._sender is not None
+    # PacedSender hooks (the sender ones run on the paced thread) ----------------------
+    def _why_unavailable(self) -> str | None:
+        kind = self.kind
+        if self._platform != kind.platform:
+            return (f"{kind.name} runs on {kind.platform_label} only, and this is {self._platform}; "
+                    f"use --ndi or --vcam here")
+        reason = _package_missing(kind) if self._check_package else None
+        return f"its package cannot be imported ({reason}); install it with: {kind.install}" if reason else None
 
-    # sender handling (paced thread) ----------------------------------------------------
-    def _disable(self, reason: str) -> None:
-        self.unavailable = reason
+    def _disable_message(self, reason: str) -> None:
         log.error("%s output is off: %s. The show goes on without it.", self.kind.name, reason)
 
-    def _open(self, width: int, height: int) -> bool:
-        if not self._retry.due():
-            return False
-        try:
-            self._sender = self._factory(self.name, width, height)
-        except ImportError as err:
-            self._disable(f"its package cannot be imported ({err}); install it with: {self.kind.install}")
-            return False
-        except Exception as err:
-            self._sender = None
-            if self._retry.failed(err):
-                log.error("%s sender %r (%dx%d) could not be opened: %s. The show goes on; retrying every %.0f s.",
-                          self.kind.name, self.name, width, height, self.last_error, self.retry_s)
-            return False
-        self._retry.succeeded()
-        self._size = (width, height)
-        log.info("%s sender open: %r, %dx%d @ %g fps", self.kind.name, self.name, width, height, self.paced.fps)
-        return True
+    def _import_reason(self, err: ImportError) -> str:
+        return f"its package cannot be imported ({err}); install it with: {self.kind.install}"
 
-    def _close_sender(self) -> None:
-        if self._sender is not None:
-            try:
-                self._sender.close()
-            except Exception:
-                log.exception("closing the %s sender failed", self.kind.name)
-            self._sender = None
+    def _create(self, config: tuple[int, int]) -> TextureSender:
+        return self._factory(self.name, *config)
 
-    def _send(self, frame: Frame, fresh: bool) -> None:
-        if self.unavailable:
-            return
-        size = (frame.width, frame.height)
-        if self._sender is not None and size != self._size:
-            log.info("%s frame size changed %s -> %s: reopening the sender", self.kind.name, self._size, size)
-            self._close_sender()
-            self.reopens += 1
-        if self._sender is None and not self._open(*size):
-            return
-        sender = self._sender
-        assert sender is not None
-        if frame is not self._pixels_of or self._pixels is None:
-            self._pixels = to_rgba(frame.image, self._pixels)
-            self._pixels_of = frame
-        try:
-            sender.send(self._pixels)
-        except Exception:
-            self._close_sender()  # a fresh sender after retry_s; PacedOutput counts the error
-            self._retry.lost()
-            raise
-        self.delivered += 1
+    def _log_open_failure(self, config: tuple[int, int]) -> None:
+        log.error("%s sender %r (%dx%d) could not be opened: %s. The show goes on; retrying every %.0f s.",
+                  self.kind.name, self.name, *config, self.last_error, self.retry_s)
+
+    def _opened(self, config: tuple[int, int]) -> None:
+        log.info("%s sender open: %r, %dx%d @ %g fps", self.kind.name, self.name, *config, self.paced.fps)
+
+    def _config_of(self, frame: Frame) -> tuple[int, int]:
+        return (frame.width, frame.height)
+
+    def _convert(self, image: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        return to_rgba(image, out)

@@ -1,0 +1,74 @@
+"""What the render thread reads of the parameters: one immutable `ParamSnapshot` a frame.
+
+Also the `ControlEvent`s a snapshot carries (the changes applied since the last one, as the
+recorder's control timeline stores them) and the smoothing maths the store applies to each
+parameter on the way: a discontinuity decays with the parameter's time constant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vj.prompt_mix import PromptMix
+from vj.registry import FrameParams, ParamValue
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEvent:
+    """One applied change, as the recorder's control timeline stores it.
+
+    kind: "set" (live override), "release", "prompt", "prompt_weight", "negative",
+    "prompts" (whole mix), "base" (preset values).
+    """
+
+    kind: str
+    name: str = ""
+    value: object = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSnapshot:
+    """What the render thread sees for one frame: immutable, smoothed, clamped.
+
+    `params`, the typed view the engine reads, is built from `values` (which must hold every
+    parameter) so the two agree; timelines, replay and OSCQuery read `values` as before.
+    """
+
+    frame_index: int
+    time_s: float
+    dt_s: float
+    values: Mapping[str, ParamValue]
+    prompts: PromptMix
+    events: tuple[ControlEvent, ...] = ()
+    params: FrameParams = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", FrameParams.from_values(self.values))  # frozen: set once, here
+
+    def __getitem__(self, name: str) -> ParamValue:
+        return self.values[name]
+
+    def num(self, name: str) -> float:
+        return float(self.values[name])  # type: ignore[arg-type]
+
+    def text(self, name: str) -> str:
+        return str(self.values[name])
+
+
+def smoothing_decay(dt_s: float, smoothing_s: float) -> float:
+    """Fraction of a discontinuity left after `dt_s` with time constant `smoothing_s`."""
+    if smoothing_s <= 0.0 or dt_s <= 0.0:
+        return 0.0 if smoothing_s <= 0.0 else 1.0
+    return math.exp(-dt_s / smoothing_s)
+
+
+@dataclass(slots=True)
+class SmoothTrack:
+    """Per-parameter smoothing state: value = target + residual, residual decays."""
+
+    value: ParamValue
+    residual: float = 0.0
+    token: object = None
