@@ -57,10 +57,10 @@ def test_a_unit_at_scale_zero_renders_as_no_such_unit(tiny_preset: PresetConfig)
     without, _ = _engine(_preset(tiny_preset, [("feedback", 1.0)]))
     with_one, _ = _engine(_preset(tiny_preset, [("canny", 1.0), ("feedback", 1.0)]))
     zero, none, one = _frames(with_zero), _frames(without), _frames(with_one)
-    assert with_zero.controls is not None and with_zero.controls.weights == (0.0, 1.0)
     assert np.abs(one[-1] - none[-1]).mean() > 0.5  # unit 0 at scale 1 shows in the picture
     for a, b in zip(zero, none, strict=True):
         assert np.array_equal(a, b)  # a zero weight adds exact zeros; the tiny units are the same weights
+    assert with_zero.controls is not None and with_zero.controls.weights == (0.0, 1.0)
 
 
 def test_a_live_write_changes_one_unit_and_leaves_the_other(tiny_preset: PresetConfig) -> None:

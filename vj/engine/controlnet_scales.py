@@ -34,7 +34,8 @@ class ControlNetScales:
             for index in range(self.loaded, MAX_CONTROLNETS):
                 if before is not None and wanted[index] != before[index] and index not in self._warned:
                     self._warned.add(index)
-                    log.warning("%s = %g ignored: the preset carries %d ControlNet unit(s)%s",
-                                controlnet_scale_name(index), wanted[index], self.loaded,
+                    # no value: a smoothed parameter would show where its glide is, not what was written
+                    log.warning("%s ignored: the preset carries %d ControlNet unit(s)%s",
+                                controlnet_scale_name(index), self.loaded,
                                 f" (slots 0..{self.loaded - 1})" if self.loaded else "")
         return wanted[:self.loaded]
