@@ -140,10 +140,11 @@ def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(
     graphs = None
     for gain, scale in ((1.0, None), (0.3, None), (0.6, 1.5)):
         expected = _noise_of(backend, gain, hint, scale)
-        # Fused kernels reorder float sums: the compiled output is near eager's, far nearer than
-        # the ControlNet's own effect (so the residuals did reach the compiled UNet, at this scale).
+        # Fused kernels reorder float sums: the compiled output is near eager's (about 1e-5 of the
+        # ControlNet's own effect here, both backends' tiny units being the same weights), so the
+        # residuals did reach the compiled UNet, at this weight.
         error = (_noise_of(compiled, gain, hint, scale) - expected).abs().mean()
-        assert error < 0.25 * (expected - plain).abs().mean(), (gain, scale, float(error))
+        assert error < 1e-3 * (expected - plain).abs().mean(), (gain, scale, float(error))
         graphs = counters["stats"]["unique_graphs"] if graphs is None else graphs
     _noise_of(compiled, 0.7, torch.zeros_like(hint), 0.4)
     assert counters["stats"]["unique_graphs"] == graphs  # neither a scale nor a picture change recompiles

@@ -5,14 +5,20 @@ unit alone, a write to an empty slot is ignored with one log line, a real UDP
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
+from websockets.sync.client import connect
 
 from tests.helpers import CollectFrames
+from vj.cli.main import build_parser
+from vj.cli.run import attach_run_components
 from vj.config import ControlNetConfig, ModelConfig, PresetConfig
 from vj.control.osc import OscActions, OscControl
 from vj.engine.backends import load_backend
@@ -132,5 +138,46 @@ def test_a_show_knows_its_empty_slots_and_a_switch_keeps_its_units(tiny_preset: 
         assert session.store.target("controlnet_1_scale") == 0.3
         session.apply_preset(tiny_preset.replace(model=preset.model))  # names none: the show's, silently
         assert len(session.preset.controlnet) == 2
+    finally:
+        session.stop()
+
+
+def _wait_for(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_vj_run_shows_the_loaded_slots_and_osc_drives_a_unit(tiny_preset: PresetConfig) -> None:
+    """The `vj run` wiring: OSCQuery and the page leave out the empty slots; OSC reaches the unit's weight."""
+    session = LiveSession(_preset(tiny_preset, [("feedback", 1.0)]))
+    args = build_parser().parse_args(["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0",
+                                      "--no-zeroconf"])
+    attach_run_components(session, args)
+    session.start()
+    try:
+        osc = next(c for c in session.controls if type(c).__name__ == "OscControl")
+        query = next(c for c in session.controls if type(c).__name__ == "_OscQueryAfterOsc").query
+        web = next(c for c in session.controls if type(c).__name__ == "WebServer")
+        conn = http.client.HTTPConnection("127.0.0.1", query.port, timeout=5)
+        for path, status in (("/vj/controlnet_0_scale", 200), ("/vj/controlnet_1_scale", 404),
+                             ("/vj/lora_0_scale", 404)):
+            conn.request("GET", path)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == status, path
+        conn.close()
+        with connect(f"ws://127.0.0.1:{web.port}/ws") as ws:
+            while True:
+                message = json.loads(ws.recv(timeout=5))
+                if "state" in message:
+                    break
+        groups = {g["group"]: [p["name"] for p in g["params"]] for g in message["state"]["params"]}
+        assert groups["controlnet"] == ["controlnet_0_scale"] and "lora" not in groups
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/controlnet/0/scale", 0.0)
+        controls = session.engine.controls
+        assert controls is not None
+        _wait_for(lambda: controls.weights[0] < 1e-3)  # glides down over the parameter's smoothing time
     finally:
         session.stop()
