@@ -34,7 +34,7 @@ from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.files import is_file, read_utf8
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
-from vj.registry import MAX_LORAS, ParamValue
+from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
@@ -71,7 +71,8 @@ class ControlNetConfig:
                                      "its picture: depth, canny (edges), input (the input picture) or feedback "
                                      "(the previous frame)")
     scale: float = config_field(1.0, check_range(0.0, 2.0),
-                                "residual strength (live: controlnet_scale multiplies every unit's)")
+                                "residual strength; the base of the live controlnet_<i>_scale (times the master "
+                                "controlnet_scale)")
 
     def __post_init__(self) -> None:
         check_scalar_fields(self)
@@ -289,6 +290,9 @@ class PresetConfig:
         check_strings(self, "schedules")
         check_strings(self, "prompt_schedule")
         check_items(self, "controlnet", ControlNetConfig)
+        if len(self.controlnet) > MAX_CONTROLNETS:  # each unit has a live parameter, controlnet_<i>_scale
+            raise ConfigError(type(self).__name__, "controlnet", f"at most {MAX_CONTROLNETS} ControlNets",
+                              f"{len(self.controlnet)} ControlNets")
         if self.controlnet and self.model.backend != "diffusers":
             raise ConfigError(type(self).__name__, "controlnet", "backend 'diffusers' with a ControlNet",
                               f"backend {self.model.backend!r}")

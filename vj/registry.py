@@ -121,6 +121,25 @@ def lora_scale_name(index: int) -> str:
     return f"lora_{index}_scale"
 
 
+# [[controlnet]] units a preset can carry; each one's scale is a live parameter, controlnet_<i>_scale
+# (controlnet_scale is the master gain on all of them).
+MAX_CONTROLNETS = 4
+CONTROLNET_SCALE_MIN, CONTROLNET_SCALE_MAX = 0.0, 2.0  # as [[controlnet]] scale accepts
+
+
+def controlnet_scale_name(index: int) -> str:
+    """The parameter that holds ControlNet unit `index`'s scale (OSC /vj/controlnet/<i>/scale, MIDI
+    controlnet/<i>/scale)."""
+    return f"controlnet_{index}_scale"
+
+
+def unused_slots(loras: int, controlnets: int) -> frozenset[str]:
+    """The slot parameters beyond what a show loaded (`loras` LoRAs, `controlnets` units): the page and
+    the OSCQuery tree leave them out; a write to one is still accepted and ignored with a log line."""
+    return frozenset([*(lora_scale_name(i) for i in range(loras, MAX_LORAS)),
+                      *(controlnet_scale_name(i) for i in range(controlnets, MAX_CONTROLNETS))])
+
+
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 
@@ -265,7 +284,8 @@ class FrameParams:
     steps: int = _int("diffusion", 1, 1, 4, "steps", "denoising steps (1-4 for sd-turbo / LCM)")
     sampler: Sampler = _choice("diffusion", Sampler.EULER_A, "euler_a (sd-turbo) or lcm (LCM models)")
     controlnet_scale: float = _float("diffusion", 1.0, 0.0, 2.0, "gain", 0.15,
-                                     "multiplies every [[controlnet]] unit's scale (0 = no ControlNet effect)")
+                                     "master gain: multiplies every controlnet_<i>_scale (0 = no ControlNet "
+                                     "effect)")
     noise: float = _float("image", 0.02, 0.0, 1.0, "amount", 0.15, "noise added before diffusion")
     noise_type: NoiseType = _choice("image", NoiseType.GAUSSIAN, "gaussian or perlin noise")
     contrast: float = _float("image", 1.0, 0.0, 2.0, "gain", 0.15, "contrast gain about mid-grey")
@@ -299,9 +319,23 @@ class FrameParams:
     lora_3_scale: float = _float("lora", 1.0, LORA_SCALE_MIN, LORA_SCALE_MAX, "scale", 0.0,
                                    "scale of LoRA 3 ([model] loras[3]); re-fused at the next frame")
 
+    # A multiplier on the unit's residuals outside the model: gliding costs nothing, so it is smoothed.
+    controlnet_0_scale: float = _float("controlnet", 1.0, CONTROLNET_SCALE_MIN, CONTROLNET_SCALE_MAX, "scale",
+                                       0.15, "scale of ControlNet unit 0 ([[controlnet]] 0), times controlnet_scale")
+    controlnet_1_scale: float = _float("controlnet", 1.0, CONTROLNET_SCALE_MIN, CONTROLNET_SCALE_MAX, "scale",
+                                       0.15, "scale of ControlNet unit 1 ([[controlnet]] 1), times controlnet_scale")
+    controlnet_2_scale: float = _float("controlnet", 1.0, CONTROLNET_SCALE_MIN, CONTROLNET_SCALE_MAX, "scale",
+                                       0.15, "scale of ControlNet unit 2 ([[controlnet]] 2), times controlnet_scale")
+    controlnet_3_scale: float = _float("controlnet", 1.0, CONTROLNET_SCALE_MIN, CONTROLNET_SCALE_MAX, "scale",
+                                       0.15, "scale of ControlNet unit 3 ([[controlnet]] 3), times controlnet_scale")
+
     def lora_scales(self) -> tuple[float, ...]:
         """The MAX_LORAS scales in slot order (one tuple compare per frame tells the engine nothing changed)."""
         return (self.lora_0_scale, self.lora_1_scale, self.lora_2_scale, self.lora_3_scale)
+
+    def controlnet_scales(self) -> tuple[float, ...]:
+        """The MAX_CONTROLNETS unit scales in slot order (before the master gain, controlnet_scale)."""
+        return (self.controlnet_0_scale, self.controlnet_1_scale, self.controlnet_2_scale, self.controlnet_3_scale)
 
     @classmethod
     def from_values(cls, values: Mapping[str, ParamValue]) -> FrameParams:

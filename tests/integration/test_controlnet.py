@@ -27,12 +27,13 @@ def backend():  # noqa: ANN201 - its own backend: attached ControlNets must not 
     return load_backend(ModelConfig(source="tiny", device="cpu"))
 
 
-def _noise_of(backend, gain: float | None, hint: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+def _noise_of(backend, gain: float | None, hint: torch.Tensor,  # noqa: ANN001
+              scale: float | None = None) -> torch.Tensor:
     torch.manual_seed(0)
     latents = torch.randn(2, 4, 8, 8)
     cond = backend.encode_prompt("a tunnel of neon light").repeated(2)
-    if gain is not None:
-        backend.controls.set_frame([hint], gain)
+    if gain is not None:  # `scale`: the unit's live scale (None: its configured one)
+        backend.controls.set_frame([hint], gain, None if scale is None else [scale])
     return backend.predict_noise(latents, 500, cond)
 
 
@@ -124,6 +125,7 @@ def test_bad_controlnet_tables_are_refused_in_one_line() -> None:
 
 @pytest.mark.timeout(900)
 def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(backend) -> None:  # noqa: ANN001
+    """The master gain and the unit's own live scale both reach the compiled UNet; changing either adds no graph."""
     from torch._dynamo.utils import counters
 
     from vj.engine.backends.base import Variant
@@ -136,14 +138,15 @@ def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(
     hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     plain = _noise_of(backend, 0.0, hint)
     graphs = None
-    for gain in (1.0, 0.3):
-        expected = _noise_of(backend, gain, hint)
-        # Fused kernels reorder float sums: the compiled output is near eager's, far nearer than
-        # the ControlNet's own effect (so the residuals did reach the compiled UNet, at this scale).
-        error = (_noise_of(compiled, gain, hint) - expected).abs().mean()
-        assert error < 0.25 * (expected - plain).abs().mean(), (gain, float(error))
+    for gain, scale in ((1.0, None), (0.3, None), (0.6, 1.5)):
+        expected = _noise_of(backend, gain, hint, scale)
+        # Fused kernels reorder float sums: the compiled output is near eager's (about 1e-5 of the
+        # ControlNet's own effect here, both backends' tiny units being the same weights), so the
+        # residuals did reach the compiled UNet, at this weight.
+        error = (_noise_of(compiled, gain, hint, scale) - expected).abs().mean()
+        assert error < 1e-3 * (expected - plain).abs().mean(), (gain, scale, float(error))
         graphs = counters["stats"]["unique_graphs"] if graphs is None else graphs
-    _noise_of(compiled, 0.7, torch.zeros_like(hint))
+    _noise_of(compiled, 0.7, torch.zeros_like(hint), 0.4)
     assert counters["stats"]["unique_graphs"] == graphs  # neither a scale nor a picture change recompiles
 
 

@@ -16,6 +16,7 @@ import pytest
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.oscquery import ACCESS_RW, OscQueryServer
 from vj.control.tempo import TempoClock
+from vj.registry import unused_slots
 from vj.store import ParamStore
 
 
@@ -162,6 +163,41 @@ def test_python_oscquery_reads_the_whole_tree_and_every_node() -> None:
         assert nodes["/vj/zoom"].is_container is False and nodes["/vj/prompt/1"].is_container is True
         info = client.get_host_info()
         assert info is not None and info.osc_port == 9000 and info.osc_transport == "UDP"
+    finally:
+        server.close()
+
+
+def test_the_tree_shows_only_the_slots_the_show_loaded() -> None:
+    pytest.importorskip("pythonoscquery", reason="python-oscquery is in the test extra")
+    store = ParamStore(base={"controlnet_0_scale": 0.6})
+    hidden = unused_slots(loras=0, controlnets=1)  # a show with no LoRA and one ControlNet unit
+    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, advertise=False,
+                            modulators=ModulatorBank(store, TempoClock(120.0)), hidden=hidden)
+    server.start()
+    try:
+        nodes = {node.full_path: node for node in oscquery_client(server).query_node("/")}
+        assert nodes["/vj/controlnet_0_scale"].value == [pytest.approx(0.6)]
+        assert "/vj/norm/controlnet_0_scale" in nodes and "/vj/lfo/controlnet_0_scale/set" in nodes
+        assert "/vj/controlnet_scale" in nodes  # the master gain is no slot
+        for name in hidden:
+            assert not any(path.rstrip("/").split("/")[-1] == name or f"/{name}/" in path for path in nodes), name
+        assert get(server, "/vj/lora_0_scale")[0] == 404
+        assert name_list(get(server, "/vj/release")[1]) == [n for n in store.registry if n not in hidden]
+    finally:
+        server.close()
+    everything = {node.full_path for node in _served_tree(store)}
+    assert {f"/vj/{n}" for n in hidden} <= everything  # without `hidden`, every slot is there
+
+
+def name_list(release: dict[str, Any]) -> list[str]:
+    return [v for v in release["RANGE"][0]["VALS"] if v not in ("prompt", "all")]
+
+
+def _served_tree(store: ParamStore) -> list[Any]:
+    server = OscQueryServer(store, osc_host="127.0.0.1", osc_port=9000, http_port=0, advertise=False)
+    server.start()
+    try:
+        return list(oscquery_client(server).query_node("/"))
     finally:
         server.close()
 

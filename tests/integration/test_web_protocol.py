@@ -7,6 +7,7 @@ take the store's snapshots themselves, as the render thread would.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import socket
@@ -31,6 +32,7 @@ from vj.control.midi.mapping_file import MidiMapping
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.frames import Frame
+from vj.registry import unused_slots
 from vj.session.presets import PresetSwitcher
 from vj.store import ControlEvent, ParamStore
 from vj.web.context import RecordInfo, WebContext
@@ -126,6 +128,33 @@ def test_connect_gets_the_whole_state(served: tuple[Show, WebServer]) -> None:
     assert state["prompts"]["entries"][0]["text"] == show.store.prompts().entries[0].text
     assert state["quantise"] == "off" and state["tempo"]["bpm"] == 120.0
     assert state["record"]["available"] is True and state["learn"]["available"] is True
+
+
+def test_the_page_gets_sliders_only_for_the_slots_the_show_loaded() -> None:
+    show, ctx, _ = make_show()
+    full = WebServer(ctx, port=0, preview=PreviewSlot())
+    ctx = dataclasses.replace(ctx, hidden=unused_slots(loras=1, controlnets=2))
+    server = WebServer(ctx, port=0, preview=PreviewSlot())
+    full.start()
+    server.start()
+    try:
+        with connect(ws_url(server)) as ws, connect(ws_url(full)) as ws_full:
+            groups = _groups(receive_until(ws, lambda m: "state" in m)["state"])
+            every = _groups(receive_until(ws_full, lambda m: "state" in m)["state"])
+            assert groups["lora"] == ["lora_0_scale"] and groups["controlnet"] == ["controlnet_0_scale",
+                                                                                   "controlnet_1_scale"]
+            assert len(every["lora"]) == 4 and len(every["controlnet"]) == 4  # nothing hidden: every slot
+            assert "controlnet_scale" in groups["diffusion"]
+            ws.send(json.dumps({"set": {"controlnet_3_scale": 0.5}}))  # a hidden slot is still a parameter
+            wait_for(lambda: show.store.target("controlnet_3_scale") == 0.5)
+    finally:
+        server.close()
+        full.close()
+        show.quantiser.close()
+
+
+def _groups(state: dict[str, Any]) -> dict[str, list[str]]:
+    return {g["group"]: [p["name"] for p in g["params"]] for g in state["params"]}
 
 
 def test_writes_land_in_the_store_with_source_web(served: tuple[Show, WebServer]) -> None:

@@ -21,7 +21,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         "an LCM-LoRA makes the model a few-step LCM model")
     g.add_argument("--controlnet", type=controlnet, action="append", metavar="SOURCE[:KIND[:SCALE]]",
                    help="add a ControlNet (hub id, folder, or tiny) conditioned on KIND: depth, canny (default), "
-                        "input or feedback, at SCALE 0..2 (default 1; live: controlnet_scale); repeatable")
+                        "input or feedback, at SCALE 0..2 (default 1; live: controlnet/<i>/scale, and controlnet_scale "
+                        "on all); repeatable, at most 4 with the preset's")
     g.add_argument("--width", type=pixels)
     g.add_argument("--height", type=pixels)
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")

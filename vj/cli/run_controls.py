@@ -192,7 +192,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                                                                   tempo=session.tempo,
                                                                   advertise=not args.no_zeroconf,
                                                                   modulators=session.modulators,
-                                                                  switches=session.performer)))
+                                                                  switches=session.performer,
+                                                                  hidden=session.unused_slots)))
 
 
 class _OscQueryAfterOsc:

@@ -18,7 +18,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -31,7 +31,7 @@ from vj.control.oscquery_listen import ListenSession, is_upgrade, lookup
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import ParamKind
+from vj.registry import ParamKind, ParamSpec
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,22 @@ class OscQueryTree:
     out-of-range value is refused (counted out_of_range), never clamped, so CLIPMODE is "both"
     to tell a client to clip before it sends. Write-only methods carry a placeholder VALUE of
     their type (clients build typed controls from it); `?VALUE` on them still answers 204.
+    `hidden` names parameters left out of the tree (LoRA and ControlNet slots the show has
+    nothing loaded in); their addresses are still answered.
     """
 
     def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
-                 modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None) -> None:
+                 modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None,
+                 hidden: Collection[str] = ()) -> None:
         self.store = store
         self.tempo = tempo
         self.name = name
         self.modulators = modulators
         self.switches = switches
+        self.hidden = frozenset(hidden)
+
+    def _params(self) -> dict[str, ParamSpec]:
+        return {name: spec for name, spec in self.store.registry.items() if name not in self.hidden}
 
     def _value(self, name: str) -> object:
         snap = self.store.last_snapshot
@@ -83,7 +90,8 @@ class OscQueryTree:
     def tree(self) -> dict[str, Any]:
         vj: dict[str, Any] = {}
         norm: dict[str, Any] = {}
-        for name, spec in self.store.registry.items():
+        params = self._params()
+        for name, spec in params.items():
             node: dict[str, Any] = {"FULL_PATH": f"{PREFIX}{name}", "ACCESS": ACCESS_RW,
                                     "DESCRIPTION": spec.description}
             value = self._value(name)
@@ -103,7 +111,7 @@ class OscQueryTree:
         vj["lfo"] = _container("lfo", self._lfos(), "an LFO per numeric parameter")
         vj["preset"] = _leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
         vj["release"] = _leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
-                              ACCESS_WRITE, ["all"], RANGE=[{"VALS": [*self.store.registry, "prompt", "all"]}])
+                              ACCESS_WRITE, ["all"], RANGE=[{"VALS": [*params, "prompt", "all"]}])
         vj["record"] = _leaf("record", "i", "start (1) or stop (0) recording", ACCESS_WRITE, [0],
                              RANGE=[{"MIN": 0, "MAX": 1}])
         # No arguments, so no value: ACCESS 0 is the proposal's "method without a value".
@@ -147,7 +155,7 @@ class OscQueryTree:
     def _lfos(self) -> dict[str, Any]:
         lfos: dict[str, Any] = {}
         shapes = [s.value for s in Shape]
-        for name, spec in self.store.registry.items():
+        for name, spec in self._params().items():
             if not spec.numeric:
                 continue
             lfo = self.modulators.get(name) if self.modulators is not None else None
@@ -192,8 +200,8 @@ class OscQueryServer:
     def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
                  name: str = "vj", modulators: ModulatorBank | None = None,
-                 switches: PerformerSwitches | None = None) -> None:
-        self.tree = OscQueryTree(store, tempo, name, modulators, switches)
+                 switches: PerformerSwitches | None = None, hidden: Collection[str] = ()) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden)
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host

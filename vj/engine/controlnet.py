@@ -4,8 +4,10 @@ Each unit is a diffusers `ControlNetModel` with a kind of picture (`canny` edges
 nearness, the `input` picture, the `feedback` of the previous frame) and a scale. The
 engine sets the frame's pictures (`ControlNets.set_frame`) once per diffused frame; the
 backend's `predict_noise` asks for the summed residuals at every UNet call. The models run
-at conditioning scale 1 and the scale multiplies their residuals outside the model, so a
-live scale change never recompiles a compiled model. Everything stays on the device.
+at conditioning scale 1 and each unit's weight (its live scale, controlnet_<i>_scale, times
+the master gain, controlnet_scale) multiplies its residuals outside the model as a Python
+float, so a live scale change never recompiles a compiled model and reads nothing back from
+the device. Everything stays on the device.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class ControlNets:
         self.units = tuple(units)
         self.device = device
         self._hints: tuple[torch.Tensor, ...] | None = None
-        self._gain = 1.0
+        self._weights = tuple(unit.scale for unit in self.units)
         self._blank: torch.Tensor | None = None
         self.depth: DepthEstimator | None = None  # its own estimator: the 3D warp's blends other frames
 
@@ -111,12 +113,23 @@ class ControlNets:
             self._blank = torch.zeros(1, 3, height, width, device=self.device, dtype=dtype)
         return self._blank
 
-    def set_frame(self, hints: Sequence[torch.Tensor], gain: float = 1.0) -> None:
-        """This frame's pictures ([1, 3, H, W] in [0, 1], one per unit) and the live gain on every scale."""
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """What each unit's residuals are multiplied by this frame (its scale times the gain)."""
+        return self._weights
+
+    def set_frame(self, hints: Sequence[torch.Tensor], gain: float = 1.0,
+                  scales: Sequence[float] | None = None) -> None:
+        """This frame's pictures ([1, 3, H, W] in [0, 1], one per unit), the master gain, and each unit's
+        scale (the live controlnet_<i>_scale values; None: the units' configured scales)."""
         if len(hints) != len(self.units):
             raise ValueError(f"expected {len(self.units)} ControlNet pictures, got {len(hints)}")
+        if scales is None:
+            scales = [unit.scale for unit in self.units]
+        elif len(scales) != len(self.units):
+            raise ValueError(f"expected {len(self.units)} ControlNet scales, got {len(scales)}")
         self._hints = tuple(hints)
-        self._gain = gain
+        self._weights = tuple(float(scale) * gain for scale in scales)
 
     def residuals(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                   extra: dict[str, torch.Tensor | None]) -> Residuals:
@@ -124,10 +137,10 @@ class ControlNets:
         if self._hints is None:
             raise RuntimeError("ControlNet residuals asked for before the frame's pictures were set")
         total: list[torch.Tensor] | None = None
-        for unit, hint in zip(self.units, self._hints, strict=True):
+        for unit, hint, weight in zip(self.units, self._hints, self._weights, strict=True):
             hint = hint.to(sample.dtype).expand(sample.shape[0], -1, -1, -1)
             outs = unit.call(sample, timestep, context, hint, **extra)
-            weight = unit.scale * self._gain  # a Python float: no recompile when it changes
+            # weight is a Python float applied outside the (maybe compiled) model: no recompile when it changes
             scaled = [out * weight for out in outs]
             total = scaled if total is None else [a + b for a, b in zip(total, scaled, strict=True)]
         assert total is not None

@@ -35,6 +35,7 @@ from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning import Conditioning
 from vj.engine.controlnet import ControlNets
+from vj.engine.controlnet_scales import ControlNetScales
 from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.depth import DepthEstimator
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
@@ -160,6 +161,7 @@ class Engine:
         self._inputs = InputStage(inputs, self.device)
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
+        self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -293,6 +295,7 @@ class Engine:
     def _render(self, snap: ParamSnapshot, start: float) -> Frame | None:
         self._apply_pending()
         self.lora_scales.apply(snap.params)  # a frame boundary: nothing of this frame has run yet
+        control_scales = self.controlnet_scales.scales(snap.params)  # every frame: empty-slot writes are logged
         timer = StageTimer(self.device, sync=self.settings.profile_stages)
         p = snap.params
         cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
@@ -318,7 +321,7 @@ class Engine:
             if self.controls is not None:
                 self.controls.set_frame(self.controls.pictures(picture=picture, previous=warped, init=init,
                                                                width=self.width, height=self.height),
-                                        p.controlnet_scale)
+                                        p.controlnet_scale, control_scales)
             timer.mark("prepare")
             image = self._diffuse(init, diffuse_snap, seed, cond, timer)
             space = p.color_coherence

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from vj.config import PresetConfig
+from vj.config import ControlNetConfig, PresetConfig
 from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
@@ -30,7 +30,7 @@ from vj.frames import FanOut
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.output.take import LiveTake
-from vj.registry import REGISTRY
+from vj.registry import REGISTRY, unused_slots
 from vj.session.components import Control, Output
 from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth, switch_depth
@@ -137,6 +137,9 @@ class LiveSession:
             if preset.model.source != self.preset.model.source:
                 log.warning("preset %r names model %s; keeping %s (models are not swapped live)",
                             preset.name, preset.model.source, self.preset.model.source)
+            if preset.controlnet and _unit_models(preset) != _unit_models(self.preset):
+                log.warning("preset %r names other ControlNets; keeping the show's %d unit(s) at their scales "
+                            "(ControlNets load once per show)", preset.name, len(self.preset.controlnet))
             current = self.preset.render
             size = (current.width, current.height) if self.fixed_size else (preset.render.width,
                                                                               preset.render.height)
@@ -144,7 +147,8 @@ class LiveSession:
             control_depth = self.engine.controls.depth if self.engine.controls is not None else None
             self.depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
             depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
-            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input, depth=depth)
+            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input, depth=depth,
+                                    controlnet=_kept_units(self.preset, preset))
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
             install_preset(self.store, preset, self.modulators, self.audio)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
@@ -225,6 +229,14 @@ class LiveSession:
     def dropped(self) -> int:
         return sum(int(getattr(o, "dropped", 0)) for o in self.outputs)
 
+    @property
+    def unused_slots(self) -> frozenset[str]:
+        """The LoRA and ControlNet slot parameters with nothing loaded (the page and OSCQuery leave them out).
+
+        Known from the start: models, LoRAs and ControlNets load once per show and a preset switch keeps them.
+        """
+        return unused_slots(self.engine.lora_scales.loaded, self.engine.controlnet_scales.loaded)
+
     def status_line(self) -> str:
         s = self.engine.stats
         if self._warming is not None:
@@ -266,6 +278,15 @@ class LiveSession:
             self.stop()
         if self.engine.fatal_error is not None:
             raise self.engine.fatal_error
+
+
+def _unit_models(preset: PresetConfig) -> tuple[tuple[str, str], ...]:
+    return tuple((unit.source, unit.conditioning) for unit in preset.controlnet)
+
+
+def _kept_units(show: PresetConfig, switched: PresetConfig) -> tuple[ControlNetConfig, ...]:
+    """The show's loaded units; their scales are the switched preset's where it names the same units."""
+    return switched.controlnet if _unit_models(switched) == _unit_models(show) else show.controlnet
 
 
 def _variant_at(variants: tuple[Variant, ...], warming: tuple[int, int] | None) -> str:

@@ -18,7 +18,7 @@ from vj.config import PresetConfig, list_presets, load_preset
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
-from vj.registry import MAX_LORAS, ParamValue, lora_scale_name
+from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
 from vj.store import ParamStore
@@ -56,7 +56,9 @@ def base_values(preset: PresetConfig, backend: Backend | None, *, announce: bool
                      f"{name} = {d.value} ({d.why})" for name, d in taken.items()))
     # The preset's [model] loras[i].scale is the base of lora_<i>_scale: release and panic return to it.
     loras = {lora_scale_name(i): lora.scale for i, lora in enumerate(preset.model.loras[:MAX_LORAS])}
-    return {**{name: d.value for name, d in taken.items()}, **loras, **preset.params}
+    # Likewise each [[controlnet]] unit's scale is the base of controlnet_<i>_scale (the config caps the count).
+    units = {controlnet_scale_name(i): unit.scale for i, unit in enumerate(preset.controlnet)}
+    return {**{name: d.value for name, d in taken.items()}, **loras, **units, **preset.params}
 
 
 def build_store(preset: PresetConfig, backend: Backend | None = None) -> ParamStore:

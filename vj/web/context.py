@@ -8,7 +8,7 @@ A missing action (no take, no MIDI input) is None and the page shows it as unava
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser, TempoClock
@@ -48,3 +48,5 @@ class WebContext:
     switches: Callable[[], Mapping[str, bool]] = dict
     # the status line's figures: fps, frame_ms, frames, dropped, errors, line
     status: Callable[[], Mapping[str, object]] = dict
+    # parameters the page shows no control for (LoRA and ControlNet slots with nothing loaded)
+    hidden: Collection[str] = field(default_factory=frozenset)

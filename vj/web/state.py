@@ -1,8 +1,8 @@
 """The server → page half of the protocol: the `state` and `values` messages.
 
 `state` (on connect: everything; later only the keys that changed):
-  params (the registry in `vj params` groups), presets, preset, prompts, history, record,
-  tempo, quantise, lfos, lfo_shapes, learn, limits.
+  params (the registry in `vj params` groups, less the context's `hidden` slots), presets, preset,
+  prompts, history, record, tempo, quantise, lfos, lfo_shapes, learn, limits.
 `values` (at most `values_hz` a second, when something moved):
   values (what the frame used: smoothed, with LFOs), targets (where each is heading),
   drivers (per parameter: "live", "schedule", "lfo"; no entry = the preset value).
@@ -85,7 +85,7 @@ def show_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
 
 def full_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
     return {
-        "params": registry_groups(ctx.store.registry),
+        "params": registry_groups({n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
         "quantise_modes": [q.value for q in Quantise],
         "lfo_shapes": [s.value for s in Shape],
         "limits": {"prompts": MAX_PROMPTS, "prompt_chars": MAX_PROMPT_CHARS, "prompt_weight": MAX_PROMPT_WEIGHT},

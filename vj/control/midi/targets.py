@@ -1,8 +1,8 @@
 """What a MIDI control drives, parsed once from its text when a mapping is loaded or learned.
 
-A target is a parameter ("zoom"; a LoRA's scale also as "lora/0/scale"), a prompt weight
-("prompt/2/weight"), an LFO knob ("lfo/zoom/depth", "lfo/zoom/rate") or an audio modulator's
-depth ("audio/zoom/depth");
+A target is a parameter ("zoom"; a LoRA's scale also as "lora/0/scale", a ControlNet unit's as
+"controlnet/0/scale"), a prompt weight ("prompt/2/weight"), an LFO knob ("lfo/zoom/depth",
+"lfo/zoom/rate") or an audio modulator's depth ("audio/zoom/depth");
 a learn request may also name an `Action`. Each value keeps the text it came from, so a
 learned file is written back exactly as it was spelled.
 """
@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Literal
 
 from vj.prompt_mix import MAX_PROMPTS
-from vj.registry import REGISTRY, ParamKind, lora_scale_name
+from vj.registry import REGISTRY, ParamKind, controlnet_scale_name, lora_scale_name
 
 
 class Action(StrEnum):
@@ -105,6 +105,9 @@ def parse_target(text: str) -> Target | None:
         return PromptWeightTarget(text, index) if index < MAX_PROMPTS else None
     if len(parts) == 3 and parts[0] == "lora" and parts[2] == "scale" and parts[1].isdecimal():
         name = lora_scale_name(int(parts[1]))
+        return ParamTarget(text, name) if name in REGISTRY else None
+    if len(parts) == 3 and parts[0] == "controlnet" and parts[2] == "scale" and parts[1].isdecimal():
+        name = controlnet_scale_name(int(parts[1]))
         return ParamTarget(text, name) if name in REGISTRY else None
     if len(parts) == 3 and parts[0] == "lfo" and parts[2] in ("depth", "rate"):
         spec = REGISTRY.get(parts[1])

@@ -6,7 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import LORA_SCALE_MAX, LORA_SCALE_MIN, MAX_LORAS, REGISTRY, ParamSpec
+from vj.registry import (
+    CONTROLNET_SCALE_MAX,
+    CONTROLNET_SCALE_MIN,
+    LORA_SCALE_MAX,
+    LORA_SCALE_MIN,
+    MAX_CONTROLNETS,
+    MAX_LORAS,
+    REGISTRY,
+    ParamSpec,
+)
 
 PREFIX = "/vj/"
 
@@ -33,6 +42,9 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
     rows += [
         OscAddress(f"{PREFIX}lora/<i>/scale", f"<float {LORA_SCALE_MIN:g}..{LORA_SCALE_MAX:g}>",
                    f"scale of LoRA i (0..{MAX_LORAS - 1}), same as {PREFIX}lora_<i>_scale; re-fuses at the next frame"),
+        OscAddress(f"{PREFIX}controlnet/<i>/scale", f"<float {CONTROLNET_SCALE_MIN:g}..{CONTROLNET_SCALE_MAX:g}>",
+                   f"scale of ControlNet unit i (0..{MAX_CONTROLNETS - 1}), same as {PREFIX}controlnet_<i>_scale; "
+                   f"times {PREFIX}controlnet_scale"),
         OscAddress(f"{PREFIX}prompt/<i>/text", f"<string ≤{MAX_PROMPT_CHARS} chars>",
                    f"prompt text of slot i (0..{MAX_PROMPTS - 1})"),
         OscAddress(f"{PREFIX}prompt/<i>/weight", f"<float 0..{MAX_PROMPT_WEIGHT:g}>", "blend weight of prompt slot i"),

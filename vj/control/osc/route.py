@@ -33,7 +33,7 @@ from vj.control.osc.reasons import (
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import ParamRejected
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import MAX_LORAS, ParamSpec, lora_scale_name
+from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamSpec, controlnet_scale_name, lora_scale_name
 from vj.store import ParamStore
 
 
@@ -164,6 +164,12 @@ class OscRouter:
             name = lora_scale_name(int(parts[1])) if parts[1].isdecimal() else ""
             if name not in registry:
                 raise Rejected(OUT_OF_RANGE, f"LoRA slot must be 0..{MAX_LORAS - 1}, found {parts[1]!r}")
+            writes.put(name, _validated(registry[name], _one_arg(args)))
+            return
+        if head == "controlnet" and len(parts) == 3 and parts[2] == "scale":  # /vj/controlnet/<i>/scale
+            name = controlnet_scale_name(int(parts[1])) if parts[1].isdecimal() else ""
+            if name not in registry:
+                raise Rejected(OUT_OF_RANGE, f"ControlNet slot must be 0..{MAX_CONTROLNETS - 1}, found {parts[1]!r}")
             writes.put(name, _validated(registry[name], _one_arg(args)))
             return
         if head == "prompt" and len(parts) in (2, 3):

@@ -32,7 +32,10 @@ def build_tiny_controlnet(unet: Any, vae_scale_factor: int) -> Any:
 
     steps = max(vae_scale_factor.bit_length() - 1, 0)  # the picture embedding downsamples to latent size
     channels = tuple(16 * 2 ** i for i in range(steps + 1))
-    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=channels)
+    # The picture embedding's layers are drawn at construction from the global generator: seed a fork of it.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_CONTROLNET_SEED)
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=channels)
     generator = torch.Generator().manual_seed(TINY_CONTROLNET_SEED)
     zeroed = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
               controlnet.controlnet_cond_embedding.conv_out]
