@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from vj.config import ControlNetConfig, PresetConfig
+from vj.config import PresetConfig
 from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
@@ -37,6 +37,7 @@ from vj.session.depth import build_depth, switch_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, install_preset
+from vj.session.switch_policy import keep_loaded
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class LiveSession:
         if self.input is not None:  # started, stopped and shown in the status line like a control
             self.controls.append(self.input)
         self._preset_lock = threading.Lock()
-        self.depth_note = ""  # the status line's word on a depth model a switched-to preset could not bring
+        self.switch_notes: tuple[str, ...] = ()  # the status line's word on what a switched-to preset could not bring
         self._started = False
         self._stopped = False
         self._warming: tuple[int, int] | None = None  # (done, of) while warming up
@@ -134,21 +135,17 @@ class LiveSession:
         it from the next frame (`switch_depth`).
         """
         with self._preset_lock:
-            if preset.model.source != self.preset.model.source:
-                log.warning("preset %r names model %s; keeping %s (models are not swapped live)",
-                            preset.name, preset.model.source, self.preset.model.source)
-            if preset.controlnet and _unit_models(preset) != _unit_models(self.preset):
-                log.warning("preset %r names other ControlNets; keeping the show's %d unit(s) at their scales "
-                            "(ControlNets load once per show)", preset.name, len(self.preset.controlnet))
+            kept = keep_loaded(self.preset, preset)
             current = self.preset.render
             size = (current.width, current.height) if self.fixed_size else (preset.render.width,
                                                                               preset.render.height)
             render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
             control_depth = self.engine.controls.depth if self.engine.controls is not None else None
-            self.depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
+            depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
+            self.switch_notes = (*kept.notes, depth_note) if depth_note else kept.notes
             depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
-            preset = preset.replace(model=self.preset.model, render=render, input=self.preset.input, depth=depth,
-                                    controlnet=_kept_units(self.preset, preset))
+            preset = preset.replace(model=kept.model, render=render, input=self.preset.input, depth=depth,
+                                    controlnet=kept.controlnet)
             self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
             install_preset(self.store, preset, self.modulators, self.audio)
             if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
@@ -249,8 +246,7 @@ class LiveSession:
             parts.append(f"non-finite {s.non_finite}")
         if self.engine.lora_scales.refusal:
             parts.append(self.engine.lora_scales.refusal)
-        if self.depth_note:
-            parts.append(self.depth_note)
+        parts.extend(self.switch_notes)
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         if self.performer.status():
@@ -278,15 +274,6 @@ class LiveSession:
             self.stop()
         if self.engine.fatal_error is not None:
             raise self.engine.fatal_error
-
-
-def _unit_models(preset: PresetConfig) -> tuple[tuple[str, str], ...]:
-    return tuple((unit.source, unit.conditioning) for unit in preset.controlnet)
-
-
-def _kept_units(show: PresetConfig, switched: PresetConfig) -> tuple[ControlNetConfig, ...]:
-    """The show's loaded units; their scales are the switched preset's where it names the same units."""
-    return switched.controlnet if _unit_models(switched) == _unit_models(show) else show.controlnet
 
 
 def _variant_at(variants: tuple[Variant, ...], warming: tuple[int, int] | None) -> str:
