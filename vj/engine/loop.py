@@ -44,6 +44,7 @@ from vj.engine.lora_scales import LoraScaleApplier
 from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
+from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_until
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
@@ -157,7 +158,6 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
-        self._last_error_log = 0.0
         self._inputs = InputStage(inputs, self.device)
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
@@ -406,63 +406,17 @@ class Engine:
         return self._depth_host.numpy().copy()
 
     # ------------------------------------------------------------------ the thread
-    # Before the first good frame nothing is on stage to hold: a stage that fails this many
-    # times in a row is broken (a bad model, an impossible setting), not a passing hiccup.
-    MAX_FAILURES_BEFORE_FIRST_FRAME = 10
+    MAX_FAILURES_BEFORE_FIRST_FRAME = MAX_FAILURES_BEFORE_FIRST_FRAME
+
+    @property
+    def in_flight(self) -> int:
+        """Frames launched and not yet handed to the sink (one, pipelined on a GPU)."""
+        return self._publisher.in_flight
 
     def run(self, stop: threading.Event, max_frames: int | None = None) -> None:
-        """Render until `stop` is set or `max_frames` frames are published.
-
-        A failing frame is retried, holding the last good one on the outputs; only when no
-        frame has been rendered yet does a run of failures end the loop with the stage's error.
-        """
-        self._run(stop, max_frames)
+        """Render until `stop` is set or `max_frames` frames are published (`render_until`'s retry policy)."""
+        render_until(self, stop, max_frames)
         self.flush()  # the frame still in flight is part of the run
-
-    def _run(self, stop: threading.Event, max_frames: int | None) -> None:
-        in_a_row = 0
-        while not stop.is_set():
-            if max_frames is not None and self.stats.frames + self._publisher.in_flight >= max_frames:
-                self.flush()  # launch no frame past the last one asked for
-                if self.stats.frames >= max_frames:
-                    return
-                continue
-            try:
-                non_finite = self.stats.non_finite
-                self.render_frame()
-                in_a_row = 0
-                if self.stats.non_finite > non_finite and self.stats.frames == 0:
-                    in_a_row = self.stats.non_finite
-                    if in_a_row >= self.MAX_FAILURES_BEFORE_FIRST_FRAME:
-                        raise FatalRenderError(
-                            f"no frame could be rendered: {in_a_row} frames in a row had non-finite pixels "
-                            "(NaN or infinity; float16 can overflow in some VAEs: try --dtype bfloat16 or float32)")
-            except torch.cuda.OutOfMemoryError as err:
-                raise FatalRenderError(
-                    f"the GPU ran out of memory at {self.width}x{self.height}: lower the resolution or the steps, "
-                    f"or use --tiny-vae ({err})") from err
-            except FatalRenderError:
-                raise
-            except Exception as err:  # keep the show going: the outputs hold the last good frame
-                self.stats.errors += 1
-                self.stats.last_error = f"{type(err).__name__}: {err}"
-                in_a_row += 1
-                if self.stats.frames == 0:
-                    if in_a_row >= self.MAX_FAILURES_BEFORE_FIRST_FRAME:
-                        raise FatalRenderError(
-                            f"no frame could be rendered: the first frame failed {in_a_row} times in a row "
-                            f"({self.stats.last_error}); run with -v for the traceback") from err
-                    log.debug("frame %d failed before any good frame (%d in a row)", self._index - 1, in_a_row,
-                              exc_info=True)
-                    if in_a_row == 1:
-                        log.warning("the first frame failed (%s); retrying", self.stats.last_error)
-                    stop.wait(0.05)
-                    continue
-                now = time.monotonic()
-                if now - self._last_error_log >= 1.0:
-                    self._last_error_log = now
-                    log.exception("frame %d failed (%d errors so far); retrying", self._index - 1, self.stats.errors)
-                stop.wait(0.05)  # a failing stage must not spin the GPU flat out
 
     def start(self, max_frames: int | None = None) -> None:
         """Run on a named render thread; `stop()` ends it. A fatal error is kept for `join`."""

@@ -1,0 +1,97 @@
+"""How the render thread keeps the show going: a failing frame is retried, holding the last good one.
+
+Only before the first good frame is a run of failures fatal: then nothing is on stage to
+hold, and a stage that fails this many times in a row is broken (a bad model, an impossible
+setting), not a passing hiccup. Out-of-memory on the GPU is always fatal and says what to lower.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Protocol
+
+import torch
+
+from vj.errors import FatalRenderError
+
+log = logging.getLogger(__name__)
+
+MAX_FAILURES_BEFORE_FIRST_FRAME = 10
+
+
+class _Stats(Protocol):
+    frames: int
+    errors: int
+    non_finite: int
+    last_error: str
+
+
+class Renders(Protocol):
+    """What the policy drives: the engine's frame calls and counters."""
+
+    width: int
+    height: int
+
+    @property
+    def stats(self) -> _Stats: ...
+
+    @property
+    def in_flight(self) -> int: ...
+
+    @property
+    def frame_index(self) -> int: ...
+
+    def render_frame(self) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def render_until(engine: Renders, stop: threading.Event, max_frames: int | None) -> None:
+    """Render until `stop` is set or `max_frames` frames are out, retrying failed frames."""
+    in_a_row = 0
+    last_error_log = 0.0
+    stats = engine.stats
+    while not stop.is_set():
+        if max_frames is not None and stats.frames + engine.in_flight >= max_frames:
+            engine.flush()  # launch no frame past the last one asked for
+            if stats.frames >= max_frames:
+                return
+            continue
+        try:
+            non_finite = stats.non_finite
+            engine.render_frame()
+            in_a_row = 0
+            if stats.non_finite > non_finite and stats.frames == 0:
+                in_a_row = stats.non_finite
+                if in_a_row >= MAX_FAILURES_BEFORE_FIRST_FRAME:
+                    raise FatalRenderError(
+                        f"no frame could be rendered: {in_a_row} frames in a row had non-finite pixels "
+                        "(NaN or infinity; float16 can overflow in some VAEs: try --dtype bfloat16 or float32)")
+        except torch.cuda.OutOfMemoryError as err:
+            raise FatalRenderError(
+                f"the GPU ran out of memory at {engine.width}x{engine.height}: lower the resolution or the steps, "
+                f"or use --tiny-vae ({err})") from err
+        except FatalRenderError:
+            raise
+        except Exception as err:  # keep the show going: the outputs hold the last good frame
+            stats.errors += 1
+            stats.last_error = f"{type(err).__name__}: {err}"
+            in_a_row += 1
+            if stats.frames == 0:
+                if in_a_row >= MAX_FAILURES_BEFORE_FIRST_FRAME:
+                    raise FatalRenderError(
+                        f"no frame could be rendered: the first frame failed {in_a_row} times in a row "
+                        f"({stats.last_error}); run with -v for the traceback") from err
+                log.debug("frame %d failed before any good frame (%d in a row)", engine.frame_index - 1, in_a_row,
+                          exc_info=True)
+                if in_a_row == 1:
+                    log.warning("the first frame failed (%s); retrying", stats.last_error)
+                stop.wait(0.05)
+                continue
+            now = time.monotonic()
+            if now - last_error_log >= 1.0:
+                last_error_log = now
+                log.exception("frame %d failed (%d errors so far); retrying", engine.frame_index - 1, stats.errors)
+            stop.wait(0.05)  # a failing stage must not spin the GPU flat out
