@@ -1,8 +1,8 @@
 """Per-frame cost of the input path (capture) and of ControlNet in a render.
 
 Capture (vj.input and the engine's input stage), on real H.264 files written here with PyAV:
-- decode: `read_rgb` per frame (OpenCV decode + the BGR→RGB copy) at 1280x720 and 640x480, and
-  the channel flip alone against cv2.cvtColor;
+- decode: `read_rgb` per frame (OpenCV decode + BGR→RGB) at 1280x720 and 640x480, and the
+  conversion alone: cv2.cvtColor (what read_rgb does) against a numpy reversed-channel copy;
 - camera: `LiveCamera` (the webcam code, reading a file as its device) on its thread, unpaced;
 - slot: a `LatestFrame` put and latest (the hand-off between the capture and render threads);
 - to device: `InputStage.picture` with a new picture each call: upload (pinned, non-blocking on
@@ -66,12 +66,12 @@ class Table:
         print(f"  {part}: {what}: median {percentile(ms, 50):.3f} ms", flush=True)
 
     def render(self) -> str:
-        rule = "|" + "|".join("-" * w for w in (16, 78, 6, 11, 10, 10, 10)) + "|"
-        lines = [self.title, "", f"| {'part':<14} | {'what':<76} | {'n':>4} | {'median ms':>9} | {'p95 ms':>8} "
+        rule = "|" + "|".join("-" * w for w in (17, 78, 6, 11, 10, 10, 10)) + "|"
+        lines = [self.title, "", f"| {'part':<15} | {'what':<76} | {'n':>4} | {'median ms':>9} | {'p95 ms':>8} "
                  f"| {'p99 ms':>8} | {'per s':>8} |", rule]
         for part, what, ms in self.rows:
             med = percentile(ms, 50)
-            lines.append(f"| {part:<14} | {what:<76} | {len(ms):>4} | {med:>9.3f} | {percentile(ms, 95):>8.3f} "
+            lines.append(f"| {part:<15} | {what:<76} | {len(ms):>4} | {med:>9.3f} | {percentile(ms, 95):>8.3f} "
                          f"| {percentile(ms, 99):>8.3f} | {1000 / med if med > 0 else float('inf'):>8.1f} |")
         return "\n".join(lines)
 
@@ -216,11 +216,11 @@ def capture_part(args: argparse.Namespace, device: torch.device, table: Table) -
                     break
                 times.append((time.perf_counter() - start) * 1000)
             capture.release()
-            table.add("decode", f"read_rgb, H.264 {w}x{h} (decode + BGR→RGB copy)", times[1:])
+            table.add("decode", f"read_rgb, H.264 {w}x{h} (decode + BGR→RGB by cvtColor)", times[1:])
             bgr = np.ascontiguousarray(frame_like(h, w)[:, :, ::-1])
-            table.add("decode", f"  of which the flip: ascontiguousarray(bgr[..., ::-1]) {w}x{h}",
+            table.add("decode", f"  BGR→RGB as a numpy reversed-view copy (read_rgb before) {w}x{h}",
                       timed(partial(np.ascontiguousarray, bgr[:, :, 2::-1]), 200, torch.device("cpu")))
-            table.add("decode", f"  cv2.cvtColor BGR2RGB instead {w}x{h}",
+            table.add("decode", f"  BGR→RGB by cv2.cvtColor (read_rgb now) {w}x{h}",
                       timed(partial(cv2.cvtColor, bgr, cv2.COLOR_BGR2RGB), 200, torch.device("cpu")))
         for (w, h), path in clips.items():
             stamped = _StampedCamera(path, fps=None)
@@ -407,7 +407,8 @@ def full_controlnet_part(args: argparse.Namespace, device: torch.device, table: 
 
     def make() -> Any:
         # SD 2.1 ControlNets are the UNet's encoder and mid block plus the picture embedding (diffusers' defaults).
-        return ControlNetModel.from_unet(backend.unet).to(device, dtype).eval()
+        with torch.device(device):  # initialised where it runs: no CPU copy of 361 M parameters first
+            return ControlNetModel.from_unet(backend.unet).to(dtype).eval()
 
     controlnet_rows("narrow" if args.smoke else "full-size", backend, make, args.full_size, args.full_frames,
                     args.full_repeats, ("canny",), table, warmup=2 if device.type == "cuda" else 1)
@@ -416,7 +417,8 @@ def full_controlnet_part(args: argparse.Namespace, device: torch.device, table: 
 # ---------------------------------------------------------------------------------------------- main
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                        help="which, in this order (default: all)")
     parser.add_argument("--smoke", action="store_true", help="small clips and sizes, narrow architecture")
     parser.add_argument("--device", default=None, help="cuda (default when available) or cpu")
     parser.add_argument("--size", type=int, default=None, help="render size for capture and tiny (512; smoke 64)")
@@ -435,8 +437,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.age_frames = 6 if args.smoke else (100 if cuda else 30)
     args.frames = 3 if args.smoke else (50 if cuda else 10)
     args.repeats = 5 if args.smoke else (50 if cuda else 20)
-    args.full_frames = 2 if args.smoke else (20 if cuda else 3)
-    args.full_repeats = 2 if args.smoke else (20 if cuda else 3)
+    args.full_frames = 2 if args.smoke else (20 if cuda else 5)
+    args.full_repeats = 2 if args.smoke else (20 if cuda else 5)
     return args
 
 
@@ -451,24 +453,36 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"machine: {platform.machine()}, {os.cpu_count()} cores, {gpu}, torch {torch.__version__}, "
               f"device {device.type}, {torch.get_num_threads()} torch threads{', SMOKE' if args.smoke else ''}")
     print(header, flush=True)
-    tables = []
+    tables: list[Table] = []
     started = time.monotonic()
+
+    def write(final: bool) -> None:  # after every part: a run its timeout cuts keeps the tables it finished
+        text = "\n\n".join([header, *(t.render() for t in tables if t.rows),
+                             f"({time.monotonic() - started:.0f} s{'' if final else ', unfinished'})"])
+        if final:
+            print("\n" + text, flush=True)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "input_controlnet.md").write_text(text + "\n")
+
+    parts: list[tuple[str, str, Callable[[argparse.Namespace, torch.device, Table], None]]] = []
     if "capture" in args.parts:
-        tables.append(Table(f"Capture → render input, render {args.size}², {device.type}"))
-        capture_part(args, device, tables[-1])
+        parts.append(("capture", f"Capture → render input, render {args.size}², {device.type}", capture_part))
     if "controlnet" in args.parts:
-        tables.append(Table(f"ControlNet, tiny model, {args.size}², 1 step, {device.type} (stage ms: frame means)"))
-        tiny_controlnet_part(args, device, tables[-1])
+        parts.append(("controlnet", f"ControlNet, tiny model, {args.size}², 1 step, {device.type} "
+                      "(prepare/denoise: the engine's stage ms, frame means)", tiny_controlnet_part))
     if "full" in args.parts:
         dtype = "fp16" if device.type == "cuda" else "fp32"
-        tables.append(Table(f"ControlNet, {'narrow' if args.smoke else 'sd-turbo full-size'} architecture (random "
-                            f"weights), {args.full_size}², 1 step, {device.type} {dtype}, TAESD, eager"))
-        full_controlnet_part(args, device, tables[-1])
-    text = "\n\n".join([header, *(t.render() for t in tables), f"({time.monotonic() - started:.0f} s)"])
-    print("\n" + text, flush=True)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "input_controlnet.md").write_text(text + "\n")
+        parts.append(("full", f"ControlNet, {'narrow' if args.smoke else 'sd-turbo full-size'} architecture "
+                      f"(random weights), {args.full_size}², 1 step, {device.type} {dtype}, TAESD, eager",
+                      full_controlnet_part))
+    parts.sort(key=lambda part: args.parts.index(part[0]))  # in the order asked for
+    for name, title, run in parts:
+        print(f"{name} ...", flush=True)
+        tables.append(Table(title))
+        run(args, device, tables[-1])
+        write(final=False)
+    write(final=True)
     return 0
 
 
