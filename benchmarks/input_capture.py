@@ -170,10 +170,13 @@ class _StampedCamera:
 def _opencv() -> Any:
     """cv2, or None with a SKIP line where OpenCV or PyAV (which writes the clips) is missing."""
     try:
-        import av  # noqa: F401
+        import av
         import cv2
     except ImportError as err:
         print(f"SKIP decode, camera and age rows: {err} (OpenCV and PyAV are the vj[headless] extra)", flush=True)
+        return None
+    if "libx264" not in av.codecs_available:
+        print("SKIP decode, camera and age rows: this PyAV has no libx264 encoder to write the clips", flush=True)
         return None
     return cv2
 
