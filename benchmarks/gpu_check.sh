@@ -3,10 +3,13 @@
 #   1. installs the wheels brought along in .gpu-wheels/ (diffusers and what it lacks there) with
 #      --no-index, leaving the machine's torch as it is;
 #   2. runs the GPU-marked tests (tests/gpu);
-#   3. runs benchmarks/gpu_loop.py (sd-turbo's full-size architecture, random weights, 512², 1 step).
+#   3. runs benchmarks/input_controlnet.py (capture → device, ControlNet per stage; at most
+#      GPU_CHECK_INPUT_CN_S, default 75 s, leaving the loop at least 150 s;
+#      on CUDA the full-size ControlNet first, so a cut run keeps that table);
+#   4. runs benchmarks/gpu_loop.py (sd-turbo's full-size architecture, random weights, 512², 1 step).
 # Every table and log goes to $OUT (else ./gpu-results); a short summary ends the output. Each part
 # has its own timeout inside GPU_CHECK_BUDGET_S (default 420 s), so the tables come back even if
-# a part hangs. Without CUDA it says so, skips the GPU parts and runs `gpu_loop.py --smoke`.
+# a part hangs. Without CUDA it says so, skips the GPU parts and runs both benchmarks with --smoke.
 #
 #   bash benchmarks/fetch_gpu_wheels.sh      # here, with a registry: fills .gpu-wheels/
 #   bash benchmarks/gpu_check.sh             # there
@@ -15,6 +18,7 @@ cd "$(dirname "$0")/.."
 START=$SECONDS
 BUDGET=${GPU_CHECK_BUDGET_S:-420}
 TESTS_S=${GPU_CHECK_TESTS_S:-180}
+INPUT_CN_S=${GPU_CHECK_INPUT_CN_S:-75}
 PY=${PYTHON:-python3}
 OUT=${OUT:-./gpu-results}
 mkdir -p "$OUT"
@@ -69,7 +73,21 @@ else
     say "no CUDA device: the GPU tests and the full-size benchmark are skipped; running gpu_loop.py --smoke instead"
 fi
 
-# --- 3. the loop benchmark ---------------------------------------------------------------------
+# --- 3. capture and ControlNet per stage -------------------------------------------------------
+t=$(( $(left) - 150 < INPUT_CN_S ? $(left) - 150 : INPUT_CN_S ))
+if (( t < 30 )); then
+    say "SKIP input_controlnet.py: the loop benchmark keeps the last 150 s of the budget"
+else
+    args=(--parts full controlnet capture)
+    [[ "$HAS_CUDA" == 1 ]] || args+=(--smoke)
+    say "input_controlnet.py ${args[*]:-} (${t} s at most)"
+    timeout -s INT -k 10 "$t" "$PY" benchmarks/input_controlnet.py "${args[@]}" --out "$OUT" \
+        >"$OUT/input_controlnet.log" 2>&1
+    rc=$?
+    (( rc == 0 )) || say "input_controlnet.py exit $rc$([[ $rc == 124 || $rc == 130 ]] && echo ' (cut by its timeout; the parts it finished are in input_controlnet.md)')"
+fi
+
+# --- 4. the loop benchmark ---------------------------------------------------------------------
 t=$(( $(left) - 15 ))
 if (( t < 60 )); then
     say "FAIL only ${t} s of the budget left: gpu_loop.py not run"
@@ -93,5 +111,10 @@ fi
     else
         echo "gpu_loop.md was not written: see gpu_loop.log"
         tail -n 20 "$OUT/gpu_loop.log" 2>/dev/null
+    fi
+    if [[ -f "$OUT/input_controlnet.md" ]]; then
+        grep -E '^\| (to device|age|tiny frame|full-size frame|narrow frame) ' "$OUT/input_controlnet.md"
+    else
+        echo "input_controlnet.md was not written: see input_controlnet.log"
     fi
 } | tee "$OUT/summary.txt" | tee -a "$LOG"

@@ -79,6 +79,27 @@ def test_slot_keeps_only_the_newest_picture_and_counts_the_stale_ones() -> None:
 
 
 # ---- the clip cursor: exact frames, loop, once, extraction ---------------------------------
+def test_frames_come_out_rgb_whatever_channels_the_capture_gives() -> None:
+    from vj.input.video import read_rgb
+
+    class Gives:  # a capture device's frame layouts (grey, BGR, BGRA), as cv2.VideoCapture.read returns them
+        def __init__(self, frame: np.ndarray) -> None:
+            self.frame = frame
+
+        def read(self) -> tuple[bool, np.ndarray]:
+            return True, self.frame
+
+    bgr = np.array([[[10, 20, 30], [40, 50, 60]]], np.uint8)
+    bgra = np.concatenate([bgr, np.full((1, 2, 1), 255, np.uint8)], axis=2)
+    grey = np.array([[7, 9]], np.uint8)
+    for frame, want in ((bgr, bgr[..., ::-1]), (bgra, bgr[..., ::-1]), (grey, np.stack([grey] * 3, axis=2))):
+        got = read_rgb(Gives(frame))
+        assert got is not None and got.shape == (1, 2, 3) and got.flags.c_contiguous and got.flags.writeable
+        assert np.array_equal(got, want) and got is not frame
+    with pytest.raises(InputError, match="2 channels: expected grey, BGR or BGRA"):
+        read_rgb(Gives(np.zeros((1, 2, 2), np.uint8)))
+
+
 def test_cursor_reads_exact_frames_loops_and_holds(clip: Path) -> None:
     looping = ClipCursor(lambda: open_capture(str(clip)), loop=True)
     assert [colour(looping.frame(k)) for k in (0, 3, 9, 10, 13)] == [clip_colour(k) for k in (0, 3, 9, 0, 3)]

@@ -41,13 +41,21 @@ def open_capture(target: int | str) -> Any:
 
 
 def read_rgb(capture: Any) -> np.ndarray | None:
-    """The next frame as RGB uint8 HxWx3, or None at the end / on failure."""
+    """The next frame as RGB uint8 HxWx3 (a new array), or None at the end / on failure.
+
+    OpenCV converts in one pass: a 720p frame in 0.13 ms, where a copy through numpy's
+    reversed-channel view took 2.6 ms, about a sixth of the capture thread's time per frame
+    (benchmarks/input_controlnet.py).
+    """
     ok, bgr = capture.read()
     if not ok or bgr is None:
         return None
-    if bgr.ndim == 2:
-        bgr = np.repeat(bgr[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(bgr[:, :, 2::-1])
+    cv2 = cv2_module()
+    channels = 1 if bgr.ndim == 2 else bgr.shape[2]
+    code = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}.get(channels)
+    if code is None:
+        raise InputError(f"a video frame with {channels} channels: expected grey, BGR or BGRA")
+    return cv2.cvtColor(bgr, code)
 
 
 @dataclass(frozen=True, slots=True)
