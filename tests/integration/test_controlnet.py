@@ -12,6 +12,7 @@ import torch
 
 from tests.conftest import TINY_PRESET
 from tests.helpers import CollectFrames
+from tests.input_helpers import clip_colour, write_clip
 from vj.cli import main
 from vj.config import ControlNetConfig, ModelConfig, parse_preset
 from vj.engine.backends import load_backend
@@ -163,3 +164,29 @@ def test_an_sdxl_controlnet_gets_the_pooled_text_and_time_ids() -> None:
     controls.set_frame([hint], 0.0)
     assert (controlled - plain).abs().mean() > 0.01 * plain.abs().mean()
     assert torch.allclose(xl.predict_noise(latents, 500, cond), plain, atol=1e-6, rtol=0.0)
+
+
+def test_vj_render_conditions_an_input_controlnet_on_each_frame_of_a_real_clip(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch
+                                                                                ) -> None:
+    from diffusers import ControlNetModel
+
+    seen: list[tuple[int, ...]] = []  # the centre colour of every picture the ControlNet model is given
+    forward = ControlNetModel.forward
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - the real forward, watched
+        cond = kwargs["controlnet_cond"]
+        seen.append(tuple(round(float(v) * 255) for v in cond[0, :, cond.shape[2] // 2, cond.shape[3] // 2]))
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(ControlNetModel, "forward", spy)
+    clip = write_clip(tmp_path / "in.mkv", frames=10, fps=12)  # a 12 fps clip in a 24 fps render
+    args = [*_render_args(tmp_path), "--input", str(clip), "--controlnet", "tiny:input"]
+    args[args.index("--frames") + 1] = "6"
+    assert main(args) == 0
+    # video_mix stays 0: the clip reaches the picture only through the ControlNet, one clip frame per two.
+    steps = len(seen) // 6
+    assert steps >= 1 and len(seen) == 6 * steps, seen
+    assert seen[::steps] == [clip_colour(i // 2) for i in range(6)], seen
+    with av.open(str(tmp_path / "clip.mp4")) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 6

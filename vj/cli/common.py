@@ -66,10 +66,12 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
     chosen = resolve_seed(args.seed)
     if args.seed == RANDOM_SEED:  # say which, so a take worth keeping can be rendered again
         print(f"vj: --seed -1: drew the random seed {chosen}", file=sys.stderr)
+    # The input first: a --controlnet of kind input is checked against the input the flags chose.
+    preset = apply_input_overrides(preset, args)
     preset = preset.with_overrides(model=args.model, width=args.width, height=args.height, fps=args.fps,
                                    steps=args.steps, seed=chosen, device=args.device, tiny_vae=args.tiny_vae,
                                    compile=args.compile, dtype=args.dtype, guidance=args.guidance,
                                    sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
                                    loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None),
                                    controlnets=getattr(args, "controlnet", None))
-    return apply_input_overrides(preset, args)
+    return preset
