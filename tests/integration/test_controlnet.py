@@ -12,6 +12,7 @@ import torch
 
 from tests.conftest import TINY_PRESET
 from tests.helpers import CollectFrames
+from tests.input_helpers import write_halves
 from vj.cli import main
 from vj.config import ControlNetConfig, ModelConfig, parse_preset
 from vj.engine.backends import load_backend
@@ -20,6 +21,7 @@ from vj.engine.controlnet import canny_edges
 from vj.engine.depth import DepthEstimator, build_tiny_depth_model
 from vj.errors import ConfigError
 from vj.session import render_offline
+from vj.session.live import LiveSession
 
 
 @pytest.fixture()
@@ -32,7 +34,7 @@ def _noise_of(backend, gain: float | None, hint: torch.Tensor) -> torch.Tensor: 
     latents = torch.randn(2, 4, 8, 8)
     cond = backend.encode_prompt("a tunnel of neon light").repeated(2)
     if gain is not None:
-        backend.controls.set_frame([hint], gain)
+        backend.controls.set_frame([hint] * len(backend.controls.units), gain)
     return backend.predict_noise(latents, 500, cond)
 
 
@@ -122,29 +124,55 @@ def test_bad_controlnet_tables_are_refused_in_one_line() -> None:
     assert parsed.controlnet == (ControlNetConfig(source="tiny", conditioning="depth", scale=0.5),)
 
 
-@pytest.mark.timeout(900)
-def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(backend) -> None:  # noqa: ANN001
+_SHOW_KINDS = ("canny", "depth", "input", "feedback")
+
+
+def _jit_show(tmp_path: Path) -> LiveSession:
+    """A jit show with every kind of ControlNet picture, full CFG and an input picture (offline clock)."""
+    write_halves(tmp_path / "halves.png")
+    units = "".join(f'\n[[controlnet]]\nsource = "tiny"\nconditioning = "{kind}"\n' for kind in _SHOW_KINDS)
+    text = TINY_PRESET.replace('device = "cpu"', 'device = "cpu"\ncompile = "jit"\ncfg = "full"')
+    preset = parse_preset(f'{text}video_mix = 0.5\nguidance = 2.0\n[input]\nsource = "{tmp_path / "halves.png"}"\n'
+                          f'{units}', "jit.toml")
+    session = LiveSession(preset, offline=True)
+    assert session.input is not None
+    session.input.start()
+    return session
+
+
+@pytest.mark.timeout(1200)
+def test_jit_warm_up_compiles_every_graph_the_controlnet_show_runs(backend, tmp_path: Path) -> None:  # noqa: ANN001
     from torch._dynamo.utils import counters
 
-    from vj.engine.backends.base import Variant
-
-    compiled = load_backend(ModelConfig(source="tiny", device="cpu", compile="jit"))
-    units = [ControlNetConfig(source="tiny", conditioning="canny", scale=1.0)]
-    load_controlnets(units, compiled)
-    load_controlnets(units, backend)
-    compiled.warmup([Variant(64, 64, batch=2)])  # the warm-up compiles the UNet with the ControlNet's residuals
+    session = _jit_show(tmp_path)
+    try:
+        session.warmup()  # full CFG: UNet batches 1 and 2
+        graphs = counters["stats"]["unique_graphs"]
+        # Frame 0 is text-to-image from noise with black pictures; later ones are img2img with edges,
+        # depth, the camera-like input picture and the warped feedback, each a different tensor layout.
+        scales = []
+        for scale, guidance, cadence in ((1.0, 2.0, 1), (0.4, 2.0, 1), (1.7, 1.0, 1), (0.0, 2.0, 2),
+                                         (0.9, 2.0, 2), (1.2, 1.0, 1)):
+            for name, value in (("controlnet_scale", scale), ("guidance", guidance), ("cadence", cadence)):
+                session.store.set(name, value)
+            frame = session.engine.render_frame()
+            assert frame is not None
+            scales.append(frame.snapshot.params.controlnet_scale)  # smoothed towards the value set
+            assert counters["stats"]["unique_graphs"] == graphs, (scale, guidance, cadence)  # nothing compiled live
+        assert len(set(scales)) == len(scales)  # the scale did change live, every frame
+    finally:
+        session.stop()
+    compiled = session.backend
+    load_controlnets([ControlNetConfig(source="tiny", conditioning=kind) for kind in _SHOW_KINDS], backend)
     hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     plain = _noise_of(backend, 0.0, hint)
-    graphs = None
-    for gain in (1.0, 0.3):
+    for gain in (1.0, 0.3):  # tensors made outside inference mode, at batch 2: still the warm-up's graphs
         expected = _noise_of(backend, gain, hint)
         # Fused kernels reorder float sums: the compiled output is near eager's, far nearer than
         # the ControlNet's own effect (so the residuals did reach the compiled UNet, at this scale).
         error = (_noise_of(compiled, gain, hint) - expected).abs().mean()
         assert error < 0.25 * (expected - plain).abs().mean(), (gain, float(error))
-        graphs = counters["stats"]["unique_graphs"] if graphs is None else graphs
-    _noise_of(compiled, 0.7, torch.zeros_like(hint))
-    assert counters["stats"]["unique_graphs"] == graphs  # neither a scale nor a picture change recompiles
+    assert counters["stats"]["unique_graphs"] == graphs
 
 
 def test_an_sdxl_controlnet_gets_the_pooled_text_and_time_ids() -> None:
