@@ -12,7 +12,7 @@ import torch
 
 from tests.conftest import TINY_PRESET
 from tests.helpers import CollectFrames
-from tests.input_helpers import clip_colour, write_clip
+from tests.input_helpers import clip_colour, write_clip, write_halves
 from vj.cli import main
 from vj.config import ControlNetConfig, ModelConfig, parse_preset
 from vj.engine.backends import load_backend
@@ -21,6 +21,7 @@ from vj.engine.controlnet import canny_edges
 from vj.engine.depth import DepthEstimator, build_tiny_depth_model
 from vj.errors import ConfigError
 from vj.session import render_offline
+from vj.session.live import LiveSession
 
 
 @pytest.fixture()
@@ -33,8 +34,9 @@ def _noise_of(backend, gain: float | None, hint: torch.Tensor,  # noqa: ANN001
     torch.manual_seed(0)
     latents = torch.randn(2, 4, 8, 8)
     cond = backend.encode_prompt("a tunnel of neon light").repeated(2)
-    if gain is not None:  # `scale`: the unit's live scale (None: its configured one)
-        backend.controls.set_frame([hint], gain, None if scale is None else [scale])
+    if gain is not None:  # `scale`: every unit's live scale (None: their configured ones)
+        units = len(backend.controls.units)
+        backend.controls.set_frame([hint] * units, gain, None if scale is None else [scale] * units)
     return backend.predict_noise(latents, 500, cond)
 
 
@@ -124,31 +126,57 @@ def test_bad_controlnet_tables_are_refused_in_one_line() -> None:
     assert parsed.controlnet == (ControlNetConfig(source="tiny", conditioning="depth", scale=0.5),)
 
 
-@pytest.mark.timeout(900)
-def test_jit_warms_up_with_the_controlnet_and_a_scale_change_does_not_recompile(backend) -> None:  # noqa: ANN001
-    """The master gain and the unit's own live scale both reach the compiled UNet; changing either adds no graph."""
+_SHOW_KINDS = ("canny", "depth", "input", "feedback")
+
+
+def _jit_show(tmp_path: Path) -> LiveSession:
+    """A jit show with every kind of ControlNet picture, full CFG and an input picture (offline clock)."""
+    write_halves(tmp_path / "halves.png")
+    units = "".join(f'\n[[controlnet]]\nsource = "tiny"\nconditioning = "{kind}"\n' for kind in _SHOW_KINDS)
+    text = TINY_PRESET.replace('device = "cpu"', 'device = "cpu"\ncompile = "jit"\ncfg = "full"')
+    preset = parse_preset(f'{text}video_mix = 0.5\nguidance = 2.0\n[input]\nsource = "{tmp_path / "halves.png"}"\n'
+                          f'{units}', "jit.toml")
+    session = LiveSession(preset, offline=True)
+    assert session.input is not None
+    session.input.start()
+    return session
+
+
+@pytest.mark.timeout(1200)
+def test_jit_warm_up_compiles_every_graph_the_controlnet_show_runs(backend, tmp_path: Path) -> None:  # noqa: ANN001
     from torch._dynamo.utils import counters
 
-    from vj.engine.backends.base import Variant
-
-    compiled = load_backend(ModelConfig(source="tiny", device="cpu", compile="jit"))
-    units = [ControlNetConfig(source="tiny", conditioning="canny", scale=1.0)]
-    load_controlnets(units, compiled)
-    load_controlnets(units, backend)
-    compiled.warmup([Variant(64, 64, batch=2)])  # the warm-up compiles the UNet with the ControlNet's residuals
+    session = _jit_show(tmp_path)
+    try:
+        session.warmup()  # full CFG: UNet batches 1 and 2
+        graphs = counters["stats"]["unique_graphs"]
+        # Frame 0 is text-to-image from noise with black pictures; later ones are img2img with edges,
+        # depth, the camera-like input picture and the warped feedback, each a different tensor layout.
+        scales = []
+        for scale, guidance, cadence in ((1.0, 2.0, 1), (0.4, 2.0, 1), (1.7, 1.0, 1), (0.0, 2.0, 2),
+                                         (0.9, 2.0, 2), (1.2, 1.0, 1)):
+            for name, value in (("controlnet_scale", scale), ("controlnet_1_scale", 2.0 - scale),
+                                ("guidance", guidance), ("cadence", cadence)):
+                session.store.set(name, value)
+            frame = session.engine.render_frame()
+            assert frame is not None
+            scales.append(frame.snapshot.params.controlnet_scale)  # smoothed towards the value set
+            assert counters["stats"]["unique_graphs"] == graphs, (scale, guidance, cadence)  # nothing compiled live
+        assert len(set(scales)) == len(scales)  # the scale did change live, every frame
+    finally:
+        session.stop()
+    compiled = session.backend
+    load_controlnets([ControlNetConfig(source="tiny", conditioning=kind) for kind in _SHOW_KINDS], backend)
     hint = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
     plain = _noise_of(backend, 0.0, hint)
-    graphs = None
-    for gain, scale in ((1.0, None), (0.3, None), (0.6, 1.5)):
+    for gain, scale in ((1.0, None), (0.3, None), (0.6, 1.5)):  # tensors made outside inference mode, at batch 2
         expected = _noise_of(backend, gain, hint, scale)
         # Fused kernels reorder float sums: the compiled output is near eager's (about 1e-5 of the
         # ControlNet's own effect here, both backends' tiny units being the same weights), so the
-        # residuals did reach the compiled UNet, at this weight.
+        # residuals did reach the compiled UNet, at this weight; and these are still the warm-up's graphs.
         error = (_noise_of(compiled, gain, hint, scale) - expected).abs().mean()
         assert error < 1e-3 * (expected - plain).abs().mean(), (gain, scale, float(error))
-        graphs = counters["stats"]["unique_graphs"] if graphs is None else graphs
-    _noise_of(compiled, 0.7, torch.zeros_like(hint), 0.4)
-    assert counters["stats"]["unique_graphs"] == graphs  # neither a scale nor a picture change recompiles
+    assert counters["stats"]["unique_graphs"] == graphs
 
 
 def test_an_sdxl_controlnet_gets_the_pooled_text_and_time_ids() -> None:

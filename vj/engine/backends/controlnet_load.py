@@ -16,7 +16,7 @@ import torch
 from vj.config import ControlNetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.loading import _from_pretrained
-from vj.engine.compile.jit import compile_settings
+from vj.engine.compile.jit import JitCompiled
 from vj.engine.controlnet import ControlNetResiduals, ControlNets, ControlUnit
 from vj.errors import BackendUnavailable
 
@@ -83,7 +83,7 @@ def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBack
         model = model.to(device=backend.device).eval()
         call: Any = ControlNetResiduals(model)
         if backend.compile_mode == "jit":
-            call = torch.compile(call, **compile_settings(backend.device))
+            call = JitCompiled(call, backend.device)
         units.append(ControlUnit(cfg.conditioning, cfg.scale, call))
         log.info("ControlNet %s (%s, scale %g) loaded", cfg.source, cfg.conditioning, cfg.scale)
     controls = ControlNets(units, backend.device)

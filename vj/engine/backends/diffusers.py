@@ -23,7 +23,7 @@ from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
-from vj.engine.compile.jit import compile_settings, resolve_compile_mode
+from vj.engine.compile.jit import JitCompiled, compile_settings, resolve_compile_mode
 from vj.engine.conditioning import Conditioning
 from vj.engine.controlnet import ControlNets
 from vj.engine.sampling import NoiseSchedule, img2img_timesteps
@@ -178,11 +178,10 @@ class DiffusersBackend:
         self._decode_call: Any = decoder
         self._predict_call: Any = predictor
         if self.compile_mode == "jit":
-            how = compile_settings(device)
             self._encode_call, self._decode_call, self._predict_call = (
-                torch.compile(m, **how) for m in (encoder, decoder, predictor))
+                JitCompiled(m, device) for m in (encoder, decoder, predictor))
             log.info("UNet and VAE compiled with torch.compile(%s); warm-up compiles every variant before "
-                     "the show (minutes on a CPU)", how)
+                     "the show (minutes on a CPU)", compile_settings(device))
         elif self.compile_mode == "aot":
             where = cache_dir if cache_dir is not None else default_cache_dir()
             vae_print, unet_print = weights_fingerprint(self.vae), weights_fingerprint(self.unet)

@@ -1,9 +1,9 @@
 """The "jit" compile mode: torch.compile with the settings that suit a live loop on each device,
-and how "auto" picks between jit and aot."""
+the canonical inputs that keep one graph per shape, and how "auto" picks between jit and aot."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -19,6 +19,50 @@ def compile_settings(device: torch.device) -> dict[str, Any]:
         # treats the weights as constants (nothing swaps them mid-show).
         return {"options": {"cpp_wrapper": True, "freezing": True}}
     return {"mode": "default"}
+
+
+_Input = TypeVar("_Input")
+
+
+def _contiguous_strides(shape: torch.Size) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def graph_input(value: _Input) -> _Input:
+    """A tensor (or a tuple of them) as every compiled call gets it: contiguous, an inference tensor.
+
+    Dynamo guards each tensor input on its exact strides (size-1 dimensions too) and its
+    dispatch keys (made in inference mode or not), not only its shape and dtype. The show hands
+    one call tensors of many layouts: a batch expanded from one row, an edge or depth picture
+    expanded from one channel, a camera picture permuted from HWC, pure noise, an encoder's
+    channels-last output. Each would be a graph the warm-up never compiled; a copy of the odd
+    ones (small next to the call) keys every graph by shape and dtype alone, as warm-up plans.
+    """
+    if isinstance(value, torch.Tensor):
+        if (value.is_inference() and value.stride() == _contiguous_strides(value.shape)
+                and value.storage_offset() == 0):
+            return value
+        return value.clone(memory_format=torch.contiguous_format)  # type: ignore[return-value]
+    if isinstance(value, tuple):
+        return tuple(graph_input(v) for v in value)  # type: ignore[return-value]
+    return value
+
+
+class JitCompiled:
+    """`torch.compile(module)` for this device, called under inference mode with canonical inputs."""
+
+    def __init__(self, module: torch.nn.Module, device: torch.device) -> None:
+        self.module = module
+        self._compiled = torch.compile(module, **compile_settings(device))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with torch.inference_mode():  # a copy made outside it would not be an inference tensor
+            return self._compiled(*(graph_input(a) for a in args),
+                                  **{name: graph_input(v) for name, v in kwargs.items()})
 
 
 def resolve_compile_mode(mode: str, device: torch.device) -> str:

@@ -1,0 +1,50 @@
+"""jit's canonical inputs: every layout the show hands a compiled call reaches it as one graph's input."""
+
+from __future__ import annotations
+
+import torch
+from torch._dynamo.utils import counters
+
+from vj.engine.compile.jit import graph_input
+
+
+def _layouts() -> list[torch.Tensor]:
+    """[2, 3, 8, 8] as the show makes it: expanded batch, expanded channel, permuted HWC, a view, plain."""
+    with torch.inference_mode():
+        plain = torch.rand(2, 3, 8, 8)
+        return [plain, plain[:1].expand(2, -1, -1, -1), plain[:, :1].expand(-1, 3, -1, -1),
+                torch.rand(2, 8, 8, 3).permute(0, 3, 1, 2), torch.rand(4, 3, 8, 8)[2:]]
+
+
+def test_every_layout_becomes_a_contiguous_inference_tensor_and_keeps_its_values() -> None:
+    outside = torch.rand(2, 3, 8, 8)  # made outside inference mode
+    for x in [*_layouts(), outside]:
+        with torch.inference_mode():
+            y = graph_input(x)
+        assert y.is_inference() and y.is_contiguous() and y.storage_offset() == 0 and torch.equal(y, x)
+    with torch.inference_mode():
+        ready = torch.rand(1, 3, 8, 8)
+        assert graph_input(ready) is ready  # nothing copied that is already canonical
+        odd = torch.rand(1, 6, 8, 8)[:, :3]  # contiguous by is_contiguous, but its size-1 dimension's stride is 384
+        assert odd.is_contiguous() and graph_input(odd) is not odd and graph_input(odd).stride()[0] == 192
+        pair = graph_input((ready, odd))
+        assert isinstance(pair, tuple) and pair[0] is ready and pair[1].stride() == (192, 64, 8, 1)
+    assert graph_input(None) is None
+
+
+def _graphs_for(prepare) -> int:  # noqa: ANN001
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    compiled = torch.compile(double, backend="eager")
+    outside = torch.rand(2, 3, 8, 8)  # a normal tensor: other dispatch keys than an inference tensor's
+    before = counters["stats"]["unique_graphs"]
+    with torch.inference_mode():
+        for x in [*_layouts(), outside]:
+            compiled(prepare(x))
+    return counters["stats"]["unique_graphs"] - before
+
+
+def test_one_graph_serves_every_layout_only_through_graph_input() -> None:
+    assert _graphs_for(graph_input) == 1
+    assert _graphs_for(lambda x: x) > 1  # Dynamo guards strides and dispatch keys: the reason for the copy
