@@ -48,3 +48,31 @@ def _graphs_for(prepare) -> int:  # noqa: ANN001
 def test_one_graph_serves_every_layout_only_through_graph_input() -> None:
     assert _graphs_for(graph_input) == 1
     assert _graphs_for(lambda x: x) > 1  # Dynamo guards strides and dispatch keys: the reason for the copy
+
+
+def test_a_show_warming_up_more_sizes_than_dynamos_limit_keeps_every_graph_compiled() -> None:
+    import torch._dynamo
+
+    from vj.engine.compile.jit import allow_graphs, graphs_needed
+
+    shapes = {(64 + 8 * k, 64, batch) for k in range(6) for batch in (1, 2)}  # six sizes × two batches
+    assert graphs_needed(shapes, units=0) == 12 and graphs_needed(shapes, units=2) == 24
+
+    def compiled_shapes(count: int) -> int:
+        """How many of `count` shapes one compiled function ran compiled (Dynamo's eager backend: no codegen)."""
+        torch._dynamo.reset()
+        fn = torch.compile(lambda x: x * 2 + 1, backend="eager", dynamic=False)
+        before = counters["stats"]["unique_graphs"]
+        for n in range(1, count + 1):
+            fn(torch.ones(n))
+        return counters["stats"]["unique_graphs"] - before
+
+    limit = torch._dynamo.config.recompile_limit
+    try:
+        torch._dynamo.config.recompile_limit = 8  # Dynamo's default
+        assert compiled_shapes(12) == 8  # past the limit the rest ran eager, with no error
+        allow_graphs(graphs_needed(shapes, units=0))
+        assert torch._dynamo.config.recompile_limit >= 12 and compiled_shapes(12) == 12
+    finally:
+        torch._dynamo.config.recompile_limit = limit
+        torch._dynamo.reset()

@@ -23,7 +23,7 @@ from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
-from vj.engine.compile.jit import JitCompiled, compile_settings, resolve_compile_mode
+from vj.engine.compile.jit import JitCompiled, allow_graphs, compile_settings, graphs_needed, resolve_compile_mode
 from vj.engine.conditioning import Conditioning
 from vj.engine.controlnet import ControlNets
 from vj.engine.sampling import NoiseSchedule, img2img_timesteps
@@ -217,6 +217,9 @@ class DiffusersBackend:
         """Each variant once: encode, `steps` UNet calls at its batch, decode (compiles and captures)."""
         if not variants:
             return
+        if self.compile_mode == "jit":
+            units = len(self.controls.units) if self.controls is not None else 1
+            allow_graphs(graphs_needed({(v.width, v.height, v.batch) for v in variants}, units))
         blank = self.encode_prompt("")
         for done, variant in enumerate(variants, start=1):
             self.check_resolution(variant.width, variant.height)

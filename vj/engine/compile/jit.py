@@ -3,11 +3,14 @@ the canonical inputs that keep one graph per shape, and how "auto" picks between
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 import torch
 
 from vj.config import COMPILE_MODES
+
+log = logging.getLogger(__name__)
 
 
 def compile_settings(device: torch.device) -> dict[str, Any]:
@@ -63,6 +66,32 @@ class JitCompiled:
         with torch.inference_mode():  # a copy made outside it would not be an inference tensor
             return self._compiled(*(graph_input(a) for a in args),
                                   **{name: graph_input(v) for name, v in kwargs.items()})
+
+
+# Graphs a compiled call may add beyond the warm-up's (a size the plan did not list) before Dynamo
+# gives up on it.
+SPARE_GRAPHS = 4
+
+
+def graphs_needed(shapes: set[tuple[int, int, int]], units: int) -> int:
+    """Graphs per compiled call for these (width, height, batch) shapes: the ControlNet units share
+    their forward's graphs (their weights are its inputs), one set per unit at the most."""
+    return len(shapes) * max(units, 1)
+
+
+def allow_graphs(count: int) -> None:
+    """Let every compiled call keep `count` graphs, one per size × batch × unit the warm-up runs.
+
+    Past Dynamo's recompile limit (8) a call stops compiling and runs eager for good, which on
+    stage is a show that silently drops to a fraction of its frame rate; a show that warms up
+    more sizes than that raises the limit instead.
+    """
+    config = torch._dynamo.config
+    wanted = count + SPARE_GRAPHS
+    if config.recompile_limit < wanted:
+        log.info("jit: room for %d graphs per compiled call (Dynamo's limit was %d)", wanted, config.recompile_limit)
+        config.recompile_limit = wanted
+        config.accumulated_recompile_limit = max(config.accumulated_recompile_limit, 8 * wanted)
 
 
 def resolve_compile_mode(mode: str, device: torch.device) -> str:
