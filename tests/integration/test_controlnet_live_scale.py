@@ -69,6 +69,46 @@ def test_a_unit_at_scale_zero_renders_as_no_such_unit(tiny_preset: PresetConfig)
     assert with_zero.controls is not None and with_zero.controls.weights == (0.0, 1.0)
 
 
+def test_a_unit_at_weight_zero_does_not_run_nor_make_its_picture(tiny_preset: PresetConfig,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffusers import ControlNetModel
+
+    from vj.engine.depth import DepthEstimator
+
+    calls = {"controlnet": 0, "depth": 0}
+    forward, nearness = ControlNetModel.forward, DepthEstimator.nearness
+
+    def counted_forward(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - the real one, counted
+        calls["controlnet"] += 1
+        return forward(self, *args, **kwargs)
+
+    def counted_nearness(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls["depth"] += 1
+        return nearness(self, *args, **kwargs)
+
+    monkeypatch.setattr(ControlNetModel, "forward", counted_forward)
+    monkeypatch.setattr(DepthEstimator, "nearness", counted_nearness)
+    faded, _ = _engine(_preset(tiny_preset, [("canny", 1.0), ("depth", 1.0)], controlnet_1_scale=0.0))
+    only, _ = _engine(_preset(tiny_preset, [("canny", 1.0)]))
+    calls.update(controlnet=0, depth=0)
+    faded_frames = _frames(faded)
+    assert calls["depth"] == 0  # the faded depth unit's picture was not made
+    ran = calls["controlnet"]
+    calls.update(controlnet=0)
+    only_frames = _frames(only)
+    assert ran == calls["controlnet"] > 0  # the faded depth unit ran no forward: as many as one unit alone
+    for a, b in zip(faded_frames, only_frames, strict=True):
+        assert np.array_equal(a, b)
+    # Every unit at 0: the UNet gets zeros of the shapes it saw, and no ControlNet runs.
+    silent, _ = _engine(_preset(tiny_preset, [("canny", 1.0), ("depth", 1.0)], controlnet_scale=0.0))
+    plain, _ = _engine(_preset(tiny_preset, []))
+    calls.update(controlnet=0, depth=0)
+    silent_frames = _frames(silent)
+    assert calls == {"controlnet": 1, "depth": 0}  # one forward, at weight 0, to learn the residual shapes
+    for a, b in zip(silent_frames, _frames(plain), strict=True):
+        assert np.array_equal(a, b)
+
+
 def test_a_live_write_changes_one_unit_and_leaves_the_other(tiny_preset: PresetConfig) -> None:
     preset = _preset(tiny_preset, [("canny", 0.5), ("feedback", 1.0)], controlnet_scale=0.8)
     live, store = _engine(preset)

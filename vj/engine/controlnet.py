@@ -101,6 +101,7 @@ class ControlNets:
         self._hints: tuple[torch.Tensor, ...] | None = None
         self._weights = tuple(unit.scale for unit in self.units)
         self._blank: torch.Tensor | None = None
+        self._zeros: dict[tuple[tuple[int, ...], torch.dtype], tuple[torch.Tensor, ...]] = {}
         self.depth: DepthEstimator | None = None  # its own estimator: the 3D warp's blends other frames
 
     @property
@@ -124,42 +125,66 @@ class ControlNets:
         scale (the live controlnet_<i>_scale values; None: the units' configured scales)."""
         if len(hints) != len(self.units):
             raise ValueError(f"expected {len(self.units)} ControlNet pictures, got {len(hints)}")
+        self._weights = self._weights_of(gain, scales)
+        self._hints = tuple(hints)
+
+    def prepare_frame(self, *, picture: torch.Tensor | None, previous: torch.Tensor | None,
+                      init: torch.Tensor | None, width: int, height: int, gain: float = 1.0,
+                      scales: Sequence[float] | None = None) -> None:
+        """The frame's weights, then the pictures of the units that run: one at weight 0 is skipped
+        (no edge or depth picture, no forward), so fading a ControlNet out saves its cost too."""
+        weights = self._weights_of(gain, scales)
+        self._hints = tuple(self.pictures(picture=picture, previous=previous, init=init, width=width,
+                                          height=height, active=[weight != 0.0 for weight in weights]))
+        self._weights = weights
+
+    def _weights_of(self, gain: float, scales: Sequence[float] | None) -> tuple[float, ...]:
         if scales is None:
             scales = [unit.scale for unit in self.units]
         elif len(scales) != len(self.units):
             raise ValueError(f"expected {len(self.units)} ControlNet scales, got {len(scales)}")
-        self._hints = tuple(hints)
-        self._weights = tuple(float(scale) * gain for scale in scales)
+        return tuple(float(scale) * gain for scale in scales)
 
     def residuals(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                   extra: dict[str, torch.Tensor | None]) -> Residuals:
-        """Every unit's residuals, scaled and summed (a zero scale adds exact zeros)."""
+        """Every unit's residuals, scaled and summed; a unit at weight 0 does not run.
+
+        With every unit at 0 the UNet still gets residuals, zeros of the shapes this sample
+        gives, so a compiled UNet keeps its graph (one without residuals would be another).
+        """
         if self._hints is None:
             raise RuntimeError("ControlNet residuals asked for before the frame's pictures were set")
         total: list[torch.Tensor] | None = None
+        key = (tuple(sample.shape), sample.dtype)
         for unit, hint, weight in zip(self.units, self._hints, self._weights, strict=True):
+            if weight == 0.0 and (total is not None or key in self._zeros):
+                continue
             hint = hint.to(sample.dtype).expand(sample.shape[0], -1, -1, -1)
             outs = unit.call(sample, timestep, context, hint, **extra)
+            if key not in self._zeros:
+                self._zeros[key] = tuple(torch.zeros_like(out) for out in outs)
             # weight is a Python float applied outside the (maybe compiled) model: no recompile when it changes
             scaled = [out * weight for out in outs]
             total = scaled if total is None else [a + b for a, b in zip(total, scaled, strict=True)]
-        assert total is not None
+        if total is None:  # every unit at 0, this shape seen before
+            total = list(self._zeros[key])
         return tuple(total[:-1]), total[-1]
 
     def pictures(self, *, picture: torch.Tensor | None, previous: torch.Tensor | None,
-                 init: torch.Tensor | None, width: int, height: int) -> list[torch.Tensor]:
+                 init: torch.Tensor | None, width: int, height: int,
+                 active: Sequence[bool] | None = None) -> list[torch.Tensor]:
         """Each unit's conditioning picture for this frame, made on the device.
 
         `picture`: the input picture; `previous`: the previous frame, warped as the init is;
         `init`: what is diffused. Edges and depth are of the input picture when there is one,
         else of the previous frame (or the init image on the first frame). With nothing to
-        show yet (the first text-to-image frame), a unit sees black.
+        show yet (the first text-to-image frame), a unit sees black; so does one `active` leaves out.
         """
         source = next((x for x in (picture, previous, init) if x is not None), None)
         out = []
-        for kind in self.kinds:
+        for index, kind in enumerate(self.kinds):
             found = {"input": picture, "feedback": previous}.get(kind, source)
-            if found is None:
+            if found is None or (active is not None and not active[index]):
                 out.append(self.blank(width, height))
             elif kind == "canny":
                 out.append(canny_edges(found.float()))

@@ -319,9 +319,8 @@ class Engine:
             init, diffuse_snap = self._inputs.init(init, picture, snap, first=first, width=self.width,
                                                    height=self.height)
             if self.controls is not None:
-                self.controls.set_frame(self.controls.pictures(picture=picture, previous=warped, init=init,
-                                                               width=self.width, height=self.height),
-                                        p.controlnet_scale, control_scales)
+                self.controls.prepare_frame(picture=picture, previous=warped, init=init, width=self.width,
+                                            height=self.height, gain=p.controlnet_scale, scales=control_scales)
             timer.mark("prepare")
             image = self._diffuse(init, diffuse_snap, seed, cond, timer)
             space = p.color_coherence

@@ -229,7 +229,8 @@ class DiffusersBackend:
             cond = blank.repeated(variant.batch)
             if self.controls is not None:  # the ControlNets warm up (and compile) inside predict_noise
                 hint = self.controls.blank(variant.width, variant.height)
-                self.controls.set_frame([hint] * len(self.controls.units))
+                units = len(self.controls.units)  # each at weight 1: a unit at 0 would be skipped, not warmed
+                self.controls.set_frame([hint] * units, 1.0, [1.0] * units)
             for t in img2img_timesteps(1.0, variant.steps, self.schedule.num_train_timesteps):
                 self.predict_noise(batch, t, cond, 1.0 if not self.embeds_guidance else 8.0)
             self.decode(latents)
