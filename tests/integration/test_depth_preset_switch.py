@@ -7,14 +7,12 @@ and OSC take), into a `LiveSession` on the tiny model with the tiny Depth Anythi
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import CollectFrames
+from tests.helpers import CollectFrames, wait_for
 from vj.config import load_preset
 from vj.engine.depth import DepthEstimator
 from vj.session import LiveSession
@@ -62,15 +60,6 @@ def depth_input_sizes(depth: DepthEstimator) -> list[tuple[int, int]]:
     return sizes
 
 
-def wait_for(predicate: Callable[[], bool], timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_a_switch_brings_every_n_ema_and_resolution_at_the_next_frame(tiny_backend, tmp_path: Path,  # noqa: ANN001
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     start = write_preset(tmp_path, "start", 'model = "tiny"\nresolution = 56\nevery_n = 1\nema = 0.5\n')
@@ -113,10 +102,10 @@ def test_a_switch_to_another_depth_model_keeps_the_loaded_one_and_says_so(tiny_b
     session.add_output(sink)
     session.start()
     try:
-        assert wait_for(lambda: len(sink.frames) >= 2)
+        wait_for(lambda: len(sink.frames) >= 2, timeout_s=60)
         caplog.set_level(logging.WARNING)
         assert session.presets.by_name(str(midas)) == "midas"
-        assert wait_for(lambda: depth.every_n == 2)  # the running show took it up between two frames
+        wait_for(lambda: depth.every_n == 2, timeout_s=60)  # the running show took it up between two frames
         assert (depth.resolution, depth.ema) == (42, 0.3)
         kept = [r.getMessage() for r in caplog.records if "depth model" in r.getMessage()]
         assert kept == ["preset 'midas' names depth model Intel/dpt-hybrid-midas; keeping tiny "
@@ -128,7 +117,7 @@ def test_a_switch_to_another_depth_model_keeps_the_loaded_one_and_says_so(tiny_b
         session.presets.recall_now()  # panic: the playing preset, whose depth model is the loaded one
         assert "depth model" not in session.status_line()
         assert session.presets.by_name(str(start)) == "start"
-        assert wait_for(lambda: depth.every_n == 1)
+        wait_for(lambda: depth.every_n == 1, timeout_s=60)
     finally:
         session.stop()
     assert "depth model" not in session.status_line()

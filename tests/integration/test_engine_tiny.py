@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY_PRESET
-from tests.helpers import CollectFrames, run_vj
+from tests.helpers import CollectFrames, run_vj, wait_for
 from vj.config import PresetConfig, parse_preset
 from vj.engine.clock import FixedClock, LiveClock
 from vj.engine.loop import Engine, EngineSettings
@@ -186,26 +186,17 @@ def test_a_failing_stage_is_counted_and_the_loop_carries_on(tiny_backend, tiny_p
     assert any(e.name == "zoom" for f in sink.frames for e in f.snapshot.events)  # not lost with the failed frame
 
 
-def _wait_for(predicate, timeout_s: float = 30.0) -> bool:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_live_session_uses_real_time_and_switches_preset_at_a_frame_boundary(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
     sink = CollectFrames()
     session.add_output(sink)
     session.start()
     try:
-        assert _wait_for(lambda: len(sink.frames) >= 3)
+        wait_for(lambda: len(sink.frames) >= 3, timeout_s=30)
         wide = tiny_preset.replace(render=tiny_preset.render.__class__(width=128, height=64, fps=24),
                                    params={"zoom": 1.0, "angle": 0.0})
         session.apply_preset(wide)
-        assert _wait_for(lambda: sink.frames[-1].image.shape == (64, 128, 3))
+        wait_for(lambda: sink.frames[-1].image.shape == (64, 128, 3), timeout_s=30)
     finally:
         session.stop()
     switched = next(i for i, f in enumerate(sink.frames) if f.image.shape == (64, 128, 3))
