@@ -163,3 +163,10 @@ def test_steady_state_frames_do_not_sync(request: pytest.FixtureRequest, model: 
         engine.render_frame()
     torch.cuda.synchronize()
     frames_without_host_sync(engine.render_frame, frames=10)
+
+
+def test_compiled_controlnet_units_keep_their_own_weights_under_cuda_graphs() -> None:
+    """Units share their forward's code: under CUDA graphs each must still replay with its own weights."""
+    from tests.controlnet_checks import check_compiled_units_keep_their_own_weights
+
+    check_compiled_units_keep_their_own_weights(CUDA, torch.float16)
