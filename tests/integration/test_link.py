@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,3 +133,35 @@ def test_without_aalink_one_line_says_how_to_install(monkeypatch: pytest.MonkeyP
         require_aalink()
     with pytest.raises(VjError, match="aalink"):
         LinkSync(TempoClock())
+
+
+def test_a_switch_to_a_preset_with_link_joins_the_session_and_stays(peer: Peer, tiny_backend,  # noqa: ANN001
+                                                                     tmp_path: Path) -> None:
+    from tests.conftest import TINY_PRESET
+    from vj.cli.main import build_parser
+    from vj.cli.run_controls import LinkOnSwitch, attach_live_control
+    from vj.config import load_preset
+    from vj.session import LiveSession
+
+    plain, linked = tmp_path / "plain.toml", tmp_path / "linked.toml"
+    plain.write_text(TINY_PRESET.replace('name = "test"', 'name = "plain"'), encoding="utf-8")
+    linked.write_text(TINY_PRESET.replace('name = "test"', 'name = "linked"') + "[modulators]\nlink = true\n",
+                      encoding="utf-8")
+    session = LiveSession(load_preset(str(plain)), backend=tiny_backend)
+    attach_live_control(session, build_parser().parse_args(["run", str(plain), "--no-osc"]))  # as vj run wires it
+    joiner = LinkOnSwitch(session)  # only to ask whether the show is in Link
+    session.start()
+    try:
+        assert not joiner.joined()
+        assert session.presets.by_name(str(linked)) == "linked"
+        wait_for(joiner.joined, timeout_s=10)
+        sync = next(c for c in session.controls if isinstance(c, LinkSync))
+        wait_for(lambda: sync.peers >= 1 and abs(session.tempo.bpm - 97.0) < 0.01, timeout_s=10)
+        assert session.presets.by_name(str(plain)) == "plain"  # a preset without Link: the show stays in it
+        assert session.presets.by_name(str(linked)) == "linked"  # and does not join twice
+        time.sleep(0.2)
+        assert sum(isinstance(c, LinkSync) for c in session.controls) == 1 and sync.peers >= 1
+        assert f"link {sync.peers} peers" in session.status_line()
+    finally:
+        session.stop()
+    assert sync.peers == 0  # left with the show

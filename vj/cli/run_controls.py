@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, Quantiser, TempoClock
-from vj.errors import ConfigError, DeviceNotConnected
+from vj.errors import ConfigError, DeviceNotConnected, VjError
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
     from vj.session.live import LiveSession
@@ -144,6 +145,43 @@ def _learn_path(args: argparse.Namespace, mapping: MidiMapping) -> Path:
     return Path("vj-midi-learned.toml")
 
 
+class LinkOnSwitch:
+    """A switched-to preset with `[modulators] link = true` joins Link if the show is not in it yet.
+
+    Joining waits for Link to start (up to 5 s), so it runs on a thread of its own: the switch
+    may come from the preview window's thread or the quantiser's, which must not wait. Once
+    joined, Link stays for the rest of the show: leaving it when a preset without it comes up
+    would make the tempo and the bar grid jump under the performer.
+    """
+
+    def __init__(self, session: LiveSession) -> None:
+        self.session = session
+        self._lock = threading.Lock()
+        self._joining = False
+
+    def __call__(self) -> None:
+        preset = self.session.preset
+        with self._lock:
+            if self._joining or not preset.modulators.link or self.joined():
+                return
+            self._joining = True
+        threading.Thread(target=self._join, args=(preset.name,), name="vj-link-join", daemon=True).start()
+
+    def joined(self) -> bool:
+        return any(isinstance(c, LinkSync) for c in self.session.controls)
+
+    def _join(self, preset_name: str) -> None:
+        try:
+            self.session.add_control(LinkSync(self.session.tempo))
+        except VjError as err:  # aalink missing, or Link would not start: the show goes on on its own clock
+            log.warning("preset %r asks for Ableton Link, not joined: %s", preset_name, err)
+        else:
+            log.info("preset %r: joined Ableton Link", preset_name)
+        finally:
+            with self._lock:
+                self._joining = False
+
+
 def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     """OSC, OSCQuery and MIDI as the flags say, wired to the session's tempo, quantiser, LFOs and presets."""
     if args.bpm:
@@ -154,6 +192,7 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     if wants_link(args, session.preset):
         session.add_control(LinkSync(session.tempo))
     presets = session.presets
+    presets.on_recall(LinkOnSwitch(session))
     presets.folders += args.presets_dir
     record = RecordToggle(session)
 
