@@ -406,7 +406,8 @@ function audioRow(name, mod, on) {
   });
   const toggle = el("button", { id: "audio-toggle-" + name, class: on ? "on" : "", onclick: () => {
     if (on) {
-      audioOff[name] = (state.audio && state.audio.mods[name]) || mod;
+      // the slider's depth: the state echoing this page's last move may still be on its way
+      audioOff[name] = { ...((state.audio && state.audio.mods[name]) || mod), depth: parseFloat(depth.value) };
       send({ audio: { param: name, off: true } });
     } else {
       send({ audio: { param: name, source: mod.source, depth: mod.depth, offset: mod.offset,
