@@ -162,3 +162,34 @@ def test_listen_streams_an_audio_meter(served: Served) -> None:
         ws.send(json.dumps({"COMMAND": "LISTEN", "DATA": "/vj/audio/meter/bass"}))
         meter = next_packet(ws)
         assert meter.address == "/vj/audio/meter/bass" and meter.params == [pytest.approx(1.0)]
+
+
+def test_vj_run_shows_the_preset_audio_modulators_in_the_tree_and_on_the_page(tiny_backend) -> None:  # noqa: ANN001
+    """`vj run`'s wiring: the session's own audio modulators reach OSCQuery and the page."""
+    from tests.conftest import TINY_PRESET
+    from tests.integration.test_live_control_session import run_args
+    from vj.cli.run import attach_run_components
+    from vj.config import parse_preset
+    from vj.session import LiveSession
+    from vj.web.server import WebServer
+
+    preset = parse_preset(TINY_PRESET + "\n[modulators.audio.zoom]\nsource = \"mid\"\ndepth = 0.04\n", "tiny.toml")
+    session = LiveSession(preset, backend=tiny_backend)
+    attach_run_components(session, run_args())
+    session.start()
+    try:
+        osc = next(c for c in session.controls if isinstance(c, OscControl))
+        query = next(c for c in session.controls if type(c).__name__ == "_OscQueryAfterOsc").query
+        web = next(c for c in session.controls if isinstance(c, WebServer))
+        assert get(query, "/vj/audio/zoom/set")[1]["VALUE"] == ["mid", 0.04, 10.0, 200.0, "linear"]
+        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/audio/zoom/depth", [0.09375])  # exact in float32
+        wait_for(lambda: (m := session.audio.get("zoom")) is not None and m.depth == 0.09375)
+        assert get(query, "/vj/audio/zoom/depth")[1]["VALUE"] == [0.09375]
+        with connect(f"ws://127.0.0.1:{web.port}/ws") as ws:
+            state = json.loads(ws.recv(timeout=5))["state"]
+            assert state["audio"]["mods"]["zoom"]["depth"] == 0.09375
+            ws.send(json.dumps({"audio": {"param": "zoom", "off": True}}))
+            wait_for(lambda: session.audio.get("zoom") is None)
+        assert get(query, "/vj/audio/zoom")[0] == 404
+    finally:
+        session.stop()
