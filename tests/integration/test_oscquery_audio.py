@@ -167,19 +167,21 @@ def test_listen_streams_an_audio_meter(served: Served) -> None:
 def test_vj_run_shows_the_preset_audio_modulators_in_the_tree_and_on_the_page(tiny_backend) -> None:  # noqa: ANN001
     """`vj run`'s wiring: the session's own audio modulators reach OSCQuery and the page."""
     from tests.conftest import TINY_PRESET
-    from tests.integration.test_live_control_session import run_args
+    from vj.cli.main import build_parser
     from vj.cli.run import attach_run_components
+    from vj.cli.run_controls import _OscQueryAfterOsc
     from vj.config import parse_preset
     from vj.session import LiveSession
     from vj.web.server import WebServer
 
     preset = parse_preset(TINY_PRESET + "\n[modulators.audio.zoom]\nsource = \"mid\"\ndepth = 0.04\n", "tiny.toml")
     session = LiveSession(preset, backend=tiny_backend)
-    attach_run_components(session, run_args())
+    attach_run_components(session, build_parser().parse_args(
+        ["run", "tiny.toml", "--osc-port", "0", "--oscquery-port", "0", "--no-zeroconf"]))
     session.start()
     try:
         osc = next(c for c in session.controls if isinstance(c, OscControl))
-        query = next(c for c in session.controls if type(c).__name__ == "_OscQueryAfterOsc").query
+        query = next(c for c in session.controls if isinstance(c, _OscQueryAfterOsc)).query
         web = next(c for c in session.controls if isinstance(c, WebServer))
         assert get(query, "/vj/audio/zoom/set")[1]["VALUE"] == ["mid", 0.04, 10.0, 200.0, "linear"]
         SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/audio/zoom/depth", [0.09375])  # exact in float32
