@@ -78,8 +78,9 @@ def test_python_oscquery_sees_each_loaded_audio_modulator(served: Served) -> Non
         if path.startswith("/vj/audio"):
             alone = client.query_node(path)
             assert alone is not None and alone.value == node.value
-    status, zoom = get(served.query, "/vj/audio/zoom")
-    assert status == 200 and check_node(zoom, "/vj/audio/zoom") == 6
+    status, everything = get(served.query, "/vj/audio")
+    assert status == 200 and check_node(everything, "/vj/audio") == 1 + 5 + 2 * 6  # onset, meters, two modulators
+    zoom = everything["CONTENTS"]["zoom"]
     depth = zoom["CONTENTS"]["depth"]
     assert (depth["TYPE"], depth["ACCESS"], depth["RANGE"], depth["UNIT"]) == ("f", 3, [{"MIN": -1.5, "MAX": 1.5}],
                                                                              ["x/frame"])
