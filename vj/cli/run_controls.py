@@ -232,7 +232,8 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
                                                                   advertise=not args.no_zeroconf,
                                                                   modulators=session.modulators,
                                                                   switches=session.performer,
-                                                                  hidden=session.unused_slots)))
+                                                                  hidden=session.unused_slots,
+                                                                  audio=session.audio)))
 
 
 class _OscQueryAfterOsc:

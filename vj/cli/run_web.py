@@ -70,7 +70,7 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
         learning=(lambda: midi.mapper.learning) if midi is not None else (lambda: None),
         blackout=session.performer.blackout, freeze=session.performer.freeze, panic=session.performer.panic,
         switches=lambda: {"blackout": session.performer.blackout_on, "freeze": session.performer.frozen},
-        status=lambda: _figures(session), hidden=session.unused_slots)
+        status=lambda: _figures(session), hidden=session.unused_slots, audio=session.audio)
     preview = PreviewSlot()
     session.add_output(preview)
     port = args.web_port if args.web_port is not None else (args.osc_port + 2 if args.osc_port else 0)

@@ -25,9 +25,12 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
+from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import Lfo, ModulatorBank, Shape
 from vj.control.osc import PREFIX
+from vj.control.oscquery_audio import audio_nodes
 from vj.control.oscquery_listen import ListenSession, is_upgrade, lookup
+from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIPMODE, container, leaf
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -36,13 +39,11 @@ from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
-ACCESS_NONE, ACCESS_READ, ACCESS_WRITE, ACCESS_RW = 0, 1, 2, 3
 ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "ACCESS", "VALUE", "DESCRIPTION", "CLIPMODE", "UNIT")
 EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "CLIPMODE": True,
               "UNIT": True, "TAGS": False, "EXTENDED_TYPE": False, "CRITICAL": False, "OVERLOADS": False,
               "LISTEN": True, "PATH_CHANGED": False, "PATH_RENAMED": False, "PATH_ADDED": False,
               "PATH_REMOVED": False, "HTML": False}
-CLIPMODE = "both"  # out-of-range values are refused, never passed through: the range is hard
 
 
 class PerformerSwitches(Protocol):
@@ -60,7 +61,8 @@ class OscQueryTree:
 
     Every method is a leaf and every container holds no value, as the proposal (and clients
     such as python-oscquery) require: the normalised forms live under /vj/norm/, a prompt slot
-    is a container of text and weight, an LFO one of set, depth and rate. Ranges are hard: an
+    is a container of text and weight, an LFO one of set, depth and rate, an audio modulator one
+    of set, depth, offset, attack_ms, release_ms and its read-only value. Ranges are hard: an
     out-of-range value is refused (counted out_of_range), never clamped, so CLIPMODE is "both"
     to tell a client to clip before it sends. Write-only methods carry a placeholder VALUE of
     their type (clients build typed controls from it); `?VALUE` on them still answers 204.
@@ -70,11 +72,12 @@ class OscQueryTree:
 
     def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
                  modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None,
-                 hidden: Collection[str] = ()) -> None:
+                 hidden: Collection[str] = (), audio: AudioModulators | None = None) -> None:
         self.store = store
         self.tempo = tempo
         self.name = name
         self.modulators = modulators
+        self.audio = audio
         self.switches = switches
         self.hidden = frozenset(hidden)
 
@@ -103,16 +106,19 @@ class OscQueryTree:
                 if spec.unit:
                     node["UNIT"] = [spec.unit]
             vj[name] = node
-            norm[name] = _leaf(f"norm/{name}", "f", f"{name} mapped onto 0..1", ACCESS_RW,
+            norm[name] = leaf(f"norm/{name}", "f", f"{name} mapped onto 0..1", ACCESS_RW,
                                [_normalised(spec, value)], RANGE=[{"MIN": 0.0, "MAX": 1.0}], CLIPMODE=CLIPMODE)
-        vj["norm"] = _container("norm", norm, "every parameter mapped onto 0..1 (choices by position)")
-        vj["prompt"] = _container("prompt", self._prompts(), "weighted prompts blended in embedding space")
-        vj["negative"] = _leaf("negative", "s", "negative prompt", ACCESS_RW, [self.store.prompts().negative])
-        vj["lfo"] = _container("lfo", self._lfos(), "an LFO per numeric parameter")
-        vj["preset"] = _leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
-        vj["release"] = _leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
+        vj["norm"] = container("norm", norm, "every parameter mapped onto 0..1 (choices by position)")
+        vj["prompt"] = container("prompt", self._prompts(), "weighted prompts blended in embedding space")
+        vj["negative"] = leaf("negative", "s", "negative prompt", ACCESS_RW, [self.store.prompts().negative])
+        vj["lfo"] = container("lfo", self._lfos(), "an LFO per numeric parameter")
+        if self.audio is not None:  # without it every /vj/audio/... address answers 'unavailable'
+            vj["audio"] = container("audio", audio_nodes(self.audio, params),
+                                    "the audio modulators loaded, the onset action and the sound's levels")
+        vj["preset"] = leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
+        vj["release"] = leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
                               ACCESS_WRITE, ["all"], RANGE=[{"VALS": [*params, "prompt", "all"]}])
-        vj["record"] = _leaf("record", "i", "start (1) or stop (0) recording", ACCESS_WRITE, [0],
+        vj["record"] = leaf("record", "i", "start (1) or stop (0) recording", ACCESS_WRITE, [0],
                              RANGE=[{"MIN": 0, "MAX": 1}])
         # No arguments, so no value: ACCESS 0 is the proposal's "method without a value".
         vj["tap"] = {"FULL_PATH": f"{PREFIX}tap", "TYPE": "N", "ACCESS": ACCESS_NONE,
@@ -123,15 +129,15 @@ class OscQueryTree:
         switches = (("blackout", sw.blackout_on if sw else False, "fade the outputs to black (1) or back (0)"),
                     ("freeze", sw.frozen if sw else False, "hold the picture (1) or resume (0)"))
         for key, on, text in switches:
-            vj[key] = _leaf(key, "i", text, ACCESS_RW if sw else ACCESS_WRITE, [int(on)], RANGE=[{"MIN": 0, "MAX": 1}])
-        vj["quantise"] = _leaf("quantise", "s", "where prompt / preset / seed changes land", ACCESS_WRITE,
+            vj[key] = leaf(key, "i", text, ACCESS_RW if sw else ACCESS_WRITE, [int(on)], RANGE=[{"MIN": 0, "MAX": 1}])
+        vj["quantise"] = leaf("quantise", "s", "where prompt / preset / seed changes land", ACCESS_WRITE,
                                [Quantise.OFF.value], RANGE=[{"VALS": [q.value for q in Quantise]}])
-        vj["learn"] = _leaf("learn", "s", "MIDI learn: map the next control moved to this target", ACCESS_WRITE,
+        vj["learn"] = leaf("learn", "s", "MIDI learn: map the next control moved to this target", ACCESS_WRITE,
                             ["off"])
         if self.tempo is not None:
-            bpm = _leaf("bpm", "f", "tempo in beats per minute", ACCESS_RW, [self.tempo.bpm])
+            bpm = leaf("bpm", "f", "tempo in beats per minute", ACCESS_RW, [self.tempo.bpm])
         else:
-            bpm = _leaf("bpm", "f", "tempo in beats per minute", ACCESS_WRITE, [120.0])
+            bpm = leaf("bpm", "f", "tempo in beats per minute", ACCESS_WRITE, [120.0])
         bpm.update(RANGE=[{"MIN": MIN_BPM, "MAX": MAX_BPM}], CLIPMODE=CLIPMODE)
         vj["bpm"] = bpm
         return {"FULL_PATH": "/", "ACCESS": ACCESS_NONE, "DESCRIPTION": f"{self.name} OSC address space",
@@ -143,10 +149,10 @@ class OscQueryTree:
         prompts: dict[str, Any] = {}
         for i in range(MAX_PROMPTS):
             entry = mix.entries[i] if i < len(mix.entries) else None
-            prompts[str(i)] = _container(f"prompt/{i}", {
-                "text": _leaf(f"prompt/{i}/text", "s", f"prompt text of slot {i}", ACCESS_RW,
+            prompts[str(i)] = container(f"prompt/{i}", {
+                "text": leaf(f"prompt/{i}/text", "s", f"prompt text of slot {i}", ACCESS_RW,
                               [entry.text if entry else ""]),
-                "weight": _leaf(f"prompt/{i}/weight", "f", f"blend weight of prompt slot {i}", ACCESS_RW,
+                "weight": leaf(f"prompt/{i}/weight", "f", f"blend weight of prompt slot {i}", ACCESS_RW,
                                 [entry.weight if entry else 0.0], RANGE=[{"MIN": 0.0, "MAX": MAX_PROMPT_WEIGHT}],
                                 CLIPMODE=CLIPMODE),
             }, f"prompt slot {i}")
@@ -163,28 +169,18 @@ class OscQueryTree:
             # Without a bank the values cannot be read, only sent.
             access = ACCESS_RW if self.modulators is not None else ACCESS_WRITE
             shape = now.shape.value if lfo is not None else "off"
-            lfos[name] = _container(f"lfo/{name}", {
-                "set": _leaf(f"lfo/{name}/set", "sfff", f"attach an LFO to {name}: shape, rate in beats, depth, "
+            lfos[name] = container(f"lfo/{name}", {
+                "set": leaf(f"lfo/{name}/set", "sfff", f"attach an LFO to {name}: shape, rate in beats, depth, "
                              "offset (or one argument 'off')", access, [shape, now.rate, now.depth, now.offset],
                              RANGE=[{"VALS": [*shapes, "off"]}, {"MIN": 0.0}, {}, {}]),
-                "depth": _leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth]),
-                "rate": _leaf(f"lfo/{name}/rate", "f", f"LFO rate on {name}, in beats per cycle", access,
+                "depth": leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth]),
+                "rate": leaf(f"lfo/{name}/rate", "f", f"LFO rate on {name}, in beats per cycle", access,
                               [now.rate], RANGE=[{"MIN": 0.0}]),
             }, f"LFO on {name}")
         return lfos
 
     def node(self, path: str) -> dict[str, Any] | None:
         return lookup(self.tree(), path)
-
-
-def _leaf(path: str, type_tag: str, description: str, access: int, value: list[object],
-          **extra: Any) -> dict[str, Any]:
-    return {"FULL_PATH": f"{PREFIX}{path}", "TYPE": type_tag, "ACCESS": access, "VALUE": value,
-            "DESCRIPTION": description, **extra}
-
-
-def _container(path: str, contents: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"FULL_PATH": f"{PREFIX}{path}", "ACCESS": ACCESS_NONE, "CONTENTS": contents, "DESCRIPTION": description}
 
 
 def _normalised(spec: Any, value: object) -> float:
@@ -200,8 +196,9 @@ class OscQueryServer:
     def __init__(self, store: ParamStore, *, osc_host: str, osc_port: int, http_port: int,
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
                  name: str = "vj", modulators: ModulatorBank | None = None,
-                 switches: PerformerSwitches | None = None, hidden: Collection[str] = ()) -> None:
-        self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden)
+                 switches: PerformerSwitches | None = None, hidden: Collection[str] = (),
+                 audio: AudioModulators | None = None) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden, audio)
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host

@@ -1,7 +1,7 @@
 """`WebContext`: everything the web surface reads and drives, handed over explicitly.
 
-`vj run` builds it from the session's fields (store, tempo, quantiser, LFO bank, preset
-switcher, take, MIDI mapper); tests build it from the same real parts without an engine.
+`vj run` builds it from the session's fields (store, tempo, quantiser, LFO bank, audio
+modulators, preset switcher, take, MIDI mapper); tests build it from the same real parts without an engine.
 A missing action (no take, no MIDI input) is None and the page shows it as unavailable.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser, TempoClock
 from vj.store import ParamStore
@@ -50,3 +51,5 @@ class WebContext:
     status: Callable[[], Mapping[str, object]] = dict
     # parameters the page shows no control for (LoRA and ControlNet slots with nothing loaded)
     hidden: Collection[str] = field(default_factory=frozenset)
+    # the session's audio modulators (stepped by --audio-in, or idle without one); None: not in this session
+    audio: AudioModulators | None = None

@@ -11,6 +11,9 @@ A message is one JSON object; each key is a command, applied in order:
     {"tap": true}  {"bpm": 128}  {"quantise": "bar"}
     {"lfo": {"param": "zoom", "shape": "sine", "rate": 4, "depth": 0.01, "offset": 0, "unit": "beats"}}
     {"lfo": {"param": "zoom", "off": true}}
+    {"audio": {"param": "zoom", "source": "bass", "depth": 0.05}}   attach (also attack_ms, release_ms, curve, offset)
+    {"audio": {"param": "zoom", "depth": 0.08}}      change a loaded one (depth, offset, attack_ms, release_ms)
+    {"audio": {"param": "zoom", "off": true}}  {"audio": {"onset": "seed_step"}}
     {"learn": "zoom" | "off"}                       MIDI-learn the next control moved
     {"blackout": true}  {"freeze": false}           the performer's switches (on / off)
     {"panic": true}                                 recall the playing preset now
@@ -30,9 +33,14 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from vj.config_audio import AUDIO_CURVES
 from vj.control._ratelog import RateLimitedLog
+from vj.control.audio.modulators import AudioMod
+from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
+from vj.control.audio.surface import out_of_range as audio_out_of_range
+from vj.control.midi.curves import Curve
 from vj.control.modulators import parse_lfo
 from vj.control.tempo import Quantise
 from vj.errors import ParamRejected
@@ -86,7 +94,7 @@ class WebProtocol:
         self._handlers: dict[str, Callable[[object], None]] = {
             "set": self._set, "prompt": self._prompt, "negative": self._negative, "preset": self._preset,
             "release": self._release, "record": self._record, "tap": self._tap, "bpm": self._bpm,
-            "quantise": self._quantise, "lfo": self._lfo, "learn": self._learn,
+            "quantise": self._quantise, "lfo": self._lfo, "audio": self._audio, "learn": self._learn,
             "blackout": lambda v: self._switch("blackout", self.ctx.blackout, v),
             "freeze": lambda v: self._switch("freeze", self.ctx.freeze, v), "panic": self._panic,
         }
@@ -298,6 +306,57 @@ class WebProtocol:
         except ValueError as err:
             raise Reject(WRONG_TYPE, str(err)) from None
         bank.assign(name, lfo)
+        self.counters.commands += 1
+
+    def _audio(self, value: object) -> None:
+        """The same ranges and refusals as /vj/audio/... over OSC (vj.control.audio.surface)."""
+        if not isinstance(value, dict):
+            raise Reject(WRONG_TYPE, "audio: expected {\"param\": …, \"depth\": …} or {\"onset\": …}")
+        audio = self.ctx.audio
+        if audio is None:
+            raise Reject(UNAVAILABLE, "no audio modulators in this session")
+        if "onset" in value:
+            if len(value) > 1:
+                raise Reject(UNKNOWN_MESSAGE, "audio: onset goes alone, as {\"onset\": \"seed_step\"}")
+            try:
+                audio.set_onset_action(_text(value["onset"], "audio onset"))
+            except ValueError as err:
+                raise Reject(UNKNOWN_CHOICE, str(err)) from None
+            self.counters.commands += 1
+            return
+        name = value.get("param")
+        registry = self.ctx.store.registry
+        if not isinstance(name, str) or name not in registry or not registry[name].numeric:
+            raise Reject("unknown_param", f"audio: {str(name)[:80]!r} is not a numeric parameter")
+        if value.get("off") is True:
+            audio.remove(name)
+            self.counters.commands += 1
+            return
+        unknown = set(value) - {"param", "source", "curve", *AUDIO_FIELDS}
+        if unknown:
+            raise Reject(UNKNOWN_MESSAGE, f"audio: unknown field {sorted(unknown)[0]!r}")
+        numbers = {f: _number(value[f], f"audio {f}") for f in AUDIO_FIELDS if f in value}
+        for field_name, number in numbers.items():
+            wrong = audio_out_of_range(registry[name], field_name, number)
+            if wrong is not None:
+                raise Reject(OUT_OF_RANGE, wrong)
+        if "source" not in value:
+            if "curve" in value or not numbers:
+                raise Reject(WRONG_TYPE, "audio: give source to attach one, or depth / offset / attack_ms / "
+                                         "release_ms to change it")
+            if not audio.update(name, **numbers):
+                raise Reject(UNAVAILABLE, f"audio: no modulator on {name}; attach one with a source")
+            self.counters.commands += 1
+            return
+        source, curve = value["source"], value.get("curve", "linear")
+        if source not in audio.sources:
+            raise Reject(UNKNOWN_CHOICE, f"audio source: expected one of {', '.join(audio.sources)}, "
+                                         f"found {str(source)[:40]!r}")
+        if curve not in AUDIO_CURVES:
+            raise Reject(UNKNOWN_CHOICE, f"audio curve: expected one of {', '.join(AUDIO_CURVES)}, "
+                                         f"found {str(curve)[:40]!r}")
+        fresh = replace(AudioMod(str(source), 0.0), **numbers, curve=Curve(curve))  # type: ignore[arg-type]
+        audio.assign(name, fresh)
         self.counters.commands += 1
 
     def _learn(self, value: object) -> None:

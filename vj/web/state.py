@@ -2,10 +2,13 @@
 
 `state` (on connect: everything; later only the keys that changed):
   params (the registry in `vj params` groups, less the context's `hidden` slots), presets, preset,
-  prompts, history, record, tempo, quantise, lfos, lfo_shapes, learn, limits.
+  prompts, history, record, tempo, quantise, lfos, lfo_shapes, learn, limits, audio (the loaded
+  audio modulators with the ranges the page may set, the sources, the onset action), audio_curves,
+  onset_actions.
 `values` (at most `values_hz` a second, when something moved):
   values (what the frame used: smoothed, with LFOs), targets (where each is heading),
-  drivers (per parameter: "live", "schedule", "lfo"; no entry = the preset value).
+  drivers (per parameter: "live", "schedule", "lfo", "audio"; no entry = the preset value),
+  audio (levels: each source 0..1 in the last block; offsets: what each modulator adds now).
 `status` (twice a second): the status line's figures.
 """
 
@@ -14,6 +17,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
+from vj.config_audio import AUDIO_CURVES, ONSET_ACTIONS
+from vj.control.audio.modulators import AudioModulators
+from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
+from vj.control.audio.surface import field_range
 from vj.control.modulators import Shape
 from vj.control.tempo import Quantise
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -78,6 +85,7 @@ def show_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
                   "beats_per_bar": ctx.tempo.beats_per_bar},
         "quantise": ctx.quantiser.mode.value,
         "lfos": lfos,
+        "audio": audio_state(ctx.audio, {n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
         "learn": {"available": ctx.learn is not None, "learning": ctx.learning()},
         "performer": {"available": ctx.panic is not None, **ctx.switches()},
     }
@@ -88,6 +96,8 @@ def full_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
         "params": registry_groups({n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
         "quantise_modes": [q.value for q in Quantise],
         "lfo_shapes": [s.value for s in Shape],
+        "audio_curves": list(AUDIO_CURVES),
+        "onset_actions": list(ONSET_ACTIONS),
         "limits": {"prompts": MAX_PROMPTS, "prompt_chars": MAX_PROMPT_CHARS, "prompt_weight": MAX_PROMPT_WEIGHT},
         **show_state(ctx, history),
     }
@@ -99,18 +109,43 @@ def values_payload(ctx: WebContext) -> dict[str, object]:
     live = store.live_overrides()
     scheduled = set(ctx.scheduled())
     lfos = ctx.modulators.assigned()
+    audio = ctx.audio.assigned() if ctx.audio is not None else {}
     drivers: dict[str, list[str]] = {}
     for name in store.registry:
         driven = [d for d, on in (("live", name in live), ("schedule", name in scheduled and name not in live),
-                                  ("lfo", name in lfos)) if on]
+                                  ("lfo", name in lfos), ("audio", name in audio)) if on]
         if driven:
             drivers[name] = driven
-    return {
+    payload: dict[str, object] = {
         "frame": snap.frame_index if snap is not None else -1,
         "values": {k: _rounded(v) for k, v in snap.values.items()} if snap is not None else {},
         "targets": {name: _rounded(store.target(name)) for name in store.registry},
         "drivers": drivers,
     }
+    if ctx.audio is not None:
+        payload["audio"] = audio_meters(ctx.audio)
+    return payload
+
+
+def audio_state(audio: AudioModulators | None, params: Mapping[str, ParamSpec]) -> dict[str, object]:
+    """The audio modulators the page lists (on the shown parameters), each with the ranges it may set."""
+    if audio is None:
+        return {"available": False, "sources": [], "onset": "none", "mods": {}}
+    mods: dict[str, object] = {}
+    for name, mod in audio.assigned().items():
+        spec = params.get(name)
+        if spec is None:
+            continue
+        mods[name] = {"source": mod.source, "depth": mod.depth, "offset": mod.offset, "attack_ms": mod.attack_ms,
+                      "release_ms": mod.release_ms, "curve": mod.curve.value,
+                      "ranges": {f: list(field_range(spec, f)) for f in AUDIO_FIELDS}}
+    return {"available": True, "sources": list(audio.sources), "onset": audio.onset.action, "mods": mods}
+
+
+def audio_meters(audio: AudioModulators) -> dict[str, object]:
+    """Three decimals: a meter needs no more, and a steady input stops sending updates."""
+    levels = {source: round(audio.level(source), 3) for source in audio.sources}
+    return {"levels": levels, "offsets": {name: round(audio.value(name), 4) for name in audio.assigned()}}
 
 
 def _rounded(value: ParamValue) -> ParamValue:

@@ -181,6 +181,16 @@ class AudioModulators:
         """The offset the parameter gets now (0 for none)."""
         return self._values.get(name, 0.0) + (self._punch if name == "zoom" else 0.0)
 
+    def level(self, source: str) -> float:
+        """A source's level 0..1 in the last analysed block, for meters: 0 before the first block, and
+        for a band the last block did not have (analysed before a preset switch changed the bands)."""
+        last = self.last
+        if last is None:
+            return 0.0
+        if source in ("level", "onset"):
+            return last.source(source)
+        return last.bands.get(source, 0.0)
+
     def set_onset_action(self, action: str) -> None:
         if action not in ONSET_ACTIONS:
             raise ValueError(f"onset action: expected one of {', '.join(ONSET_ACTIONS)}, found {action!r}")

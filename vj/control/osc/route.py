@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pythonosc import osc_message
 
 from vj.control.audio.modulators import AudioModulators, parse_audio_mod
+from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
+from vj.control.audio.surface import out_of_range as audio_out_of_range
 from vj.control.modulators import ModulatorBank, parse_lfo
 from vj.control.osc.addresses import PREFIX
 from vj.control.osc.pickup import OscPickup
@@ -209,12 +211,14 @@ class OscRouter:
             return
         if name not in self.store.registry or not self.store.registry[name].numeric:
             raise Rejected(UNKNOWN_ADDRESS, f"audio: {name!r} is not a numeric parameter")
+        spec = self.store.registry[name]
         if len(parts) == 2:
-            if parts[1] not in ("depth", "attack_ms", "release_ms", "offset"):
+            if parts[1] not in AUDIO_FIELDS:
                 raise Rejected(UNKNOWN_ADDRESS, "audio sub-addresses are set, depth, offset, attack_ms and release_ms")
             number = _number(_one_arg(args))
-            if parts[1] != "depth" and parts[1] != "offset" and number < 0:
-                raise Rejected(OUT_OF_RANGE, f"audio {parts[1]} must be >= 0, found {number:g}")
+            wrong = audio_out_of_range(spec, parts[1], number)
+            if wrong is not None:
+                raise Rejected(OUT_OF_RANGE, wrong)
             if not audio.update(name, **{parts[1]: number}):
                 raise Rejected(UNAVAILABLE, f"no audio modulator on {name}; attach one with "
                                             f"/vj/audio/{name} <source> <depth>")
@@ -226,6 +230,10 @@ class OscRouter:
             mod = parse_audio_mod(args, audio.sources)
         except ValueError as err:
             raise Rejected(WRONG_COUNT if "expected <source>" in str(err) else WRONG_TYPE, str(err)) from None
+        for what in ("depth", "attack_ms", "release_ms"):  # the same ranges as the sub-addresses
+            wrong = audio_out_of_range(spec, what, getattr(mod, what))
+            if wrong is not None:
+                raise Rejected(OUT_OF_RANGE, wrong)
         audio.assign(name, mod)
 
     def _seed(self, spec: ParamSpec, value: object, writes: DatagramWrites) -> None:

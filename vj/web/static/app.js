@@ -84,6 +84,7 @@ function onState(changed) {
   if (changed.tempo) renderTempo();
   if (changed.quantise || changed.quantise_modes) renderQuantise();
   if (changed.lfos) renderLfos();
+  if (changed.audio || changed.onset_actions) renderAudio();
   if (changed.learn) renderLearn();
   if (changed.performer) renderPerformer();
 }
@@ -99,12 +100,13 @@ function onValues(v) {
   values = v.values; targets = v.targets; drivers = v.drivers;
   for (const [name, c] of Object.entries(controls)) {
     const driven = drivers[name] || [];
-    for (const d of ["live", "schedule", "lfo"]) c.row.classList.toggle(d, driven.includes(d));
+    for (const d of ["live", "schedule", "lfo", "audio"]) c.row.classList.toggle(d, driven.includes(d));
     const shown = values[name] !== undefined ? values[name] : targets[name];
     c.readout.textContent = format(shown, c.spec);
     if (recentlyTouched(name)) continue;
     c.update(targets[name]);
   }
+  if (v.audio) showAudioMeters(v.audio);
 }
 
 function onStatus(s) {
@@ -166,7 +168,7 @@ function buildControl(spec) {
   const label = el("span", { class: "name", title: spec.description, onclick: () => learnTarget(name) }, name);
   const head = el("div", { class: "head" }, label,
     el("span", { class: "badge live" }, "live"), el("span", { class: "badge schedule" }, "sched"),
-    el("span", { class: "badge lfo" }, "lfo"), readout, el("span", { class: "unit" }, spec.unit || ""), release);
+    el("span", { class: "badge lfo" }, "lfo"), el("span", { class: "badge audio" }, "audio"), readout, el("span", { class: "unit" }, spec.unit || ""), release);
   const row = el("div", { class: "param", id: "param-" + name }, head);
   const c = { row, readout, spec, update: () => {} };
   if (spec.kind === "choice") {
@@ -360,6 +362,76 @@ function renderLfos() {
     el("li", {}, el("span", {}, `${name}: ${lfo.shape} every ${lfo.rate} ${lfo.unit}, ±${lfo.depth}` +
                                (lfo.offset ? ` +${lfo.offset}` : "")),
        el("button", { onclick: () => send({ lfo: { param: name, off: true } }) }, "remove"))));
+}
+
+// ---------------------------------------------------------------- audio modulators
+// "off" removes the modulator on the server (as /vj/audio/<param> off does); the page keeps its
+// settings so "on" attaches it again as it was.
+const audioOff = {};
+
+function renderAudio() {
+  const audio = state.audio || { available: false, mods: {}, sources: [] };
+  $("audio-onset").replaceChildren(...(audio.available ? state.onset_actions || [] : []).map((action) =>
+    el("button", { class: action === audio.onset ? "on" : "", onclick: () => send({ audio: { onset: action } }) },
+       action)));
+  for (const name of Object.keys(audio.mods)) delete audioOff[name];
+  const entries = [...Object.entries(audio.mods).map(([name, mod]) => [name, mod, true]),
+                   ...Object.entries(audioOff).map(([name, mod]) => [name, mod, false])];
+  // Rebuilt only when the list changes shape: a depth moving (this page's slider too) only moves its row.
+  const shape = JSON.stringify(entries.map(([name, mod, on]) => [name, mod.source, mod.ranges, on]));
+  if (shape !== renderAudio.shape) {
+    renderAudio.shape = shape;
+    $("audio-list").replaceChildren(...entries.map(([name, mod, on]) => audioRow(name, mod, on)));
+  }
+  for (const [name, mod, on] of entries) {
+    const depth = $("audio-depth-" + name);
+    if (!on || !depth || recentlyTouched("audio/" + name) || document.activeElement === depth) continue;
+    depth.value = mod.depth;
+    depth.parentNode.querySelector(".value").textContent = Number(mod.depth).toPrecision(3);
+  }
+  $("audio-info").textContent = !audio.available ? "no audio modulators in this session" :
+    (entries.length ? "" : "none loaded: a preset's [modulators.audio.<param>], or /vj/audio/<param> over OSC");
+}
+
+function audioRow(name, mod, on) {
+  const [lo, hi] = mod.ranges.depth;
+  const depth = el("input", { type: "range", id: "audio-depth-" + name, min: lo, max: hi, step: (hi - lo) / 1000,
+                              value: mod.depth, "aria-label": `audio depth of ${name}` });
+  const readout = el("span", { class: "value" }, Number(mod.depth).toPrecision(3));
+  depth.disabled = !on;
+  depth.addEventListener("input", () => {
+    touched.set("audio/" + name, performance.now());
+    readout.textContent = Number(depth.value).toPrecision(3);
+    send({ audio: { param: name, depth: parseFloat(depth.value) } });
+  });
+  const toggle = el("button", { id: "audio-toggle-" + name, class: on ? "on" : "", onclick: () => {
+    if (on) {
+      // the slider's depth: the state echoing this page's last move may still be on its way
+      audioOff[name] = { ...((state.audio && state.audio.mods[name]) || mod), depth: parseFloat(depth.value) };
+      send({ audio: { param: name, off: true } });
+    } else {
+      send({ audio: { param: name, source: mod.source, depth: mod.depth, offset: mod.offset,
+                      attack_ms: mod.attack_ms, release_ms: mod.release_ms, curve: mod.curve } });
+    }
+  } }, on ? "on" : "off");
+  const meter = el("meter", { id: "audio-meter-" + name, min: Math.min(lo, 0), max: Math.max(hi, 0), value: 0 });
+  return el("li", { id: "audio-" + name, class: on ? "" : "off" },
+    el("div", { class: "head" }, el("span", { class: "name" }, `${name} ← ${mod.source}`), readout, toggle),
+    depth, meter);
+}
+
+function showAudioMeters(meters) {
+  const box = $("audio-meters");
+  const sources = Object.keys(meters.levels);
+  if (box.children.length !== sources.length) {
+    box.replaceChildren(...sources.map((s) => el("label", { class: "meter" }, s,
+      el("meter", { id: "level-" + s, min: 0, max: 1, value: 0 }))));
+  }
+  for (const [s, level] of Object.entries(meters.levels)) { const m = $("level-" + s); if (m) m.value = level; }
+  for (const [name, offset] of Object.entries(meters.offsets)) {
+    const m = $("audio-meter-" + name);
+    if (m) m.value = offset;
+  }
 }
 
 // ---------------------------------------------------------------- wiring
