@@ -110,7 +110,7 @@ else
 fi
 
 # --- 5. the loop benchmark, sdxl-turbo ---------------------------------------------------------
-t=$(( $(left) - 10 ))
+t=$(( $(left) - 15 ))  # as part 4's: never run when sd-turbo's loop was not
 if (( t < 60 )); then
     say "SKIP gpu_loop.py --arch sdxl-turbo: only ${t} s of the budget left (GPU_CHECK_SDXL_S or GPU_CHECK_BUDGET_S give it more)"
 else

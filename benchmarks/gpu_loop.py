@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     def in_budget(part: str, budget_s: float | None = args.budget_s, which: str = "--budget-s") -> bool:
         if budget_s is None or time.monotonic() - begun < budget_s:
             return True
-        report.skipped(part, f"not started: the {max(budget_s, 0):.0f} s of {which} were spent")
+        report.skipped(part, f"not started within {which} ({budget_s:.0f} s)")
         return False
 
     components = family.components(arch, device, dtype)

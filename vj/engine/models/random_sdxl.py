@@ -74,7 +74,6 @@ SDXL_SMOKE = XLArchitecture(
     "sdxl-turbo-smoke", unet_channels=(32, 64, 64), unet_head_dims=(2, 4, 4), transformer_layers=(1, 2, 2),
     time_embed_dim=8, text_width=32, text_layers=2, text_heads=4, text_2_width=64, text_2_layers=2, text_2_heads=4,
     vae_channels=(16, 32, 32, 32), vae_layers=1, vae_groups=8, taesd_channels=(16, 16, 16, 16))
-XL_ARCHITECTURES = {a.name: a for a in (SDXL_TURBO, SDXL_SMOKE)}
 
 
 def _unet(arch: XLArchitecture) -> Any:
