@@ -6,7 +6,11 @@
 #   3. runs benchmarks/input_controlnet.py (capture → device, ControlNet per stage; at most
 #      GPU_CHECK_INPUT_CN_S, default 75 s, leaving the loop at least 150 s;
 #      on CUDA the full-size ControlNet first, so a cut run keeps that table);
-#   4. runs benchmarks/gpu_loop.py (sd-turbo's full-size architecture, random weights, 512², 1 step).
+#   4. runs benchmarks/gpu_loop.py (sd-turbo's full-size architecture, random weights, 512², 1 step);
+#      its tuning pairs and aot do not start in the last GPU_CHECK_SDXL_S (default 120 s) of its time,
+#      kept for part 5 (its naive, eager and jit modes are never cut for it);
+#   5. runs gpu_loop.py --arch sdxl-turbo in what is left (eager and jit, 100 frames, no tuning, no aot;
+#      skipped under 60 s), its tables in gpu_loop_sdxl.md.
 # Every table and log goes to $OUT (else ./gpu-results); a short summary ends the output. Each part
 # has its own timeout inside GPU_CHECK_BUDGET_S (default 420 s), so the tables come back even if
 # a part hangs. Without CUDA it says so, skips the GPU parts and runs both benchmarks with --smoke.
@@ -19,6 +23,7 @@ START=$SECONDS
 BUDGET=${GPU_CHECK_BUDGET_S:-420}
 TESTS_S=${GPU_CHECK_TESTS_S:-180}
 INPUT_CN_S=${GPU_CHECK_INPUT_CN_S:-75}
+SDXL_S=${GPU_CHECK_SDXL_S:-120}
 PY=${PYTHON:-python3}
 OUT=${OUT:-./gpu-results}
 mkdir -p "$OUT"
@@ -70,7 +75,7 @@ if [[ "$HAS_CUDA" == 1 ]]; then
     TESTS_RESULT="$(tail -n 1 "$OUT/gpu_tests.log") (exit $rc$([[ $rc == 124 || $rc == 130 ]] && echo ', cut by its timeout'))"
     say "GPU tests: $TESTS_RESULT"
 else
-    say "no CUDA device: the GPU tests and the full-size benchmark are skipped; running gpu_loop.py --smoke instead"
+    say "no CUDA device: the GPU tests and the full-size benchmarks are skipped; running gpu_loop.py --smoke instead"
 fi
 
 # --- 3. capture and ControlNet per stage -------------------------------------------------------
@@ -87,31 +92,53 @@ else
     (( rc == 0 )) || say "input_controlnet.py exit $rc$([[ $rc == 124 || $rc == 130 ]] && echo ' (cut by its timeout; the parts it finished are in input_controlnet.md)')"
 fi
 
-# --- 4. the loop benchmark ---------------------------------------------------------------------
+# --- 4. the loop benchmark, sd-turbo ----------------------------------------------------------
 t=$(( $(left) - 15 ))
 if (( t < 60 )); then
     say "FAIL only ${t} s of the budget left: gpu_loop.py not run"
 else
     args=()
     [[ "$HAS_CUDA" == 1 ]] || args+=(--smoke)
-    say "gpu_loop.py ${args[*]:-} (${t} s at most; parts not started by $((t - 60)) s are skipped)"
+    extras=$((t - 60 - SDXL_S))
+    say "gpu_loop.py ${args[*]:-} (${t} s at most; parts not started by $((t - 60)) s are skipped, tuning and aot" \
+        "by ${extras} s: the last ${SDXL_S} s are kept for sdxl-turbo)"
+    # The timeout stays the whole part's: a mode that started is never cut to make room for sdxl-turbo.
     timeout -s INT -k 20 "$t" "$PY" benchmarks/gpu_loop.py "${args[@]}" --out "$OUT" --budget-s $((t - 60)) \
-        >"$OUT/gpu_loop.log" 2>&1
+        --extras-budget-s "$extras" >"$OUT/gpu_loop.log" 2>&1
     rc=$?
     (( rc == 0 )) || say "gpu_loop.py exit $rc$([[ $rc == 124 || $rc == 130 ]] && echo ' (cut by its timeout; the modes it finished are in gpu_loop.md)')"
+fi
+
+# --- 5. the loop benchmark, sdxl-turbo ---------------------------------------------------------
+t=$(( $(left) - 15 ))  # as part 4's: never run when sd-turbo's loop was not
+if (( t < 60 )); then
+    say "SKIP gpu_loop.py --arch sdxl-turbo: only ${t} s of the budget left (GPU_CHECK_SDXL_S or GPU_CHECK_BUDGET_S give it more)"
+else
+    # Eager first (seconds), then jit (the full UNet's compile, the part the timeout may cut).
+    if [[ "$HAS_CUDA" == 1 ]]; then args=(--modes eager jit --frames 100 --warmup 10); else args=(--smoke --modes eager); fi
+    say "gpu_loop.py --arch sdxl-turbo ${args[*]} --no-tuning (${t} s at most; parts not started by $((t - 30)) s are skipped)"
+    timeout -s INT -k 20 "$t" "$PY" benchmarks/gpu_loop.py --arch sdxl-turbo "${args[@]}" --no-tuning --out "$OUT" \
+        --budget-s $((t - 30)) >"$OUT/gpu_loop_sdxl.log" 2>&1
+    rc=$?
+    (( rc == 0 )) || say "gpu_loop.py --arch sdxl-turbo exit $rc$([[ $rc == 124 || $rc == 130 ]] && echo ' (cut by its timeout; the modes it finished are in gpu_loop_sdxl.md)')"
 fi
 
 # --- summary -----------------------------------------------------------------------------------
 {
     echo "== summary ($((SECONDS - START)) s) =="
     echo "tests: $TESTS_RESULT"
-    if [[ -f "$OUT/gpu_loop.md" ]]; then
-        grep -E '^\| (mode|naive|eager|jit|aot)' "$OUT/gpu_loop.md"
-        grep -E '^(PASS|FAIL|SKIP|SKIPPED) ' "$OUT/gpu_loop.md"
-    else
-        echo "gpu_loop.md was not written: see gpu_loop.log"
-        tail -n 20 "$OUT/gpu_loop.log" 2>/dev/null
-    fi
+    for stem in gpu_loop gpu_loop_sdxl; do
+        if [[ -f "$OUT/$stem.md" ]]; then
+            grep -m 1 -E '^model: ' "$OUT/$stem.md"
+            grep -E '^\| (mode|naive|eager|jit|aot)' "$OUT/$stem.md"
+            grep -E '^(PASS|FAIL|SKIP|SKIPPED) ' "$OUT/$stem.md"
+        elif [[ -f "$OUT/$stem.log" ]]; then
+            echo "$stem.md was not written: see $stem.log"
+            tail -n 20 "$OUT/$stem.log"
+        else
+            echo "$stem.md: not run (see above)"
+        fi
+    done
     if [[ -f "$OUT/input_controlnet.md" ]]; then
         grep -E '^\| (to device|age|tiny frame|full-size frame|narrow frame) ' "$OUT/input_controlnet.md"
     else

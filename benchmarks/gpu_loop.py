@@ -1,21 +1,23 @@
-"""Time the feedback loop on a GPU with sd-turbo's full-size architecture (random weights).
+"""Time the feedback loop on a GPU with sd-turbo's or sdxl-turbo's full-size architecture (random weights).
 
-One run, at 512² and 1 step by default, times:
+One run, of one architecture (`--arch`, default sd-turbo), at 512² and 1 step by default, times:
 - naive: diffusers' `AutoPipelineForImage2Image` called once a frame with the prompt text, its
   PIL output fed back as the next input (strength 0.5 with 2 steps: one UNet call, guidance 0,
-  the full SD VAE), as a user would write it;
+  the full SD / SDXL VAE), as a user would write it;
 - eager / jit / aot: vj's engine (warp, colour, noise, TAESD encode, UNet, TAESD decode,
   publish) with the model calls eager, under torch.compile (CUDA graphs) or AOTInductor;
 - tuning: the backend's speed switches (cudnn.benchmark, channels-last, fused QKV) one at a
   time against eager without them.
 Per mode: fps, p50/p99 frame time, the engine's own per-stage ms (CUDA events on a GPU), peak
 GPU memory, and the ratio to the arithmetic floor (counted UNet + TAESD FLOP / the GPU's dense
-fp16 peak). Target checks print as PASS/FAIL lines. Tables (Markdown) and a JSON go to $OUT,
-else ./gpu-results, rewritten after every mode so a run cut short keeps what it measured.
+fp16 peak). Target checks print as PASS/FAIL lines (the fps targets are sd-turbo's). Tables (Markdown)
+and a JSON go to $OUT, else ./gpu-results (gpu_loop.* for sd-turbo, gpu_loop_sdxl.* for sdxl-turbo),
+rewritten after every mode so a run cut short keeps what it measured.
 Weights are random (speed does not depend on them), built on the device in fp16: nothing is
-downloaded. `--smoke` runs the same code on a narrow architecture at 64² on the CPU.
+downloaded. `--smoke` runs the same code on the architecture's narrow version at 64² on the CPU.
 
-    python benchmarks/gpu_loop.py [--size 512] [--steps 1] [--modes naive eager jit aot] [--smoke]
+    python benchmarks/gpu_loop.py [--arch sd-turbo|sdxl-turbo] [--size 512] [--steps 1]
+                                  [--modes naive eager jit aot] [--smoke]
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,20 +45,33 @@ from vj.engine.backends.base import BackendTuning  # noqa: E402
 from vj.engine.backends.diffusers import DiffusersBackend  # noqa: E402
 from vj.engine.clock import FixedClock  # noqa: E402
 from vj.engine.loop import Engine, EngineSettings  # noqa: E402
-from vj.engine.models.random_sd import (  # noqa: E402
-    SD_TURBO,
-    SMOKE,
-    Architecture,
-    build_random_components,
-    build_random_pipeline,
-    count_gflop,
-)
+from vj.engine.models import random_sd, random_sdxl  # noqa: E402
 from vj.engine.warmup import plan_variants  # noqa: E402
 from vj.frames import Frame  # noqa: E402
 from vj.store import ParamStore  # noqa: E402
 
 MODES = ("naive", "eager", "jit", "aot")
 SWITCHES = ("cudnn_benchmark", "channels_last", "fuse_qkv")
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One architecture's full-size and smoke widths, its builders, and where its tables go."""
+
+    full: Any
+    smoke: Any
+    components: Callable[[Any, torch.device, torch.dtype], dict[str, Any]]
+    pipeline: Callable[[dict[str, Any]], Any]
+    gflop: Callable[[Any, int], dict[str, float]]
+    stem: str  # results file name, without .md / .json
+
+
+FAMILIES = {
+    "sd-turbo": Family(random_sd.SD_TURBO, random_sd.SMOKE, random_sd.build_random_components,
+                       random_sd.build_random_pipeline, random_sd.count_gflop, "gpu_loop"),
+    "sdxl-turbo": Family(random_sdxl.SDXL_TURBO, random_sdxl.SDXL_SMOKE, random_sdxl.build_random_xl_components,
+                         random_sdxl.build_random_xl_pipeline, random_sdxl.count_xl_gflop, "gpu_loop_sdxl"),
+}
 
 
 class _StageSink:
@@ -90,9 +107,9 @@ def _store(size: int, steps: int, guidance: float = 0.0) -> ParamStore:
     return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
 
 
-def make_backend(components: dict[str, Any], device: torch.device, dtype: torch.dtype, mode: str,
+def make_backend(family: Family, components: dict[str, Any], device: torch.device, dtype: torch.dtype, mode: str,
                  cache_dir: Path, tuning: BackendTuning | None = None) -> DiffusersBackend:
-    return DiffusersBackend(build_random_pipeline(components), name="sd-turbo architecture (random weights)",
+    return DiffusersBackend(family.pipeline(components), name=f"{family.full.name} architecture (random weights)",
                             device=device, dtype=dtype, tiny_vae=components["taesd"],
                             compile_mode="off" if mode == "eager" else mode, cache_dir=cache_dir, tuning=tuning)
 
@@ -130,12 +147,14 @@ def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, war
                       peak_mib=_peak_mib(device), warmup_s=warmup_s)
 
 
-def time_naive(components: dict[str, Any], device: torch.device, size: int, steps: int, warmup: int,
-               frames: int) -> ModeResult:
+def time_naive(family: Family, components: dict[str, Any], device: torch.device, size: int, steps: int,
+               warmup: int, frames: int) -> ModeResult:
     from diffusers import AutoPipelineForImage2Image
     from PIL import Image
 
-    pipe = AutoPipelineForImage2Image.from_pipe(build_random_pipeline(components))
+    # SD: StableDiffusionImg2ImgPipeline; SDXL: StableDiffusionXLImg2ImgPipeline (its VAE in float32, as
+    # force_upcast asks: what a user's sdxl-turbo loop runs).
+    pipe = AutoPipelineForImage2Image.from_pipe(family.pipeline(components))
     pipe.set_progress_bar_config(disable=True)
     generator = torch.Generator(device).manual_seed(0)
     image = Image.new("RGB", (size, size), (128, 96, 160))
@@ -174,8 +193,9 @@ def _time_mode(mode: str, components: dict[str, Any], args: argparse.Namespace, 
     print(f"timing {mode} ...", flush=True)
     device: torch.device = args.device
     if mode == "naive":
-        return time_naive(components, device, args.size, args.steps, min(args.warmup, 3), args.naive_frames)
-    backend = make_backend(components, device, dtype, mode, cache_dir)
+        return time_naive(args.family, components, device, args.size, args.steps, min(args.warmup, 3),
+                          args.naive_frames)
+    backend = make_backend(args.family, components, device, dtype, mode, cache_dir)
     result = time_engine(mode, backend, args.size, args.steps, args.warmup, args.frames)
     del backend
     if device.type == "cuda":
@@ -185,8 +205,10 @@ def _time_mode(mode: str, components: dict[str, Any], args: argparse.Namespace, 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=FAMILIES, default="sd-turbo", help="the architecture (default sd-turbo)")
     parser.add_argument("--smoke", action="store_true",
-                        help="narrow architecture, 64², few frames, on the CPU unless --device says otherwise")
+                        help="the architecture's narrow version, 64², few frames, on the CPU unless --device says "
+                             "otherwise")
     parser.add_argument("--device", default=None, help="cuda (default when available) or cpu")
     parser.add_argument("--size", type=int, default=None, help="square frame size (default 512; smoke 64)")
     parser.add_argument("--steps", type=int, default=1)
@@ -200,13 +222,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"dense fp16 peak for the floor (default: by GPU name; known: {', '.join(PEAK_TFLOPS)})")
     parser.add_argument("--budget-s", type=float, default=float(os.environ.get("GPU_LOOP_BUDGET_S", "0")) or None,
                         help="skip parts not started within this many seconds of the start (the tables so far stay)")
+    parser.add_argument("--extras-budget-s", type=float, default=None,
+                        help="skip the tuning pairs and aot (the parts after naive, eager and jit) when not started "
+                             "within this many seconds (default: --budget-s); gpu_check.sh keeps time for "
+                             "sdxl-turbo this way without touching sd-turbo's modes")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads on a CPU (smoke default 1: on a shared, loaded CPU two "
                              "OpenMP threads waiting on each other ran the smoke model 40x slower than one)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default $OUT, else ./gpu-results)")
     args = parser.parse_args(argv)
     smoke = args.smoke
-    args.arch = SMOKE if smoke else SD_TURBO
+    args.family = FAMILIES[args.arch]
+    args.architecture = args.family.smoke if smoke else args.family.full
     args.device = torch.device(args.device or ("cpu" if smoke or not torch.cuda.is_available() else "cuda"))
     if args.device.type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device cuda: CUDA is not available to torch {torch.__version__}")
@@ -216,6 +243,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.naive_frames = args.naive_frames or (3 if smoke else 40)
     args.warmup = args.warmup or (2 if smoke else 20)
     args.out = args.out or Path(os.environ.get("OUT") or "gpu-results")
+    if args.extras_budget_s is None:
+        args.extras_budget_s = args.budget_s
     return args
 
 
@@ -227,42 +256,45 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads or (args.smoke and device.type == "cpu"):
         torch.set_num_threads(args.threads or 1)
     dtype = torch.float16 if device.type == "cuda" else torch.float32  # fp16 convolutions crawl on a CPU
-    arch: Architecture = args.arch
+    family: Family = args.family
+    arch = args.architecture
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     peak, peak_source = peak_tflops(gpu if device.type == "cuda" else "", args.peak_tflops)
-    report = Report(out=args.out, smoke=args.smoke, arch=arch.name, size=args.size, steps=args.steps,
+    report = Report(out=args.out, stem=family.stem, fps_targets=family is FAMILIES["sd-turbo"],
+                    smoke=args.smoke, arch=arch.name, size=args.size, steps=args.steps,
                     machine=f"{gpu}, torch {torch.__version__}, {device.type}, {str(dtype).removeprefix('torch.')}"
                     + (f", {torch.get_num_threads()} torch thread(s)" if device.type == "cpu" else ""),
-                    peak_tflops=peak, peak_source=peak_source, gflop=count_gflop(arch, args.size))
+                    peak_tflops=peak, peak_source=peak_source, gflop=family.gflop(arch, args.size))
     print(report.header(), flush=True)
     cache_dir = Path(tempfile.mkdtemp(prefix="vj-gpu-aot-"))
 
-    def in_budget(part: str) -> bool:
-        if args.budget_s is None or time.monotonic() - begun < args.budget_s:
+    def in_budget(part: str, budget_s: float | None = args.budget_s, which: str = "--budget-s") -> bool:
+        if budget_s is None or time.monotonic() - begun < budget_s:
             return True
-        report.skipped(part, f"not started: the {args.budget_s:.0f} s budget was spent")
+        report.skipped(part, f"not started within {which} ({budget_s:.0f} s)")
         return False
 
-    components = build_random_components(arch, device, dtype)
+    components = family.components(arch, device, dtype)
     # AOT last: its first build of the full UNet takes minutes, the part a time budget most likely cuts.
     for mode in [m for m in args.modes if m != "aot"]:
         if in_budget(mode):
             report.add(_time_mode(mode, components, args, dtype, cache_dir))
     if not args.no_tuning:
         for switch in SWITCHES:
-            if not in_budget(f"tuning {switch}"):
+            if not in_budget(f"tuning {switch}", args.extras_budget_s, "--extras-budget-s"):
                 continue
             print(f"timing eager with and without {switch} ...", flush=True)
             pair = []
             for on in (False, True):  # fresh modules for each: two of the switches change them in place
-                tuned = build_random_components(arch, device, dtype)
-                backend = make_backend(tuned, device, dtype, "eager", cache_dir, BackendTuning(**{switch: on}))
+                tuned = family.components(arch, device, dtype)
+                backend = make_backend(family, tuned, device, dtype, "eager", cache_dir,
+                                       BackendTuning(**{switch: on}))
                 pair.append(time_engine(f"eager, {switch} {'on' if on else 'off'}", backend, args.size, args.steps,
                                         args.warmup, args.frames))
                 del backend, tuned
             torch.backends.cudnn.benchmark = False  # the switch is process-wide: off again for the next pair
             report.add_tuning(switch, pair[0], pair[1])
-    if "aot" in args.modes and in_budget("aot"):
+    if "aot" in args.modes and in_budget("aot", args.extras_budget_s, "--extras-budget-s"):
         report.add(_time_mode("aot", components, args, dtype, cache_dir))
     print(report.finish(elapsed_s=time.monotonic() - begun), flush=True)
     return 0

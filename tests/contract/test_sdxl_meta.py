@@ -14,49 +14,15 @@ import pytest
 import torch
 
 from tests.contract.engine_run import SIZE, start, steady_frame
-from tests.contract.meta_models import controlnet_of
+from tests.contract.meta_models import controlnet_of, sdxl_pipeline
 from vj.config import ControlNetConfig
 from vj.engine.backends.controlnet_load import load_controlnets
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.models.tiny import build_tiny_tokenizer
-
-
-def _sdxl_on_meta():  # noqa: ANN202
-    from diffusers import AutoencoderKL, EulerAncestralDiscreteScheduler, StableDiffusionXLImg2ImgPipeline
-    from diffusers import UNet2DConditionModel as UNet
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
-
-    # Schedulers use numpy on their tensors: built outside the meta device, as the engine does.
-    scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                                timestep_spacing="trailing")
-    common = dict(vocab_size=49408, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1)
-    torch.set_default_dtype(torch.float16)
-    try:
-        with torch.device("meta"):
-            unet = UNet(sample_size=128, block_out_channels=(320, 640, 1280), layers_per_block=2,
-                        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-                        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-                        attention_head_dim=(5, 10, 20), transformer_layers_per_block=(1, 2, 10),
-                        cross_attention_dim=2048, use_linear_projection=True, addition_embed_type="text_time",
-                        addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816)
-            vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], layers_per_block=2, latent_channels=4,
-                                down_block_types=["DownEncoderBlock2D"] * 4, up_block_types=["UpDecoderBlock2D"] * 4,
-                                scaling_factor=0.13025, force_upcast=True)
-            text_encoder = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-                                                        num_attention_heads=12, hidden_act="quick_gelu", **common))
-            text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(
-                hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
-                hidden_act="gelu", projection_dim=1280, **common))
-    finally:
-        torch.set_default_dtype(torch.float32)
-    return StableDiffusionXLImg2ImgPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
-                                            tokenizer=build_tiny_tokenizer(), tokenizer_2=build_tiny_tokenizer(),
-                                            unet=unet, scheduler=scheduler, requires_aesthetics_score=False)
 
 
 @pytest.fixture(scope="module")
 def sdxl() -> Any:
-    return _sdxl_on_meta()
+    return sdxl_pipeline()
 
 
 def sdxl_backend(pipe: Any) -> DiffusersBackend:
