@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _presets import PROMPT, loop_preset  # noqa: E402
+from _timing import percentile, synchronize  # noqa: E402
 from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E402
 
 from vj.engine.backends.base import BackendTuning  # noqa: E402
@@ -86,20 +87,6 @@ class _StageSink:
     def mean_ms(self) -> dict[str, float]:
         names = {name for stages in self.stage_ms for name in stages}
         return {name: sum(s.get(name, 0.0) for s in self.stage_ms) / max(len(self.stage_ms), 1) for name in names}
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile by linear interpolation between the nearest ranks."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _store(size: int, steps: int, guidance: float = 0.0) -> ParamStore:

@@ -21,8 +21,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a plain checkout (no pip install)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from vj.config import parse_preset  # noqa: E402
+from _presets import loop_preset  # noqa: E402
+from _timing import percentile, synchronize  # noqa: E402
+
 from vj.engine.clock import FixedClock  # noqa: E402
 from vj.engine.input_stage import EngineInputs, InputStage  # noqa: E402
 from vj.engine.loop import Engine, EngineSettings  # noqa: E402
@@ -55,47 +58,22 @@ class Table:
         return "\n".join(lines)
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def timed(fn: Callable[[], object], repeats: int, device: torch.device, warmup: int = 2) -> list[float]:
     for _ in range(warmup):
         fn()
-    sync(device)
+    synchronize(device)
     out = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        sync(device)
+        synchronize(device)
         out.append((time.perf_counter() - start) * 1000)
     return out
 
 
 def store_for(size: int, video_mix: float = 0.0) -> ParamStore:
-    preset = parse_preset(f"""
-[render]
-width = {size}
-height = {size}
-[[prompts.mix]]
-text = "a tunnel of neon arches"
-[params]
-zoom = 1.02
-strength = 0.5
-steps = 1
-guidance = 0.0
-video_mix = {video_mix}
-""", "input-controlnet-benchmark")
-    return ParamStore(base=preset.params, prompts=preset.prompts.to_mix())
+    preset = loop_preset(size, 1, "input-controlnet-benchmark", guidance=0.0)
+    return ParamStore(base={**preset.params, "video_mix": video_mix}, prompts=preset.prompts.to_mix())
 
 
 # ---------------------------------------------------------------------------------------------- capture

@@ -49,7 +49,7 @@ from input_capture import (  # noqa: E402
     frame_like,
     percentile,
     store_for,
-    sync,
+    synchronize,
     timed,
     tiny_backend,
 )
@@ -91,7 +91,7 @@ def controlnet_rows(name: str, backend: Any, make_controlnet: Callable[[], Any],
             backend.controls = controls  # the engine's ControlNets are the ones attached to the backend
             start = time.perf_counter()
             engine.render_frame()
-            sync(device)
+            synchronize(device)
             if round_ >= warmup:
                 ms.append((time.perf_counter() - start) * 1000)
     base: dict[str, float] | None = None
