@@ -6,7 +6,9 @@ clock): the frame index, the two latest images of the cadence (floats, as they l
 decoder, so nothing is lost to 8-bit rounding), the cadence counters, the colour anchor,
 the seed sequence, the noise morph and the prompt fade. Tensors are kept on the CPU, the
 rest as plain numbers, strings and lists, so `torch.load(weights_only=True)` reads it back
-without unpickling code.
+without unpickling code. The engine and its components hand out and take back their state as
+values (`Engine.carried_state`, vj.engine.feedback_state); this module only maps those to the
+file's layout, which stays as version 2 wrote it.
 """
 
 from __future__ import annotations
