@@ -66,3 +66,17 @@ def test_a_fade_writes_into_one_buffer_and_a_new_fade_starts_from_the_screen() -
     assert torch.allclose(later[0].embeddings, torch.lerp(on_screen, encoded["c"].embeddings, 0.5), atol=1e-6)
     done = prompts.conditioning(mix["c"], 2.0, 1.0)
     assert done is not None and torch.equal(done[0].embeddings, encoded["c"].embeddings) and not prompts.fading
+
+
+def test_a_restored_conditioner_carries_on_its_fade() -> None:
+    encoded = {text: _xl(seed) for seed, text in enumerate(("a", "b", ""), start=1)}
+    mix = {text: PromptMix((PromptEntry(text, 1.0),), "") for text in ("a", "b")}
+    saved = PromptConditioner(EmbeddingCache(lambda text: encoded[text], background=False))
+    saved.conditioning(mix["a"], 0.0, 1.0)
+    saved.conditioning(mix["b"], 0.5, 1.0)  # a fade from "a" to "b" starts at 0.5 s
+    restored = PromptConditioner(EmbeddingCache(lambda text: encoded[text], background=False))
+    restored.restore(saved.state(), torch.device("cpu"))
+    got, expected = restored.conditioning(mix["b"], 1.0, 1.0), saved.conditioning(mix["b"], 1.0, 1.0)
+    assert got is not None and expected is not None and restored.fading
+    assert all(torch.equal(g.embeddings, e.embeddings) for g, e in zip(got, expected, strict=True))
+    assert torch.allclose(got[0].embeddings, torch.lerp(encoded["a"].embeddings, encoded["b"].embeddings, 0.5))

@@ -108,3 +108,23 @@ def test_a_base_seed_change_morphs_over_time() -> None:
     mid = bank.frame_noise(2, 2, 0.5, 1.0)
     assert not torch.allclose(mid, first) and not torch.allclose(mid, bank.noise(2))
     assert torch.equal(bank.frame_noise(2, 2, 1.0, 1.0), bank.noise(2))
+
+
+@pytest.mark.parametrize("behavior", ["random", "ladder"])
+def test_a_restored_sequencer_gives_the_seeds_the_saved_one_would(behavior: str) -> None:
+    saved = SeedSequencer(random.Random(1))
+    for _ in range(3):
+        saved.next(7, behavior)
+    restored = SeedSequencer(random.Random(99))
+    restored.restore(saved.state())
+    assert [restored.next(7, behavior) for _ in range(4)] == [saved.next(7, behavior) for _ in range(4)]
+
+
+def test_a_restored_noise_bank_carries_on_its_morph() -> None:
+    saved = NoiseBank((1, 4, 8, 8), torch.device("cpu"), torch.float32)
+    saved.frame_noise(1, 1, 0.0, 1.0)
+    saved.frame_noise(2, 2, 0.25, 1.0)  # a morph from seed 1's noise starts at 0.25 s
+    restored = NoiseBank((1, 4, 8, 8), torch.device("cpu"), torch.float32)
+    restored.restore(saved.state(), torch.device("cpu"))
+    mid = restored.frame_noise(2, 2, 0.75, 1.0)
+    assert not torch.equal(mid, restored.noise(2)) and torch.equal(mid, saved.frame_noise(2, 2, 0.75, 1.0))

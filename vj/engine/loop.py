@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ from vj.engine.controlnet import ControlNets
 from vj.engine.controlnet_scales import ControlNetScales
 from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.depth import DepthEstimator
+from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.lora_scales import LoraScaleApplier
@@ -48,6 +49,7 @@ from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_unti
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
+from vj.engine.stats import EngineStats
 from vj.engine.warp import Motion2D, warp_2d_fn
 from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
@@ -69,26 +71,6 @@ class EngineSettings:
     pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
     cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
     rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
-
-
-@dataclass
-class EngineStats:
-    frames: int = 0
-    diffused: int = 0
-    errors: int = 0
-    non_finite: int = 0  # frames held back because a pixel was NaN or infinite
-    fps: float = 0.0
-    frame_ms: float = 0.0
-    stage_ms: dict[str, float] = field(default_factory=dict)
-    last_error: str = ""
-
-    def update(self, frame_s: float, stage_ms: dict[str, float]) -> None:
-        # Exponential moving averages: a steady readout for the one-second status line.
-        a = 0.1 if self.frames > 1 else 1.0
-        self.frame_ms += a * (frame_s * 1000 - self.frame_ms)
-        self.fps = 1000.0 / self.frame_ms if self.frame_ms > 0 else 0.0
-        for name, ms in stage_ms.items():
-            self.stage_ms[name] = self.stage_ms.get(name, ms) + a * (ms - self.stage_ms.get(name, ms))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +171,22 @@ class Engine:
     @property
     def frame_index(self) -> int:
         return self._index
+
+    def carried_state(self) -> CarriedState:
+        """What the next frame depends on besides the store (vj.engine.feedback_state): to continue a render."""
+        feedback = FeedbackState(self._index, self._turbo_prev, self._turbo_next, self._cadence_left,
+                                 self._block_cadence, self._anchor, self._last_seed)
+        return CarriedState(feedback, self._seeds.state(), self._noise.state(), self._prompts.state())
+
+    def restore_carried(self, state: CarriedState) -> None:
+        """Put a `carried_state` back (after `prime`, which resets the prompt fade)."""
+        f = state.feedback.on(self.device)
+        self._index, self._turbo_prev, self._turbo_next = f.index, f.turbo_prev, f.turbo_next
+        self._cadence_left, self._block_cadence = f.cadence_left, f.block_cadence
+        self._anchor, self._last_seed = f.anchor, f.last_seed
+        self._seeds.restore(state.seeds)
+        self._noise.restore(state.noise, self.device)
+        self._prompts.restore(state.prompts, self.device)
 
     # ------------------------------------------------------------------ one frame
     def _latent_shape(self) -> tuple[int, int, int, int]:

@@ -18,6 +18,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -115,6 +116,27 @@ def blend_embeddings(embeddings: list[torch.Tensor], weights: list[float],
     return blend_conditionings([Conditioning(e) for e in embeddings], weights, mode).embeddings
 
 
+@dataclass(frozen=True, slots=True)
+class PromptState:
+    """Where a `PromptConditioner` stands: the mix it follows, the one still being encoded, the fade.
+
+    The conditionings are the conditioner's own (not copies): serialise or copy them before the next frame.
+    """
+
+    mix: PromptMix | None
+    blend: str
+    pending: PromptMix | None
+    target: Conditioning | None
+    negative: Conditioning | None
+    fade_from: Conditioning | None
+    current: Conditioning | None
+    fade_start_s: float
+
+
+def _on(c: Conditioning | None, device: torch.device) -> Conditioning | None:
+    return None if c is None else c.map(lambda t: t.to(device))
+
+
 class PromptConditioner:
     """Turns each frame's `PromptMix` into (conditional, negative) conditionings, with fades."""
 
@@ -194,3 +216,14 @@ class PromptConditioner:
 
     def reset(self) -> None:
         self._mix = self._target = self._negative = self._from = self._current = self._pending = None
+
+    def state(self) -> PromptState:
+        return PromptState(self._mix, str(self._blend_mode), self._pending, self._target, self._negative,
+                           self._from, self._current, self._fade_start_s)
+
+    def restore(self, state: PromptState, device: torch.device) -> None:
+        """Carry on from `state` (after `reset`): the fade goes on where it was, with no new encoding."""
+        self._mix, self._blend_mode, self._pending = state.mix, state.blend, state.pending
+        self._target, self._negative = _on(state.target, device), _on(state.negative, device)
+        self._from, self._current = _on(state.fade_from, device), _on(state.current, device)
+        self._fade_start_s = float(state.fade_start_s)

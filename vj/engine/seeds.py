@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from vj.engine.device_constants import device_generator
 from vj.registry import SEED_BEHAVIORS, SEED_MODULUS, SeedBehavior
+
+
+@dataclass(frozen=True, slots=True)
+class SeedState:
+    """Where a `SeedSequencer` stands: its random generator's state and the sequence so far."""
+
+    rng: tuple[Any, ...]  # `random.Random.getstate()`
+    base: int | None
+    current: int
+    count: int
 
 
 class SeedSequencer:
@@ -57,6 +69,14 @@ class SeedSequencer:
         self._current = self._rng.randrange(SEED_MODULUS)
         return self._current
 
+    def state(self) -> SeedState:
+        return SeedState(self._rng.getstate(), self._base, self._current, self._count)
+
+    def restore(self, state: SeedState) -> None:
+        """Carry on from `state`: the next seeds are those the saved sequencer would have given."""
+        self._rng.setstate(state.rng)
+        self._base, self._current, self._count = state.base, state.current, state.count
+
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torch.Tensor:
     """Spherical interpolation of two tensors seen as flat vectors (linear when parallel).
@@ -77,6 +97,19 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float, eps: float = 1e-7) -> torc
     weight_b = torch.where(parallel, torch.full_like(omega, t), torch.sin(t * omega) / sin)
     out = weight_a * a_flat + weight_b * b_flat
     return out.view_as(a).to(a.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class NoiseState:
+    """A `NoiseBank`'s seed morph: where it started, and the base seed and noise of the last frame.
+
+    The tensors are the bank's own (not copies): serialise or copy them before the next frame.
+    """
+
+    morph_from: torch.Tensor | None
+    morph_start_s: float
+    last_base: int | None
+    last_noise: torch.Tensor | None
 
 
 class NoiseBank:
@@ -139,3 +172,13 @@ class NoiseBank:
         self._cache.clear()
         self._morph_from = None
         self._last_noise = None
+
+    def state(self) -> NoiseState:
+        return NoiseState(self._morph_from, self._morph_start_s, self._last_base, self._last_noise)
+
+    def restore(self, state: NoiseState, device: torch.device) -> None:
+        """Carry on the morph of `state`; the cache of noise per seed refills itself as it is asked."""
+        self._morph_from = None if state.morph_from is None else state.morph_from.to(device)
+        self._morph_start_s = float(state.morph_start_s)
+        self._last_base = state.last_base
+        self._last_noise = None if state.last_noise is None else state.last_noise.to(device)
