@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from vj.frames import Frame
 
@@ -41,3 +42,13 @@ class CollectFrames:
 
     def offer(self, frame: Frame) -> None:
         self.frames.append(frame)
+
+
+def wait_in_page(page: Any, expression: str, arg: object = None, timeout_s: float = 10.0) -> None:
+    """Poll a JavaScript expression in a Playwright page until it is truthy.
+
+    Playwright's own `wait_for_function` polls by `eval` inside the page once its first try
+    fails, which the control page's Content Security Policy (script-src 'self') forbids; an
+    `evaluate` from outside is not subject to it.
+    """
+    wait_for(lambda: bool(page.evaluate(expression, arg)), timeout_s=timeout_s, poll_s=0.05)

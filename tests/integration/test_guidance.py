@@ -120,13 +120,21 @@ def test_an_unknown_mode_is_refused(tiny_backend, conds) -> None:  # noqa: ANN00
         GuidedModel(tiny_backend, *conds, G, mode="half", delta=1.0, reference=_latents(1))
 
 
+def _render_mode(backend, preset: PresetConfig, mode: str, steps: int) -> np.ndarray:  # noqa: ANN001
+    preset = preset.replace(model=ModelConfig(source="tiny", device="cpu", cfg=mode),
+                            params={**preset.params, "guidance": 4.0, "steps": steps})
+    out = CollectFrames()
+    render_offline(preset, frames=2, outputs=[out], backend=backend)
+    return out.frames[-1].image.astype(int)
+
+
 def test_each_mode_renders_its_own_pictures(tiny_backend, tiny_preset: PresetConfig) -> None:  # noqa: ANN001
-    pictures = {}
-    for mode in ("rcfg-self", "rcfg-initialize", "full"):
-        preset = tiny_preset.replace(model=ModelConfig(source="tiny", device="cpu", cfg=mode),
-                                     params={**tiny_preset.params, "guidance": 4.0})
-        out = CollectFrames()
-        render_offline(preset, frames=2, outputs=[out], backend=tiny_backend)
-        pictures[mode] = out.frames[-1].image
+    # Two steps: rcfg-initialize evaluates the real negative on the first and the virtual one after.
+    pictures = {mode: _render_mode(tiny_backend, tiny_preset, mode, 2) for mode in ("rcfg-self", "rcfg-initialize",
+                                                                                    "full")}
     for a, b in (("rcfg-self", "rcfg-initialize"), ("rcfg-self", "full"), ("rcfg-initialize", "full")):
-        assert not np.array_equal(pictures[a], pictures[b]), (a, b)
+        assert np.abs(pictures[a] - pictures[b]).mean() > 1.0, (a, b)
+    # One step: rcfg-initialize's only step is full CFG (two batch-1 calls instead of one batch-2
+    # call: equal up to float rounding, which the thread count decides, so no bit-for-bit claim).
+    one = {mode: _render_mode(tiny_backend, tiny_preset, mode, 1) for mode in ("rcfg-initialize", "full")}
+    assert np.abs(one["rcfg-initialize"] - one["full"]).max() <= 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import wait_for, wait_in_page
 from tests.integration.test_oscquery_audio import features
 from tests.integration.test_web_protocol import make_show
 from vj.control.audio.modulators import AudioMod, AudioModulators
@@ -38,7 +38,7 @@ def test_the_audio_card_moves_depth_and_switches_a_modulator_off_and_on(tmp_path
             page.goto(server.url)
             sync_api.expect(page.locator("#conn")).to_have_text("live", timeout=20_000)
             sync_api.expect(page.locator("#audio-zoom .name")).to_have_text("zoom ← bass")
-            page.wait_for_function("Math.abs(document.getElementById('level-bass').value - 0.6) < 1e-6")
+            wait_in_page(page, "Math.abs(document.getElementById('level-bass').value - 0.6) < 1e-6")
 
             # a real mouse click on the depth slider, four fifths along: depth's range is ±1.5 for zoom
             slider = page.locator("#audio-depth-zoom")

@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from websockets.sync.client import connect
 
+from tests.helpers import wait_in_page
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is not installed")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
@@ -119,8 +121,8 @@ def test_page_in_a_real_browser_moves_zoom_and_types_a_prompt(tmp_path: Path) ->
             desk.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
             zoom = float(fader.input_value())
             assert 1.5 < zoom < 1.9, zoom  # zoom's range is 0.5..2
-            phone.wait_for_function("v => Math.abs(parseFloat(document.getElementById('fader-zoom').value) - v) "
-                                    "< 1e-6", arg=zoom, timeout=10_000)
+            wait_in_page(phone, "v => Math.abs(parseFloat(document.getElementById('fader-zoom').value) - v) < 1e-6",
+                         zoom)
             sync_api.expect(phone.locator("#param-zoom")).to_have_class(re.compile(r"\blive\b"))
 
             # the phone page: type a prompt into slot 0 and press Enter
@@ -138,8 +140,8 @@ def test_page_in_a_real_browser_moves_zoom_and_types_a_prompt(tmp_path: Path) ->
             assert values["targets"]["zoom"] == pytest.approx(zoom)
             assert values["drivers"]["zoom"] == ["live"]
 
-            desk.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=10_000)
-            phone.wait_for_function("document.getElementById('preview').naturalWidth > 0", timeout=10_000)
+            wait_in_page(desk, "document.getElementById('preview').naturalWidth > 0")
+            wait_in_page(phone, "document.getElementById('preview').naturalWidth > 0")
             desk.screenshot(path=str(shots / "desktop.png"), full_page=True)
             phone.screenshot(path=str(shots / "phone.png"))
             phone.screenshot(path=str(shots / "phone-full.png"), full_page=True)
@@ -148,8 +150,8 @@ def test_page_in_a_real_browser_moves_zoom_and_types_a_prompt(tmp_path: Path) ->
             desk.reload()
             sync_api.expect(desk.locator("#conn")).to_have_text("live", timeout=20_000)
             sync_api.expect(desk.locator("#prompt-0")).to_have_value(PROMPT, timeout=10_000)
-            desk.wait_for_function("v => Math.abs(parseFloat(document.getElementById('fader-zoom').value) - v) "
-                                   "< 1e-6", arg=zoom, timeout=10_000)
+            wait_in_page(desk, "v => Math.abs(parseFloat(document.getElementById('fader-zoom').value) - v) < 1e-6",
+                         zoom)
             browser.close()
             assert problems == []
     finally:
