@@ -103,9 +103,7 @@ class ModelConfig:
     loras: tuple[LoraConfig, ...] = config_field((), doc="LoRAs fused into the model ({source = ..., scale = ...})")
 
     def __post_init__(self) -> None:
-        check_items(self, "loras", LoraConfig)
-        if len(self.loras) > MAX_LORAS:  # each slot has a live parameter, lora_<i>_scale
-            raise ConfigError(type(self).__name__, "loras", f"at most {MAX_LORAS} LoRAs", f"{len(self.loras)} LoRAs")
+        check_items(self, "loras", LoraConfig, (MAX_LORAS, "LoRAs"))  # each has a live lora_<i>_scale
         check_scalar_fields(self)
 
 
@@ -289,10 +287,7 @@ class PresetConfig:
         check_params(self, "params")
         check_strings(self, "schedules")
         check_strings(self, "prompt_schedule")
-        check_items(self, "controlnet", ControlNetConfig)
-        if len(self.controlnet) > MAX_CONTROLNETS:  # each unit has a live parameter, controlnet_<i>_scale
-            raise ConfigError(type(self).__name__, "controlnet", f"at most {MAX_CONTROLNETS} ControlNets",
-                              f"{len(self.controlnet)} ControlNets")
+        check_items(self, "controlnet", ControlNetConfig, (MAX_CONTROLNETS, "ControlNets"))  # controlnet_<i>_scale
         if self.controlnet and self.model.backend != "diffusers":
             raise ConfigError(type(self).__name__, "controlnet", "backend 'diffusers' with a ControlNet",
                               f"backend {self.model.backend!r}")

@@ -92,11 +92,14 @@ def check_instance(config: Any, name: str, cls: type) -> None:
         raise ConfigError(type(config).__name__, name, f"a {cls.__name__}", value)
 
 
-def check_items(config: Any, name: str, cls: type) -> None:
-    """A tuple of `cls` (a list is frozen into one)."""
+def check_items(config: Any, name: str, cls: type, at_most: tuple[int, str] | None = None) -> None:
+    """A tuple of `cls` (a list is frozen into one); `at_most`: (count, what they are called)."""
     value = getattr(config, name)
     if not isinstance(value, (tuple, list)):
         raise ConfigError(type(config).__name__, name, f"a tuple of {cls.__name__}", value)
+    if at_most is not None and len(value) > at_most[0]:
+        raise ConfigError(type(config).__name__, name, f"at most {at_most[0]} {at_most[1]}",
+                          f"{len(value)} {at_most[1]}")
     for i, item in enumerate(value):
         if not isinstance(item, cls):
             raise ConfigError(type(config).__name__, f"{name}[{i}]", f"a {cls.__name__}", item)
