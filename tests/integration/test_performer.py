@@ -160,6 +160,24 @@ def test_freeze_holds_the_picture_while_control_lands_and_resumes_seamlessly(tin
         session.stop()
 
 
+def test_stopping_a_frozen_show_renders_nothing_more(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    # The gate opens so the stop never waits; the frame that was waiting at it must not then be rendered,
+    # or the projector and the take would end on a picture nobody froze.
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    capture = Capture()
+    session.add_output(capture)
+    session.start()
+    try:
+        wait_for(lambda: len(capture.frames) >= 3)
+        session.performer.freeze(True)
+        wait_for(lambda: session.freeze_gate.holding)
+        frozen_at = len(capture.frames)
+    finally:
+        session.stop()
+    assert len(capture.frames) == frozen_at, "a frame was rendered after the stop of a frozen show"
+    assert session.engine.fatal_error is None and session.engine.stats.errors == 0
+
+
 def test_panic_recalls_the_preset_releases_everything_and_ends_a_freeze(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     session = LiveSession(tiny_preset, backend=tiny_backend)
     session.start()

@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 MAX_FAILURES_BEFORE_FIRST_FRAME = 10
 
 
+class StopRendering(Exception):
+    """Raised by a frame clock that was waiting (a frozen show) when the show stopped: that frame is
+    not rendered, so the last picture on the outputs and in the take is the one that was held."""
+
+
 class _Stats(Protocol):
     frames: int
     errors: int
@@ -73,6 +78,8 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
             raise FatalRenderError(
                 f"the GPU ran out of memory at {engine.width}x{engine.height}: lower the resolution or the steps, "
                 f"or use --tiny-vae ({err})") from err
+        except StopRendering:
+            return
         except FatalRenderError:
             raise
         except Exception as err:  # keep the show going: the outputs hold the last good frame

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from vj.engine.render_thread import StopRendering
 from vj.output.master import MasterStage
 
 if TYPE_CHECKING:
@@ -80,11 +81,13 @@ class FreezeGate:
             paused = self.frozen_total_s + (self._now() - self._frozen_at if self._frozen else 0.0)
         return self._now() - paused
 
-    def hold(self) -> None:
+    def hold(self) -> bool:
+        """Wait while frozen; False once the gate is closed (the show is stopping: render nothing more)."""
         try:
             self._hold()
         finally:
             self._holding = False
+        return not self._closed
 
     def _hold(self) -> None:
         while True:
@@ -109,7 +112,8 @@ class FreezableClock:
         self.gate = gate
 
     def tick(self, frame_index: int) -> tuple[float, float]:
-        self.gate.hold()
+        if not self.gate.hold():
+            raise StopRendering(f"frame {frame_index}: the show stopped")
         return self.inner.tick(frame_index)
 
 
