@@ -13,6 +13,7 @@ from tests.unit.output_helpers import FakeTime, make_frame
 from vj.errors import DeviceNotConnected
 from vj.output.monitors import Monitor
 from vj.output.preview import (
+    KEY_MESSAGE_S,
     KEYS,
     PreviewActions,
     PreviewWindow,
@@ -94,10 +95,10 @@ def test_missing_actions_and_failing_actions_do_not_break_the_preview(tmp_path: 
     preview = PreviewWindow(24.0, actions=PreviewActions(toggle_record=boom), snapshot_dir=tmp_path,
                             window=FakeWindow())
     assert preview.handle_key(ord("r")) == "record"
-    assert "record failed: disk full" in preview._status
+    assert "record failed: disk full" in preview.message
     preview.handle_key(ord("n"))
-    assert "not available" in preview._status
-    assert preview.snapshot() is None and "no frame yet" in preview._status
+    assert "not available" in preview.message
+    assert preview.snapshot() is None and "no frame yet" in preview.message
 
 
 def test_the_paced_loop_shows_bgr_with_overlay_and_snapshots_the_shown_frame(tmp_path: Path) -> None:
@@ -295,8 +296,23 @@ def test_performer_keys_blackout_freeze_and_panic(tmp_path: Path) -> None:
     preview = PreviewWindow(24.0, snapshot_dir=tmp_path, window=FakeWindow(),
                             actions=PreviewActions(blackout=lambda: toggle("blackout"),
                                                    freeze=lambda: toggle("freeze"), panic=panic))
-    assert preview.handle_key(ord("b")) == "blackout" and state["blackout"] and preview._status == "blackout on"
-    assert preview.handle_key(ord(" ")) == "freeze" and state["freeze"] and preview._status == "freeze on"
-    assert preview.handle_key(ord("B")) == "blackout" and not state["blackout"] and preview._status == "blackout off"
+    assert preview.handle_key(ord("b")) == "blackout" and state["blackout"] and preview.message == "blackout on"
+    assert preview.handle_key(ord(" ")) == "freeze" and state["freeze"] and preview.message == "freeze on"
+    assert preview.handle_key(ord("B")) == "blackout" and not state["blackout"] and preview.message == "blackout off"
     assert preview.handle_key(ord("x")) == "panic" and state["panics"] == 1
     assert any("blackout" in line for line in help_lines()) and any("space" in line for line in help_lines())
+
+
+def test_what_a_key_did_is_written_on_the_picture_and_then_goes() -> None:
+    # A fullscreen preview can be the projector's feed: a "freeze on" that stayed would be on stage all night.
+    fake = FakeTime()
+    preview = PreviewWindow(24.0, window=FakeWindow(), show_help=False, clock=fake.clock,
+                            actions=PreviewActions(freeze=lambda: True))
+    frame = make_frame(3, width=320, height=240)
+    plain = preview.render(frame)
+    preview.handle_key(ord(" "))
+    assert preview.message == "freeze on" and (preview.render(frame) != plain).any()
+    fake.now += KEY_MESSAGE_S - 0.1
+    assert (preview.render(frame) != plain).any()
+    fake.now += 0.2
+    assert preview.message == "" and (preview.render(frame) == plain).all()

@@ -12,7 +12,8 @@ opencv-python-headless) and a display; `vj.output.preview_gui` says which one is
 why OpenCV must be imported before PyAV. Window calls go through a small `Window` interface so
 the key handling and the snapshots are tested without a window (and the real window under Xvfb).
 The window runs on its own thread at the output rate and shows the newest frame; it never slows
-the render loop.
+the render loop. What a key did ("freeze on", "saved …png") is written on the picture for
+`KEY_MESSAGE_S` seconds and then goes, so a fullscreen preview on a projector is left clean.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,7 @@ from vj.prompt_mix import mix_to_json
 log = logging.getLogger(__name__)
 
 WINDOW_TITLE = "vj preview"
+KEY_MESSAGE_S = 3.0  # how long the line saying what a key did stays on the picture
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +168,8 @@ class PreviewWindow:
 
     def __init__(self, fps: float, *, actions: PreviewActions | None = None, snapshot_dir: str | os.PathLike[str] = ".",
                  window: Window | None = None, title: str = WINDOW_TITLE, fullscreen: bool = False,
-                 monitor: Monitor | None = None, show_help: bool = True, show_status: bool = False) -> None:
+                 monitor: Monitor | None = None, show_help: bool = True, show_status: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """`monitor`: where fullscreen goes (None: the monitor the window opens on)."""
         self.actions = actions or PreviewActions()
         self.snapshot_dir = Path(snapshot_dir)
@@ -179,7 +183,9 @@ class PreviewWindow:
         self.snapshots: list[Path] = []
         self.last_frame: Frame | None = None
         self._opened = False
-        self._status = ""
+        self._message = ""  # what the last key did, shown until `_message_until`
+        self._message_until = 0.0
+        self._clock = clock
         self.paced = PacedOutput("vj-preview", fps, self._show, on_exit=self._close_window)
         self._window_thread: int | None = None
         self._lock = threading.Lock()
@@ -236,7 +242,8 @@ class PreviewWindow:
         from vj.output.preview_overlay import display_factor, draw_overlay, enlarge, status_text
 
         recording = bool(self.actions.is_recording and self.actions.is_recording())
-        lines = [*help_lines(), self._status] if self.show_help else ([self._status] if self._status else [])
+        message = self.message
+        lines = [*help_lines(), message] if self.show_help else [message]
         status = None
         if self.show_status:
             fps = self.actions.fps() if self.actions.fps else None
@@ -245,6 +252,14 @@ class PreviewWindow:
         height, width = frame.image.shape[:2]
         canvas = enlarge(to_bgr(frame.image), display_factor(width, height))
         return draw_overlay(canvas, [line for line in lines if line], recording=recording, status=status)
+
+    @property
+    def message(self) -> str:
+        """What the last key did, while it is still shown ("" after `KEY_MESSAGE_S`)."""
+        return self._message if self._clock() < self._message_until else ""
+
+    def _say(self, message: str) -> None:
+        self._message, self._message_until = message, self._clock() + KEY_MESSAGE_S
 
     def _show(self, frame: Frame, fresh: bool) -> None:
         self.last_frame = frame
@@ -289,34 +304,34 @@ class PreviewWindow:
     def snapshot(self) -> Path | None:
         frame = self.last_frame
         if frame is None:
-            self._status = "snapshot: no frame yet"
+            self._say("snapshot: no frame yet")
             return None
         try:
             path = save_snapshot(frame, self.snapshot_dir)
         except OSError as err:
-            self._status = f"snapshot failed: {err}"
+            self._say(f"snapshot failed: {err}")
             log.error("preview snapshot to %s failed: %s", self.snapshot_dir, err)
             return None
         self.snapshots.append(path)
-        self._status = f"saved {path.name}"
+        self._say(f"saved {path.name}")
         log.info("snapshot saved: %s", path)
         return path
 
     def _call(self, what: str, fn: Callable[[], object] | None) -> None:
         if fn is None:
-            self._status = f"{what}: not available in this session"
+            self._say(f"{what}: not available in this session")
             log.warning("preview key: %s is not available in this session", what)
             return
         try:
             result = fn()
         except Exception as err:  # a key must never kill the preview
-            self._status = f"{what} failed: {err}"
+            self._say(f"{what} failed: {err}")
             log.exception("preview key %s failed", what)
             return
         if what == "record":
-            self._status = "recording" if result else "recording stopped"
+            self._say("recording" if result else "recording stopped")
         elif what in ("blackout", "freeze"):
-            self._status = f"{what} {'on' if result else 'off'}"
+            self._say(f"{what} {'on' if result else 'off'}")
         else:
-            self._status = what
+            self._say(what)
 
