@@ -316,3 +316,15 @@ def test_what_a_key_did_is_written_on_the_picture_and_then_goes() -> None:
     assert (preview.render(frame) != plain).any()
     fake.now += 0.2
     assert preview.message == "" and (preview.render(frame) == plain).all()
+
+
+def test_w_reopens_the_window_fullscreen_again_if_it_was() -> None:
+    window = FakeWindow()
+    preview = PreviewWindow(24.0, window=window, show_help=False, fullscreen=True)
+    frame = make_frame(3, width=64, height=64)
+    preview._show(frame, True)
+    assert window.opened == ["vj preview"] and window.fullscreen == [True]
+    assert preview.handle_key(ord("w")) == "reopen" and window.closed and preview.message == "window reopened"
+    preview._show(frame, False)  # the next tick, a repeated frame too, opens the new window
+    assert window.opened == ["vj preview", "vj preview"] and window.fullscreen == [True, True]
+    assert window.sizes == [(256, 256), (256, 256)]

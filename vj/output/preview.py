@@ -6,6 +6,7 @@ Keys (also drawn in the help overlay, toggled with h):
     r        record on/off              n / ]   next preset      p / [   previous preset
     b        blackout on/off            space   freeze on/off    x   panic (recall the preset)
     i        status overlay on/off      h   help overlay on/off      q / Esc quit
+    w        reopen the window (OpenCV's Qt window sometimes comes up black and never paints)
 
 The window needs the GUI build of OpenCV (`pip install "vj[preview]"`, which replaces
 opencv-python-headless) and a display; `vj.output.preview_gui` says which one is missing and
@@ -62,6 +63,7 @@ KEYS: tuple[KeyBinding, ...] = (
     KeyBinding(("x",), "panic", "panic: recall the preset"),
     KeyBinding(("i",), "status", "status overlay on/off"),
     KeyBinding(("h",), "help", "help overlay on/off"),
+    KeyBinding(("w",), "reopen", "reopen the window (if it stays black)"),
     KeyBinding(("q", "esc"), "quit", "quit"),
 )
 
@@ -282,6 +284,8 @@ class PreviewWindow:
             self.show_status = not self.show_status
         elif action == "help":
             self.show_help = not self.show_help
+        elif action == "reopen":
+            self.reopen()
         elif action == "snapshot":
             self.snapshot()
         elif action == "record":
@@ -300,6 +304,17 @@ class PreviewWindow:
             self.quit_requested = True
             self._call("quit", self.actions.quit)
         return action
+
+    def reopen(self) -> None:
+        """Close the window; the next frame opens a new one (fullscreen again if it was).
+
+        OpenCV's Qt window (opencv/opencv-python#362) sometimes maps black and never paints, though it
+        still takes keys; a new window paints in most such cases.
+        """
+        self._close_window()
+        self._opened = False
+        self._say("window reopened")
+        log.info("preview window reopened")
 
     def snapshot(self) -> Path | None:
         frame = self.last_frame
