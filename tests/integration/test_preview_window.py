@@ -9,12 +9,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.integration.x11 import Geometry, missing_x_tools, screenshot, window_geometry, xvfb
+from tests.integration.x11 import Geometry, missing_x_tools, press_key, screenshot, window_geometry, xvfb
+from vj.output.preview import KEY_MESSAGE_S
 
 TITLE = "vj preview"
 
@@ -31,7 +33,7 @@ def _gui_opencv_missing() -> str | None:
 
 pytestmark = [
     pytest.mark.skipif(bool(missing_x_tools()), reason=f"needs {', '.join(missing_x_tools())} "
-                       "(Debian: xvfb x11-utils x11-apps x11-xserver-utils; .ci/run installs them)"),
+                       "(Debian: xvfb x11-utils x11-apps x11-xserver-utils xdotool; .ci/run installs them)"),
     pytest.mark.skipif(_gui_opencv_missing() is not None, reason=str(_gui_opencv_missing())),
 ]
 
@@ -53,6 +55,10 @@ class VjChild:
 
     def shown(self) -> int:
         counts = re.findall(r"preview: shown (\d+)", self.read())
+        return int(counts[-1]) if counts else 0
+
+    def repeated(self) -> int:
+        counts = re.findall(r"preview: shown \d+, repeated (\d+)", self.read())
         return int(counts[-1]) if counts else 0
 
     def frames(self) -> int:
@@ -96,32 +102,68 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
+# OpenCV's Qt window sometimes comes up black and never paints, though it is mapped and takes keys
+# (opencv/opencv-python#362): here 1 start in 5 to 1 in 3 on a loaded 2-core machine. The preview's `w`
+# key opens a new window, which paints in most such cases; the test presses it as a performer would.
+REOPENS = 4
+
+
+def _reopen_until_painted(vj: VjChild, display: str) -> int:
+    """Press `w` while the screen is black; how many times it took. Fails if it stays black."""
+    for reopens in range(REOPENS + 1):
+        if screenshot(display).std() >= 1:
+            return reopens
+        if reopens == REOPENS:
+            break
+        press_key(display, TITLE, "w")
+        vj.wait_for("the reopened window", lambda n=reopens: vj.read().count("preview window reopened") > n)
+        ticks = vj.shown() + vj.repeated()
+        vj.wait_for("frames in the new window", lambda t=ticks: vj.shown() + vj.repeated() >= t + 6)
+    vj.interrupt()
+    pytest.fail(f"the preview window stayed black after {REOPENS} reopens")
+
+
 def test_the_preview_window_shows_the_rendered_picture(tmp_path: Path) -> None:
+    # The engine renders faster than the 24 fps outputs, and the preview and the recording each pick the
+    # newest frame on their own ticks, so a live screenshot may show a frame the recording skipped. A real
+    # space key on the window freezes the picture first: both outputs then hold the same frame.
     take = tmp_path / "take.mkv"
     with xvfb(800, 600) as display:
         vj = VjChild(display, tmp_path, "drift", "--model", "tiny", "--width", "64", "--height", "64", "--preview",
                      "--no-preview-help", "--no-osc", "--duration", "900", "--record", str(take),
                      "--record-crf", "0")  # lossless luma
-        geometry: Geometry = vj.wait_for("preview window", lambda: window_geometry(display, TITLE))
         vj.wait_for("3 engine frames on screen", lambda: vj.frames() >= 3 and vj.shown() >= 3)
+        reopens = _reopen_until_painted(vj, display)
+        press_key(display, TITLE, "space")
+        vj.wait_for("the freeze", lambda: "freeze on" in vj.read())
+        time.sleep(KEY_MESSAGE_S)  # until the "freeze on" line has left the picture
+        held_from = vj.repeated()
+        vj.wait_for("the frozen frame shown again", lambda: vj.repeated() >= held_from + 3)
+        geometry = window_geometry(display, TITLE)
         shot = screenshot(display)
         code = vj.interrupt()
     assert code == 0, vj.output[-3000:]
     assert vj.shown() >= 3 and re.search(r"preview: shown \d+, repeated \d+, snapshots 0, errors 0", vj.output)
-    assert (geometry.width, geometry.height) == (256, 256)  # a 64 px frame shown 4x, no toolbar or status bar
+    assert geometry is not None and (geometry.width, geometry.height) == (256, 256)  # 64 px shown 4x, no bars
     window = shot[geometry.y:geometry.y + geometry.height, geometry.x:geometry.x + geometry.width]
     assert window.std() > 10, "the window is uniform (black or blank), not a picture"
     outside = np.delete(shot, np.s_[geometry.x:geometry.x + geometry.width], axis=1)
     assert outside.std() < 1, "the screenshot holds something besides the window"
     picture = _luma(window[2::4, 2::4])  # one pixel from each 4x4 block: the frame itself
     recorded = _recorded_luma(take)
-    assert len(recorded) >= 3
-    errors = sorted({float(np.abs(picture - frame).mean()) for frame in recorded})  # repeats counted once
-    best, runner_up = errors[0], errors[1]
-    flat = float(np.abs(picture - picture.mean()).mean())
+    errors = [float(np.abs(picture - frame).mean()) for frame in recorded]
+    best = min(errors)
     # The colour conversions of Qt/X and of the encoder differ by a few levels; another frame is far off.
     assert best < 6, f"the window matches no recorded frame (closest mean luma error {best:.1f} of 255)"
-    assert best < 0.3 * runner_up and best < 0.3 * flat, (best, runner_up, flat)
+    matching = [i for i, error in enumerate(errors) if error < best + 1]
+    assert len(matching) >= 3 and matching[-1] == len(recorded) - 1, \
+        f"the frozen frame should close the take, held for several ticks; it is recorded at {matching}"
+    others = sorted({round(error, 3) for error in errors if error >= best + 1})  # repeats counted once
+    flat = float(np.abs(picture - picture.mean()).mean())
+    assert others and best < 0.3 * others[0] and best < 0.3 * flat, (best, others[:1], flat)
+    if reopens:
+        warnings.warn(f"the preview window came up black; {reopens} press(es) of w gave a painting one "
+                      "(opencv-python#362)", stacklevel=1)
 
 
 def test_fullscreen_on_a_monitor_covers_it(tmp_path: Path) -> None:

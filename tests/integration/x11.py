@@ -1,4 +1,5 @@
-"""A real X server for tests: Xvfb on a free display, window geometry (xwininfo) and screenshots (xwd)."""
+"""A real X server for tests: Xvfb on a free display, window geometry (xwininfo), screenshots (xwd) and
+key presses into a window (xdotool, through the XTEST extension: real input events, as a keyboard sends)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-X_TOOLS = ("Xvfb", "xwd", "xwininfo", "xrandr")
+X_TOOLS = ("Xvfb", "xwd", "xwininfo", "xrandr", "xdotool")
 
 
 def missing_x_tools() -> list[str]:
@@ -56,6 +57,14 @@ def window_geometry(display: str, title: str) -> Geometry | None:
                              done.stdout, re.MULTILINE))
     return Geometry(int(fields["Absolute upper-left X"]), int(fields["Absolute upper-left Y"]),
                     int(fields["Width"]), int(fields["Height"]))
+
+
+def press_key(display: str, title: str, key: str) -> None:
+    """Focus the window whose whole title matches `title` (a regular expression) and press `key`
+    (an X keysym name such as "space") on it."""
+    subprocess.run(["xdotool", "search", "--sync", "--name", f"^{title}$", "windowfocus", "--sync",
+                    "key", key], env={**os.environ, "DISPLAY": display}, check=True, capture_output=True,
+                   timeout=30)
 
 
 def screenshot(display: str) -> np.ndarray:
