@@ -20,7 +20,8 @@ class ControlEvent:
     """One applied change, as the recorder's control timeline stores it.
 
     kind: "set" (live override), "release", "prompt", "prompt_weight", "negative",
-    "prompts" (whole mix), "base" (preset values).
+    "prompts" (whole mix), "base" (preset values), "blackout" (value {"on", "fade_s"}: a performer
+    switch the output side applies; recorded so a replay fades where the show did).
     """
 
     kind: str

@@ -96,3 +96,36 @@ def test_replay_at_another_size_and_steps_is_not_checked(tmp_path: Path, tiny_ba
     assert result.frames == 3 and not result.checked and result.events == 1
     assert sink.frames[0].image.shape == (80, 96, 3)
     assert sink.frames[2].snapshot["steps"] == 2 and sink.frames[2].snapshot["angle"] != 0.0
+
+
+def test_a_blackout_in_the_take_fades_the_replay_where_the_show_did(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    take = LiveTake(tmp_path / "take.mkv", 24.0, lambda: session.preset, encoder_preset="ultrafast")
+    live = CollectFrames()
+    session.add_output(live)
+    session.add_output(take)
+    take.start_recording()
+    session.start(max_frames=12)
+    try:
+        deadline = time.monotonic() + 60
+        while session.engine.stats.frames < 4 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        session.store.set("blackout_fade_s", 0.0, source="osc")
+        session.performer.blackout(True)
+        while session.engine.stats.frames < 8 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        session.performer.blackout(False)
+        while session.engine.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        session.stop()
+    live_black = [float(f.image.max()) == 0 for f in live.frames]
+    assert any(live_black) and not live_black[0] and not live_black[-1], live_black
+
+    timeline = read_timeline(tmp_path / "take.jsonl")
+    switches = [e.value for f in timeline.frames for e in f.events if e.kind == "blackout"]
+    assert switches == [{"on": True, "fade_s": 0.0}, {"on": False, "fade_s": 0.0}]
+    again = CollectFrames()
+    result = replay(timeline, outputs=[again], backend=tiny_backend)
+    assert result.frames == 12 and result.mismatches == 0
+    assert [float(f.image.max()) == 0 for f in again.frames] == live_black

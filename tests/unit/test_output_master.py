@@ -80,6 +80,20 @@ def test_stage_applies_master_times_blackout_and_never_changes_the_engines_pixel
     assert sink.frames[-1] is frame
 
 
+def test_a_blackout_switch_rides_on_the_first_frame_it_darkens_and_only_that_one() -> None:
+    sink = Capture()
+    stage = MasterStage(sink, Blackout(Now()))
+    stage.offer(make_frame(1, value=200))
+    stage.switch_blackout(True, 0.0, source="midi")
+    stage.refresh()  # a frozen show re-sends the held frame: the switch waits for a new frame
+    assert all(not f.snapshot.events for f in sink.frames)
+    stage.offer(make_frame(2, value=200))
+    stage.offer(make_frame(3, value=200))
+    carried = [(f.index, [(e.kind, e.value, e.source) for e in f.snapshot.events]) for f in sink.frames]
+    assert carried == [(1, []), (1, []), (2, [("blackout", {"on": True, "fade_s": 0.0}, "midi")]), (3, [])]
+    assert not sink.frames[2].image.any()
+
+
 def test_refresh_resends_the_held_frame_only_when_the_level_moved() -> None:
     now = Now()
     sink = Capture()

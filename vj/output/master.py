@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vj.frames import Frame, FrameSink
+from vj.snapshot import ControlEvent
 
 Clock = Callable[[], float]
 LEVEL_EPSILON = 1.0 / 512  # below half a grey level of change: nothing to re-send
@@ -74,7 +75,11 @@ def scaled(image: np.ndarray, gain: float) -> np.ndarray:
 
 
 class MasterStage:
-    """A `FrameSink` that applies master × blackout and passes the frame on to `sink` (the fan-out)."""
+    """A `FrameSink` that applies master × blackout and passes the frame on to `sink` (the fan-out).
+
+    A blackout switched with `switch_blackout` is added to the events of the first frame it darkens, so
+    the take's timeline has it on that frame and a replay fades from the same one.
+    """
 
     def __init__(self, sink: FrameSink, blackout: Blackout | None = None) -> None:
         self.sink = sink
@@ -83,15 +88,28 @@ class MasterStage:
         self._held: Frame | None = None  # the last frame as the engine made it
         self._sent_gain = 1.0
         self._master = 1.0
+        self._switches: list[ControlEvent] = []  # blackout switches no frame has carried yet
 
     def gain(self, master: float) -> float:
         return min(max(master, 0.0), 1.0) * self.blackout.level()
+
+    def switch_blackout(self, on: bool, fade_s: float, *, source: str = "live") -> None:
+        """Fade to black (on) or back (off) over `fade_s`, from wherever the level is now."""
+        with self._lock:
+            self.blackout.set(on, fade_s)
+            self._switches.append(ControlEvent("blackout", "", {"on": bool(on), "fade_s": float(fade_s)}, source))
 
     def offer(self, frame: Frame) -> None:
         master = float(frame.snapshot.values.get("master", 1.0))
         with self._lock:
             self._held, self._master = frame, master
-        self._send(frame, self.gain(master))
+            switches, self._switches = self._switches, []
+            gain = self.gain(master)
+        if switches:
+            snapshot = frame.snapshot
+            frame = dataclasses.replace(frame, snapshot=dataclasses.replace(
+                snapshot, events=(*snapshot.events, *switches)))
+        self._send(frame, gain)
 
     def refresh(self, master: float | None = None) -> bool:
         """Re-send the held frame if the level moved since it was sent (the engine is frozen). True if sent."""

@@ -142,7 +142,7 @@ class Performer:
         """Fade to black (on), back (off), or toggle (None), over the current `blackout_fade_s`. Returns the state."""
         now = not self.blackout_on if on is None else on
         fade_s = float(self.session.store.target("blackout_fade_s"))
-        self.stage.blackout.set(now, fade_s)
+        self.stage.switch_blackout(now, fade_s)
         log.info("blackout %s (fade %.2g s)", "on" if now else "off", fade_s)
         return now
 

@@ -11,7 +11,8 @@ of the take is encoded before the first frame, so no frame waits for the text en
 
 With `paced=True` (what `vj render --replay` does) the outputs get each frame as many
 times as the live take's video showed it (`vj.output.ticks`): the replay, written at the
-take's output rate, lasts exactly as long as the take.
+take's output rate, lasts exactly as long as the take. A freeze is in it that way (the held
+frame was shown for many ticks), and the blackouts are events, faded on the take's clock.
 
 With the same settings the parameter snapshots match the live take exactly; replay
 checks each frame's digest and reports the first frame that differs. What is not in the
@@ -33,7 +34,7 @@ from vj.engine.clock import RecordedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
-from vj.output.master import MasterStage
+from vj.output.master import Blackout, MasterStage
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
@@ -132,7 +133,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
     with started_outputs(outputs) as fanout:
-        sink: FrameSink = MasterStage(fanout)  # the take's `master` moves fade the re-render as they did live
+        sink: FrameSink = _TakeBlackout(fanout)  # the take's `master` and blackouts fade the re-render as live
         if paced:
             result.ticks = output_ticks(timeline)
             sink = _Repeat(sink, result.ticks.repeats, result)
@@ -177,6 +178,23 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         finally:
             engine.stop()
     return result
+
+
+class _TakeBlackout:
+    """The master stage of a replay: the blackout switches ride in the frames' events and fade on the
+    take's clock (each frame's recorded time), so the re-render goes black where the show did."""
+
+    def __init__(self, sink: FrameSink) -> None:
+        self._now = 0.0
+        self.stage = MasterStage(sink, Blackout(lambda: self._now))
+
+    def offer(self, frame: Frame) -> None:
+        self._now = frame.snapshot.time_s
+        for event in frame.snapshot.events:
+            if event.kind == "blackout":
+                switch = dict(event.value)  # type: ignore[call-overload]
+                self.stage.blackout.set(bool(switch["on"]), float(switch["fade_s"]))
+        self.stage.offer(frame)
 
 
 class _Repeat:
