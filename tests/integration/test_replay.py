@@ -19,13 +19,19 @@ from vj.session.replay import replay
 FRAMES = 24
 
 
-def test_replay_reproduces_the_live_snapshots_exactly(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
-    session = LiveSession(tiny_preset, backend=tiny_backend)
+def _recording_session(tmp_path: Path, backend, preset) -> tuple[LiveSession, CollectFrames]:  # noqa: ANN001
+    """A tiny-model session recording a take (take.mkv + take.jsonl in `tmp_path`), every frame also kept."""
+    session = LiveSession(preset, backend=backend)
     take = LiveTake(tmp_path / "take.mkv", 24.0, lambda: session.preset, encoder_preset="ultrafast")
     live = CollectFrames()
     session.add_output(live)
     session.add_output(take)
     take.start_recording()
+    return session, live
+
+
+def test_replay_reproduces_the_live_snapshots_exactly(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    session, live = _recording_session(tmp_path, tiny_backend, tiny_preset)
     store = session.store
 
     def performer() -> None:  # what an OSC client would send, at its own pace, between/within frames
@@ -99,12 +105,7 @@ def test_replay_at_another_size_and_steps_is_not_checked(tmp_path: Path, tiny_ba
 
 
 def test_a_blackout_in_the_take_fades_the_replay_where_the_show_did(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
-    session = LiveSession(tiny_preset, backend=tiny_backend)
-    take = LiveTake(tmp_path / "take.mkv", 24.0, lambda: session.preset, encoder_preset="ultrafast")
-    live = CollectFrames()
-    session.add_output(live)
-    session.add_output(take)
-    take.start_recording()
+    session, live = _recording_session(tmp_path, tiny_backend, tiny_preset)
     session.start(max_frames=12)
     try:
         deadline = time.monotonic() + 60
