@@ -12,7 +12,6 @@ import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -32,7 +31,6 @@ from vj.config_checks import (
 )
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
-from vj.files import is_file, read_utf8
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
 from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
@@ -428,29 +426,3 @@ def parse_preset(text: str, source: str = "<string>") -> PresetConfig:
     compile_preset_schedules(preset)
     compile_preset_prompt_schedule(preset)
     return preset
-
-
-def presets_dir() -> Path:
-    """Presets shipped with the package (wheel) or beside it (source checkout)."""
-    packaged = Path(__file__).parent / "presets"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "presets"
-
-
-def list_presets() -> list[Path]:
-    return sorted(presets_dir().glob("*.toml"))
-
-
-def resolve_preset_path(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if is_file(path):
-        return path
-    shipped = presets_dir() / f"{name_or_path}.toml"
-    if is_file(shipped):
-        return shipped
-    names = ", ".join(p.stem for p in list_presets())
-    raise ConfigError(name_or_path, "", f"a preset file or one of the shipped presets ({names})", "no such file")
-
-
-def load_preset(name_or_path: str) -> PresetConfig:
-    path = resolve_preset_path(name_or_path)
-    return parse_preset(read_utf8(path, "a TOML preset"), str(path))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import CollectFrames, wait_for
-from vj.config import load_preset
 from vj.engine.depth import DepthEstimator
+from vj.preset_files import load_preset
 from vj.session import LiveSession
 
 HEAD = """

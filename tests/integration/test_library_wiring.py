@@ -74,7 +74,7 @@ def test_parse_preset_refuses_a_broken_schedule_by_itself(tmp_path: Path) -> Non
 def test_build_store_honours_schedules_prompt_schedule_and_lfos(tmp_path: Path) -> None:
     _check(_fresh('''
         import json
-        from vj.config import load_preset
+        from vj.preset_files import load_preset
         from vj.session.presets import build_store
         store = build_store(load_preset("preset.toml"))
         snaps = [store.snapshot(i, i / 24, 1 / 24) for i in range(8)]
@@ -86,7 +86,7 @@ def test_build_store_honours_schedules_prompt_schedule_and_lfos(tmp_path: Path) 
 def test_render_offline_and_replay_honour_them(tmp_path: Path) -> None:
     out = _fresh('''
         import json
-        from vj.config import load_preset
+        from vj.preset_files import load_preset
         from vj.output.timeline import TimelineWriter, make_header
         from vj.session.offline import render_offline
         from vj.session.replay import replay

@@ -140,7 +140,7 @@ def test_a_switch_to_a_preset_with_link_joins_the_session_and_stays(peer: Peer, 
     from tests.conftest import TINY_PRESET
     from vj.cli.main import build_parser
     from vj.cli.run_controls import LinkOnSwitch, attach_live_control
-    from vj.config import load_preset
+    from vj.preset_files import load_preset
     from vj.session import LiveSession
 
     plain, linked = tmp_path / "plain.toml", tmp_path / "linked.toml"

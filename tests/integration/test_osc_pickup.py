@@ -11,11 +11,12 @@ import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
-from vj.config import PresetConfig, load_preset, presets_dir
+from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscActions, OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.tempo import Quantiser, TempoClock
+from vj.preset_files import load_preset, presets_dir
 from vj.session.presets import PresetSwitcher, install_preset
 from vj.store import ParamStore
 

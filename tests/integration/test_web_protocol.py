@@ -26,12 +26,13 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.helpers import wait_for
-from vj.config import PresetConfig, list_presets, load_preset
+from vj.config import PresetConfig
 from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import MidiMapping
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.frames import Frame
+from vj.preset_files import list_presets, load_preset
 from vj.registry import unused_slots
 from vj.session.presets import PresetSwitcher
 from vj.store import ControlEvent, ParamStore

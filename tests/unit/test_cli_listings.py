@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from vj.cli.main import main
-from vj.config import parse_preset, presets_dir
+from vj.config import parse_preset
+from vj.preset_files import presets_dir
 from vj.schedule.keyframes import compile_preset_schedules
 
 README = Path(__file__).parent.parent.parent / "README.md"

@@ -15,11 +15,10 @@ from vj.config import (
     PromptsConfig,
     RenderConfig,
     ScheduleConfig,
-    list_presets,
-    load_preset,
     parse_preset,
 )
 from vj.errors import ConfigError
+from vj.preset_files import list_presets, load_preset
 
 
 @pytest.mark.parametrize(("text", "key", "expected", "found"), [

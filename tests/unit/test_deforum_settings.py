@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from vj.cli import main
-from vj.config import load_preset
 from vj.deforum.astria import ASTRIA_DEFAULT_CAMERA, parse_astria
 from vj.deforum.convert import load_settings, sniff
 from vj.deforum.settings import convert_settings
 from vj.errors import ConfigError
+from vj.preset_files import load_preset
 from vj.schedule.expressions import ExpressionError
 from vj.schedule.keyframes import ScheduleContext, compile_preset_schedules
 from vj.schedule.prompts import merge_globals, parse_prompt_schedule, split_negative

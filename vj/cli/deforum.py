@@ -7,8 +7,9 @@ import sys
 
 from vj.cli.argtypes import frame_count, int_range, rate
 from vj.cli.common import add_verbose_argument
-from vj.config import PresetConfig, load_preset
+from vj.config import PresetConfig
 from vj.errors import ConfigError, VjError
+from vj.preset_files import load_preset
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:

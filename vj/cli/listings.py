@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vj.config import list_presets, load_preset, presets_dir
+from vj.preset_files import list_presets, load_preset, presets_dir
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import socket
 
-from vj.config import resolve_preset_path
 from vj.errors import ConfigError, DeviceNotConnected, VjError
+from vj.preset_files import resolve_preset_path
 
 
 def check_run_before_load(args: argparse.Namespace) -> None:

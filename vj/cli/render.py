@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
-from vj.config import PresetConfig, load_preset
+from vj.config import PresetConfig
 from vj.errors import VjError
 from vj.output.paths import check_video_path, check_writable
+from vj.preset_files import load_preset
 
 if TYPE_CHECKING:
     from vj.control.audio.files import AudioTrack

@@ -95,8 +95,8 @@ def program_presets(args: argparse.Namespace) -> list[PresetConfig]:
     """The presets a --midi-map's program changes can switch to (their sizes are warmed up too)."""
     if not getattr(args, "midi_map", None):
         return []
-    from vj.config import load_preset
     from vj.control.midi.mapping_file import load_mapping
+    from vj.preset_files import load_preset
 
     return [load_preset(name) for name in load_mapping(args.midi_map).program_presets]
 

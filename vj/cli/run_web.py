@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vj.config import list_presets
+from vj.preset_files import list_presets
 
 if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
     from vj.session.live import LiveSession

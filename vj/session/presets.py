@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from vj.config import PresetConfig, list_presets, load_preset
+from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
+from vj.preset_files import list_presets, load_preset
 from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule

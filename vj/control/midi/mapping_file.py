@@ -53,10 +53,10 @@ from typing import Any
 
 import tomli_w
 
-from vj.config import presets_dir
 from vj.control.midi.curves import CcMode, Curve
 from vj.control.midi.targets import Action, Target, parse_target
 from vj.errors import ConfigError, ParamRejected
+from vj.preset_files import presets_dir
 from vj.registry import REGISTRY
 
 
