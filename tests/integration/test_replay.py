@@ -130,3 +130,38 @@ def test_a_blackout_in_the_take_fades_the_replay_where_the_show_did(tmp_path: Pa
     result = replay(timeline, outputs=[again], backend=tiny_backend)
     assert result.frames == 12 and result.mismatches == 0
     assert [float(f.image.max()) == 0 for f in again.frames] == live_black
+
+
+def test_a_take_started_during_a_blackout_replays_black_until_it_lifts(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    take = LiveTake(tmp_path / "take.mkv", 24.0, lambda: session.preset, encoder_preset="ultrafast",
+                    live_state=session.store.live_overrides, blacked_out=lambda: session.performer.blackout_on)
+    session.add_output(take)
+    live = CollectFrames()
+    session.add_output(live)
+    session.store.set("blackout_fade_s", 0.0, source="osc")
+    session.start(max_frames=12)
+    try:
+        deadline = time.monotonic() + 60
+        while session.engine.stats.frames < 3 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        session.performer.blackout(True)
+        while session.engine.stats.frames < 5 and time.monotonic() < deadline:
+            time.sleep(0.002)  # the switch rode on a frame before the take: only the header can tell
+        take.start_recording()
+        while session.engine.stats.frames < 9 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        session.performer.blackout(False)
+        while session.engine.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        session.stop()
+    timeline = read_timeline(tmp_path / "take.jsonl")
+    assert timeline.header["state"]["blackout"] is True and timeline.frames[0].index > 0
+    assert not any(e.kind == "blackout" and e.value["on"] for f in timeline.frames for e in f.events)
+    recorded = {f.index for f in timeline.frames}
+    live_black = [float(f.image.max()) == 0 for f in live.frames if f.index in recorded]
+    assert live_black[0] and not live_black[-1], live_black
+    again = CollectFrames()
+    replay(timeline, outputs=[again], backend=tiny_backend)
+    assert [float(f.image.max()) == 0 for f in again.frames] == live_black

@@ -111,7 +111,8 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
     if fps <= 0:
         raise VjError(f"--output-fps: expected a rate > 0, found {fps}")
     take = LiveTake(args.record or None, fps, lambda: session.preset,
-                    live_state=session.store.live_overrides, codec=args.record_codec, crf=args.record_crf,
+                    live_state=session.store.live_overrides, blacked_out=lambda: session.performer.blackout_on,
+                    codec=args.record_codec, crf=args.record_crf,
                     encoder_preset=args.record_preset)
     session.attach_take(take)
     if args.record:

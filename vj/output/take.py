@@ -73,12 +73,15 @@ class LiveTake:
 
     def __init__(self, path: str | Path | None, fps: float, preset: Callable[[], PresetConfig], *,
                  live_state: Callable[[], Mapping[str, Any]] | None = None,
+                 blacked_out: Callable[[], bool] | None = None,
                  codec: str = "libx264", crf: int = 20, encoder_preset: str = "veryfast",
                  directory: Path = Path("."), clock: Clock = time.monotonic, wall_clock: Clock = time.time,
                  wait: Callable[[threading.Event, float], object] | None = None,
                  audio_format: tuple[int, int] | None = None) -> None:
         """`path` None: each take gets a time-stamped name in `directory`.
 
+        `live_state` and `blacked_out` say what a take started mid-show starts from (the live overrides, and
+        whether the outputs are blacked out), so its replay starts there too.
         `audio_format` (rate, channels): each file also gets a sound stream, fed by `feed_audio`
         with blocks stamped on `clock`, the clock the video ticks are on.
         """
@@ -88,6 +91,7 @@ class LiveTake:
         self.fps = float(fps)
         self._preset = preset
         self._live_state = live_state or (lambda: {})
+        self._blacked_out = blacked_out or (lambda: False)
         self.codec, self.crf, self.encoder_preset = codec, crf, encoder_preset
         self._clock = clock
         self._wall_clock = wall_clock
@@ -248,6 +252,8 @@ class LiveTake:
         if frame.index > 0:  # a take started mid-show replays from the state at this frame
             state = {"live": dict(self._live_state()), "values": dict(frame.snapshot.values),
                      "prompts": mix_to_json(frame.snapshot.prompts)}
+            if self._blacked_out():
+                state["blackout"] = True
         render = dataclasses.replace(preset.render, width=frame.width, height=frame.height)
         header = make_header(preset.replace(render=render), start_frame=frame.index, state=state, video=path.name,
             extra={"output_fps": self.fps, "codec": self.codec, "crf": self.crf})

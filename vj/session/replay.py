@@ -133,7 +133,9 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
     with started_outputs(outputs) as fanout:
-        sink: FrameSink = _TakeBlackout(fanout)  # the take's `master` and blackouts fade the re-render as live
+        # The take's `master` moves and blackouts fade the re-render as they did live.
+        start_state = timeline.header.get("state") or {}
+        sink: FrameSink = _TakeBlackout(fanout, blacked_out=bool(start_state.get("blackout")))
         if paced:
             result.ticks = output_ticks(timeline)
             sink = _Repeat(sink, result.ticks.repeats, result)
@@ -184,9 +186,12 @@ class _TakeBlackout:
     """The master stage of a replay: the blackout switches ride in the frames' events and fade on the
     take's clock (each frame's recorded time), so the re-render goes black where the show did."""
 
-    def __init__(self, sink: FrameSink) -> None:
+    def __init__(self, sink: FrameSink, *, blacked_out: bool = False) -> None:
+        """`blacked_out`: the take started mid-show during a blackout."""
         self._now = 0.0
         self.stage = MasterStage(sink, Blackout(lambda: self._now))
+        if blacked_out:
+            self.stage.blackout.set(True, 0.0)
 
     def offer(self, frame: Frame) -> None:
         self._now = frame.snapshot.time_s
