@@ -50,6 +50,26 @@ def test_offline_render_is_deterministic(tiny_backend, tiny_preset) -> None:  # 
         assert fa.snapshot.values == fb.snapshot.values and fa.seed == fb.seed
 
 
+def test_an_offline_render_takes_every_core_whatever_ran_before_it(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    # A live session leaves torch with one thread (vj.engine.cpu_threads); a render after it in the same
+    # process must still sum on every core, or its pixels depend on what ran before.
+    from vj.engine.cpu_threads import RENDER_THREADS
+
+    reference = render(tiny_preset, tiny_backend, 3)
+    before = torch.get_num_threads()
+    threads: list[int] = []
+    torch.set_num_threads(1)
+    try:
+        sink = CollectFrames()
+        render_offline(tiny_preset, frames=3, outputs=[sink], backend=tiny_backend,
+                       on_frame=lambda _frame: threads.append(torch.get_num_threads()))
+        assert torch.get_num_threads() == 1  # given back as it was
+    finally:
+        torch.set_num_threads(before)
+    assert threads == [RENDER_THREADS] * 3
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(reference, sink.frames, strict=True))
+
+
 def test_feedback_changes_successive_frames(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     frames = render(tiny_preset, tiny_backend, 5)
     diffs = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(frames, frames[1:], strict=False)]

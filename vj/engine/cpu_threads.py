@@ -8,9 +8,17 @@ pays a sleep and a wake-up. Measured on the 2-core dev machine: the tiny model r
 threads at one intra-op thread each, the render thread runs as fast as the main thread did.
 On a GPU the ops are kernel launches and none of this matters: a live session applies it to
 CPU rendering only, so loading a model for a GPU keeps every core.
+
+A render on the calling thread (`vj render`, a replay) takes every core for its length with
+`on_the_render_cores()`: torch's thread count is partly process-wide, so after a live session in
+the same process it could be 1, and a render's float sums (so its pixels) would depend on what
+ran before it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -26,3 +34,14 @@ def keep_off_the_render_cores() -> None:
 def claim_the_render_cores() -> None:
     """Call first thing on the render thread."""
     torch.set_num_threads(RENDER_THREADS)
+
+
+@contextmanager
+def on_the_render_cores() -> Iterator[None]:
+    """Render on the calling thread with every core; the thread count it had comes back after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(RENDER_THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

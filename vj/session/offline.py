@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import FixedClock
+from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
 from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
@@ -81,7 +82,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     if source is not None:
         source.start()
     try:
-        with started_outputs(outputs) as fanout:
+        with on_the_render_cores(), started_outputs(outputs) as fanout:
             engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
                                                            preset.render.fps, offline=True, cfg=preset.model.cfg,
                                                            rcfg_delta=preset.model.rcfg_delta),

@@ -31,6 +31,7 @@ from pathlib import Path
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
+from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
@@ -132,7 +133,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         _apply_start_state(store, timeline)
     result = ReplayResult(gaps_filled=filled)
     result.checked = steps is None and filled == 0
-    with started_outputs(outputs) as fanout:
+    with on_the_render_cores(), started_outputs(outputs) as fanout:
         # The take's `master` moves and blackouts fade the re-render as they did live.
         start_state = timeline.header.get("state") or {}
         sink: FrameSink = _TakeBlackout(fanout, blacked_out=bool(start_state.get("blackout")))
