@@ -154,9 +154,9 @@ def test_a_switch_to_a_preset_with_link_joins_the_session_and_stays(peer: Peer, 
     try:
         assert not joiner.joined()
         assert session.presets.by_name(str(linked)) == "linked"
-        wait_for(joiner.joined, timeout_s=10)
+        wait_for(joiner.joined, timeout_s=30)
         sync = next(c for c in session.controls if isinstance(c, LinkSync))
-        wait_for(lambda: sync.peers >= 1 and abs(session.tempo.bpm - 97.0) < 0.01, timeout_s=10)
+        wait_for(lambda: sync.peers >= 1 and abs(session.tempo.bpm - 97.0) < 0.01, timeout_s=30)
         assert session.presets.by_name(str(plain)) == "plain"  # a preset without Link: the show stays in it
         assert session.presets.by_name(str(linked)) == "linked"  # and does not join twice
         time.sleep(0.2)
