@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -28,6 +30,26 @@ def _recording_session(tmp_path: Path, backend, preset) -> tuple[LiveSession, Co
     session.add_output(take)
     take.start_recording()
     return session, live
+
+
+def _play_until(session: LiveSession, frames: int, deadline: float) -> None:
+    """Wait until the session has rendered `frames` frames (or `deadline`, on time.monotonic, passes)."""
+    while session.engine.stats.frames < frames and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+
+@contextmanager
+def _playing(session: LiveSession, frames: int) -> Iterator[float]:
+    """Start the session for `frames` frames; yields a deadline for waits; at the end lets it render them all,
+    and stops it in any case."""
+    deadline = time.monotonic() + 60
+    session.start(max_frames=frames)
+    try:
+        yield deadline
+        while session.engine.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        session.stop()
 
 
 def test_replay_reproduces_the_live_snapshots_exactly(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
@@ -106,20 +128,12 @@ def test_replay_at_another_size_and_steps_is_not_checked(tmp_path: Path, tiny_ba
 
 def test_a_blackout_in_the_take_fades_the_replay_where_the_show_did(tmp_path: Path, tiny_backend, tiny_preset) -> None:  # noqa: ANN001
     session, live = _recording_session(tmp_path, tiny_backend, tiny_preset)
-    session.start(max_frames=12)
-    try:
-        deadline = time.monotonic() + 60
-        while session.engine.stats.frames < 4 and time.monotonic() < deadline:
-            time.sleep(0.002)
+    with _playing(session, 12) as deadline:
+        _play_until(session, 4, deadline)
         session.store.set("blackout_fade_s", 0.0, source="osc")
         session.performer.blackout(True)
-        while session.engine.stats.frames < 8 and time.monotonic() < deadline:
-            time.sleep(0.002)
+        _play_until(session, 8, deadline)
         session.performer.blackout(False)
-        while session.engine.running and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        session.stop()
     live_black = [float(f.image.max()) == 0 for f in live.frames]
     assert any(live_black) and not live_black[0] and not live_black[-1], live_black
 
@@ -140,22 +154,13 @@ def test_a_take_started_blacked_out_replays_black_until_it_lifts(tmp_path: Path,
     live = CollectFrames()
     session.add_output(live)
     session.store.set("blackout_fade_s", 0.0, source="osc")
-    session.start(max_frames=12)
-    try:
-        deadline = time.monotonic() + 60
-        while session.engine.stats.frames < 3 and time.monotonic() < deadline:
-            time.sleep(0.002)
+    with _playing(session, 12) as deadline:
+        _play_until(session, 3, deadline)
         session.performer.blackout(True)
-        while session.engine.stats.frames < 5 and time.monotonic() < deadline:
-            time.sleep(0.002)  # the switch rode on a frame before the take: only the header can tell
+        _play_until(session, 5, deadline)  # the switch rode on a frame before the take: only the header can tell
         take.start_recording()
-        while session.engine.stats.frames < 9 and time.monotonic() < deadline:
-            time.sleep(0.002)
+        _play_until(session, 9, deadline)
         session.performer.blackout(False)
-        while session.engine.running and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        session.stop()
     timeline = read_timeline(tmp_path / "take.jsonl")
     assert timeline.header["state"]["blackout"] is True and timeline.frames[0].index > 0
     assert not any(e.kind == "blackout" for f in timeline.frames[:3] for e in f.events)
