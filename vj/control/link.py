@@ -104,7 +104,9 @@ class LinkSync:
 
     def _propose(self, bpm: float, source: str) -> None:
         link = self._link
-        if link is None or source == LINK_SOURCE or not MIN_BPM <= bpm <= MAX_BPM:
+        # A preset's bpm is vj's own default, not a performer's act: a preset switch must never move the
+        # tempo of the band's Link session (it could land while a switch to a Link preset is joining).
+        if link is None or source in (LINK_SOURCE, "preset") or not MIN_BPM <= bpm <= MAX_BPM:
             return
         link.tempo = float(bpm)
         self.proposed += 1
