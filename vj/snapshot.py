@@ -30,6 +30,16 @@ class ControlEvent:
     source: str = ""
 
 
+def blackout_event(on: bool, fade_s: float, source: str) -> ControlEvent:
+    return ControlEvent("blackout", "", {"on": bool(on), "fade_s": float(fade_s)}, source)
+
+
+def blackout_switch(event: ControlEvent) -> tuple[bool, float]:
+    """(on, fade_s) of a "blackout" event."""
+    switch = dict(event.value)  # type: ignore[call-overload]
+    return bool(switch["on"]), float(switch["fade_s"])
+
+
 @dataclass(frozen=True, slots=True)
 class ParamSnapshot:
     """What the render thread sees for one frame: immutable, smoothed, clamped.

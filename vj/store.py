@@ -26,7 +26,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from vj.errors import ParamRejected
@@ -250,12 +250,6 @@ class ParamStore:
             self._prompt_live = source != "preset"
             self._events.append(ControlEvent("prompts", "", mix_to_json(mix), source))
 
-    def note_blackout(self, on: bool, fade_s: float, *, source: str = "live") -> None:
-        """A recorded blackout switch, put back in the next frame's events for the replay's master stage
-        (live, the master stage adds it to the first frame it darkens; the store keeps no state of it)."""
-        with self._lock:
-            self._events.append(ControlEvent("blackout", "", {"on": bool(on), "fade_s": float(fade_s)}, source))
-
     def set_prompt_schedule(self, fn: PromptScheduleFn | None) -> None:
         with self._lock:
             self._prompt_schedule = fn
@@ -416,8 +410,10 @@ class ParamStore:
         elif event.kind == "base":
             self.set_base(dict(event.value), source=source)  # type: ignore[call-overload]
         elif event.kind == "blackout":
-            switch = dict(event.value)  # type: ignore[call-overload]
-            self.note_blackout(bool(switch["on"]), float(switch["fade_s"]), source=source)
+            # The store keeps no blackout state: the switch goes on in the next frame's events, for the
+            # replay's master stage (live, the master stage adds it to the first frame it darkens).
+            with self._lock:
+                self._events.append(replace(event, source=source))
         else:
             raise ValueError(f"unknown control event kind {event.kind!r}")
 

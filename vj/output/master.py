@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from vj.frames import Frame, FrameSink
-from vj.snapshot import ControlEvent
+from vj.snapshot import ControlEvent, blackout_event
 
 Clock = Callable[[], float]
 LEVEL_EPSILON = 1.0 / 512  # below half a grey level of change: nothing to re-send
@@ -97,7 +97,7 @@ class MasterStage:
         """Fade to black (on) or back (off) over `fade_s`, from wherever the level is now."""
         with self._lock:
             self.blackout.set(on, fade_s)
-            self._switches.append(ControlEvent("blackout", "", {"on": bool(on), "fade_s": float(fade_s)}, source))
+            self._switches.append(blackout_event(on, fade_s, source))
 
     def offer(self, frame: Frame) -> None:
         master = float(frame.snapshot.values.get("master", 1.0))

@@ -44,6 +44,7 @@ from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
+from vj.snapshot import blackout_switch
 from vj.store import ControlEvent, ParamStore
 
 log = logging.getLogger(__name__)
@@ -198,8 +199,7 @@ class _TakeBlackout:
         self._now = frame.snapshot.time_s
         for event in frame.snapshot.events:
             if event.kind == "blackout":
-                switch = dict(event.value)  # type: ignore[call-overload]
-                self.stage.blackout.set(bool(switch["on"]), float(switch["fade_s"]))
+                self.stage.blackout.set(*blackout_switch(event))
         self.stage.offer(frame)
 
 
