@@ -12,7 +12,7 @@ from vj.config import parse_preset
 from vj.preset_files import presets_dir
 from vj.schedule.keyframes import compile_preset_schedules
 
-README = Path(__file__).parent.parent.parent / "README.md"
+DEFORUM_GUIDE = Path(__file__).parent.parent.parent / "docs" / "guide" / "deforum.md"
 
 
 def _out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -53,9 +53,9 @@ def test_midi_ports_lists_the_profiles_even_without_a_midi_system(capsys: pytest
     assert code == 0 or (code == 2 and "vj: error: cannot list MIDI inputs" in captured.err)
 
 
-def test_readme_schedule_examples_stay_in_range(caplog: pytest.LogCaptureFixture,
+def test_deforum_guide_schedule_examples_stay_in_range(caplog: pytest.LogCaptureFixture,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    line = next(line for line in README.read_text(encoding="utf-8").splitlines()
+    line = next(line for line in DEFORUM_GUIDE.read_text(encoding="utf-8").splitlines()
                 if line.startswith("vj schedule '"))
     schedule = line.split("'")[1]
     with caplog.at_level(logging.WARNING):
