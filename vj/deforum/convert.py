@@ -58,7 +58,7 @@ def render_source(path: str) -> PresetConfig | None:
 
 
 def write_preset(result: ImportResult, out: str) -> None:
-    header = "# Converted by `vj convert`; see README, Deforum compatibility.\n"
+    header = "# Converted by `vj convert`; see docs/guide/deforum.md in vj's repository.\n"
     if result.unsupported:
         header += "# Not carried over (vj does not implement them):\n"
         header += "".join(f"#   {k} = {short_value(v, 70)}\n" for k, v in sorted(result.unsupported.items()))

@@ -8,7 +8,7 @@ inside parentheses or quotes are fine):
     frame    := an integer or an expression of max_f, s, fps, bpm, optionally quoted
     value    := a number or an expression of t, max_f, s, fps, bpm, beat, sec, optionally quoted
 
-Semantics (Deforum's, see README "Deforum compatibility"): numeric keyframes (Deforum's
+Semantics (Deforum's, see docs/guide/deforum.md): numeric keyframes (Deforum's
 number test: a plain signed decimal once parentheses and quotes are removed) are joined by
 linear interpolation; any other value, even a constant like `( 1.0 )` or `1e-3`, is an
 expression keyframe, evaluated on every frame from its key to
