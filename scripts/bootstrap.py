@@ -14,7 +14,7 @@ the wrong build (several GB of CUDA packages on Linux):
 Environment: VJ_TORCH_SPEC replaces the torch choice (e.g. "torch --index-url <your CUDA
 index>"); VJ_EXTRAS the extras (default "test"); PYTHON is read by the wrappers only.
 `plan()` decides the commands from the facts it is given and runs nothing, so the choice for
-each platform is tested on any machine (tests/unit/test_bootstrap_plan.py).
+each platform is tested on any machine (tests/unit/project/test_bootstrap_plan.py).
 """
 
 from __future__ import annotations

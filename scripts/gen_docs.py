@@ -5,7 +5,7 @@
 
 One small function per page, each reading one source of truth: the parameter registry
 (parameters.md), the preset's config dataclasses (preset-keys.md), the OSC address table and the
-OSCQuery tree (osc.md), the argparse parser (cli.md). tests/unit/test_docs_reference.py fails when a
+OSCQuery tree (osc.md), the argparse parser (cli.md). tests/unit/project/test_docs.py fails when a
 committed page drifts from what its function writes.
 """
 

@@ -1,6 +1,6 @@
 """Checks for steady-state frames on a GPU: no host synchronisation, no recompilation, finite outputs.
 
-Device-agnostic so their logic is tested on the CPU too (tests/unit/test_gpu_guards.py);
+Device-agnostic so their logic is tested on the CPU too (tests/unit/engine/test_gpu_guards.py);
 tests/gpu applies them to the engine on CUDA.
 """
 

@@ -27,7 +27,7 @@ from vj.engine.compile.trt_build import import_tensorrt
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-PRESET = str(Path(__file__).parents[2] / "presets" / "drift.toml")
+PRESET = str(Path(__file__).parents[3] / "presets" / "drift.toml")
 
 
 def _run(path: Path, inputs: dict[str, torch.Tensor]) -> np.ndarray:

@@ -20,7 +20,7 @@ from vj.schedule.expressions import ExpressionError
 from vj.schedule.keyframes import ScheduleContext, compile_preset_schedules
 from vj.schedule.prompts import merge_globals, parse_prompt_schedule, split_negative
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 TUNNEL = DATA / "deforum_zoom_tunnel_settings.txt"
 ROTATION = DATA / "deforum_rotation_expressions_settings.txt"
 PROMPTS = DATA / "deforum_prompts_neg_settings.txt"

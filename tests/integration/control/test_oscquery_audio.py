@@ -14,8 +14,8 @@ from pythonosc.udp_client import SimpleUDPClient
 from websockets.sync.client import connect
 
 from tests.helpers import wait_for
-from tests.integration.test_oscquery_http import check_node, get, oscquery_client
-from tests.integration.test_oscquery_listen import next_packet
+from tests.integration.control.test_oscquery_http import check_node, get, oscquery_client
+from tests.integration.control.test_oscquery_listen import next_packet
 from vj.control.audio.analysis import AudioFeatures
 from vj.control.audio.modulators import AudioMod, AudioModulators
 from vj.control.midi.curves import Curve

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_for, wait_in_page
-from tests.integration.test_oscquery_audio import features
-from tests.integration.test_web_protocol import make_show
+from tests.integration.control.test_oscquery_audio import features
+from tests.integration.web.test_web_protocol import make_show
 from vj.control.audio.modulators import AudioMod, AudioModulators
 from vj.web.server import WebServer
 

@@ -11,7 +11,7 @@ import pytest
 
 from vj.cli.main import main
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

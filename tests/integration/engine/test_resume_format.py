@@ -20,7 +20,7 @@ from vj.engine.resume_state import STATE_VERSION, load_engine_state
 from vj.frames import Frame
 from vj.session import render_offline
 
-OLD_STATE = Path(__file__).parent.parent / "data" / "resume_state_v2.pt"
+OLD_STATE = Path(__file__).parents[2] / "data" / "resume_state_v2.pt"
 PRESET = TINY_PRESET + """
 cadence = 2
 seed_behavior = "ladder"

@@ -20,7 +20,7 @@ from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.session import render_offline
 from vj.session.presets import build_store
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 CPU = torch.device("cpu")
 # strength 1: the warp alone drives the picture, so frame 1 is exactly frame 0 warped.
 PURE_WARP = {"animation_mode": "3d", "strength": 1.0, "noise": 0.0, "contrast": 1.0, "antiblur_amount": 0.0,

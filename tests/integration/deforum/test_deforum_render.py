@@ -20,7 +20,7 @@ from vj.deforum.convert import load_settings
 from vj.frames import Frame
 from vj.session import render_offline
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 def tiny(path: str) -> PresetConfig:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _spec = importlib.util.spec_from_file_location("vj_bootstrap", ROOT / "scripts" / "bootstrap.py")
 assert _spec is not None and _spec.loader is not None
 bootstrap = importlib.util.module_from_spec(_spec)

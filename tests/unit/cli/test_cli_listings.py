@@ -12,7 +12,7 @@ from vj.config import parse_preset
 from vj.preset_files import presets_dir
 from vj.schedule.keyframes import compile_preset_schedules
 
-DEFORUM_GUIDE = Path(__file__).parent.parent.parent / "docs" / "guide" / "deforum.md"
+DEFORUM_GUIDE = Path(__file__).parents[3] / "docs" / "guide" / "deforum.md"
 
 
 def _out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from websockets.sync.client import connect
 
-from tests.integration.test_oscquery_audio import features
-from tests.integration.test_web_protocol import Show, errors, make_show, receive_until, ws_url
+from tests.integration.control.test_oscquery_audio import features
+from tests.integration.web.test_web_protocol import Show, errors, make_show, receive_until, ws_url
 from vj.control.audio.modulators import AudioMod, AudioModulators
 from vj.web.server import WebServer
 

@@ -83,7 +83,7 @@ sys.exit(main(sys.argv[2:]))
 
 
 def test_vj_run_with_a_broken_stage_exits_with_one_error_line() -> None:
-    repo = str(Path(__file__).resolve().parents[2])
+    repo = str(Path(__file__).resolve().parents[3])
     result = subprocess.run([sys.executable, "-c", CHILD, repo, "run", "drift", "--model", "tiny", "--width", "64",
                              "--height", "64", "--frames", "20", "--osc-port", "0", "--no-zeroconf"],
                             capture_output=True, text=True, timeout=240)

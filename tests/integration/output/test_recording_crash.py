@@ -51,7 +51,7 @@ while True:
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_sigkill_leaves_a_playable_file(tmp_path: Path, suffix: str) -> None:
     video = tmp_path / f"take{suffix}"
-    repo = str(Path(__file__).resolve().parents[2])
+    repo = str(Path(__file__).resolve().parents[3])
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(video), repo], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     written = 0
