@@ -176,17 +176,19 @@ class ScheduleConfig:
 # ---- tempo and LFOs: an optional [modulators] table (installed into a store by vj.session.presets)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "random_smooth")
 LFO_UNITS = ("beats", "hz")
+LFO_RATE_RANGE = (0.01, 1000.0)  # beats per cycle or Hz: beyond these the wave's arithmetic overflows
+LFO_LEVEL_RANGE = (-1e6, 1e6)  # depth and offset, in the parameter's units
 QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LfoConfig:
     shape: str = config_field("sine", one_of(LFO_SHAPES), "sine, triangle, square, saw or random_smooth")
-    rate: float = config_field(4.0, check_range(0.01, 1000.0),
+    rate: float = config_field(4.0, check_range(*LFO_RATE_RANGE),
                                "beats per cycle (unit = beats) or cycles per second (hz)")
     unit: str = config_field("beats", one_of(LFO_UNITS), "beats (synced to the tempo) or hz (free-running)")
-    depth: float = config_field(0.0, check_range(-1e6, 1e6), "amplitude in the parameter's own units")
-    offset: float = config_field(0.0, check_range(-1e6, 1e6), "constant added to the wave, parameter units")
+    depth: float = config_field(0.0, check_range(*LFO_LEVEL_RANGE), "amplitude in the parameter's own units")
+    offset: float = config_field(0.0, check_range(*LFO_LEVEL_RANGE), "constant added to the wave, parameter units")
     phase: float = config_field(0.0, check_range(0.0, 1.0), "start of the cycle, 0..1")
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from vj.config import LFO_LEVEL_RANGE, LFO_RATE_RANGE
 from vj.control._serving import stop_serving
 from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import Lfo, ModulatorBank, Shape
@@ -162,6 +163,9 @@ class OscQueryTree:
     def _lfos(self) -> dict[str, Any]:
         lfos: dict[str, Any] = {}
         shapes = [s.value for s in Shape]
+        # a preset's ranges ([modulators.lfo.*]): the live write is refused outside them
+        rate_range = {"MIN": LFO_RATE_RANGE[0], "MAX": LFO_RATE_RANGE[1]}
+        level_range = {"MIN": LFO_LEVEL_RANGE[0], "MAX": LFO_LEVEL_RANGE[1]}
         for name, spec in self._params().items():
             if not spec.numeric:
                 continue
@@ -173,10 +177,11 @@ class OscQueryTree:
             lfos[name] = container(f"lfo/{name}", {
                 "set": leaf(f"lfo/{name}/set", "sfff", f"attach an LFO to {name}: shape, rate in beats, depth, "
                              "offset (or one argument 'off')", access, [shape, now.rate, now.depth, now.offset],
-                             RANGE=[{"VALS": [*shapes, "off"]}, {"MIN": 0.0}, {}, {}]),
-                "depth": leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth]),
+                             RANGE=[{"VALS": [*shapes, "off"]}, rate_range, level_range, level_range]),
+                "depth": leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth],
+                               RANGE=[level_range]),
                 "rate": leaf(f"lfo/{name}/rate", "f", f"LFO rate on {name}, in beats per cycle", access,
-                              [now.rate], RANGE=[{"MIN": 0.0}]),
+                              [now.rate], RANGE=[rate_range]),
             }, f"LFO on {name}")
         return lfos
 
