@@ -40,7 +40,8 @@ def multiple_of(n: int, lo: int, hi: int) -> Check:
 
 def one_of(choices: tuple[str, ...]) -> Check:
     def check(value: Any) -> str | None:
-        if value in choices or (value.startswith("cuda:") and "cuda" in choices and value[5:].isdigit()):
+        index = value[5:] if value.startswith("cuda:") and "cuda" in choices else ""
+        if value in choices or (index.isascii() and index.isdigit()):  # "cuda:²" is no device
             return None
         return f"one of {', '.join(choices)}"
     return check
