@@ -165,3 +165,8 @@ def test_a_failing_modulator_is_dropped_and_counted_not_raised_every_frame() -> 
     assert store.snapshot(0, 0.0, 0.04).num("zoom") == pytest.approx(1.02)  # drawn, unmodulated
     assert store.snapshot(1, 0.04, 0.04).num("zoom") == pytest.approx(1.02)
     assert store.counters.rejected["modulator_failed"] == 1
+
+
+def test_an_integer_beyond_any_float_is_an_lfo_number_out_of_range() -> None:
+    with pytest.raises(ValueError, match="lfo rate: expected a value in 0.01..1000, found an integer of about 401"):
+        parse_lfo("sine", 10**400, 0.1)

@@ -17,6 +17,7 @@ from enum import StrEnum
 from vj.config import LfoConfig, ModulatorsConfig, lfo_field_problem
 from vj.control.tempo import TempoClock
 from vj.errors import ParamRejected
+from vj.registry import huge_integer
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -105,8 +106,8 @@ def check_lfo_field(name: str, value: object) -> float:
     try:
         number = float(value)
     except OverflowError:  # an integer beyond any float: out of every range
-        raise ParamRejected("out_of_range", f"lfo {name}: {lfo_field_problem(name, 0.0) or 'a number'}, "
-                                            f"found an integer of {len(str(value))} digits") from None
+        raise ParamRejected("out_of_range", f"lfo {name}: expected {lfo_field_problem(name, math.inf)}, "
+                                            f"found {huge_integer(int(value))}") from None
     if not math.isfinite(number):
         raise ParamRejected("not_finite", f"lfo {name}: expected a finite number, found {value!r}")
     problem = lfo_field_problem(name, number)
