@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.integration.test_web_protocol import make_show
 from vj.web.preview import PreviewSlot
 from vj.web.server import WebServer
@@ -93,3 +100,34 @@ def test_the_url_printed_for_every_ipv6_interface_opens_the_page() -> None:
     finally:
         srv.close()
         show.quantiser.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_vj_run_with_web_host_ipv6_any_prints_a_url_that_opens(tmp_path: Path) -> None:
+    """`vj run --web-host ::` (a real child process, tiny model): the printed URL opens the page."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vj.cli", "run", "zoom-tunnel", "--model", "tiny", "--width", "64", "--height", "64",
+         "--osc-port", "0", "--no-zeroconf", "--web-host", "::", "--duration", "240"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True).start()
+    try:
+        found: list[str] = []
+
+        def printed() -> bool:
+            assert proc.poll() is None, "vj run ended early:\n" + "".join(lines[-30:])
+            found[:] = [m.group(1) for line in list(lines) if (m := re.search(r"control page on (\S+)", line))]
+            return bool(found)
+
+        wait_for(printed, timeout_s=240, poll_s=0.1)
+        url = found[0]
+        assert re.fullmatch(r"http://\[::1\]:\d+/\?token=\S+", url), url
+        with urlopen(url, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
