@@ -31,7 +31,7 @@ from vj.config_checks import (
 )
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
-from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, PromptEntry, PromptMix
+from vj.prompt_mix import MAX_PROMPT_WEIGHT, PromptEntry, PromptMix, prompt_text_problem
 from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
@@ -133,6 +133,13 @@ class RenderConfig:
         check_scalar_fields(self)
 
 
+def _check_prompt_text(config: Any, name: str) -> None:
+    """The preset side of vj.prompt_mix.prompt_text_problem (live writes call it directly)."""
+    problem = prompt_text_problem(getattr(config, name))
+    if problem is not None:
+        raise ConfigError(type(config).__name__, name, problem[1], problem[2])
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PromptItem:
     text: str = config_field("", doc="prompt text")
@@ -140,9 +147,7 @@ class PromptItem:
 
     def __post_init__(self) -> None:
         check_scalar_fields(self)
-        if len(self.text) > MAX_PROMPT_CHARS:
-            raise ConfigError(type(self).__name__, "text", f"at most {MAX_PROMPT_CHARS} characters",
-                              f"{len(self.text)} characters")
+        _check_prompt_text(self, "text")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +158,7 @@ class PromptsConfig:
     def __post_init__(self) -> None:
         check_items(self, "mix", PromptItem)
         check_scalar_fields(self)
+        _check_prompt_text(self, "negative")
 
     def to_mix(self) -> PromptMix:
         return PromptMix(tuple(PromptEntry(p.text, p.weight) for p in self.mix), self.negative)
@@ -170,21 +176,36 @@ class ScheduleConfig:
 # ---- tempo and LFOs: an optional [modulators] table (installed into a store by vj.session.presets)
 LFO_SHAPES = ("sine", "triangle", "square", "saw", "random_smooth")
 LFO_UNITS = ("beats", "hz")
+LFO_RATE_RANGE = (0.01, 1000.0)  # beats per cycle or Hz: beyond these the wave's arithmetic overflows
+LFO_LEVEL_RANGE = (-1e6, 1e6)  # depth and offset, in the parameter's units
 QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LfoConfig:
     shape: str = config_field("sine", one_of(LFO_SHAPES), "sine, triangle, square, saw or random_smooth")
-    rate: float = config_field(4.0, check_range(0.01, 1000.0),
+    rate: float = config_field(4.0, check_range(*LFO_RATE_RANGE),
                                "beats per cycle (unit = beats) or cycles per second (hz)")
     unit: str = config_field("beats", one_of(LFO_UNITS), "beats (synced to the tempo) or hz (free-running)")
-    depth: float = config_field(0.0, check_range(-1e6, 1e6), "amplitude in the parameter's own units")
-    offset: float = config_field(0.0, check_range(-1e6, 1e6), "constant added to the wave, parameter units")
+    depth: float = config_field(0.0, check_range(*LFO_LEVEL_RANGE), "amplitude in the parameter's own units")
+    offset: float = config_field(0.0, check_range(*LFO_LEVEL_RANGE), "constant added to the wave, parameter units")
     phase: float = config_field(0.0, check_range(0.0, 1.0), "start of the cycle, 0..1")
 
     def __post_init__(self) -> None:
         check_scalar_fields(self)
+
+
+def lfo_field_problem(name: str, value: float) -> str | None:
+    """What a preset's [modulators.lfo.*] `name` must be, if `value` is not it (None when it is fine).
+
+    The one rule for an LFO number: presets apply it through `LfoConfig`, live writes through
+    vj.control.modulators.check_lfo_field.
+    """
+    check = _LFO_CHECKS[name]
+    return check(value) if check is not None else None
+
+
+_LFO_CHECKS = {f.name: f.metadata.get("check") for f in dataclasses.fields(LfoConfig)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import field
 from types import MappingProxyType
 from typing import Any
 
 from vj.errors import ConfigError, ParamRejected
-from vj.registry import REGISTRY, ParamKind, ParamValue
+from vj.registry import REGISTRY, ParamKind, ParamValue, huge_integer
 
 Check = Callable[[Any], str | None]
 
 _KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+_LARGEST_FLOAT = int(sys.float_info.max)
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
@@ -38,7 +40,8 @@ def multiple_of(n: int, lo: int, hi: int) -> Check:
 
 def one_of(choices: tuple[str, ...]) -> Check:
     def check(value: Any) -> str | None:
-        if value in choices or (value.startswith("cuda:") and "cuda" in choices and value[5:].isdigit()):
+        index = value[5:] if value.startswith("cuda:") and "cuda" in choices else ""
+        if value in choices or (index.isascii() and index.isdigit()):  # "cuda:²" is no device
             return None
         return f"one of {', '.join(choices)}"
     return check
@@ -58,6 +61,8 @@ def coerce(kind: type, value: Any, owner: str, key: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif kind is float:
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_FLOAT:
+            raise ConfigError(owner, key, "a number a float can hold", huge_integer(value))
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     elif kind is str and isinstance(value, str):

@@ -37,6 +37,22 @@ MAX_PROMPT_CHARS = 1000
 MAX_PROMPT_WEIGHT = 10.0
 
 
+def prompt_text_problem(text: str) -> tuple[str, str, str] | None:
+    """(reason, what is expected, what was found) when `text` cannot be a prompt, else None.
+
+    One rule for presets and live writes: too long, or not encodable (a lone surrogate such as
+    "\\ud800", which JSON can carry but no tokenizer or file can) is refused when written, never
+    failing frame after frame in the text encoder.
+    """
+    if len(text) > MAX_PROMPT_CHARS:
+        return "oversized", f"at most {MAX_PROMPT_CHARS} characters", f"{len(text)} characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return "wrong_type", "valid Unicode text", f"{err.reason} at character {err.start}"
+    return None
+
+
 def mix_to_json(mix: PromptMix) -> dict[str, object]:
     return {"entries": [[e.text, e.weight] for e in mix.entries], "negative": mix.negative}
 

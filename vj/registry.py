@@ -79,7 +79,14 @@ class ParamSpec:
             raise ParamRejected("wrong_type", f"{self.name}: expected one of {self.choices}, found {value!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ParamRejected("wrong_type", f"{self.name}: expected a number, found {value!r}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float (10**400): out of range, like 1e400 is not finite
+            raise ParamRejected(
+                "out_of_range",
+                f"{self.name}: expected {self.minimum:g}..{self.maximum:g} {self.unit}, "
+                f"found {huge_integer(int(value))}",
+            ) from None
         if not math.isfinite(number):
             raise ParamRejected("not_finite", f"{self.name}: expected a finite number, found {value!r}")
         if number < self.minimum or number > self.maximum:
@@ -109,6 +116,23 @@ class ParamSpec:
 
     def clamp(self, value: float) -> float:
         return min(max(value, self.minimum), self.maximum)
+
+
+def huge_integer(value: int) -> str:
+    """How to name an integer too large for a float in a refusal (its digits cannot always be printed)."""
+    return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+
+
+def slot_index(text: str, count: int) -> int | None:
+    """A slot or preset number written in an address or name: ASCII digits only, 0..count-1, else None.
+
+    `str.isdigit` also takes "²" and "٣" (which `int` then refuses or reads as 3), and `int` refuses
+    over 4300 digits: neither may decide what a client's text means.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(max(count - 1, 0))):
+        return None
+    index = int(text)
+    return index if index < count else None
 
 
 # LoRA slots a preset can fill; each one's scale is a live parameter, lora_<i>_scale.

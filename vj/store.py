@@ -30,7 +30,14 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from vj.errors import ParamRejected
-from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS, PromptMix, mix_from_json, mix_to_json
+from vj.prompt_mix import (
+    MAX_PROMPT_WEIGHT,
+    MAX_PROMPTS,
+    PromptMix,
+    mix_from_json,
+    mix_to_json,
+    prompt_text_problem,
+)
 from vj.registry import REGISTRY, ParamKind, ParamSpec, ParamValue
 from vj.snapshot import ControlEvent, ParamSnapshot, SmoothTrack, smoothing_decay
 
@@ -268,8 +275,9 @@ class ParamStore:
         if not isinstance(text, str):
             self.reject("wrong_type")
             return False
-        if len(text) > MAX_PROMPT_CHARS:
-            self.reject("oversized")
+        problem = prompt_text_problem(text)
+        if problem is not None:
+            self.reject(problem[0])
             return False
         return True
 
@@ -376,9 +384,15 @@ class ParamStore:
                     track.value, track.residual, track.token = value, residual, token
                 mod = self._modulators.get(name)
                 if mod is not None:
-                    value = spec.clamp(float(value) + float(mod(now_s)))
-                    if spec.kind is ParamKind.INT:
-                        value = int(round(value))
+                    try:
+                        modulated = spec.clamp(float(value) + float(mod(now_s)))
+                    except (ArithmeticError, ValueError):
+                        # Writes are checked before they land; should one still fail here, the frame is
+                        # drawn unmodulated and the modulator dropped (counted), not failed every frame.
+                        del self._modulators[name]
+                        self.counters.rejected["modulator_failed"] += 1
+                    else:
+                        value = int(round(modulated)) if spec.kind is ParamKind.INT else modulated
                 values[name] = value
             if self._prompt_schedule is not None and not self._prompt_live:
                 scheduled = self._prompt_schedule(frame_index)

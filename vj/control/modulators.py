@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from vj.config import LfoConfig, ModulatorsConfig
+from vj.config import LfoConfig, ModulatorsConfig, lfo_field_problem
 from vj.control.tempo import TempoClock
 from vj.errors import ParamRejected
+from vj.registry import huge_integer
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,9 @@ class Lfo:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not math.isfinite(self.rate) or self.rate <= 0:
-            raise ValueError(f"lfo rate: expected a positive number, found {self.rate!r}")
-        for name in ("depth", "offset", "phase"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"lfo {name}: expected a finite number, found {getattr(self, name)!r}")
+        # A live LFO is held to the preset's rules ([modulators.lfo.*]): one check per field, every transport.
+        for name in LFO_NUMBERS:
+            check_lfo_field(name, getattr(self, name))
 
     def cycles(self, beats: float, seconds: float) -> float:
         if self.unit is RateUnit.BEATS:
@@ -90,6 +89,31 @@ class Lfo:
 
     def value(self, beats: float, seconds: float) -> float:
         return self.offset + self.depth * wave(self.shape, self.cycles(beats, seconds), self.seed)
+
+
+LFO_NUMBERS = ("rate", "depth", "offset", "phase")
+
+
+def check_lfo_field(name: str, value: object) -> float:
+    """`value` as LFO field `name` (rate, depth, offset or phase) if a preset would accept it.
+
+    Raises `ParamRejected` (wrong_type, not_finite or out_of_range) naming the field, what a preset
+    allows there and what was found; the rule itself is `LfoConfig`'s, so a live write (OSC, page,
+    MIDI) and a preset can never disagree.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParamRejected("wrong_type", f"lfo {name}: expected a number, found {value!r}"[:200])
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: out of every range
+        raise ParamRejected("out_of_range", f"lfo {name}: expected {lfo_field_problem(name, math.inf)}, "
+                                            f"found {huge_integer(int(value))}") from None
+    if not math.isfinite(number):
+        raise ParamRejected("not_finite", f"lfo {name}: expected a finite number, found {value!r}")
+    problem = lfo_field_problem(name, number)
+    if problem is not None:
+        raise ParamRejected("out_of_range", f"lfo {name}: expected {problem}, found {number:g}")
+    return number
 
 
 def parse_lfo(shape: object, rate: object, depth: object, offset: object = 0.0, unit: object = "beats") -> Lfo:
@@ -102,11 +126,7 @@ def parse_lfo(shape: object, rate: object, depth: object, offset: object = 0.0, 
         unit_e = RateUnit(str(unit).lower())
     except ValueError:
         raise ValueError(f"lfo unit: expected beats or hz, found {unit!r}") from None
-    numbers = []
-    for name, v in (("rate", rate), ("depth", depth), ("offset", offset)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError(f"lfo {name}: expected a number, found {v!r}")
-        numbers.append(float(v))
+    numbers = [check_lfo_field(name, v) for name, v in (("rate", rate), ("depth", depth), ("offset", offset))]
     return Lfo(shape_e, numbers[0], unit_e, numbers[1], numbers[2])
 
 

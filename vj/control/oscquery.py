@@ -20,16 +20,18 @@ import socket
 import threading
 from collections.abc import Callable, Collection
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from vj.config import LFO_LEVEL_RANGE, LFO_RATE_RANGE
 from vj.control._serving import stop_serving
 from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import Lfo, ModulatorBank, Shape
 from vj.control.osc import PREFIX
 from vj.control.oscquery_audio import audio_nodes
-from vj.control.oscquery_listen import ListenSession, is_upgrade, lookup
+from vj.control.oscquery_http import IDLE_TIMEOUT_S, MAX_CONNECTIONS, BoundedHTTPServer
+from vj.control.oscquery_listen import MAX_LISTENERS, PUSH_HZ, ListenSession, SharedTree, is_upgrade, lookup
 from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIPMODE, container, leaf
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
@@ -161,6 +163,9 @@ class OscQueryTree:
     def _lfos(self) -> dict[str, Any]:
         lfos: dict[str, Any] = {}
         shapes = [s.value for s in Shape]
+        # a preset's ranges ([modulators.lfo.*]): the live write is refused outside them
+        rate_range = {"MIN": LFO_RATE_RANGE[0], "MAX": LFO_RATE_RANGE[1]}
+        level_range = {"MIN": LFO_LEVEL_RANGE[0], "MAX": LFO_LEVEL_RANGE[1]}
         for name, spec in self._params().items():
             if not spec.numeric:
                 continue
@@ -172,10 +177,11 @@ class OscQueryTree:
             lfos[name] = container(f"lfo/{name}", {
                 "set": leaf(f"lfo/{name}/set", "sfff", f"attach an LFO to {name}: shape, rate in beats, depth, "
                              "offset (or one argument 'off')", access, [shape, now.rate, now.depth, now.offset],
-                             RANGE=[{"VALS": [*shapes, "off"]}, {"MIN": 0.0}, {}, {}]),
-                "depth": leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth]),
+                             RANGE=[{"VALS": [*shapes, "off"]}, rate_range, level_range, level_range]),
+                "depth": leaf(f"lfo/{name}/depth", "f", f"LFO depth on {name}, in its units", access, [now.depth],
+                               RANGE=[level_range]),
                 "rate": leaf(f"lfo/{name}/rate", "f", f"LFO rate on {name}, in beats per cycle", access,
-                              [now.rate], RANGE=[{"MIN": 0.0}]),
+                              [now.rate], RANGE=[rate_range]),
             }, f"LFO on {name}")
         return lfos
 
@@ -197,8 +203,14 @@ class OscQueryServer:
                  host: str | None = None, tempo: TempoClock | None = None, advertise: bool = True,
                  name: str = "vj", modulators: ModulatorBank | None = None,
                  switches: PerformerSwitches | None = None, hidden: Collection[str] = (),
-                 audio: AudioModulators | None = None) -> None:
+                 audio: AudioModulators | None = None, max_connections: int = MAX_CONNECTIONS,
+                 max_listeners: int = MAX_LISTENERS, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden, audio)
+        # LISTEN clients read one tree built per push tick, not one each (lambda: a test may wrap tree.tree)
+        self.shared_tree = SharedTree(lambda: self.tree.tree(), 1.0 / PUSH_HZ)
+        self.max_connections = max_connections
+        self.max_listeners = max_listeners
+        self.idle_timeout_s = idle_timeout_s
         self.osc_host = osc_host
         self.osc_port = osc_port
         self.host = host or osc_host
@@ -208,7 +220,7 @@ class OscQueryServer:
         self.requests = 0
         self.errors = 0
         self.hangups = 0  # clients that closed the connection before the reply was written
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._zeroconf: Any = None
         self._services: list[Any] = []
@@ -218,6 +230,9 @@ class OscQueryServer:
         self.advertised = False
         self._closing = threading.Event()  # ends the LISTEN WebSockets with the server
         self.listeners = 0  # WebSocket (LISTEN) connections so far
+        self.listening = 0  # LISTEN connections open now
+        self.listeners_refused = 0  # upgrades answered 503: `max_listeners` were listening
+        self._listen_lock = threading.Lock()
 
     def host_info(self) -> dict[str, Any]:
         return {"NAME": self.name, "EXTENSIONS": dict(EXTENSIONS), "OSC_IP": self.osc_host,
@@ -225,11 +240,10 @@ class OscQueryServer:
 
     def start(self) -> None:
         try:
-            self._httpd = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+            self._httpd = BoundedHTTPServer((self.host, self.port), _make_handler(self), self.max_connections)
         except OSError as err:
             raise DeviceNotConnected(f"OSCQuery: cannot listen on http://{self.host}:{self.port}: {err} "
                                      "(choose a port with --oscquery-port, or --no-oscquery)") from err
-        self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="vj-oscquery", daemon=True)
@@ -290,13 +304,26 @@ class OscQueryServer:
         except Exception as err:  # shutting down: nothing left to protect
             log.debug("zeroconf close: %s", err)
 
+    @property
+    def active_connections(self) -> int:
+        """Connections being served now (each on a thread of its own), LISTEN WebSockets included."""
+        return self._httpd.active if self._httpd is not None else 0
+
+    @property
+    def connections_refused(self) -> int:
+        """Connections closed at once because `max_connections` were being served."""
+        return self._httpd.refused if self._httpd is not None else 0
+
     def status(self) -> str:
-        return f"oscquery :{self.port} req {self.requests}" + (f" err {self.errors}" if self.errors else "")
+        refused = self.connections_refused + self.listeners_refused
+        return (f"oscquery :{self.port} req {self.requests}" + (f" err {self.errors}" if self.errors else "")
+                + (f" refused {refused}" if refused else ""))
 
 
 def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "vj-oscquery"
+        timeout = server.idle_timeout_s  # until the request arrives; a LISTEN session sets its own
 
         def handle(self) -> None:
             try:
@@ -334,13 +361,29 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
 
         def _listen(self) -> None:
             """LISTEN / IGNORE over a WebSocket on this port (vj.control.oscquery_listen)."""
-            self.wfile.write(ListenSession.handshake(self.path, dict(self.headers.items())))
-            self.wfile.flush()
             self.close_connection = True
-            if self.headers.get("Sec-WebSocket-Key") is None:
-                return  # the handshake above was a 400 saying so
-            server.listeners += 1
-            ListenSession(self.connection, server.tree.tree, server._closing).run()
+            with server._listen_lock:
+                full = server.listening >= server.max_listeners
+                if full:
+                    server.listeners_refused += 1
+                else:
+                    server.listening += 1
+            if full:
+                log.info("OSCQuery LISTEN from %s refused: %d clients listen already (the most)",
+                         self.client_address[0], server.max_listeners)
+                self.wfile.write(ListenSession.busy(f"vj: {server.max_listeners} OSCQuery clients listen "
+                                                   "already (the most); try again when one leaves\n"))
+                return
+            try:
+                self.wfile.write(ListenSession.handshake(self.path, dict(self.headers.items())))
+                self.wfile.flush()
+                if self.headers.get("Sec-WebSocket-Key") is None:
+                    return  # the handshake above was a 400 saying so
+                server.listeners += 1
+                ListenSession(self.connection, server.shared_tree.get, server._closing).run()
+            finally:
+                with server._listen_lock:
+                    server.listening -= 1
 
         def _answer(self) -> tuple[HTTPStatus, Any]:
             parts = urlsplit(self.path)

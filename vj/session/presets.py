@@ -19,7 +19,7 @@ from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
 from vj.preset_files import list_presets, load_preset
-from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name
+from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name, slot_index
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
 from vj.store import ParamStore
@@ -116,8 +116,14 @@ class PresetSwitcher:
         bare name of a shipped preset or of one in `folders` is accepted, checked before any file
         is opened, so a sender cannot make vj read arbitrary paths.
         """
-        if name.isdigit():
-            return self.by_index(int(name))
+        if name.isascii() and name.isdigit():  # a preset number ("٣" and "²" are names, and none is shipped)
+            index = slot_index(name, len(self._presets()))
+            if index is None:
+                self.refused += 1
+                log.warning("preset switch refused: number %s, but %d presets are shipped",
+                            name[:12] + ("…" if len(name) > 12 else ""), len(self._presets()))
+                return None
+            return self.by_index(index)
         if not allow_paths:
             path = self._named(name)
             if path is None:

@@ -17,7 +17,7 @@ import mimetypes
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -38,6 +38,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def url_host(host: str) -> str:
+    """`host` as it goes in a URL a browser can open: a wildcard as this machine, IPv6 in brackets."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _split(url: str) -> SplitResult | None:
+    """`url` taken apart, or None when it cannot be (`[` opens an IPv6 address it never closes)."""
+    try:
+        parts = urlsplit(url)
+        parts.hostname  # noqa: B018 - checks the bracketed part too (raises on "[x" as urlsplit does not always)
+    except ValueError:
+        return None
+    return parts
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(16)
 
@@ -56,15 +75,21 @@ class Access:
         and the socket, which carry and drive the show, do.
         """
         host = request.headers.get("Host", "")
-        if self.loopback_only and not is_loopback(urlsplit(f"//{host}").hostname or ""):
+        host_parts = _split(f"//{host}")
+        if host_parts is None:
+            return f"Host {host[:80]!r} is not a host name or address"
+        if self.loopback_only and not is_loopback(host_parts.hostname or ""):
             return f"Host {host[:80]!r} is not a loopback address (vj serves this page on loopback only)"
         if websocket:
             origin = request.headers.get("Origin")
-            if origin is not None and urlsplit(origin).netloc != host:
-                return f"Origin {origin[:80]!r} is not this page ({host[:80]})"
+            if origin is not None:
+                origin_parts = _split(origin)
+                if origin_parts is None or origin_parts.netloc != host:
+                    return f"Origin {origin[:80]!r} is not this page ({host[:80]})"
         if self.token is None or not needs_token:
             return None
-        given = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        path_parts = _split(request.path)
+        given = parse_qs(path_parts.query).get("token", [""])[0] if path_parts is not None else ""
         if not hmac.compare_digest(given.encode(), self.token.encode()):
             return "this page needs the token `vj run` printed: open the URL it gave, ending in ?token=…"
         return None
@@ -84,7 +109,10 @@ class StaticFiles:
 
     def response(self, path: str) -> Response | None:
         """The file for a request path (`/` is index.html), or None if there is no such file."""
-        name = urlsplit(path).path
+        parts = _split(path)
+        if parts is None:
+            return None
+        name = parts.path
         found = self.files.get("/index.html" if name == "/" else name)
         if found is None:
             return None

@@ -44,8 +44,8 @@ from vj.control.midi.curves import Curve
 from vj.control.modulators import parse_lfo
 from vj.control.tempo import Quantise
 from vj.errors import ParamRejected
-from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import ParamValue
+from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS, prompt_text_problem
+from vj.registry import ParamValue, huge_integer
 from vj.web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -303,6 +303,8 @@ class WebProtocol:
         try:
             lfo = parse_lfo(value.get("shape", "sine"), value.get("rate", 4.0), value.get("depth", 0.0),
                             value.get("offset", 0.0), value.get("unit", "beats"))
+        except ParamRejected as err:  # a number a preset would refuse
+            raise Reject(err.reason, str(err)) from None
         except ValueError as err:
             raise Reject(WRONG_TYPE, str(err)) from None
         bank.assign(name, lfo)
@@ -375,16 +377,21 @@ def _no_constant(name: str) -> object:
 def _number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Reject(WRONG_TYPE, f"{what}: expected a number, found {value!r}"[:200])
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float (10**400): refused, not raised
+        raise Reject(OUT_OF_RANGE, f"{what}: found {huge_integer(int(value))}") from None
+    if not math.isfinite(number):
         raise Reject(NOT_FINITE, f"{what}: expected a finite number, found {value!r}")
-    return float(value)
+    return number
 
 
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise Reject(WRONG_TYPE, f"{what}: expected a string, found {type(value).__name__}")
-    if len(value) > MAX_PROMPT_CHARS:
-        raise Reject(OVERSIZED, f"{what}: {len(value)} characters (at most {MAX_PROMPT_CHARS})")
+    problem = prompt_text_problem(value)
+    if problem is not None:
+        raise Reject(problem[0], f"{what}: expected {problem[1]}, found {problem[2]}")
     return value
 
 

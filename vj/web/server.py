@@ -27,7 +27,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from vj.errors import DeviceNotConnected
-from vj.web.access import Access, StaticFiles, is_loopback, new_token
+from vj.web.access import Access, StaticFiles, is_loopback, new_token, url_host
 from vj.web.context import WebContext
 from vj.web.preview import DEFAULT_MAX_SIDE, PreviewSlot, encode_jpeg
 from vj.web.protocol import MAX_MESSAGE_CHARS, OVERSIZED, RATE_LIMITED, WebProtocol
@@ -107,8 +107,7 @@ class WebServer:
 
     @property
     def url(self) -> str:
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{shown}:{self.port}/" + (f"?token={self.token}" if self.token else "")
+        return f"http://{url_host(self.host)}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="vj-web", daemon=True)

@@ -221,3 +221,10 @@ def test_a_client_hanging_up_mid_reply_is_one_log_line(oscquery_served: tuple[Os
     assert "Traceback" not in err and "Exception occurred" not in err
     assert server.hangups >= 1 and "hung up" in caplog.text
     assert get(server, "/vj/zoom?VALUE")[0] == 200  # still serving
+
+
+def test_lfo_ranges_are_the_presets(oscquery_served: tuple[OscQueryServer, ParamStore]) -> None:
+    """A client clips to these before it sends; a write outside them is refused as a preset's would be."""
+    server, _ = oscquery_served
+    assert get(server, "/vj/lfo/zoom/rate?RANGE") == (200, {"RANGE": [{"MIN": 0.01, "MAX": 1000.0}]})
+    assert get(server, "/vj/lfo/zoom/depth?RANGE") == (200, {"RANGE": [{"MIN": -1e6, "MAX": 1e6}]})

@@ -53,6 +53,8 @@ presets = ["a", "b"]
     ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\ncurve = \"cubic\"\n", "cc[0].curve", "cubic"),
     ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\nmin = 0.1\n", "cc[0].min", 0.1),
     ("[[cc]]\ncontrol = 1\nparam = \"zoom\"\nchannel = 0\n", "cc[0].channel", 0),
+    ("[[cc]]\ncontrol = 1\nparam = \"lfo/zoom/rate\"\nmin = 0.0\n", "cc[0].min", 0.0),  # LFO ends: as a preset
+    ("[[cc]]\ncontrol = 1\nparam = \"lfo/zoom/depth\"\nmax = 1e7\n", "cc[0].max", 1e7),
     ("[[button]]\nnote = 1\ncc = 2\naction = \"tap\"\n", "button[0]", ["cc", "note"]),
     ("[[button]]\nnote = 1\naction = \"explode\"\n", "button[0].action", "explode"),
     ("[[button]]\nnote = 1\nmode = \"toggle\"\nparam = \"border\"\non = \"spiral\"\n", "button[0].on", "spiral"),

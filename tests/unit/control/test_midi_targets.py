@@ -25,6 +25,7 @@ def test_each_kind_of_target_parses_to_its_value() -> None:
 
 
 @pytest.mark.parametrize("text", ["warp", "prompt/99/weight", "prompt/x/weight", "prompt/²/weight",
+                                  "prompt/٣/weight", "lora/٣/scale", "controlnet/" + "1" * 5000 + "/scale",
                                   "lfo/warp/depth", "lfo/zoom/phase", "lfo/border/depth", "", "next_preset"])
 def test_unknown_targets_are_none(text: str) -> None:
     assert parse_target(text) is None and not valid_target(text)

@@ -142,3 +142,31 @@ def test_modulator_live_uses_the_tempo_clock_time_base() -> None:
     now.t = 0.75
     assert store.snapshot(1, 123.0, 0.04).num("noise") == pytest.approx(0.02)
     assert time.perf_counter() > 0
+
+
+@pytest.mark.parametrize("fields", [{"rate": 5e-324}, {"rate": 1e308}, {"rate": 0.0}, {"depth": 1e7},
+                                    {"phase": 1.5}])
+def test_an_lfo_is_held_to_the_preset_rule(fields: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match=next(iter(fields))):
+        Lfo(**fields)  # type: ignore[arg-type]
+    bank = ModulatorBank(ParamStore(), TempoClock(120.0))
+    assert bank.assign("zoom", Lfo(rate=4.0, depth=0.01))
+    assert not bank.update("zoom", **fields)  # a knob cannot push it past the rule either
+    assert bank.get("zoom") == Lfo(rate=4.0, depth=0.01)
+
+
+def test_a_failing_modulator_is_dropped_and_counted_not_raised_every_frame() -> None:
+    store = ParamStore(base={"zoom": 1.02})
+
+    def overflowing(now_s: float) -> float:
+        raise OverflowError("math range error")
+
+    store.set_modulator("zoom", overflowing)
+    assert store.snapshot(0, 0.0, 0.04).num("zoom") == pytest.approx(1.02)  # drawn, unmodulated
+    assert store.snapshot(1, 0.04, 0.04).num("zoom") == pytest.approx(1.02)
+    assert store.counters.rejected["modulator_failed"] == 1
+
+
+def test_an_integer_beyond_any_float_is_an_lfo_number_out_of_range() -> None:
+    with pytest.raises(ValueError, match="lfo rate: expected a value in 0.01..1000, found an integer of about 401"):
+        parse_lfo("sine", 10**400, 0.1)

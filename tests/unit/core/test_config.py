@@ -154,3 +154,13 @@ def test_a_preset_file_still_names_the_file_and_full_key_path() -> None:
     with pytest.raises(ConfigError) as info:
         parse_preset("[modulators.lfo.zoom]\nphase = 2\n", "tiny.toml")
     assert str(info.value) == "tiny.toml: modulators.lfo.zoom.phase: expected a value in 0..1, found 2"
+
+
+@pytest.mark.parametrize(("device", "ok"), [("cuda:1", True), ("cuda:²", False), ("cuda:١", False), ("cuda:", False)])
+def test_a_cuda_device_index_is_ascii_digits(device: str, ok: bool) -> None:
+    text = f'[model]\ndevice = "{device}"\n'
+    if ok:
+        assert parse_preset(text).model.device == device
+    else:
+        with pytest.raises(ConfigError, match="model.device"):
+            parse_preset(text)

@@ -53,8 +53,9 @@ from typing import Any
 
 import tomli_w
 
+from vj.config import lfo_field_problem
 from vj.control.midi.curves import CcMode, Curve
-from vj.control.midi.targets import Action, Target, parse_target
+from vj.control.midi.targets import Action, LfoTarget, Target, parse_target
 from vj.errors import ConfigError, ParamRejected
 from vj.preset_files import presets_dir
 from vj.registry import REGISTRY
@@ -219,6 +220,10 @@ def _parse_cc(item: Any, source: str, key: str) -> CcMapping:
         for name, v in (("min", lo), ("max", hi)):
             _expect(v is None or spec.minimum <= v <= spec.maximum, source, f"{key}.{name}",
                     f"a value in {spec.minimum:g}..{spec.maximum:g} (the range of {param})", v)
+    if isinstance(target, LfoTarget):  # an LFO knob's ends are held to what a preset allows that field
+        for name, v in (("min", lo), ("max", hi)):
+            problem = lfo_field_problem(target.field, v) if v is not None else None
+            _expect(problem is None, source, f"{key}.{name}", f"{problem} (an LFO {target.field}, as in a preset)", v)
     _expect((lo if lo is not None else rng[0]) != (hi if hi is not None else rng[1]),
             source, f"{key}.max", "a value different from min", hi)
     invert = item.get("invert", False)

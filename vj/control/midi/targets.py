@@ -14,7 +14,15 @@ from enum import StrEnum
 from typing import Literal
 
 from vj.prompt_mix import MAX_PROMPTS
-from vj.registry import REGISTRY, ParamKind, controlnet_scale_name, lora_scale_name
+from vj.registry import (
+    MAX_CONTROLNETS,
+    MAX_LORAS,
+    REGISTRY,
+    ParamKind,
+    controlnet_scale_name,
+    lora_scale_name,
+    slot_index,
+)
 
 
 class Action(StrEnum):
@@ -100,15 +108,15 @@ def parse_target(text: str) -> Target | None:
     if text in REGISTRY:
         return ParamTarget(text)
     parts = text.split("/")
-    if len(parts) == 3 and parts[0] == "prompt" and parts[2] == "weight" and parts[1].isdecimal():
-        index = int(parts[1])
-        return PromptWeightTarget(text, index) if index < MAX_PROMPTS else None
-    if len(parts) == 3 and parts[0] == "lora" and parts[2] == "scale" and parts[1].isdecimal():
-        name = lora_scale_name(int(parts[1]))
-        return ParamTarget(text, name) if name in REGISTRY else None
-    if len(parts) == 3 and parts[0] == "controlnet" and parts[2] == "scale" and parts[1].isdecimal():
-        name = controlnet_scale_name(int(parts[1]))
-        return ParamTarget(text, name) if name in REGISTRY else None
+    if len(parts) == 3 and parts[0] == "prompt" and parts[2] == "weight":
+        index = slot_index(parts[1], MAX_PROMPTS)
+        return PromptWeightTarget(text, index) if index is not None else None
+    if len(parts) == 3 and parts[0] == "lora" and parts[2] == "scale":
+        slot = slot_index(parts[1], MAX_LORAS)
+        return ParamTarget(text, lora_scale_name(slot)) if slot is not None else None
+    if len(parts) == 3 and parts[0] == "controlnet" and parts[2] == "scale":
+        slot = slot_index(parts[1], MAX_CONTROLNETS)
+        return ParamTarget(text, controlnet_scale_name(slot)) if slot is not None else None
     if len(parts) == 3 and parts[0] == "lfo" and parts[2] in ("depth", "rate"):
         spec = REGISTRY.get(parts[1])
         if spec is None or not spec.numeric:

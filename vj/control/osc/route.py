@@ -17,7 +17,7 @@ from pythonosc import osc_message
 from vj.control.audio.modulators import AudioModulators, parse_audio_mod
 from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
 from vj.control.audio.surface import out_of_range as audio_out_of_range
-from vj.control.modulators import ModulatorBank, parse_lfo
+from vj.control.modulators import ModulatorBank, check_lfo_field, parse_lfo
 from vj.control.osc.addresses import PREFIX
 from vj.control.osc.pickup import OscPickup
 from vj.control.osc.reasons import (
@@ -35,7 +35,14 @@ from vj.control.osc.reasons import (
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import ParamRejected
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamSpec, controlnet_scale_name, lora_scale_name
+from vj.registry import (
+    MAX_CONTROLNETS,
+    MAX_LORAS,
+    ParamSpec,
+    controlnet_scale_name,
+    lora_scale_name,
+    slot_index,
+)
 from vj.store import ParamStore
 
 
@@ -163,15 +170,18 @@ class OscRouter:
                 raise Rejected(err.reason, str(err)) from None
             return
         if head == "lora" and len(parts) == 3 and parts[2] == "scale":  # /vj/lora/<i>/scale: lora_<i>_scale
-            name = lora_scale_name(int(parts[1])) if parts[1].isdecimal() else ""
+            slot = slot_index(parts[1], MAX_LORAS)
+            name = lora_scale_name(slot) if slot is not None else ""
             if name not in registry:
-                raise Rejected(OUT_OF_RANGE, f"LoRA slot must be 0..{MAX_LORAS - 1}, found {parts[1]!r}")
+                raise Rejected(OUT_OF_RANGE, f"LoRA slot must be 0..{MAX_LORAS - 1}, found {parts[1][:12]!r}")
             writes.put(name, _validated(registry[name], _one_arg(args)))
             return
         if head == "controlnet" and len(parts) == 3 and parts[2] == "scale":  # /vj/controlnet/<i>/scale
-            name = controlnet_scale_name(int(parts[1])) if parts[1].isdecimal() else ""
+            slot = slot_index(parts[1], MAX_CONTROLNETS)
+            name = controlnet_scale_name(slot) if slot is not None else ""
             if name not in registry:
-                raise Rejected(OUT_OF_RANGE, f"ControlNet slot must be 0..{MAX_CONTROLNETS - 1}, found {parts[1]!r}")
+                raise Rejected(OUT_OF_RANGE,
+                               f"ControlNet slot must be 0..{MAX_CONTROLNETS - 1}, found {parts[1][:12]!r}")
             writes.put(name, _validated(registry[name], _one_arg(args)))
             return
         if head == "prompt" and len(parts) in (2, 3):
@@ -248,12 +258,11 @@ class OscRouter:
         writes.put("seed", seed)
 
     def _prompt(self, parts: list[str], args: list[object], writes: DatagramWrites) -> None:
-        try:
-            index = int(parts[1])
-        except ValueError:
-            raise Rejected(UNKNOWN_ADDRESS, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}") from None
-        if not 0 <= index < MAX_PROMPTS or not parts[1].isdigit():
-            raise Rejected(OUT_OF_RANGE, f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1]!r}")
+        index = slot_index(parts[1], MAX_PROMPTS)
+        if index is None:
+            numeral = parts[1].isascii() and parts[1].isdigit()
+            raise Rejected(OUT_OF_RANGE if numeral else UNKNOWN_ADDRESS,
+                           f"prompt slot must be 0..{MAX_PROMPTS - 1}, found {parts[1][:12]!r}")
         if len(parts) == 2 or parts[2] == "text":  # /vj/prompt/<i>/text: the tree's form of /vj/prompt/<i>
             text = _string(_one_arg(args))
             self._quantised(lambda: self.store.set_prompt(index, text, source="osc"), writes)
@@ -294,9 +303,7 @@ class OscRouter:
         if len(parts) == 2:
             if parts[1] not in ("depth", "rate"):
                 raise Rejected(UNKNOWN_ADDRESS, "lfo sub-addresses are set, depth and rate")
-            number = _number(_one_arg(args))
-            if parts[1] == "rate" and number <= 0:
-                raise Rejected(OUT_OF_RANGE, f"lfo rate must be > 0, found {number:g}")
+            number = _lfo_number(parts[1], _one_arg(args))
             if not bank.update(name, **{parts[1]: number}):
                 raise Rejected(UNAVAILABLE, f"no LFO on {name}; attach one with /vj/lfo/{name} <shape> <rate> <depth>")
             return
@@ -309,6 +316,8 @@ class OscRouter:
             _number(a)
         try:
             lfo = parse_lfo(args[0], args[1], args[2], args[3] if len(args) == 4 else 0.0)
+        except ParamRejected as err:  # a number a preset would refuse
+            raise Rejected(err.reason, str(err)) from None
         except ValueError as err:
             raise Rejected(WRONG_TYPE, str(err)) from None
         bank.assign(name, lfo)
@@ -417,6 +426,14 @@ def _number(value: object) -> float:
     if not math.isfinite(value):
         raise Rejected(NOT_FINITE, f"expected a finite number, found {value!r}")
     return float(value)
+
+
+def _lfo_number(field_name: str, value: object) -> float:
+    """An LFO rate or depth by the preset's rule for it."""
+    try:
+        return check_lfo_field(field_name, _number(value))
+    except ParamRejected as err:
+        raise Rejected(err.reason, str(err)) from None
 
 
 def _string(value: object) -> str:
