@@ -94,3 +94,26 @@ def test_render_fetches_a_url_only_when_asked(tmp_path: Path, served: str) -> No
     assert f"vj: fetched the init image {served} to {fetched}" in result.stderr
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 2
+
+
+def test_a_stray_leading_key_is_read_as_deforum_reads_it(tmp_path: Path) -> None:
+    settings = json.loads((DATA / "deforum_zoom_tunnel_settings.txt").read_text(encoding="utf-8"))
+    # Deforum splits an entry at every colon and keeps key and value: frame 0 at 0, the rest dropped.
+    settings.update(angle="0: 0: (2*t), 4: (8)")
+    path = tmp_path / "stray_settings.txt"
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    result = run_vj("schedule", str(path), "--param", "angle", "--frames", "0:5", "--csv")
+    assert result.returncode == 0, result.stderr
+    assert [float(line.split(",")[1]) for line in result.stdout.splitlines()[1:]] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert "angle: an entry with more than one key is read as Deforum reads it" in result.stderr
+    assert "(dropped: ': (2*t)')" in result.stderr
+
+
+def test_round_takes_halves_to_even_as_numexpr_does() -> None:
+    result = run_vj("schedule", "0: (round(t/2) + round(-t/2)/10 + round(t/4, 1)/100)", "--max-frames", "7", "--csv")
+    assert result.returncode == 0, result.stderr
+    values = [float(line.split(",")[1]) for line in result.stdout.splitlines()[1:]]
+    # t/2 = 0, .5, 1, 1.5, 2, 2.5, 3 -> 0, 0, 1, 2, 2, 2, 3; t/4 = .25 and .75 to one digit -> .2 and .8
+    halves_even = [0, 0, 1, 2, 2, 2, 3]
+    expected = [h - h / 10 + d / 100 for h, d in zip(halves_even, [0, 0.2, 0.5, 0.8, 1, 1.2, 1.5], strict=True)]
+    assert values == pytest.approx(expected), values
