@@ -4,14 +4,17 @@ leaves no timeline naming a video that was never written, and finished takes giv
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
+from tests.unit.output_helpers import make_frame
 from vj.cli.main import build_parser
 from vj.cli.run import attach_run_components
 from vj.config import PresetConfig
@@ -97,3 +100,41 @@ def test_finished_takes_give_their_encoder_threads_back(show: Show) -> None:
     after = _native_threads()
     # Each take's encoder ran 2 threads of its own here; after 4 takes none of them may remain.
     assert after <= before + 1, (before, after, sorted(t.name for t in threading.enumerate()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through Linux's /proc")
+def test_finished_takes_with_sound_give_their_encoder_threads_back(tmp_path: Path) -> None:
+    rate = 48_000
+    take = LiveTake(tmp_path / "take.mkv", 25.0, PresetConfig, encoder_preset="ultrafast", audio_format=(rate, 2))
+    take.start()
+    stop = threading.Event()
+
+    def render_and_capture() -> None:  # frames as the engine gives them, and sound blocks as a card does
+        i = 0
+        while not stop.is_set():
+            take.offer(make_frame(i, 64, 64))
+            take.feed_audio(np.zeros((rate // 100, 2), np.float32), time.monotonic())
+            i += 1
+            time.sleep(0.01)
+
+    worker = threading.Thread(target=render_and_capture, daemon=True)
+    worker.start()
+
+    def take_with_sound() -> None:
+        take.start_recording()
+        wait_for(lambda: (r := take.recorder) is not None and r.frames_written >= 3 and r.audio_samples_written > 0,
+                 timeout_s=60.0)
+        take.stop_recording()
+
+    try:
+        take_with_sound()
+        before = _native_threads()
+        for _ in range(4):
+            take_with_sound()
+        after = _native_threads()
+    finally:
+        stop.set()
+        worker.join()
+        take.close()
+    assert not take.failures
+    assert after <= before + 1, (before, after)
