@@ -51,7 +51,7 @@ def test_render_names_the_ways_on_in_one_line(tmp_path: Path, init_image: str, w
     result = run_vj("render", str(shared_settings(tmp_path, init_image)), "--out", str(tmp_path / "clip.mp4"), *TINY)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     (line,) = error_lines(result.stderr)
-    assert f"init_image {init_image!r} cannot be opened: {why}." in line
+    assert f"init_image '{init_image}' cannot be opened: {why}." in line
     assert "--init-image PATH (a copy on this machine), --init-image '' (start without one)" in line
     assert ("or --fetch to download it" in line) is fetch
     assert not (tmp_path / "clip.mp4").exists()

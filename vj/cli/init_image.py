@@ -36,7 +36,7 @@ def usable_init_image(preset: PresetConfig, args: argparse.Namespace) -> PresetC
         print(f"vj: fetched the init image {text} to {saved}", file=sys.stderr)
         return preset.replace(input=dataclasses.replace(preset.input, init_image=str(saved)))
     fetch = ", or --fetch to download it" if is_url(text) else ""
-    raise VjError(f"{preset.source_path}: init_image {text!r} cannot be opened: {problem}. Ways on: "
+    raise VjError(f"{preset.source_path}: init_image '{text}' cannot be opened: {problem}. Ways on: "
                   f"--init-image PATH (a copy on this machine), --init-image '' (start without one){fetch}")
 
 
