@@ -20,6 +20,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "gpu": None if torch.cuda.is_available() else "needs a CUDA GPU",
         "tensorrt": None if has_trt else "needs TensorRT",
         "slow": None if os.environ.get("VJ_RUN_SLOW") == "1" else "slow: set VJ_RUN_SLOW=1",
+        # No fixture can tell whether a MIDI controller, a camera or a display is really plugged in and
+        # meant for tests, so the person who has one says so.
+        "hardware": None if os.environ.get("VJ_RUN_HARDWARE") == "1"
+        else "needs a MIDI device, /dev/video* or a display: set VJ_RUN_HARDWARE=1",
     }
     for item in items:
         for marker, reason in reasons.items():

@@ -39,14 +39,13 @@ def _check_midi(args: argparse.Namespace) -> None:
 
 def _check_ports(args: argparse.Namespace) -> None:
     """Each server's port must be free now; port 0 (any free port) always is."""
-    if args.no_osc:
-        return
-    _bindable(socket.SOCK_DGRAM, args.osc_host, args.osc_port, "--osc-port", "OSC")
-    if not args.no_oscquery:
-        next_port = args.osc_port + 1 if args.osc_port else 0
-        query_port = args.oscquery_port if args.oscquery_port is not None else next_port
-        _bindable(socket.SOCK_STREAM, args.osc_host, query_port, "--oscquery-port", "OSCQuery")
-    if not getattr(args, "no_web", True):
+    if not args.no_osc:
+        _bindable(socket.SOCK_DGRAM, args.osc_host, args.osc_port, "--osc-port", "OSC")
+        if not args.no_oscquery:
+            next_port = args.osc_port + 1 if args.osc_port else 0
+            query_port = args.oscquery_port if args.oscquery_port is not None else next_port
+            _bindable(socket.SOCK_STREAM, args.osc_host, query_port, "--oscquery-port", "OSCQuery")
+    if not getattr(args, "no_web", True):  # the page runs without OSC too: its port is checked either way
         web_port = args.web_port if args.web_port is not None else (args.osc_port + 2 if args.osc_port else 0)
         _bindable(socket.SOCK_STREAM, args.web_host, web_port, "--web-port", "the control page")
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
+from vj.cli.init_image import add_fetch_argument, usable_init_image
 from vj.config import PresetConfig
 from vj.errors import VjError
 from vj.output.paths import check_video_path, check_writable
@@ -29,6 +30,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crf", type=crf, default=17, help="x264 quality (default 17, as Deforum)")
     parser.add_argument("--x264-preset", default="medium", help="x264 speed preset (default medium)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_fetch_argument(parser)
     parser.add_argument("--audio", metavar="TRACK",
                         help="a sound file (wav, mp3, flac, ...): drives the preset's audio modulators frame by "
                              "frame and is muxed into --out; the length follows it unless --frames is given")
@@ -70,7 +72,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         start = continued.next_frame
     else:
         continued, start = None, 0
-        preset = render_preset_from_args(args)
+        preset = usable_init_image(render_preset_from_args(args), args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset)
     check_controlnets_before_load(preset)

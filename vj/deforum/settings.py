@@ -22,6 +22,7 @@ from typing import Any
 import tomli_w
 
 from vj.config import PresetConfig, parse_preset
+from vj.deforum.stray_keys import read_stray_keys
 from vj.deforum.video_input import VIDEO_INPUT, convert_inputs
 from vj.depth_sources import DEFORUM_DEPTH_ALGORITHMS, NO_DEPTH
 from vj.errors import ConfigError
@@ -249,7 +250,7 @@ def convert_settings(settings: Mapping[str, Any], source: str, *, name: str = ""
         consumed.add("seed_schedule")
 
     for key, (param, factor) in table.items():
-        text = _as_schedule(use(key), source, key)
+        text = read_stray_keys(_as_schedule(use(key), source, key), source, key, notes)
         parsed = parse_schedule(text, param, source, key)
         if factor != 1.0:
             text = _scaled(parsed, factor)

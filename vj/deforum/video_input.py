@@ -7,7 +7,9 @@
   "frame", once: the last frame holds), `video_mix` 1 and cadence 1; the render is as long
   as the extracted frames when `max_frames` asks for more, as Deforum caps it.
 - `use_init` with `init_image`: the first frame is img2img of that image at `strength`
-  (the fraction of it kept), instead of text-to-image.
+  (the fraction of it kept), instead of text-to-image. Shared files often name a URL or a
+  path on their author's machine: the name is kept as written (schedules do not need the
+  picture), and `vj render` says how to go on when it cannot open it (`init_image_problem`).
 - `color_coherence = "Video Input"` / `"Image"`: colours match toward the video frame (each
   frame) or `color_coherence_image_path`, in LAB (what Deforum's matcher falls back to).
 """
@@ -40,6 +42,36 @@ def _path(value: Any, source: str, key: str) -> str:
     if not path.is_file():
         raise ConfigError(source, key, "an existing file", f"{text} (no such file)")
     return str(path)
+
+
+def is_url(text: str) -> bool:
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+def _init_image(value: Any, source: str, notes: list[str]) -> str:
+    """The init image's local file (beside the settings file when relative and found there), or the name as
+    written when there is none here: a URL, or a path on the author's machine."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(source, "init_image", "a file path or URL", value)
+    text = value.strip()
+    if not is_url(text):
+        path = Path(text)
+        beside = Path(source).parent / path
+        if not path.is_absolute() and not path.is_file() and beside.is_file():
+            return str(beside)
+        if path.is_file():
+            return str(path)
+    notes.append(f"init_image {text}: {init_image_problem(text)}; kept as written (vj render asks what to do)")
+    return text
+
+
+def init_image_problem(text: str) -> str:
+    """Why this init image cannot be opened here ('' when it can)."""
+    if is_url(text):
+        return "a URL (vj downloads nothing unless asked with --fetch)"
+    if len(text) > 2 and text[1] == ":" and text[2] in "\\/" and text[0].isalpha():
+        return "a Windows path, from the machine the file was made on"
+    return "" if Path(text).is_file() else "no such file here"
 
 
 def _int(value: Any, source: str, key: str) -> int:
@@ -84,7 +116,7 @@ def convert_inputs(merged: Mapping[str, Any], source: str, use: Callable[[str], 
             unsupported["use_mask_video"] = merged["use_mask_video"]
     if merged.get("use_init") and str(merged.get("init_image") or "").strip():
         use("use_init")
-        table["init_image"] = _path(use("init_image"), source, "init_image")
+        table["init_image"] = _init_image(use("init_image"), source, notes)
         strength = merged.get("strength", 0.8)
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
             raise ConfigError(source, "strength", "the init image's strength, 0..1", strength)

@@ -55,3 +55,7 @@ class AudioStreamWriter:
     def finish(self) -> None:
         for packet in self.stream.encode(None):
             self.container.mux(packet)
+
+    def release(self) -> None:
+        """Drop the stream and container once the file is closed (the counts stay readable)."""
+        self.stream = self.container = None

@@ -191,6 +191,12 @@ class VideoRecorder:
             self._container.close()
         except (av.FFmpegError, ValueError, OSError) as err:
             self.record_error(err, "could not finish the file")
+        finally:
+            # The encoder's threads (x264's, AAC's) live as long as its Python objects: let them go now,
+            # not whenever the garbage collector finds the cycle a finished take sits in.
+            self._stream = self._container = None
+            if self._audio is not None:
+                self._audio.release()
         log.info("recorded %d frames to %s (%d dropped)", self.frames_written, self.path, self.queue.dropped)
 
     @property

@@ -16,6 +16,9 @@ and later ones add `-2`, `-3`...; without it each take is named after the preset
 time it started. A change of frame size mid-take closes the file and continues in the
 next one (a video stream cannot change size).
 
+A take stopped before its first output tick was encoded (record toggled on and off at once)
+leaves no files: a timeline never names a video that was not written.
+
 A take that cannot be written (the folder vanished, the disk is full) ends itself: the
 error is logged once, the status line says `REC FAILED`, `failures` keeps it for the exit
 status, and the show goes on. Files are finished off the render thread.
@@ -327,12 +330,25 @@ class LiveTake:
         log.info("take %s: %d frames", files.path, files.recorder.frames_written)
         ticks = {"first_tick": files.first_tick, "last_tick": files.last_tick}
         files.timeline.close(reason, extra=ticks if files.last_tick is not None else None)
+        if files.recorder.frames_written == 0:
+            _discard_empty_take(files)
         failure = files.failure or files.recorder.failure
         if not failure and files.timeline.errors:
             failure = f"{files.timeline.errors} timeline lines not written to {files.timeline.path.name}"
         if failure:
             self.errors += 1
             self.failures.append(f"{files.path.name}: {failure}")
+
+
+def _discard_empty_take(files: _TakeFiles) -> None:
+    """A take stopped before its first output tick was encoded has no video: its timeline, which names that
+    video, goes too (a timeline never names a video that was not written)."""
+    for path in (files.timeline.path, files.path):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            log.warning("take %s had no frame, but %s could not be removed (%s)", files.path.name, path, err)
+    log.info("take %s stopped before its first frame was recorded: no files kept", files.path.name)
 
 
 def _short(text: str, limit: int) -> str:

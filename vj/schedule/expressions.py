@@ -58,11 +58,11 @@ def _clamp(x: Array, lo: Array, hi: Array) -> Array:
 
 
 def _round(x: Array, digits: Array | None = None) -> Array:
-    # Half away from zero, as people expect (numpy and Python round half to even).
+    # Halves to even, as Deforum's numexpr (and numpy) round: a shared file renders as its author saw it.
     if digits is None:
-        return np.sign(x) * np.floor(np.abs(x) + 0.5)
+        return np.rint(x)
     scale = np.power(10.0, np.floor(digits))
-    return np.sign(x) * np.floor(np.abs(x) * scale + 0.5) / scale
+    return np.rint(np.asarray(x) * scale) / scale
 
 
 @dataclass(frozen=True, slots=True)

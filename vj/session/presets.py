@@ -18,7 +18,7 @@ from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser
 from vj.errors import VjError
-from vj.preset_files import list_presets, load_preset
+from vj.preset_files import list_presets, load_settled_preset
 from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name, slot_index
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
@@ -134,9 +134,9 @@ class PresetSwitcher:
                 return None
             name = str(path)
         try:
-            preset = load_preset(name)
+            preset = load_settled_preset(name)
         except VjError as err:
-            log.warning("preset switch refused: %s", err)
+            log.warning("preset switch refused: %s; %r plays on", err, self.target.preset.name)
             return None
         self.quantiser.submit(lambda: self._apply(preset))
         return preset.name

@@ -116,8 +116,8 @@ def test_preset_over_osc_takes_only_names(tmp_path, monkeypatch: pytest.MonkeyPa
     import vj.session.presets as presets_module
 
     opened: list[str] = []
-    real_load = presets_module.load_preset
-    monkeypatch.setattr(presets_module, "load_preset", lambda name: opened.append(name) or real_load(name))
+    real_load = presets_module.load_settled_preset
+    monkeypatch.setattr(presets_module, "load_settled_preset", lambda name: opened.append(name) or real_load(name))
     big = tmp_path / "big.bin"
     big.write_bytes(b"\x00" * (30 * 1024 * 1024))
     mine = tmp_path / "mine"

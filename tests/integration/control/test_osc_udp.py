@@ -19,6 +19,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from tests.helpers import wait_for
 from vj.control.modulators import ModulatorBank, Shape
 from vj.control.osc import OscActions, OscControl, address_map
+from vj.control.osc.server import MAX_HELD_BUNDLES, MAX_HELD_MESSAGES
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
@@ -384,6 +385,48 @@ def test_future_bundle_timetag_is_applied_when_due(h: Harness) -> None:
     h.settle(datagrams=1)
     assert "zoom" not in h.store.live_overrides()
     wait_for(lambda: "zoom" in h.store.live_overrides(), timeout_s=2.0)
+
+
+def _future_bundle(seconds_ahead: float, messages: int) -> bytes:
+    b = OscBundleBuilder(time.time() + seconds_ahead)
+    for i in range(messages):
+        m = OscMessageBuilder("/vj/zoom")
+        m.add_arg(1.0 + i * 1e-4)
+        b.add_content(m.build())
+    return b.build().dgram
+
+
+def test_future_bundles_are_held_up_to_a_count_and_the_rest_refused_and_counted(h: Harness) -> None:
+    extra = 5
+    for _ in range(MAX_HELD_BUNDLES + extra):
+        h.raw(_future_bundle(45.0, 1))
+    h.settle(datagrams=MAX_HELD_BUNDLES + extra)
+    c = h.osc.counters
+    assert h.quantiser.pending() == MAX_HELD_BUNDLES == c.held_bundles
+    assert c.rejected["held_full"] == extra and c.messages == extra and balanced(h)
+    assert "held_full 5" in h.osc.status()
+    h.send("/vj/angle", 10.0)  # what is not held is applied as ever
+    h.settle(messages=extra + 1)
+    assert h.store.live_overrides()["angle"] == pytest.approx(10.0)
+
+
+def test_future_bundles_hold_a_bounded_number_of_messages(h: Harness) -> None:
+    per_bundle = MAX_HELD_MESSAGES // 2 + 1  # the second of these would pass the bound
+    h.raw(_future_bundle(45.0, per_bundle))
+    h.raw(_future_bundle(45.0, per_bundle))
+    h.settle(datagrams=2)
+    c = h.osc.counters
+    assert c.held_bundles == 1 and c.held_messages == per_bundle and h.quantiser.pending() == 1
+    assert c.rejected["held_full"] == per_bundle and balanced(h)
+
+
+def test_a_held_bundle_frees_its_place_when_it_lands(h: Harness) -> None:
+    h.raw(_future_bundle(0.3, 3))
+    h.settle(datagrams=1)
+    assert h.osc.counters.held_bundles == 1
+    wait_for(lambda: "zoom" in h.store.live_overrides(), timeout_s=5.0)
+    wait_for(lambda: h.osc.counters.held_bundles == 0 and h.osc.counters.held_messages == 0)
+    assert h.osc.counters.messages == 3 and balanced(h)
 
 
 def test_a_failing_action_is_counted_and_the_server_keeps_serving(h: Harness) -> None:

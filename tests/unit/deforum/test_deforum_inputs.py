@@ -38,10 +38,16 @@ def test_init_images_and_image_coherence(tmp_path: Path) -> None:
     assert "input" not in off.data and "init_image" not in off.unsupported  # switched off: Deforum ignores it too
 
 
+@pytest.mark.parametrize("init_image", ["https://example.com/a.png", "C:\\Users\\me\\a.png", "/nowhere/a.png"])
+def test_an_init_image_not_on_this_machine_is_kept_as_written_with_a_note(init_image: str) -> None:
+    result = convert_settings({"use_init": True, "init_image": init_image}, "s.txt")
+    assert result.preset.input.init_image == init_image
+    assert any(note.startswith(f"init_image {init_image}: ") for note in result.notes)
+
+
 @pytest.mark.parametrize(("settings", "message"), [
     ({"animation_mode": "Video Input"}, "video_init_path"),
     ({"animation_mode": "Video Input", "video_init_path": "/nowhere/in.mp4"}, "no such file"),
-    ({"use_init": True, "init_image": "https://example.com/a.png"}, "a local file"),
 ])
 def test_what_cannot_be_used_is_refused_naming_the_key(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -43,7 +43,7 @@ def test_deforum_default_zoom_is_vectorised_over_frames() -> None:
     ("min(t, 10, 20 - t/5)", np.minimum(np.minimum(T, 10), 20 - T / 5)),
     ("max(t % 7, 3)", np.maximum(T % 7, 3)),
     ("floor(t/3) + ceil(t/4)", np.floor(T / 3) + np.ceil(T / 4)),
-    ("round(2.5) + round(-2.5) + round(t/2)", 3.0 - 3.0 + np.sign(T / 2) * np.floor(np.abs(T / 2) + 0.5)),
+    ("round(2.5) + round(-2.5) + round(t/2)", 2.0 - 2.0 + np.rint(T / 2)),
     ("pi + e", np.full_like(T, math.pi + math.e)),
     ("2**3**2", np.full_like(T, 512.0)),
     ("-t**2", -(T**2)),

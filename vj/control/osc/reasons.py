@@ -18,6 +18,7 @@ OVERSIZED = "oversized"
 UNAVAILABLE = "unavailable"  # e.g. /vj/record with no recorder attached
 REFUSED = "refused"  # e.g. /vj/preset naming a path, or no preset of that name
 ACTION_FAILED = "action_failed"  # the session's preset switch / recorder raised
+HELD_FULL = "held_full"  # a future-timetagged bundle while as many as may wait are already waiting
 
 
 @dataclass(frozen=True, slots=True)

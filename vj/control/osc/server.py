@@ -25,8 +25,9 @@ from vj.control._serving import stop_serving
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
 from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
 from vj.control.osc.pickup import OscPickup, PickupMode
-from vj.control.osc.reasons import MALFORMED, OUT_OF_RANGE, Rejection
+from vj.control.osc.reasons import HELD_FULL, MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.route import OscActions, OscRouter
+from vj.control.tempo import Quantiser
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
 
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 9000
 DEFAULT_HOST = "127.0.0.1"
 RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024
+# Bundles timetagged in the future wait in memory until due: a sender could otherwise fill memory (and,
+# once they land, the take's timeline) with them. A cue list sends a few; these leave it ample room.
+MAX_HELD_BUNDLES = 256
+MAX_HELD_MESSAGES = 4096  # over all held bundles: one big datagram holds thousands of messages
 
 
 @dataclass
@@ -48,6 +53,8 @@ class OscCounters:
     applied: int = 0
     unchanged: int = 0
     commands: int = 0
+    held_bundles: int = 0  # future-timetagged bundles waiting to be applied now
+    held_messages: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
 
     def rejected_total(self) -> int:
@@ -179,12 +186,28 @@ class OscControl:
             return
         quantiser = self.actions.quantiser
         if delay_s > 0 and quantiser is not None:
-            quantiser.submit_at(quantiser.tempo.now() + delay_s, lambda: self._apply_locked(messages))
+            self._hold(messages, quantiser.tempo.now() + delay_s, quantiser)
             return
         self._apply(messages)
 
-    def _apply_locked(self, messages: list[osc_message.OscMessage]) -> None:
+    def _hold(self, messages: list[osc_message.OscMessage], due: float, quantiser: Quantiser) -> None:
+        """Keep a future bundle until it is due, within the bounds; past them it is refused and counted."""
+        c = self.counters
+        if c.held_bundles >= MAX_HELD_BUNDLES or c.held_messages + len(messages) > MAX_HELD_MESSAGES:
+            c.messages += len(messages)
+            for msg in messages:
+                self._reject(Rejection(msg.address, HELD_FULL,
+                                       f"{c.held_bundles} future bundles ({c.held_messages} messages) already wait; "
+                                       f"at most {MAX_HELD_BUNDLES} bundles and {MAX_HELD_MESSAGES} messages"))
+            return
+        c.held_bundles += 1
+        c.held_messages += len(messages)
+        quantiser.submit_at(due, lambda: self._apply_held(messages))
+
+    def _apply_held(self, messages: list[osc_message.OscMessage]) -> None:
         with self._lock:
+            self.counters.held_bundles -= 1
+            self.counters.held_messages -= len(messages)
             self._apply(messages)
 
     def _apply(self, messages: list[osc_message.OscMessage]) -> None:
