@@ -11,6 +11,7 @@ Each counter is zero on a good run, and a timing with any of them non-zero is no
 
 from __future__ import annotations
 
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,9 +110,7 @@ def host_syncs_counted(device: torch.device, publish_buffers: Callable[[], list[
                 found.publish_waits += 1
             else:
                 found.host_syncs += 1
-                import traceback
-
-                caller = traceback.extract_stack(limit=3)[0]
+                caller = traceback.extract_stack(limit=2)[0]  # the frame that read the value
                 found.where.append(f"Tensor.{name} at {caller.filename}:{caller.lineno}")
             return original(tensor, *args, **kwargs)
 
