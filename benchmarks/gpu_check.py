@@ -210,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT") or "gpu-results"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    for stale in args.out.iterdir():  # $OUT must end with the plan's files only
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    for name in plan.RETURNED_FILES:  # a previous run's; anything else in $OUT is reported, never deleted
+        (args.out / name).unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="vj-gpu-check-"))
     r = Runner(args.out, work, sys.executable, args.dry_run)
     r.note(f"gpu_check {'--dry-run ' if args.dry_run else ''}{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}: "

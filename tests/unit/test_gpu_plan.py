@@ -72,3 +72,26 @@ def test_the_smoke_loops_json_has_every_field_the_check_reads(tmp_path: Path) ->
     assert plan.loop_json_problems(data, ["naive", "eager", "jit"]) == [
         "gpu_loop.json eager counters lack 'host_syncs'", "gpu_loop.json has no jit result",
         "gpu_loop.json has no jit vs eager relative error"]
+
+
+def test_the_check_leaves_four_files_and_tars_everything_else(tmp_path: Path) -> None:
+    import tarfile
+
+    import gpu_check
+
+    out, work = tmp_path / "out", tmp_path / "work"
+    out.mkdir()
+    work.mkdir()
+    (out / "summary.txt").write_text("a previous run's\n")
+    runner = gpu_check.Runner(out, work, sys.executable, dry_run=True)
+    for name in ("env.log", "smoke.log", "gpu_loop.log", "gpu_tests.log", "input_controlnet.md", "gpu_loop_sdxl.md"):
+        (work / name).write_text(name)
+    (work / "gpu_loop.md").write_text("```\n| mode | fps |\nPASS jit vs eager\n```\n")
+    (work / "gpu_loop.json").write_text(json.dumps({"results": []}))
+    assert gpu_check.finish(runner) == 1  # the JSON lacks its fields: FAIL lines, exit 1
+    assert sorted(p.name for p in out.iterdir()) == sorted(plan.RETURNED_FILES)
+    with tarfile.open(out / "results.tar.gz") as tar:
+        assert {"results/gpu_tests.log", "results/gpu_loop_sdxl.md", "results/gpu_check.log"} <= set(tar.getnames())
+    summary = (out / "summary.txt").read_text()
+    assert "FAIL gpu_loop.json has no jit result" in summary and "PASS jit vs eager" in summary
+    assert "jit keeps 320 s (≥ 300: yes)" in summary and "(4 of at most 8 files)" in summary
