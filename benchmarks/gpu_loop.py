@@ -8,9 +8,12 @@ One run, of one architecture (`--arch`, default sd-turbo), at 512² and 1 step b
   publish) with the model calls eager, under torch.compile (CUDA graphs) or AOTInductor;
 - tuning: the backend's speed switches (cudnn.benchmark, channels-last, fused QKV) one at a
   time against eager without them.
-Per mode: fps, p50/p99 frame time, the engine's own per-stage ms (CUDA events on a GPU), peak
-GPU memory, and the ratio to the arithmetic floor (counted UNet + TAESD FLOP / the GPU's dense
-fp16 peak). Target checks print as PASS/FAIL lines (the fps targets are sd-turbo's). Tables (Markdown)
+Per mode: fps (each engine mode timed twice), p50/p99 frame time, the engine's own per-stage ms
+(CUDA events on a GPU), peak GPU memory, the ratio to the arithmetic floor (counted UNet + TAESD
+FLOP / the GPU's dense fp16 peak, and / the matmul rate measured on it with --measured-tflops),
+and the counters of benchmarks/gpu_counters.py (non-finite frames, recompiles, graph breaks,
+CUDA-graph skips, host syncs), each a FAIL line when not zero; jit is first checked against eager.
+Target checks print as PASS/FAIL lines (the fps targets are sd-turbo's). Tables (Markdown)
 and a JSON go to $OUT, else ./gpu-results (gpu_loop.* for sd-turbo, gpu_loop_sdxl.* for sdxl-turbo),
 rewritten after every mode so a run cut short keeps what it measured.
 Weights are random (speed does not depend on them), built on the device in fp16: nothing is

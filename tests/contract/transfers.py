@@ -117,7 +117,7 @@ def count_device_to_host() -> Iterator[list[str]]:
             return originals[name](t, *args, **kwargs)
         return read
 
-    torch.Tensor.copy_ = copy_  # type: ignore[method-assign]
+    torch.Tensor.copy_ = copy_  # type: ignore[method-assign, assignment]
     for name in ("cpu", "numpy", "tolist", "to"):
         setattr(torch.Tensor, name, out_of(name))
     try:

@@ -75,7 +75,7 @@ class _Call:
         self.log.append("capture")
 
 
-def _refit(tmp_path: Path, engine_weights: list[str]) -> tuple[Refit, _FakeTrt, torch.nn.Module]:
+def _refit(tmp_path: Path, engine_weights: list[str]) -> tuple[Refit, _FakeTrt, torch.nn.Sequential]:
     unet = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(3, 2)).half()
     names = tmp_path / "unet-b1.refit.json"
     names.write_text(json.dumps({"w0": ["0.weight", False], "w1": ["1.weight", True]}), encoding="utf-8")
@@ -94,7 +94,9 @@ def test_a_refit_runs_on_the_compute_stream_then_captures_the_graph_again(tmp_pa
     assert trt.log == ["refit on stream 1234", "capture"]  # never the synchronous refit; the old graph dropped
     weights = trt.refitters[0].weights
     (dtype, ptr, count), where = weights["w0"]
-    assert (dtype, ptr, count, where) == ("HALF", unet[0].weight.data_ptr(), 12, "HOST")  # its own memory
+    first = unet[0]
+    assert isinstance(first, torch.nn.Linear)
+    assert (dtype, ptr, count, where) == ("HALF", first.weight.data_ptr(), 12, "HOST")  # its own memory
     (_, ptr1, count1), _ = weights["w1"]
     assert count1 == 6 and ptr1 in {t.data_ptr() for t in refit._keep}  # the transposed copy kept alive
 
