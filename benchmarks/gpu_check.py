@@ -117,7 +117,7 @@ def run_loop(r: Runner, measured_tflops: float | None) -> None:
         args += ["--budget-s", str(int(slice_s - plan.GRACE_S)), "--jit-reserve-s",
                  str(int(slice_s - plan.NAIVE_EAGER_S - plan.GRACE_S))]
     if measured_tflops:
-        args += ["--measured-tflops", f"{measured_tflops:.1f}"]
+        args += ["--measured-tflops", f"{measured_tflops:.4g}"]
     rc = r.run("loop", args, slice_s, "gpu_loop.log")
     if rc != 0:
         r.note(f"FAIL gpu_loop.py {outcome(rc)} (the modes it finished are in gpu_loop.md): "
