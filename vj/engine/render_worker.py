@@ -62,19 +62,22 @@ class RenderWorker:
                 done.set()
 
         if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
+            self._jobs = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._serve, args=(self._jobs,), name=self.name, daemon=True)
             self._thread.start()
         self._jobs.put(job)
         return done
 
     def close(self) -> None:
-        """End the thread once its jobs are done (a later job starts a new one)."""
-        if self._thread is not None and self._thread.is_alive():
+        """End the thread once its jobs are done (a later job starts a new thread with a queue of its own)."""
+        if self._thread is not None:
             self._jobs.put(None)
+            self._thread = None
 
-    def _serve(self) -> None:
+    @staticmethod
+    def _serve(jobs: queue.SimpleQueue[Callable[[], None] | None]) -> None:
         claim_the_render_cores()
-        while (job := self._jobs.get()) is not None:
+        while (job := jobs.get()) is not None:
             try:
                 job()
             except Exception:  # a submitted job's own error: the thread serves the next one
