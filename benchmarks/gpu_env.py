@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"env: python {info['python']}, CUDA {info['cuda']}, device {info['device']}\nenv: {listed}")
     if "nvidia_smi" in info:
         print(f"env: nvidia-smi: {info['nvidia_smi']}")
-    print(f"env: bf16 matmul {info['bf16_matmul_tflops']:.1f} TFLOP/s, device copy {info['copy_gbps']:.1f} GB/s")
+    print(f"env: bf16 matmul {info['bf16_matmul_tflops']:.3g} TFLOP/s, device copy {info['copy_gbps']:.3g} GB/s")
     return 0
 
 

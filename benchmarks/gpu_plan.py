@@ -70,7 +70,7 @@ def simulate(durations: Mapping[str, float], budget_s: int = BUDGET_S) -> list[S
     for part in PARTS:
         given = slice_for(part, elapsed, budget_s)
         wanted = float(durations.get(part.name, part.device_estimate_s))
-        used = 0.0 if not given else wanted if wanted < given else given + GRACE_S
+        used = 0.0 if not given else wanted if wanted <= given else given + GRACE_S
         steps.append(Step(part.name, elapsed, given, used))
         elapsed += used
     return steps
