@@ -149,7 +149,7 @@ def loop_json_problems(data: Mapping[str, object], modes: list[str]) -> list[str
             else:
                 problems += [f"gpu_loop.json {mode} counters lack {name!r}" for name in COUNTER_FIELDS
                              if name not in counters]
-        if len(result.get("fps_runs") or []) < (1 if mode == "naive" else 2):
+        if len(result.get("fps_runs") or []) < 2:
             problems.append(f"gpu_loop.json {mode} was not timed twice")
     check = data.get("jit_vs_eager")
     if "jit" in modes and not (isinstance(check, dict) and isinstance(check.get("rel_err"), (int, float))):
