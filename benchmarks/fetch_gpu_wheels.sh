@@ -10,12 +10,12 @@
 # Python 3.12 whatever this machine runs (importlib_metadata needs lazy-importer on Python < 3.15).
 # --no-deps: the machine already has every other
 # requirement (filelock, huggingface-hub >= 1.32, numpy, regex, requests, safetensors >= 0.8,
-# Pillow, zipp); gpu_check.sh's install fails with pip's own message if one is not.
+# Pillow); zipp travels too (importlib_metadata needs it, and a bare Python 3.12 venv lacks it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 DEST=.gpu-wheels
-WANTED=(diffusers importlib_metadata lazy-importer)
+WANTED=(diffusers importlib_metadata lazy-importer zipp)
 
 pins=()
 for name in "${WANTED[@]}"; do

@@ -8,9 +8,12 @@ One run, of one architecture (`--arch`, default sd-turbo), at 512² and 1 step b
   publish) with the model calls eager, under torch.compile (CUDA graphs) or AOTInductor;
 - tuning: the backend's speed switches (cudnn.benchmark, channels-last, fused QKV) one at a
   time against eager without them.
-Per mode: fps, p50/p99 frame time, the engine's own per-stage ms (CUDA events on a GPU), peak
-GPU memory, and the ratio to the arithmetic floor (counted UNet + TAESD FLOP / the GPU's dense
-fp16 peak). Target checks print as PASS/FAIL lines (the fps targets are sd-turbo's). Tables (Markdown)
+Per mode: fps (each engine mode timed twice), p50/p99 frame time, the engine's own per-stage ms
+(CUDA events on a GPU), peak GPU memory, the ratio to the arithmetic floor (counted UNet + TAESD
+FLOP / the GPU's dense fp16 peak, and / the matmul rate measured on it with --measured-tflops),
+and the counters of benchmarks/gpu_counters.py (non-finite frames, recompiles, graph breaks,
+CUDA-graph skips, host syncs), each a FAIL line when not zero; jit is first checked against eager.
+Target checks print as PASS/FAIL lines (the fps targets are sd-turbo's). Tables (Markdown)
 and a JSON go to $OUT, else ./gpu-results (gpu_loop.* for sd-turbo, gpu_loop_sdxl.* for sdxl-turbo),
 rewritten after every mode so a run cut short keeps what it measured.
 Weights are random (speed does not depend on them), built on the device in fp16: nothing is
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _presets import PROMPT, loop_preset  # noqa: E402
 from _timing import percentile, synchronize  # noqa: E402
+from gpu_counters import dynamo_window, host_syncs_counted, relative_error  # noqa: E402
 from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E402
 
 from vj.engine.backends.base import BackendTuning  # noqa: E402
@@ -101,41 +105,115 @@ def make_backend(family: Family, components: dict[str, Any], device: torch.devic
                             compile_mode="off" if mode == "eager" else mode, cache_dir=cache_dir, tuning=tuning)
 
 
-def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, warmup: int,
-                frames: int) -> ModeResult:
+def _engine(backend: DiffusersBackend, size: int, steps: int, sink: Any) -> tuple[Engine, ParamStore]:
+    store = _store(size, steps)
+    engine = Engine(backend, store, EngineSettings(size, size, 24, offline=True), sink, FixedClock(24))
+    return engine, store
+
+
+class _WaitClock:
+    """Host time spent in the publisher's finish (the wait on a frame's copy out, then its pixels)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.total_s = 0.0
+        self.calls = 0
+        finish = engine._publisher._finish
+
+        def timed(slot: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return finish(slot)
+            finally:
+                self.total_s += time.perf_counter() - begun
+                self.calls += 1
+
+        engine._publisher._finish = timed  # type: ignore[method-assign]
+
+    def mean_ms(self) -> float:
+        return self.total_s / max(self.calls, 1) * 1000
+
+
+def time_engine(mode: str, backend: DiffusersBackend, size: int, steps: int, warmup: int, frames: int,
+                runs: int = 2, sync_frames: int | None = None, deadline: float | None = None) -> ModeResult:
+    """Warm up, time `runs` windows of `frames` frames each, then count host syncs in a pass of their own.
+
+    Past `deadline` (time.monotonic()) a timed run stops early, with the frames it has.
+    """
     device = backend.device
     sink = _StageSink()
-    store = _store(size, steps)
-    settings = EngineSettings(size, size, 24, offline=True)
-    engine = Engine(backend, store, settings, sink, FixedClock(24))
-    start = time.perf_counter()
-    # As a show starts: every shape compiled (jit) or built (aot) before frame 0, then a few frames.
-    backend.warmup(plan_variants([(size, size)], [steps], cfg=settings.cfg, embeds_guidance=backend.embeds_guidance))
+    settings_cfg = EngineSettings(size, size, 24, offline=True).cfg
+    with dynamo_window() as life:
+        engine, store = _engine(backend, size, steps, sink)
+        start = time.perf_counter()
+        # As a show starts: every shape compiled (jit) or built (aot) before frame 0, then a few frames.
+        backend.warmup(plan_variants([(size, size)], [steps], cfg=settings_cfg,
+                                     embeds_guidance=backend.embeds_guidance))
+        engine.prime(store.prompts())
+        for _ in range(warmup):
+            engine.render_frame()
+        engine.flush()
+        synchronize(device)
+        warmup_s = time.perf_counter() - start
+        sink.stage_ms.clear()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        waits = _WaitClock(engine)
+        before = (engine.stats.frames, engine.stats.non_finite)
+        intervals: list[float] = []
+        fps_runs: list[float] = []
+        with dynamo_window() as timed:
+            for _ in range(runs):
+                run_intervals: list[float] = []
+                start = last = time.perf_counter()
+                for _ in range(frames):
+                    engine.render_frame()
+                    now = time.perf_counter()
+                    run_intervals.append(now - last)
+                    last = now
+                    if deadline is not None and time.monotonic() > deadline:
+                        break
+                engine.flush()  # pipelined on a GPU: the last frame is still in flight
+                synchronize(device)
+                fps_runs.append(len(run_intervals) / (time.perf_counter() - start))
+                intervals += run_intervals
+        delivered = engine.stats.frames - before[0]
+        non_finite = engine.stats.non_finite - before[1]
+        host_wait_ms = waits.mean_ms()
+        # The sync pass apart: the debug mode's own checks would slow the timed frames.
+        with host_syncs_counted(device, lambda: [slot.host for slot in engine._publisher._slots]) as syncs:
+            for _ in range(sync_frames if sync_frames is not None else min(frames, 30)):
+                engine.render_frame()
+            engine.flush()
+        synchronize(device)
+    counters = {"non_finite": non_finite, "recompiles": timed.recompiles, "graph_breaks": life.graph_breaks,
+                "cudagraph_skips": life.cudagraph_skips, "host_syncs": syncs.host_syncs}
+    return ModeResult(mode=mode, frames=len(intervals), fps=min(fps_runs), p50_ms=percentile(intervals, 50) * 1000,
+                      p99_ms=percentile(intervals, 99) * 1000, stage_ms=sink.mean_ms(),
+                      peak_mib=_peak_mib(device), warmup_s=warmup_s, fps_runs=fps_runs, delivered=delivered,
+                      counters=counters, publish_waits=syncs.publish_waits, host_wait_ms=host_wait_ms,
+                      sync_where=syncs.where[:5])
+
+
+def last_image(backend: DiffusersBackend, size: int, steps: int, frames: int = 2) -> torch.Tensor:
+    """The image the engine's `frames`-th frame made (text to image, then img2img), owned by the caller."""
+    engine, store = _engine(backend, size, steps, _StageSink())
     engine.prime(store.prompts())
-    for _ in range(warmup):
-        engine.render_frame()
-    synchronize(device)
-    warmup_s = time.perf_counter() - start
-    sink.stage_ms.clear()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    intervals: list[float] = []
-    start = last = time.perf_counter()
     for _ in range(frames):
         engine.render_frame()
-        now = time.perf_counter()
-        intervals.append(now - last)
-        last = now
-    engine.flush()  # pipelined on a GPU: the last frame is still in flight
-    synchronize(device)
-    total = time.perf_counter() - start
-    return ModeResult(mode=mode, frames=frames, fps=frames / total, p50_ms=percentile(intervals, 50) * 1000,
-                      p99_ms=percentile(intervals, 99) * 1000, stage_ms=sink.mean_ms(),
-                      peak_mib=_peak_mib(device), warmup_s=warmup_s)
+    engine.flush()
+    assert engine._turbo_next is not None
+    return engine._turbo_next.detach().clone()
+
+
+def jit_vs_eager(jit_backend: DiffusersBackend, eager_backend: DiffusersBackend, size: int, steps: int) -> float:
+    """Relative error of one compiled frame against one eager frame (same weights, seed and parameters)."""
+    cfg = EngineSettings(size, size, 24, offline=True).cfg
+    jit_backend.warmup(plan_variants([(size, size)], [steps], cfg=cfg, embeds_guidance=jit_backend.embeds_guidance))
+    return relative_error(last_image(jit_backend, size, steps), last_image(eager_backend, size, steps))
 
 
 def time_naive(family: Family, components: dict[str, Any], device: torch.device, size: int, steps: int,
-               warmup: int, frames: int) -> ModeResult:
+               warmup: int, frames: int, deadline: float | None = None, runs: int = 2) -> ModeResult:
     from diffusers import AutoPipelineForImage2Image
     from PIL import Image
 
@@ -159,16 +237,23 @@ def time_naive(family: Family, components: dict[str, Any], device: torch.device,
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     intervals: list[float] = []
-    start = last = time.perf_counter()
-    for _ in range(frames):
-        frame()  # PIL out: the pipeline has waited for the GPU, each interval is a whole frame
-        now = time.perf_counter()
-        intervals.append(now - last)
-        last = now
-    total = time.perf_counter() - start
-    return ModeResult(mode="naive", frames=frames, fps=frames / total, p50_ms=percentile(intervals, 50) * 1000,
+    fps_runs: list[float] = []
+    for _ in range(runs):
+        run_intervals: list[float] = []
+        start = last = time.perf_counter()
+        for _ in range(frames):
+            frame()  # PIL out: the pipeline has waited for the GPU, each interval is a whole frame
+            now = time.perf_counter()
+            run_intervals.append(now - last)
+            last = now
+            if deadline is not None and time.monotonic() > deadline:
+                break
+        fps_runs.append(len(run_intervals) / (time.perf_counter() - start))
+        intervals += run_intervals
+    done = len(intervals)
+    return ModeResult(mode="naive", frames=done, fps=min(fps_runs), p50_ms=percentile(intervals, 50) * 1000,
                       p99_ms=percentile(intervals, 99) * 1000, stage_ms={}, peak_mib=_peak_mib(device),
-                      warmup_s=warmup_s)
+                      warmup_s=warmup_s, fps_runs=fps_runs, delivered=done)
 
 
 def _peak_mib(device: torch.device) -> float | None:
@@ -176,14 +261,20 @@ def _peak_mib(device: torch.device) -> float | None:
 
 
 def _time_mode(mode: str, components: dict[str, Any], args: argparse.Namespace, dtype: torch.dtype,
-               cache_dir: Path) -> ModeResult:
+               cache_dir: Path, report: Report, deadline: float | None = None) -> ModeResult:
     print(f"timing {mode} ...", flush=True)
     device: torch.device = args.device
     if mode == "naive":
         return time_naive(args.family, components, device, args.size, args.steps, min(args.warmup, 3),
-                          args.naive_frames)
+                          args.naive_frames, deadline, args.runs)
     backend = make_backend(args.family, components, device, dtype, mode, cache_dir)
-    result = time_engine(mode, backend, args.size, args.steps, args.warmup, args.frames)
+    if mode == "jit":  # correctness before speed: the compiled frame against the eager one
+        eager = make_backend(args.family, components, device, dtype, "eager", cache_dir)
+        report.set_jit_vs_eager(jit_vs_eager(backend, eager, args.size, args.steps))
+        print(report.target_checks()[0], flush=True)
+        del eager
+    result = time_engine(mode, backend, args.size, args.steps, args.warmup, args.frames, runs=args.runs,
+                         deadline=deadline)
     del backend
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -204,6 +295,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=None, help="timed frames per engine mode (default 300)")
     parser.add_argument("--naive-frames", type=int, default=None, help="timed frames of the naive loop (default 40)")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up frames per mode (default 20)")
+    parser.add_argument("--runs", type=int, default=2, help="timed runs per engine mode (default 2: the spread)")
+    parser.add_argument("--measured-tflops", type=float, default=None,
+                        help="the bf16 matmul rate measured on this GPU (gpu_check.sh's): a second floor")
+    parser.add_argument("--jit-reserve-s", type=float, default=0.0,
+                        help="naive and eager do not start when fewer than this many seconds of --budget-s would "
+                             "be left for jit (its compile included)")
     parser.add_argument("--no-tuning", action="store_true", help="skip the speed-switch measurements")
     parser.add_argument("--peak-tflops", type=float, default=None,
                         help=f"dense fp16 peak for the floor (default: by GPU name; known: {', '.join(PEAK_TFLOPS)})")
@@ -217,6 +314,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="torch intra-op threads on a CPU (smoke default 1: on a shared, loaded CPU two "
                              "OpenMP threads waiting on each other ran the smoke model 40x slower than one)")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default $OUT, else ./gpu-results)")
+    parser.add_argument("--stem", default=None,
+                        help="results file name without .md/.json (default gpu_loop, gpu_loop_sdxl for sdxl-turbo)")
     args = parser.parse_args(argv)
     smoke = args.smoke
     args.family = FAMILIES[args.arch]
@@ -247,11 +346,12 @@ def main(argv: list[str] | None = None) -> int:
     arch = args.architecture
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     peak, peak_source = peak_tflops(gpu if device.type == "cuda" else "", args.peak_tflops)
-    report = Report(out=args.out, stem=family.stem, fps_targets=family is FAMILIES["sd-turbo"],
+    report = Report(out=args.out, stem=args.stem or family.stem, fps_targets=family is FAMILIES["sd-turbo"],
                     smoke=args.smoke, arch=arch.name, size=args.size, steps=args.steps,
                     machine=f"{gpu}, torch {torch.__version__}, {device.type}, {str(dtype).removeprefix('torch.')}"
                     + (f", {torch.get_num_threads()} torch thread(s)" if device.type == "cpu" else ""),
-                    peak_tflops=peak, peak_source=peak_source, gflop=family.gflop(arch, args.size))
+                    peak_tflops=peak, peak_source=peak_source, gflop=family.gflop(arch, args.size),
+                    measured_tflops=args.measured_tflops)
     print(report.header(), flush=True)
     cache_dir = Path(tempfile.mkdtemp(prefix="vj-gpu-aot-"))
 
@@ -263,9 +363,14 @@ def main(argv: list[str] | None = None) -> int:
 
     components = family.components(arch, device, dtype)
     # AOT last: its first build of the full UNet takes minutes, the part a time budget most likely cuts.
+    reserve = args.jit_reserve_s if "jit" in args.modes else 0.0
     for mode in [m for m in args.modes if m != "aot"]:
-        if in_budget(mode):
-            report.add(_time_mode(mode, components, args, dtype, cache_dir))
+        # naive and eager end by (budget − jit's reserve): jit keeps its slice, the compile included.
+        before_jit = args.budget_s is not None and reserve > 0 and mode in ("naive", "eager")
+        budget = args.budget_s - reserve if before_jit else args.budget_s
+        if in_budget(mode, budget, "--budget-s less --jit-reserve-s" if before_jit else "--budget-s"):
+            deadline = begun + budget if before_jit and budget is not None else None
+            report.add(_time_mode(mode, components, args, dtype, cache_dir, report, deadline))
     if not args.no_tuning:
         for switch in SWITCHES:
             if not in_budget(f"tuning {switch}", args.extras_budget_s, "--extras-budget-s"):
@@ -282,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.backends.cudnn.benchmark = False  # the switch is process-wide: off again for the next pair
             report.add_tuning(switch, pair[0], pair[1])
     if "aot" in args.modes and in_budget("aot", args.extras_budget_s, "--extras-budget-s"):
-        report.add(_time_mode("aot", components, args, dtype, cache_dir))
+        report.add(_time_mode("aot", components, args, dtype, cache_dir, report))
     print(report.finish(elapsed_s=time.monotonic() - begun), flush=True)
     return 0
 

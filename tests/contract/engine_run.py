@@ -98,7 +98,7 @@ def start(b: DiffusersBackend, params: dict[str, object], cfg: str = CFG_RCFG_SE
 
     def copy_out_stub(slot: Any) -> None:  # the one stubbed step: meta tensors hold nothing to copy
         assert slot.staged.device == META and slot.staged.dtype == torch.uint8
-        assert slot.staged.shape == (SIZE * SIZE * 3 + 1,)
+        assert slot.staged.shape in {(SIZE * SIZE * 3 + 1,), (SIZE * SIZE * 4 + 1,)}  # with a depth channel
         run.published.append(slot.staged)
         slot.host[-1] = 1  # "all pixels finite"
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
 from tests.contract.engine_run import Run, backend, contract_preset, start, steady_frame
 from tests.contract.meta_models import depth_anything_v2_small
+from tests.contract.transfers import count_device_to_host
 from vj.config import PresetConfig
 from vj.depth_sources import DEFAULT_DEPTH_MODEL
 from vj.engine.depth import DepthEstimator, depth_model_from_module
@@ -37,10 +39,10 @@ def estimator(depth_module: Any, preset: PresetConfig) -> DepthEstimator:
 
 
 def depth_run(models: dict[str, Any], depth_module: Any, params: dict[str, object],
-              depth_toml: str = "") -> tuple[Run, DepthEstimator]:
+              depth_toml: str = "", *, publish_depth: bool = False) -> tuple[Run, DepthEstimator]:
     preset = contract_preset({**CAMERA, **params}, depth_toml)
     depth = estimator(depth_module, preset)
-    return start(backend(models), {}, preset=preset, depth=depth), depth
+    return start(backend(models), {}, preset=preset, depth=depth, publish_depth=publish_depth), depth
 
 
 def test_a_3d_frame_warped_by_full_size_depth_makes_no_transfer(models, depth_module) -> None:  # noqa: ANN001
@@ -80,3 +82,17 @@ def test_the_first_depth_frame_copies_nothing_and_feeds_the_model_patch_multiple
     finally:
         handle.remove()
     assert seen and all(s[-1] % 14 == 0 and s[-2] % 14 == 0 and max(s[-2:]) == 252 for s in seen)
+
+
+@pytest.mark.parametrize("mode", ["3d", "2d"])
+def test_a_published_depth_channel_rides_in_the_frames_one_copy(models, depth_module, mode: str) -> None:  # noqa: ANN001
+    """--show depth / --ndi-depth: no blocking device→host copy of its own (a pipeline drain each frame)."""
+    run, _ = depth_run(models, depth_module, dict(animation_mode=mode), publish_depth=True)
+    run.engine.render_frame()
+    run.engine.render_frame()
+    with count_device_to_host() as copies:
+        steady_frame(run)
+    assert copies == [], "device→host copies besides the publish:\n" + "\n".join(copies)
+    assert run.published[-1].shape == (512 * 512 * 4 + 1,)  # pixels, depth, flag: one buffer, one copy
+    frame = run.sink.frames[-1]
+    assert frame.depth is not None and frame.depth.shape == (512, 512) and frame.depth.dtype == np.uint8

@@ -91,3 +91,37 @@ def count_host_to_device() -> Iterator[Transfers]:
     finally:
         for (owner, name), original in originals.items():
             setattr(owner, name, original)
+
+
+@contextmanager
+def count_device_to_host() -> Iterator[list[str]]:
+    """Device→host copies made outside the publisher's one asynchronous copy (the contract stubs that one).
+
+    On `meta` such a copy raises; it is recorded first, so the count names it. On a GPU each is a
+    copy the host waits for: with the pipeline one frame deep, a drain every frame.
+    """
+    found: list[str] = []
+    originals = {name: getattr(torch.Tensor, name) for name in ("copy_", "cpu", "numpy", "tolist", "to")}
+
+    def copy_(dest: torch.Tensor, src: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if _on_host(dest) and _on_device(src):
+            found.append(f"Tensor.copy_({tuple(src.shape)}) to the host: {_where()}")
+        return originals["copy_"](dest, src, *args, **kwargs)
+
+    def out_of(name: str) -> Any:
+        def read(t: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            target = args[0] if args else kwargs.get("device")
+            to_host = name != "to" or (isinstance(target, (str, torch.device)) and torch.device(target).type == "cpu")
+            if _on_device(t) and to_host:
+                found.append(f"Tensor.{name}({tuple(t.shape)}): {_where()}")
+            return originals[name](t, *args, **kwargs)
+        return read
+
+    torch.Tensor.copy_ = copy_  # type: ignore[method-assign, assignment]
+    for name in ("cpu", "numpy", "tolist", "to"):
+        setattr(torch.Tensor, name, out_of(name))
+    try:
+        yield found
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)

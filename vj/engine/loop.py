@@ -25,8 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -36,7 +36,6 @@ from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_co
 from vj.engine.conditioning import Conditioning
 from vj.engine.controlnet import ControlNets
 from vj.engine.controlnet_scales import ControlNetScales
-from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.depth import DepthEstimator
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.guidance import CFG_RCFG_SELF, guided_model
@@ -46,6 +45,7 @@ from vj.engine.noise import add_noise
 from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
 from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_until
+from vj.engine.render_worker import RenderWorker
 from vj.engine.sampling import img2img
 from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
@@ -59,6 +59,7 @@ from vj.registry import SEED_MODULUS, AnimationMode, ColourSpace
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,6 @@ class _Ticket:
     timer: StageTimer
     image: torch.Tensor  # the frame on the device: the feedback restarts from it if a later one is bad
     start_s: float
-    depth: torch.Tensor | None = None  # the depth channel (uint8 on the device), when an output shows it
 
 
 def _ancestral_seed(seed: int, step: int) -> int:
@@ -103,7 +103,7 @@ class Engine:
 
         `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
         `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
-        `publish_depth`: each Frame carries the depth map too (one more device→host copy);
+        `publish_depth`: each Frame carries the depth map too (in the frame's own copy to the host);
         `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
@@ -136,8 +136,8 @@ class Engine:
         self._last_publish_s = 0.0
         self.depth = depth
         self.publish_depth = publish_depth and depth is not None
-        self._depth_host: torch.Tensor | None = None
-        self._thread: threading.Thread | None = None
+        self._worker = RenderWorker("render")
+        self._running: threading.Event | None = None  # set when the render loop has returned
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
         self._inputs = InputStage(inputs, self.device)
@@ -343,8 +343,8 @@ class Engine:
         if self._turbo_prev is not None and tween < 1.0:
             output = torch.lerp(self._turbo_prev, self._turbo_next, tween)
         depth = self._depth_grey(output, p.animation_mode) if self.publish_depth else None
-        ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start, depth)
-        done = self._publisher.submit(output, ticket)
+        ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
+        done = self._publisher.submit(output, ticket, depth)
         timer.mark("publish")
         return self._deliver(done)
 
@@ -357,8 +357,7 @@ class Engine:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
             stage_ms = t.timer.stage_ms()
-            depth_pixels = self._depth_to_host(t.depth) if t.depth is not None else None
-            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, depth_pixels)
+            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, item.depth)
             self._last_good = t.image
             self.sink.offer(frame)
             now = time.perf_counter()
@@ -395,13 +394,6 @@ class Engine:
             nearness = self.depth.nearness(output)
         return (nearness[0, 0] * 255).round_().clamp_(0, 255).to(torch.uint8)
 
-    def _depth_to_host(self, grey: torch.Tensor) -> np.ndarray:
-        """The depth channel's own copy out (asked for by an output; not part of the pipelined publish)."""
-        if self._depth_host is None or tuple(self._depth_host.shape) != tuple(grey.shape):
-            self._depth_host = torch.empty(grey.shape, dtype=torch.uint8, pin_memory=self.device.type == "cuda")
-        self._depth_host.copy_(grey)
-        return self._depth_host.numpy().copy()
-
     # ------------------------------------------------------------------ the thread
     MAX_FAILURES_BEFORE_FIRST_FRAME = MAX_FAILURES_BEFORE_FIRST_FRAME
 
@@ -415,10 +407,14 @@ class Engine:
         render_until(self, stop, max_frames)
         self.flush()  # the frame still in flight is part of the run
 
+    def on_render_thread(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on the thread that renders, and wait: the warm-up goes there (CUDA graph trees
+        are thread-local, so graphs recorded on another thread would be recorded again on stage)."""
+        return self._worker.call(fn)
+
     def start(self, max_frames: int | None = None) -> None:
-        """Run on a named render thread; `stop()` ends it. A fatal error is kept for `join`."""
+        """Run on the render thread; `stop()` ends it. A fatal error is kept for `join`."""
         def target() -> None:
-            claim_the_render_cores()
             try:
                 self.run(self._stop, max_frames)
             except BaseException as err:  # surfaced by join() on the main thread
@@ -426,12 +422,11 @@ class Engine:
                 log.error("render loop stopped: %s", err)
 
         self._stop.clear()
-        self._thread = threading.Thread(target=target, name="render", daemon=True)
-        self._thread.start()
+        self._running = self._worker.submit(target)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._running is not None and not self._running.is_set()
 
     @property
     def fatal_error(self) -> BaseException | None:
@@ -439,8 +434,7 @@ class Engine:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                log.warning("render thread did not stop within %.1f s", timeout_s)
+        if self._running is not None and not self._running.wait(timeout_s):
+            log.warning("render thread did not stop within %.1f s", timeout_s)
+        self._worker.close()
         self._cache.close()

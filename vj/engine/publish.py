@@ -2,7 +2,9 @@
 
 The conversion to uint8 HWC runs on the device, and a finite-pixels flag rides in the same
 buffer as one extra byte, so the host learns whether a frame is usable from the one copy it
-makes anyway (no extra synchronisation). On CUDA the copy runs on its own stream into
+makes anyway (no extra synchronisation). A depth channel an output shows rides there too,
+rather than in a blocking copy of its own that would drain the pipeline every frame.
+On CUDA the copy runs on its own stream into
 pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
 event has completed and returns while this one is still being computed and copied, so
 the GPU never idles while the host fans a frame out. At most one frame is in flight.
@@ -25,19 +27,20 @@ _RING = 2  # the frame being copied out and the one being computed
 
 @dataclass
 class _Slot(Generic[T]):
-    staged: torch.Tensor  # device uint8 [H·W·3 + 1]: the pixels, then the finite flag
+    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) + 1]: the pixels, the depth if any, then the finite flag
     scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
-    host: torch.Tensor  # host uint8 [H·W·3 + 1], pinned on CUDA
+    host: torch.Tensor  # host uint8, as `staged`, pinned on CUDA
     event: torch.cuda.Event | None = None
     ticket: T | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Published(Generic[T]):
-    """A frame whose copy has arrived: its ticket, and its RGB pixels (None: not finite)."""
+    """A frame whose copy has arrived: its ticket, its RGB pixels (None: not finite), its depth channel."""
 
     ticket: T
     pixels: np.ndarray | None
+    depth: np.ndarray | None = None  # uint8 [H, W], when submitted with one
 
 
 class FramePublisher(Generic[T]):
@@ -50,6 +53,7 @@ class FramePublisher(Generic[T]):
         self._copy_stream = torch.cuda.Stream(device) if self._cuda else None
         self._slots: list[_Slot[T]] = []
         self._size: tuple[int, int] | None = None
+        self._with_depth = False
         self._next = 0
         self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
 
@@ -57,16 +61,24 @@ class FramePublisher(Generic[T]):
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def submit(self, image: torch.Tensor, ticket: T) -> list[Published[T]]:
-        """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete."""
+    def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None) -> list[Published[T]]:
+        """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete.
+
+        `depth`: a uint8 [H, W] channel on the device that rides in the same copy (no copy of its own).
+        """
         done: list[Published[T]] = []
         height, width = int(image.shape[2]), int(image.shape[3])
-        if self._size != (height, width):
+        if self._size != (height, width) or self._with_depth != (depth is not None):
             done = self.flush()
-            self._allocate(height, width)
+            self._allocate(height, width, with_depth=depth is not None)
         slot = self._slots[self._next]
         self._next = (self._next + 1) % len(self._slots)
         self._stage(image, slot)
+        if depth is not None:
+            if tuple(depth.shape) != (height, width):
+                raise ValueError(f"the depth channel is {tuple(depth.shape)}; expected the frame's {(height, width)}")
+            pixels = height * width * 3
+            slot.staged[pixels:pixels + height * width].view(height, width).copy_(depth)
         slot.ticket = ticket
         self._copy_out(slot)
         self._pending.append(slot)
@@ -92,14 +104,15 @@ class FramePublisher(Generic[T]):
         return dropped
 
     # ------------------------------------------------------------------ the steps
-    def _allocate(self, height: int, width: int) -> None:
-        count = height * width * 3 + 1
+    def _allocate(self, height: int, width: int, *, with_depth: bool = False) -> None:
+        count = height * width * (4 if with_depth else 3) + 1
         pin = self._cuda
         self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
                              scratch=torch.empty(height, width, 3, device=self.device),
                              host=torch.empty(count, dtype=torch.uint8, pin_memory=pin))
                        for _ in range(_RING)]
         self._size = (height, width)
+        self._with_depth = with_depth
         self._next = 0
 
     def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
@@ -107,7 +120,7 @@ class FramePublisher(Generic[T]):
         hwc = image[0].permute(1, 2, 0)
         torch.mul(hwc, 255, out=slot.scratch)
         slot.scratch.round_().clamp_(0, 255)
-        slot.staged[:-1].view(slot.scratch.shape).copy_(slot.scratch)
+        slot.staged[:slot.scratch.numel()].view(slot.scratch.shape).copy_(slot.scratch)
         slot.staged[-1:].copy_(torch.isfinite(image).all().view(1))
 
     def _copy_out(self, slot: _Slot[T]) -> None:
@@ -131,5 +144,8 @@ class FramePublisher(Generic[T]):
         if not slot.host[-1]:
             return Published(ticket, None)
         assert self._size is not None
-        pixels = slot.host[:-1].view(*self._size, 3).numpy().copy()  # the ring buffer is reused
-        return Published(ticket, pixels)
+        height, width = self._size
+        count = height * width * 3
+        pixels = slot.host[:count].view(height, width, 3).numpy().copy()  # the ring buffer is reused
+        depth = slot.host[count:count + height * width].view(height, width).numpy().copy() if self._with_depth else None
+        return Published(ticket, pixels, depth)

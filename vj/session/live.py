@@ -176,7 +176,8 @@ class LiveSession:
 
         self._warming = (0, len(todo))
         try:
-            self.backend.warmup(todo, progress)
+            # On the thread that will render: CUDA graphs recorded elsewhere would be recorded again there.
+            self.engine.on_render_thread(lambda: self.backend.warmup(todo, progress))
         except torch.cuda.OutOfMemoryError as err:
             raise FatalRenderError(f"the GPU ran out of memory warming up {_variant_at(todo, self._warming)}: "
                                    f"lower the resolution or the steps, or use --tiny-vae ({err})") from err

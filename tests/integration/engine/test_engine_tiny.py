@@ -312,3 +312,35 @@ def test_the_loaded_model_refuses_a_size_in_one_line_and_resizes_are_checked(tin
     with pytest.raises(ValueError, match="multiples of 16 px"):
         engine.request_resize(64, 72)
     engine.request_resize(80, 64)
+
+
+def test_the_warm_up_runs_on_the_thread_that_renders(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    """CUDA graph trees are thread-local: graphs warmed on another thread would be recorded again on stage."""
+    import threading
+
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    sink = CollectFrames()
+    session.add_output(sink)
+    warmed_on: set[int] = set()
+    rendered_on: set[int] = set()
+    backend_warmup, engine_frame = session.backend.warmup, session.engine.render_frame
+
+    def warmup(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        warmed_on.add(threading.get_ident())
+        return backend_warmup(*args, **kwargs)
+
+    def render_frame():  # noqa: ANN202
+        rendered_on.add(threading.get_ident())
+        return engine_frame()
+
+    session.backend.warmup = warmup  # type: ignore[method-assign]
+    session.engine.render_frame = render_frame  # type: ignore[method-assign]
+    try:
+        session.warmup()
+        session.start()
+        wait_for(lambda: len(sink.frames) >= 2, timeout_s=60)
+    finally:
+        session.stop()
+        del session.backend.warmup  # the backend is shared by the module's tests
+    assert warmed_on and warmed_on == rendered_on
+    assert threading.get_ident() not in rendered_on

@@ -76,3 +76,26 @@ def test_a_show_warming_up_more_sizes_than_dynamos_limit_keeps_every_graph_compi
     finally:
         torch._dynamo.config.recompile_limit = limit
         torch._dynamo.reset()
+
+
+def test_on_cuda_each_warmed_shape_compiles_to_a_static_graph_of_its_own() -> None:
+    """CFG's batch 2 after batch 1 (or a second size) must not turn into one symbolic-shape graph."""
+    from vj.engine.compile.jit import compile_settings
+
+    settings = compile_settings(torch.device("cuda"))
+    assert settings["mode"] == "reduce-overhead"
+    symbolic: list[bool] = []
+
+    def record(gm: torch.fx.GraphModule, example_inputs: list[object]) -> object:
+        symbolic.append(any(isinstance(x, torch.SymInt) or (isinstance(x, torch.Tensor) and any(
+            isinstance(d, torch.SymInt) for d in x.shape)) for x in example_inputs))
+        return gm.forward
+
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+    # The CUDA settings less the mode (CUDA graphs need a GPU); the shape policy is what is tested.
+    compiled = torch.compile(double, backend=record, **{k: v for k, v in settings.items() if k != "mode"})
+    compiled(torch.rand(1, 4, 8, 8))
+    compiled(torch.rand(2, 4, 8, 8))
+    assert symbolic == [False, False]

@@ -273,18 +273,16 @@ class DiffusersBackend:
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
         latents = self._encode_call(image.to(self.vae_dtype))
-        return self._owned(latents).to(self.dtype)
+        return self._owned(latents, self.dtype)
 
     @torch.inference_mode()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self._owned(self._decode_call(latents.to(self.vae_dtype))).float()
+        return self._owned(self._decode_call(latents.to(self.vae_dtype)), torch.float32)
 
-    def _owned(self, out: torch.Tensor) -> torch.Tensor:
-        if self.compile_mode == "jit" and out.dtype == torch.float32:
-            # CUDA-graph outputs live in memory the next replay overwrites (a fp16 output gets
-            # its own copy from the cast that follows).
-            return out.clone()
-        return out
+    def _owned(self, out: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """`out` in `dtype`, in memory of its own under jit: CUDA-graph outputs live in the graph's pool,
+        which the next replay overwrites, and a cast to the dtype a tensor already has copies nothing."""
+        return out.to(dtype, copy=self.compile_mode == "jit")
 
     def _guidance_frequencies(self) -> torch.Tensor | None:
         if self._time_cond_dim is None:
@@ -327,7 +325,7 @@ class DiffusersBackend:
             down, mid = self.controls.residuals(sample, timestep, cond.embeddings, self._control_inputs(extra))
             out = self._predict_call(sample, timestep, cond.embeddings, *extra, down_residuals=down,
                                      mid_residual=mid)
-        return self._owned(out).float()
+        return self._owned(out, torch.float32)
 
     def _control_inputs(self, extra: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor | None]:
         """The UNet's extra inputs (SDXL's pooled text and time ids, LCM's guidance) by name for a ControlNet."""

@@ -9,14 +9,17 @@ replaced. Each engine's I/O tensors are allocated once, as torch tensors, and bo
 Engines are built offline (`vj build-engines`) and checked against their manifest when the
 size is prepared: a stale or missing engine is `StaleEngine`, naming the command that
 builds it. There is no fallback to PyTorch. A LoRA scale change re-fuses the weights in
-the (CPU-side) PyTorch UNet and refits the adapted layers' weights into the engine.
+the PyTorch UNet, kept on the GPU when LoRAs are loaded (else on the CPU, to spare the memory),
+and refits the adapted layers' weights into the engine from device memory on the compute stream,
+then captures the engine's CUDA graph again (TensorRT does not promise a refitted engine keeps its
+weights where the old graph reads them).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +46,10 @@ from vj.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
+# str(trt.DataType.X) names, lower-cased: "float", "half", "bf16", "int64", "int32".
 _DTYPES = {"float": torch.float32, "float32": torch.float32, "float16": torch.float16, "half": torch.float16,
-           "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32}
+           "bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "int64": torch.int64, "int32": torch.int32}
+_TRT_DTYPES = {torch.float32: "FLOAT", torch.float16: "HALF", torch.bfloat16: "BF16"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,28 +141,47 @@ class EngineCall:
 
 
 class Refit:
-    """Writes re-fused PyTorch weights into a refittable engine, by the names the export recorded."""
+    """Writes re-fused PyTorch weights into a refittable engine, by the names the export recorded.
 
-    def __init__(self, trt: Any, call: EngineCall, unet: torch.nn.Module, names_path: Path) -> None:
+    The weights go from the UNet's own memory (on the GPU when LoRAs are loaded: no copy through the
+    host), the refit is enqueued on the compute stream (so it never runs under a frame still on the
+    GPU), and the engine's CUDA graph is captured again after it.
+    """
+
+    def __init__(self, trt: Any, call: EngineCall, unet: torch.nn.Module, names_path: Path,
+                 stream: Callable[[], int] | None = None) -> None:
         if not names_path.is_file():
             raise StaleEngine(f"{names_path} is missing: the LoRA UNet engine cannot be refitted; rebuild it with "
                               "`vj build-engines`")
         self.trt, self.call, self.unet = trt, call, unet
         self.names: dict[str, list[Any]] = json.loads(names_path.read_text(encoding="utf-8"))
         self._logger = trt.Logger(trt.Logger.WARNING)
+        self._stream = stream or (lambda: torch.cuda.current_stream().cuda_stream)
+        self._keep: list[torch.Tensor] = []  # read by the refit on the stream: alive until the next one
 
     def __call__(self) -> None:
-        refitter = self.trt.Refitter(self.call.engine, self._logger)
+        trt = self.trt
+        refitter = trt.Refitter(self.call.engine, self._logger)
         params = dict(self.unet.named_parameters())
-        keep = []  # TensorRT reads the host arrays during refit_cuda_engine
+        keep = []
         for onnx_name, (param, transposed) in self.names.items():
             weight = params[param].detach()
             # In the dtype the graph was exported in (the UNet's own), as the engine's weights are.
-            array = (weight.T if transposed else weight).contiguous().cpu().numpy()
-            keep.append(array)
-            refitter.set_named_weights(onnx_name, self.trt.Weights(array))
-        if not refitter.refit_cuda_engine():
+            tensor = (weight.T if transposed else weight).contiguous()
+            keep.append(tensor)
+            where = trt.TensorLocation.DEVICE if tensor.is_cuda else trt.TensorLocation.HOST
+            weights = trt.Weights(getattr(trt.DataType, _TRT_DTYPES[tensor.dtype]), tensor.data_ptr(), tensor.numel())
+            refitter.set_named_weights(onnx_name, weights, where)
+        missing = list(refitter.get_missing_weights())
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            raise StaleEngine(f"TensorRT cannot refit {self.call.path.name}: it needs weights the LoRA map does not "
+                              f"name ({shown}; layers TensorRT fused when it built the engine); rebuild it with "
+                              "`vj build-engines`")
+        if not refitter.refit_cuda_engine_async(self._stream()):
             raise RuntimeError(f"TensorRT refit of {self.call.path.name} failed")
+        self._keep = keep
+        self.call.capture()
 
 
 class TensorRTBackend(DiffusersBackend):
@@ -177,8 +201,9 @@ class TensorRTBackend(DiffusersBackend):
         self._target = current_target(trt)
         self._calls: dict[tuple[str, tuple[int, ...]], EngineCall] = {}
         self._refits: list[Refit] = []
-        # Only the text encoder runs in PyTorch on the GPU; the UNet stays on the CPU for refits.
-        self.unet.to("cpu")
+        # Only the text encoder runs in PyTorch on the GPU. The UNet stays there only when LoRAs may
+        # be refitted (a re-fuse and a refit from device memory: no stall of seconds through the CPU).
+        self.unet.to(unet_home(self.device, refittable=self.loras is not None))
         self.vae.to("cpu")
         self._encode_call = self._engine_for(ENCODE)
         self._decode_call = self._engine_for(DECODE)
@@ -244,12 +269,17 @@ class TensorRTBackend(DiffusersBackend):
         if self.loras is None:
             raise ValueError(f"{self.name}: no LoRA is loaded")
         self.loras.set_scale(index, scale)
-        for refit in self._refits:  # a refit rewrites weights in place: the captured graphs stay valid
+        for refit in self._refits:  # on the compute stream, at a frame boundary; each graph captured again
             refit()
 
     def close(self) -> None:
         self._calls.clear()
         super().close()
+
+
+def unet_home(device: torch.device, *, refittable: bool) -> torch.device:
+    """Where the PyTorch UNet lives beside its engines: the GPU when LoRA scales refit them, else the CPU."""
+    return device if refittable else torch.device("cpu")
 
 
 def load_tensorrt_backend(config: ModelConfig) -> TensorRTBackend:
