@@ -368,14 +368,26 @@ function renderLfos() {
 // "off" removes the modulator on the server (as /vj/audio/<param> off does); the page keeps its
 // settings so "on" attaches it again as it was.
 const audioOff = {};
+// Names switched off here that no push has yet shown removed. A push the server built before it took
+// the off (the echo of a depth move, say) still lists the name and must not switch the row back on;
+// the first push without the name ends the wait, and a listing after that is a re-attach (another
+// page, OSC). Should another controller re-attach before any push shows the removal, or the off be
+// refused, no push ever lacks the name: after OFF_WAIT_MS the server's listing wins.
+const audioOffPending = new Map();   // name -> performance.now() of the off click
+const OFF_WAIT_MS = 5000;
 
 function renderAudio() {
   const audio = state.audio || { available: false, mods: {}, sources: [] };
   $("audio-onset").replaceChildren(...(audio.available ? state.onset_actions || [] : []).map((action) =>
     el("button", { class: action === audio.onset ? "on" : "", onclick: () => send({ audio: { onset: action } }) },
        action)));
-  for (const name of Object.keys(audio.mods)) delete audioOff[name];
-  const entries = [...Object.entries(audio.mods).map(([name, mod]) => [name, mod, true]),
+  const now = performance.now();
+  for (const [name, since] of audioOffPending) {
+    if (!(name in audio.mods) || now - since >= OFF_WAIT_MS) audioOffPending.delete(name);
+  }
+  const mods = Object.entries(audio.mods).filter(([name]) => !audioOffPending.has(name));
+  for (const [name] of mods) delete audioOff[name];
+  const entries = [...mods.map(([name, mod]) => [name, mod, true]),
                    ...Object.entries(audioOff).map(([name, mod]) => [name, mod, false])];
   // Rebuilt only when the list changes shape: a depth moving (this page's slider too) only moves its row.
   const shape = JSON.stringify(entries.map(([name, mod, on]) => [name, mod.source, mod.ranges, on]));
@@ -409,9 +421,16 @@ function audioRow(name, mod, on) {
       // the slider's depth: the state echoing this page's last move may still be on its way
       audioOff[name] = { ...((state.audio && state.audio.mods[name]) || mod), depth: parseFloat(depth.value) };
       send({ audio: { param: name, off: true } });
+      audioOffPending.set(name, performance.now());
+      setTimeout(renderAudio, OFF_WAIT_MS + 50);   // a listing still there then is shown on
+      renderAudio();
     } else {
       send({ audio: { param: name, source: mod.source, depth: mod.depth, offset: mod.offset,
                       attack_ms: mod.attack_ms, release_ms: mod.release_ms, curve: mod.curve } });
+      // Listings count again. Shown now: should the server take the off and this on between two pushes,
+      // its state never changes and no push comes to show the row on.
+      audioOffPending.delete(name);
+      renderAudio();
     }
   } }, on ? "on" : "off");
   const meter = el("meter", { id: "audio-meter-" + name, min: Math.min(lo, 0), max: Math.max(hi, 0), value: 0 });
