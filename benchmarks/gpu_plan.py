@@ -1,7 +1,7 @@
 """The GPU check's plan: its parts in order, each one's slice of the budget, and what comes back.
 
 Kept apart from benchmarks/gpu_check.py (which runs the parts) so the arithmetic and the rules on
-the returned files are unit-tested where no GPU is (tests/unit/test_gpu_plan.py).
+the returned files are unit-tested where no GPU is (tests/unit/project/test_gpu_plan.py).
 
 The device call: one command of at most CALL_LIMIT_S seconds, at most RETURNED_FILES files back.
 The check keeps BUDGET_S for its parts, so a part cut at its slice (SIGINT, then SIGKILL after

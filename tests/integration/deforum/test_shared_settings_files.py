@@ -17,7 +17,7 @@ import pytest
 from tests.helpers import run_vj
 from tests.input_helpers import write_halves
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 URL_IMAGE = "https://deforum.github.io/a1/I1.png"
 AUTHOR_PATH = "C:\\Users\\someone\\Pictures\\start.png"
 TINY = ("--model", "tiny", "--width", "64", "--height", "64", "--device", "cpu", "--frames", "2", "--no-progress")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import wait_in_page
-from tests.integration.test_web_protocol import make_show
+from tests.integration.web.test_web_protocol import make_show
 from vj.web.preview import PreviewSlot
 from vj.web.server import WebServer
 

@@ -19,7 +19,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from websockets.sync.client import connect
 
 from tests.helpers import wait_for
-from tests.integration.test_web_protocol import errors, make_show, receive_until, ws_url
+from tests.integration.web.test_web_protocol import errors, make_show, receive_until, ws_url
 from vj.config import LfoConfig, PromptItem, PromptsConfig, parse_preset
 from vj.control.osc import OscActions, OscControl
 from vj.errors import ConfigError

@@ -22,7 +22,7 @@ from urllib.request import urlopen
 import pytest
 
 from tests.helpers import wait_for
-from tests.integration.test_web_protocol import make_show
+from tests.integration.web.test_web_protocol import make_show
 from vj.web.preview import PreviewSlot
 from vj.web.server import WebServer
 
