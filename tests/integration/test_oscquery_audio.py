@@ -20,7 +20,8 @@ from vj.control.audio.analysis import AudioFeatures
 from vj.control.audio.modulators import AudioMod, AudioModulators
 from vj.control.midi.curves import Curve
 from vj.control.modulators import ModulatorBank
-from vj.control.osc import OscActions, OscControl
+from vj.control.commands import ShowActions
+from vj.control.osc import OscControl
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import TempoClock
 from vj.store import ParamStore
@@ -49,7 +50,7 @@ def served() -> Iterator[Served]:
     audio.assign("zoom", AudioMod("bass", 0.05, attack_ms=0.0, release_ms=150.0))
     audio.assign("angle", AudioMod("onset", 3.0, offset=-1.0, curve=Curve.EXPONENTIAL))
     audio.step(features(0.5), 0.01)
-    osc = OscControl(store, port=0, actions=OscActions(tempo=tempo, modulators=bank, audio=audio))
+    osc = OscControl(store, port=0, actions=ShowActions(tempo=tempo, modulators=bank, audio=audio))
     osc.start()
     query = OscQueryServer(store, osc_host="127.0.0.1", osc_port=osc.port, http_port=0, tempo=tempo,
                            advertise=False, modulators=bank, audio=audio)

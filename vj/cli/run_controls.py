@@ -19,7 +19,8 @@ from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
-from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscActions, OscControl
+from vj.control.commands import ShowActions
+from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, Quantiser, TempoClock
@@ -213,7 +214,7 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     if args.no_osc:
         return
     osc = OscControl(session.store, host=args.osc_host, port=args.osc_port,
-                     actions=OscActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
+                     actions=ShowActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
                                         learn=mapper.learn if mapper is not None else None,
                                         tempo=session.tempo, modulators=session.modulators,
                                         quantiser=session.quantiser, audio=session.audio,

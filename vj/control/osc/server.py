@@ -25,8 +25,9 @@ from vj.control._serving import stop_serving
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
 from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
 from vj.control.osc.pickup import OscPickup, PickupMode
-from vj.control.osc.reasons import MALFORMED, OUT_OF_RANGE, Rejection
-from vj.control.osc.route import OscActions, OscRouter
+from vj.control.commands.reasons import MALFORMED, OUT_OF_RANGE, Rejection
+from vj.control.commands.actions import ShowActions
+from vj.control.osc.route import OscRouter
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
 
@@ -58,14 +59,14 @@ class OscControl:
     """The OSC control source: `start()`, `close()`, `status()`; `handle_datagram()` for tests."""
 
     def __init__(self, store: ParamStore, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 actions: OscActions | None = None, now: Callable[[], float] = time.time,
+                 actions: ShowActions | None = None, now: Callable[[], float] = time.time,
                  pickup: PickupMode = PickupMode.CHANGE) -> None:
         self.store = store
         self.host = host
         self.port = port
         self.counters = OscCounters()
         self.pickup = OscPickup(store, pickup)
-        self._router = OscRouter(store, actions or OscActions(), self.pickup)
+        self._router = OscRouter(store, actions or ShowActions(), self.pickup)
         self._now = now  # wall clock: OSC timetags are absolute NTP times
         self._lock = threading.Lock()
         self._ratelog = RateLimitedLog(log)
@@ -75,12 +76,8 @@ class OscControl:
         self.receive_buffer_bytes = 0
 
     @property
-    def actions(self) -> OscActions:
+    def actions(self) -> ShowActions:
         return self._router.actions
-
-    @actions.setter
-    def actions(self, actions: OscActions) -> None:
-        self._router.actions = actions
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
