@@ -12,8 +12,8 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
 from vj.config import PresetConfig
-from vj.control.modulators import ModulatorBank
 from vj.control.commands import ShowActions
+from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.tempo import Quantiser, TempoClock

@@ -17,8 +17,8 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
-from vj.control.modulators import ModulatorBank, Shape
 from vj.control.commands import ShowActions
+from vj.control.modulators import ModulatorBank, Shape
 from vj.control.osc import OscControl, address_map
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected

@@ -18,9 +18,9 @@ from tests.integration.test_oscquery_http import check_node, get, oscquery_clien
 from tests.integration.test_oscquery_listen import next_packet
 from vj.control.audio.analysis import AudioFeatures
 from vj.control.audio.modulators import AudioMod, AudioModulators
+from vj.control.commands import ShowActions
 from vj.control.midi.curves import Curve
 from vj.control.modulators import ModulatorBank
-from vj.control.commands import ShowActions
 from vj.control.osc import OscControl
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import TempoClock

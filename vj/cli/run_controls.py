@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import float_range, port
 from vj.config import PresetConfig
+from vj.control.commands import ShowActions
 from vj.control.link import LinkSync, require_aalink
 from vj.control.midi.mapper import MidiActions, MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
-from vj.control.commands import ShowActions
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT, OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.oscquery import OscQueryServer

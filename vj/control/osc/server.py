@@ -22,11 +22,11 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from vj.control._ratelog import RateLimitedLog
 from vj.control._serving import stop_serving
+from vj.control.commands.actions import ShowActions
+from vj.control.commands.reasons import MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
 from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
 from vj.control.osc.pickup import OscPickup, PickupMode
-from vj.control.commands.reasons import MALFORMED, OUT_OF_RANGE, Rejection
-from vj.control.commands.actions import ShowActions
 from vj.control.osc.route import OscRouter
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
