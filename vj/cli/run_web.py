@@ -51,6 +51,7 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
     if args.no_web:
         return
     from vj.cli.run_controls import RecordToggle
+    from vj.control.commands import ShowActions
     from vj.control.midi.ports import MidiInput
     from vj.web.context import WebContext
     from vj.web.preview import PreviewSlot
@@ -58,19 +59,21 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
 
     midi = next((c for c in session.controls if isinstance(c, MidiInput)), None)
     take = session.take
+    actions = ShowActions(preset=lambda name: session.presets.by_name(name, allow_paths=False),
+                          record=RecordToggle(session) if take is not None else None,
+                          learn=midi.mapper.learn if midi is not None else None, tempo=session.tempo,
+                          quantiser=session.quantiser, modulators=session.modulators, audio=session.audio,
+                          blackout=session.performer.blackout, freeze=session.performer.freeze,
+                          panic=session.performer.panic)
     ctx = WebContext(
-        store=session.store, tempo=session.tempo, quantiser=session.quantiser, modulators=session.modulators,
-        switch_preset=lambda name: session.presets.by_name(name, allow_paths=False),  # one policy with OSC
+        store=session.store, actions=actions,
         preset_names=lambda: [p.stem for p in list_presets()],
         playing_preset=lambda: Path(session.preset.source_path).stem or session.preset.name,
         scheduled=lambda: tuple(session.preset.schedules),
-        record=RecordToggle(session) if take is not None else None,
         record_info=lambda: _record_info(session),
-        learn=midi.mapper.learn if midi is not None else None,
         learning=(lambda: midi.mapper.learning) if midi is not None else (lambda: None),
-        blackout=session.performer.blackout, freeze=session.performer.freeze, panic=session.performer.panic,
         switches=lambda: {"blackout": session.performer.blackout_on, "freeze": session.performer.frozen},
-        status=lambda: _figures(session), hidden=session.unused_slots, audio=session.audio)
+        status=lambda: _figures(session), hidden=session.unused_slots)
     preview = PreviewSlot()
     session.add_output(preview)
     port = args.web_port if args.web_port is not None else (args.osc_port + 2 if args.osc_port else 0)
