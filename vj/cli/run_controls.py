@@ -16,7 +16,7 @@ from vj.cli.argtypes import float_range, port
 from vj.config import PresetConfig
 from vj.control.commands import ShowActions
 from vj.control.link import LinkSync, require_aalink
-from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import MidiMapping, list_profiles, load_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, select_ports
 from vj.control.modulators import ModulatorBank
@@ -98,6 +98,17 @@ class RecordToggle:
             raise DeviceNotConnected("no recorder in this session (vj run wires one; see --record)")
         now = take.set_recording(on)
         log.info("recording %s", "started" if now else "stopped")
+
+
+def show_actions(session: LiveSession) -> ShowActions:
+    """The session's hooks every transport's commands reach (MIDI learn is added once a mapper exists)."""
+    presets = session.presets
+    return ShowActions(
+        preset=lambda name: presets.by_name(name, allow_paths=False), preset_file=presets.by_name,
+        preset_step=presets.step, preset_number=presets.by_index, record=RecordToggle(session),
+        is_recording=lambda: session.take is not None and session.take.is_recording,
+        blackout=session.performer.blackout, freeze=session.performer.freeze, panic=session.performer.panic,
+        tempo=session.tempo, quantiser=session.quantiser, modulators=session.modulators, audio=session.audio)
 
 
 class TempoControl:
@@ -195,31 +206,19 @@ def attach_live_control(session: LiveSession, args: argparse.Namespace) -> None:
     presets = session.presets
     presets.on_recall(LinkOnSwitch(session))
     presets.folders += args.presets_dir
-    record = RecordToggle(session)
+    actions = show_actions(session)
 
-    mapper: MidiMapper | None = None
     if args.midi:
         mapping = _choose_mapping(args)
         learn_path = _learn_path(args, mapping)
-        mapper = MidiMapper(mapping, session.store,
-                            MidiActions(preset_step=presets.step, preset_program=presets.by_index,
-                                        preset_name=presets.by_name, record=record, tempo=session.tempo,
-                                        modulators=session.modulators, audio=session.audio,
-                                        blackout=session.performer.blackout,
-                                        freeze=session.performer.freeze, panic=session.performer.panic),
-                            on_learned=lambda m: _save_learned(m, learn_path))
+        mapper = MidiMapper(mapping, session.store, actions, on_learned=lambda m: _save_learned(m, learn_path))
+        actions.learn = mapper.learn
         presets.on_recall(mapper.arm_pickup)
         session.add_control(MidiInput(mapper, args.midi))
 
     if args.no_osc:
         return
-    osc = OscControl(session.store, host=args.osc_host, port=args.osc_port,
-                     actions=ShowActions(preset=lambda name: presets.by_name(name, allow_paths=False), record=record,
-                                        learn=mapper.learn if mapper is not None else None,
-                                        tempo=session.tempo, modulators=session.modulators,
-                                        quantiser=session.quantiser, audio=session.audio,
-                                        blackout=session.performer.blackout,
-                                        freeze=session.performer.freeze, panic=session.performer.panic),
+    osc = OscControl(session.store, host=args.osc_host, port=args.osc_port, actions=actions,
                      pickup=PickupMode(args.osc_pickup))
     presets.on_recall(osc.arm_pickup)
     session.add_control(osc)

@@ -27,7 +27,7 @@ from vj.control.commands.reasons import (
     Rejected,
 )
 from vj.control.midi.curves import Curve
-from vj.control.modulators import ModulatorBank, parse_lfo
+from vj.control.modulators import Lfo, ModulatorBank, parse_lfo
 from vj.registry import ParamSpec
 from vj.store import ParamStore
 
@@ -77,6 +77,14 @@ class LfoCommands:
     def remove(self, name: object) -> None:
         spec = _numeric(self.store, name, "lfo")
         self._bank().remove(spec.name)
+
+    def touch(self, name: str, field: str, value: float) -> bool:
+        """A knob on an LFO's depth or rate: changes it, or the first touch attaches one (a sine over one bar)."""
+        spec = _numeric(self.store, name, "lfo")
+        bank = self._bank()
+        number = values.config_value(LfoConfig, field, values.number(value, f"lfo {field}"), f"lfo {field}")
+        fresh = replace(Lfo(), **{field: number})  # type: ignore[arg-type]
+        return bank.update(spec.name, **{field: number}) or bank.assign(spec.name, fresh)
 
 
 class AudioCommands:
@@ -128,6 +136,13 @@ class AudioCommands:
     def remove(self, name: object) -> None:
         audio = self._audio()
         audio.remove(_numeric(self.store, name, "audio").name)
+
+    def touch(self, name: str, depth: float) -> bool:
+        """A knob on a modulator's depth: changes it, or the first touch attaches one to the first band."""
+        audio, spec = self.target(name)
+        number = self._checked(spec, {"depth": depth})["depth"]
+        return audio.update(spec.name, depth=number) or audio.assign(
+            spec.name, AudioMod(audio.analysis.band_names[0], number))
 
     def onset(self, action: object) -> None:
         audio = self._audio()

@@ -173,12 +173,13 @@ class ShowCommands:
     def record(self, on: object) -> None:
         self._hook(self.actions.record, "recording (no recorder in this session)")(values.switch(on, "record"))
 
-    def toggle_record(self) -> bool:
-        """Record on if off, off if on; returns whether it is recording now."""
+    def toggle_record(self, assumed: bool = False) -> bool:
+        """Record on if off, off if on (by the take's state; `assumed` where the session gives none);
+        returns whether it records now."""
         record = self._hook(self.actions.record, "recording (no recorder in this session)")
-        was = self.actions.is_recording() if self.actions.is_recording is not None else False
-        result = record(not was)
-        return bool(result) if isinstance(result, bool) else not was
+        was = self.actions.is_recording() if self.actions.is_recording is not None else assumed
+        record(not was)
+        return self.actions.is_recording() if self.actions.is_recording is not None else not was
 
     def blackout(self, on: object | None) -> object:
         """On (True / 1), off (False / 0) or toggled (None); returns what the performer says it is now."""
