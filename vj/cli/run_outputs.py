@@ -131,13 +131,13 @@ def attach_outputs(session: LiveSession, args: argparse.Namespace) -> None:
         if name is not None:  # off with one line on another platform (TextureShareOutput.start)
             session.add_output(TextureShareOutput(kind, fps, name=name))
     if args.preview:
-        actions = PreviewActions(toggle_record=take.toggle, next_preset=lambda: session.presets.step(1),
-                                 previous_preset=lambda: session.presets.step(-1), quit=session.end_show,
-                                 blackout=lambda: session.performer.blackout(None),
-                                 freeze=lambda: session.performer.freeze(None), panic=session.performer.panic,
-                                 is_recording=lambda: take.is_recording, fps=lambda: session.engine.stats.fps,
+        from vj.cli.run_controls import show_actions
+        from vj.control.commands import ShowCommands
+
+        commands = ShowCommands(session.store, show_actions(session), "preview")
+        actions = PreviewActions(quit=session.end_show, fps=lambda: session.engine.stats.fps,
                                  bpm=lambda: session.tempo.bpm)
-        preview = PreviewWindow(fps, actions=actions, snapshot_dir=args.snapshot_dir,
+        preview = PreviewWindow(fps, commands=commands, actions=actions, snapshot_dir=args.snapshot_dir,
                                 fullscreen=args.preview_fullscreen is not None, monitor=args.preview_monitor,
                                 show_help=args.preview_help, show_status=args.preview_status)
         session.add_output(DepthChannel(preview) if args.show == "depth" else preview)
