@@ -27,8 +27,8 @@ from vj.control.audio.files import write_wav
 from vj.control.audio.inputs import FileAudioInput
 from vj.control.audio.live import AudioReactor
 from vj.control.audio.modulators import AudioMod, AudioModulators
-from vj.control.modulators import ModulatorBank
 from vj.control.commands import ShowActions
+from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscControl
 from vj.control.tempo import TempoClock
 from vj.output.take import LiveTake

@@ -171,9 +171,9 @@ def test_vj_run_shows_the_preset_audio_modulators_in_the_tree_and_on_the_page(ti
     from tests.conftest import TINY_PRESET
     from vj.cli.main import build_parser
     from vj.cli.run import attach_run_components
-    from vj.cli.run_controls import _OscQueryAfterOsc
     from vj.config import parse_preset
     from vj.session import LiveSession
+    from vj.session.controls import _OscQueryAfterOsc
     from vj.web.server import WebServer
 
     preset = parse_preset(TINY_PRESET + "\n[modulators.audio.zoom]\nsource = \"mid\"\ndepth = 0.04\n", "tiny.toml")

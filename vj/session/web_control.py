@@ -1,70 +1,37 @@
-"""`vj run`'s browser control surface: the flags, and the wiring of the web server to the session."""
+"""A live show's browser control page from a `WebConfig`, wired to the show's commands and views."""
 
 from __future__ import annotations
 
-import argparse
-import ipaddress
-import sys
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vj.config_live import WebConfig
 from vj.preset_files import list_presets
 
-if TYPE_CHECKING:  # the session (and torch with it) loads only when `vj run` runs
+if TYPE_CHECKING:  # the session (and torch with it) loads only when a show is built
+    from collections.abc import Callable
+
+    from vj.control.commands import ShowActions
     from vj.session.live import LiveSession
     from vj.web.context import RecordInfo
 
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, found {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, found {port}")
-    return port
+log = logging.getLogger(__name__)
 
 
-def _host(text: str) -> str:
-    if text != "localhost":
-        try:
-            ipaddress.ip_address(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected an IP address to listen on (127.0.0.1, or 0.0.0.0 for every interface), "
-                f"found {text!r}") from None
-    return text
+def attach_web(session: LiveSession, config: WebConfig, actions: ShowActions, *, osc_port: int = 0,
+               on_started: Callable[[str], None] | None = None) -> None:
+    """The page and its preview, reaching `actions` (the commands OSC and MIDI reach) and showing the session.
 
-
-def add_web_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("browser control surface")
-    g.add_argument("--web-port", type=_port, help="port of the control page (default: OSC port + 2)")
-    g.add_argument("--web-host", type=_host, default="127.0.0.1",
-                   help="interface the page is served on (default 127.0.0.1; 0.0.0.0 for a tablet on the "
-                        "network, then with a token printed at start)")
-    g.add_argument("--web-token", action="store_true", help="require the printed token on loopback too")
-    g.add_argument("--no-web", action="store_true", help="no control page")
-
-
-def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
-    """The page and its preview, wired to the session's store, tempo, LFOs, presets, take and MIDI learn."""
-    if args.no_web:
+    `osc_port`: the page's default port is the next but one (any free port with OSC on port 0)."""
+    if not config.enabled:
         return
-    from vj.cli.run_controls import RecordToggle
-    from vj.control.commands import ShowActions
     from vj.control.midi.ports import MidiInput
     from vj.web.context import WebContext
     from vj.web.preview import PreviewSlot
     from vj.web.server import WebServer
 
     midi = next((c for c in session.controls if isinstance(c, MidiInput)), None)
-    take = session.take
-    actions = ShowActions(preset=lambda name: session.presets.by_name(name, allow_paths=False),
-                          record=RecordToggle(session) if take is not None else None,
-                          learn=midi.mapper.learn if midi is not None else None, tempo=session.tempo,
-                          quantiser=session.quantiser, modulators=session.modulators, audio=session.audio,
-                          blackout=session.performer.blackout, freeze=session.performer.freeze,
-                          panic=session.performer.panic)
     ctx = WebContext(
         store=session.store, actions=actions,
         preset_names=lambda: [p.stem for p in list_presets()],
@@ -76,11 +43,10 @@ def attach_web(session: LiveSession, args: argparse.Namespace) -> None:
         status=lambda: _figures(session), hidden=session.unused_slots)
     preview = PreviewSlot()
     session.add_output(preview)
-    port = args.web_port if args.web_port is not None else (args.osc_port + 2 if args.osc_port else 0)
-    session.add_control(WebServer(ctx, host=args.web_host, port=port, preview=preview,
-                                  require_token=True if args.web_token else None,
-                                  on_started=lambda url: print(f"vj: control page on {url}", file=sys.stderr,
-                                                               flush=True)))
+    port = config.port if config.port is not None else (osc_port + 2 if osc_port else 0)
+    session.add_control(WebServer(ctx, host=config.host, port=port, preview=preview,
+                                  require_token=True if config.token else None,
+                                  on_started=on_started or (lambda url: log.info("control page on %s", url))))
 
 
 def _record_info(session: LiveSession) -> RecordInfo:
