@@ -49,9 +49,11 @@ def attach_run_components(session: LiveSession, args: argparse.Namespace) -> Non
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = show_config(args)
-    from vj.session.outputs import prepare_outputs
+    monitor = None
+    if config.outputs.preview:  # before the session imports PyAV, and before the model loads
+        from vj.output.preview_gui import prepare_preview
 
-    monitor = prepare_outputs(config.outputs)  # before the session imports PyAV, and before the model loads
+        monitor = prepare_preview(config.outputs.preview_monitor)
     from vj.engine.backends.sizes import check_size_before_load
     from vj.session.controlnet import check_controlnets_before_load
     from vj.session.depth import check_depth_before_load

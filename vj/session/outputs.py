@@ -19,20 +19,12 @@ if TYPE_CHECKING:  # the session (and torch with it) loads only when a show is b
 
 
 def prepare_outputs(config: OutputsConfig) -> Monitor | None:
-    """Checks that need no model, run before it loads: the preview's display, OpenCV and monitor.
-
-    This also imports OpenCV before anything imports PyAV, which the preview window needs
-    (`vj.output.preview_gui` says why). Returns the monitor a fullscreen preview goes to."""
+    """The preview's display, OpenCV and monitor, checked before the model loads (vj.output.preview_gui)."""
     if not (config.preview or config.preview_fullscreen):
         return None
-    from vj.output.preview_gui import check_preview_available
+    from vj.output.preview_gui import prepare_preview
 
-    check_preview_available()
-    if config.preview_monitor is None:
-        return None
-    from vj.output.monitors import list_monitors, pick_monitor
-
-    return pick_monitor(list_monitors(), config.preview_monitor)
+    return prepare_preview(config.preview_monitor)
 
 
 def check_outputs(config: OutputsConfig) -> None:

@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def compile_settings(device: torch.device) -> dict[str, Any]:
     """torch.compile arguments for a live loop's static shapes on this device."""
     if device.type == "cuda":
-        return {"mode": "reduce-overhead"}  # CUDA graphs: one replay per call instead of hundreds of launches
+        # CUDA graphs: one replay per call instead of hundreds of launches. dynamic=False: each warmed
+        # shape (a size, CFG's batch 2) gets a static graph of its own, never one symbolic-shape graph.
+        return {"mode": "reduce-overhead", "dynamic": False}
     if device.type == "cpu":
         # No CUDA graphs on a CPU: the C++ wrapper drops the per-kernel Python calls, and freezing
         # treats the weights as constants (nothing swaps them mid-show).
