@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from vj.control.audio.modulators import AudioModulators
 from vj.control.commands.actions import ShowActions
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser, TempoClock
@@ -52,32 +52,20 @@ class WebContext:
 
     @property
     def tempo(self) -> TempoClock:
-        assert self.actions.tempo is not None  # checked in __post_init__
-        return self.actions.tempo
+        return _present(self.actions.tempo)
 
     @property
     def quantiser(self) -> Quantiser:
-        assert self.actions.quantiser is not None
-        return self.actions.quantiser
+        return _present(self.actions.quantiser)
 
     @property
     def modulators(self) -> ModulatorBank:
-        assert self.actions.modulators is not None
-        return self.actions.modulators
+        return _present(self.actions.modulators)
 
-    @property
-    def audio(self) -> AudioModulators | None:
-        """The session's audio modulators (stepped by --audio-in, or idle without one); None: not in this show."""
-        return self.actions.audio
 
-    @property
-    def record(self) -> object | None:
-        return self.actions.record
+T = TypeVar("T")
 
-    @property
-    def learn(self) -> object | None:
-        return self.actions.learn
 
-    @property
-    def panic(self) -> object | None:
-        return self.actions.panic
+def _present(part: T | None) -> T:
+    assert part is not None  # checked in WebContext.__post_init__
+    return part

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from vj.control._ratelog import RateLimitedLog
 from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
 from vj.control.commands import values
 from vj.control.commands.catalogue import Command
+from vj.control.commands.counters import CommandCounters
 from vj.control.commands.reasons import (
     ACTION_FAILED,
     MALFORMED,
@@ -68,24 +67,13 @@ WEB_ALSO: Mapping[Command, str] = {Command.LORA_SCALE: "set", Command.CONTROLNET
                                    Command.PROMPT_WEIGHT: "prompt", Command.AUDIO_ONSET: "audio"}
 
 
-@dataclass
-class WebCounters:
-    messages: int = 0
-    applied: int = 0
-    commands: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
-
-
 class WebProtocol:
     """Applies page messages to the show. Called on the web thread only; every write is a quick store call."""
 
     def __init__(self, ctx: WebContext) -> None:
         self.ctx = ctx
         self.commands = ShowCommands(ctx.store, ctx.actions, SOURCE)
-        self.counters = WebCounters()
+        self.counters = CommandCounters()
         self._ratelog = RateLimitedLog(log)
         c = self.commands
         self._handlers: dict[Command, Callable[[object], object]] = {

@@ -41,10 +41,13 @@ def _numeric(store: ParamStore, name: object, what: str) -> ParamSpec:
     return spec
 
 
-class LfoCommands:
+class _OnTheShow:
     def __init__(self, store: ParamStore, actions: ShowActions) -> None:
         self.store = store
         self.actions = actions
+
+
+class LfoCommands(_OnTheShow):
 
     def _bank(self) -> ModulatorBank:
         if self.actions.modulators is None:
@@ -87,10 +90,7 @@ class LfoCommands:
         return bank.update(spec.name, **{field: number}) or bank.assign(spec.name, fresh)
 
 
-class AudioCommands:
-    def __init__(self, store: ParamStore, actions: ShowActions) -> None:
-        self.store = store
-        self.actions = actions
+class AudioCommands(_OnTheShow):
 
     def _audio(self) -> AudioModulators:
         if self.actions.audio is None:

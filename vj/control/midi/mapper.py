@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import mido
 
 from vj.control._ratelog import RateLimitedLog
 from vj.control.commands.actions import ShowActions
 from vj.control.commands.catalogue import Command
+from vj.control.commands.counters import CommandCounters
 from vj.control.commands.reasons import ACTION_FAILED, OUT_OF_RANGE, STORE_REJECTED, Rejected
 from vj.control.commands.show import ShowCommands
 from vj.control.midi.curves import CcMode, apply_curve, fourteen_bit, invert_curve, relative_ticks
@@ -59,13 +59,10 @@ MIDI_COMMANDS: Mapping[str, Command] = {
 
 
 @dataclass
-class MidiCounters:
-    messages: int = 0
-    applied: int = 0
+class MidiCounters(CommandCounters):
     unmapped: int = 0
     pickup_waiting: int = 0
     clock: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)

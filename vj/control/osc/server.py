@@ -12,9 +12,8 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pythonosc import osc_message
 from pythonosc.dispatcher import Dispatcher
@@ -23,6 +22,7 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 from vj.control._ratelog import RateLimitedLog
 from vj.control._serving import stop_serving
 from vj.control.commands.actions import ShowActions
+from vj.control.commands.counters import CommandCounters
 from vj.control.commands.reasons import MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
 from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
@@ -39,20 +39,13 @@ RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
-class OscCounters:
+class OscCounters(CommandCounters):
     """Every message ends in exactly one of applied / unchanged / commands / rejected (not malformed)."""
 
     datagrams: int = 0
     handled: int = 0  # datagrams whose writes, logs and listeners are all done (readers wait on it)
     bundles: int = 0
-    messages: int = 0
-    applied: int = 0
     unchanged: int = 0
-    commands: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
 
 
 class OscControl:
