@@ -68,11 +68,7 @@ def param_normalised(spec: ParamSpec, value: object) -> ParamValue:
 
 
 def prompt_slot(value: object) -> int:
-    """A prompt slot 0..MAX_PROMPTS-1: an int, or the digits of an address part ("3")."""
-    if isinstance(value, str):
-        if not (value.isascii() and value.isdigit()):
-            raise Rejected(OUT_OF_RANGE, f"prompt slot: expected 0..{MAX_PROMPTS - 1}, found {value[:40]!r}")
-        value = int(value)
+    """A prompt slot 0..MAX_PROMPTS-1."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise Rejected(WRONG_TYPE, f"prompt slot: expected an integer 0..{MAX_PROMPTS - 1}, found {value!r}"[:200])
     if not 0 <= value < MAX_PROMPTS:

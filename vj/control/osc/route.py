@@ -20,6 +20,7 @@ from vj.control.commands.actions import ShowActions
 from vj.control.commands.catalogue import Command
 from vj.control.commands.reasons import (
     ACTION_FAILED,
+    OUT_OF_RANGE,
     UNKNOWN_ADDRESS,
     UNKNOWN_PARAM,
     WRONG_COUNT,
@@ -30,6 +31,7 @@ from vj.control.commands.reasons import (
 from vj.control.commands.show import ShowCommands, Write
 from vj.control.osc.addresses import PREFIX
 from vj.control.osc.pickup import OscPickup
+from vj.prompt_mix import MAX_PROMPTS
 from vj.store import ParamStore
 
 SOURCE = "osc"
@@ -170,16 +172,18 @@ class OscRouter:
 
     def _prompt(self, parts: list[str], args: list[object], writes: DatagramWrites) -> None:
         try:
-            int(parts[1])
+            slot = int(parts[1])
         except ValueError:
             raise Rejected(UNKNOWN_ADDRESS, f"prompt slot must be a number, found {parts[1][:40]!r}") from None
+        if not (parts[1].isascii() and parts[1].isdigit()):  # "+1", "-1", "٣": not a slot's digits
+            raise Rejected(OUT_OF_RANGE, f"prompt slot: expected 0..{MAX_PROMPTS - 1}, found {parts[1][:40]!r}")
         if len(parts) == 2 or parts[2] == "text":  # /vj/prompt/<i>/text: the tree's form of /vj/prompt/<i>
-            self.commands.prompt(parts[1], _one_arg(args), None, writes.store_writes.append)
+            self.commands.prompt(slot, _one_arg(args), None, writes.store_writes.append)
             writes.applied += 1
             return
         if parts[2] != "weight":
             raise Rejected(UNKNOWN_ADDRESS, "prompt addresses are /vj/prompt/<i>/text and /vj/prompt/<i>/weight")
-        index = values.prompt_slot(parts[1])
+        index = values.prompt_slot(slot)
         weight = values.prompt_weight(_one_arg(args))
 
         def tallied(write: Write) -> None:
