@@ -98,3 +98,39 @@ def test_every_osc_and_web_table_entry_reaches_its_command() -> None:
     for key in WEB_COMMANDS:
         assert [e["error"]["reason"] for e in page.handle({key: 1})] != ["unknown_message"], key  # type: ignore[index]
     actions.quantiser.close()  # type: ignore[union-attr]
+
+
+def test_the_midi_record_button_follows_the_take_whoever_started_it() -> None:
+    """The button used to keep its own idea of on / off: after /vj/record 1 its first press sent 'on' again."""
+    import mido
+
+    from vj.control.midi.mapper import MidiMapper
+    from vj.control.midi.mapping_file import parse_mapping
+
+    recording = [False]
+    sent: list[bool] = []
+
+    def record(on: bool) -> None:
+        sent.append(on)
+        recording[0] = on
+
+    store, actions = _show()
+    actions.record, actions.is_recording = record, lambda: recording[0]
+    router = OscRouter(store, actions)
+    button = MidiMapper(parse_mapping('[[button]]\nnote = 3\naction = "record"\n', "t.toml"), store, actions)
+    assert _osc(router, "/vj/record", 1) is None and recording[0]
+    button.handle(mido.Message("note_on", note=3, velocity=100))
+    assert sent == [True, False] and not recording[0]  # the press stopped the take OSC started
+    actions.quantiser.close()  # type: ignore[union-attr]
+
+
+def test_a_switch_takes_1_0_and_true_false_from_every_transport() -> None:
+    store, actions = _show()
+    blackouts: list[bool | None] = []
+    actions.blackout = blackouts.append
+    page = WebProtocol(WebContext(store=store, actions=actions))
+    assert page.handle({"blackout": 1.0}) == [] and page.handle({"blackout": False}) == []
+    assert _osc(OscRouter(store, actions), "/vj/blackout", 1.0) is None
+    assert blackouts == [True, False, True]
+    assert [e["error"]["reason"] for e in page.handle({"blackout": None})] == ["wrong_type"]  # type: ignore[index]
+    actions.quantiser.close()  # type: ignore[union-attr]
