@@ -134,3 +134,18 @@ def test_a_switch_takes_1_0_and_true_false_from_every_transport() -> None:
     assert blackouts == [True, False, True]
     assert [e["error"]["reason"] for e in page.handle({"blackout": None})] == ["wrong_type"]  # type: ignore[index]
     actions.quantiser.close()  # type: ignore[union-attr]
+
+
+def test_the_preview_window_can_be_reopened_from_osc_and_the_page() -> None:
+    """A black preview on the projector machine, fixed from the tablet: the w key's command, remotely."""
+    from vj.output.preview import PreviewWindow
+
+    store, actions = _show()
+    window = PreviewWindow(24.0)
+    reopened: list[str] = []
+    actions.reopen_preview = lambda: (window.reopen(), reopened.append("reopened"))
+    assert _osc(OscRouter(store, actions), "/vj/reopen_preview") is None
+    assert WebProtocol(WebContext(store=store, actions=actions)).handle({"reopen_preview": True}) == []
+    assert reopened == ["reopened", "reopened"] and window.message == "window reopened"
+    assert _osc(OscRouter(store, ShowActions()), "/vj/reopen_preview") == "unavailable"  # no preview in this show
+    actions.quantiser.close()  # type: ignore[union-attr]

@@ -17,6 +17,7 @@ A message is one JSON object; each key is a command, applied in order:
     {"learn": "zoom" | "off"}                       MIDI-learn the next control moved
     {"blackout": true}  {"freeze": false}           the performer's switches (on / off)
     {"panic": true}                                 recall the playing preset now
+    {"reopen_preview": true}                        reopen the preview window (if it stays black)
     {"preview": false}                              this page stops (or starts) receiving frames
 
 Each key is decoded into a show command (vj.control.commands), the same one OSC and MIDI reach:
@@ -60,6 +61,7 @@ WEB_COMMANDS: Mapping[str, Command] = {
     "preset": Command.PRESET, "release": Command.RELEASE, "record": Command.RECORD, "tap": Command.TAP,
     "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO, "audio": Command.AUDIO,
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
+    "reopen_preview": Command.REOPEN_PREVIEW,
 }
 # {"set": ...} also carries the LoRA / ControlNet slot scales (lora_<i>_scale), {"prompt": ...} the weight,
 # {"audio": {"onset": ...}} the onset action
@@ -84,6 +86,7 @@ class WebProtocol:
             Command.LEARN: c.learn, Command.BLACKOUT: lambda v: c.blackout(values.switch(v, "blackout")),
             Command.FREEZE: lambda v: c.freeze(values.switch(v, "freeze")),
             Command.PANIC: lambda v: c.panic() if v is True else _expected_true("panic", v),
+            Command.REOPEN_PREVIEW: lambda v: c.reopen_preview() if v is True else _expected_true("reopen_preview", v),
         }
         self._counted = {Command.SET_PARAM, Command.PROMPT_TEXT, Command.NEGATIVE}  # tallied as writes
 

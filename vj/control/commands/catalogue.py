@@ -44,12 +44,10 @@ NOT_OFFERED: dict[str, dict[Command, str]] = {
     "osc": {
         Command.PRESET_STEP: "OSC names the preset (/vj/preset <name|number>); stepping is a button's gesture",
         Command.RESET_MOTION: "OSC writes the motion parameters themselves (/vj/zoom 1 ...)",
-        Command.REOPEN_PREVIEW: "the preview window is on the machine's own screen; its w key reopens it",
     },
     "web": {
         Command.PRESET_STEP: "the page lists the presets and switches by name",
         Command.RESET_MOTION: "the page's sliders write the motion parameters themselves",
-        Command.REOPEN_PREVIEW: "the preview window is on the machine's own screen; its w key reopens it",
     },
     "midi": {
         Command.PROMPT_TEXT: _TEXT,
@@ -57,7 +55,8 @@ NOT_OFFERED: dict[str, dict[Command, str]] = {
         Command.AUDIO_ONSET: "the onset action is a word, not a position",
         Command.BPM: "MIDI sets the tempo by its clock (24 pulses a beat) or the tap button",
         Command.QUANTISE: "the quantise grid is a choice of words, set by OSC, the page or the preset",
-        Command.REOPEN_PREVIEW: "the preview window is on the machine's own screen; its w key reopens it",
+        Command.REOPEN_PREVIEW: "a controller's buttons play the show; the window is fixed by its w key, OSC "
+                                "or the page",
     },
     "preview": {c: _KEYS for c in Command if c not in (
         Command.RECORD, Command.PRESET_STEP, Command.BLACKOUT, Command.FREEZE, Command.PANIC,

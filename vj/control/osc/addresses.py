@@ -59,6 +59,7 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}panic", "", "recall the playing preset now: live overrides released, live LFOs cleared, "
                    "freeze ended"),
         OscAddress(f"{PREFIX}tap", "", "tap tempo"),
+        OscAddress(f"{PREFIX}reopen_preview", "", "close and reopen the preview window (if it stays black)"),
         OscAddress(f"{PREFIX}bpm", "<float 20..300>", "set the tempo"),
         OscAddress(f"{PREFIX}quantise", "<off|beat|bar|2bars|4bars>", "where prompt, preset and seed changes land"),
         OscAddress(f"{PREFIX}lfo/<param>/set", "<shape> <rate_beats> <depth> [offset] | off",

@@ -43,7 +43,7 @@ OSC_COMMANDS: Mapping[str, Command] = {
     "negative": Command.NEGATIVE, "preset": Command.PRESET, "release": Command.RELEASE, "record": Command.RECORD,
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
     "tap": Command.TAP, "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO,
-    "audio": Command.AUDIO, "audio/onset": Command.AUDIO_ONSET,
+    "audio": Command.AUDIO, "audio/onset": Command.AUDIO_ONSET, "reopen_preview": Command.REOPEN_PREVIEW,
 }
 
 
@@ -86,6 +86,8 @@ class OscRouter:
             Command.BLACKOUT: lambda args: c.blackout(_toggle("blackout", args)),
             Command.FREEZE: lambda args: c.freeze(_toggle("freeze", args)),
             Command.PANIC: self._panic,
+            Command.REOPEN_PREVIEW: lambda args: c.reopen_preview() if len(args) <= 1 else _too_many(
+                "reopen_preview takes no argument (or one, ignored)"),
         }
 
     @property
