@@ -149,3 +149,13 @@ def test_the_preview_window_can_be_reopened_from_osc_and_the_page() -> None:
     assert reopened == ["reopened", "reopened"] and window.message == "window reopened"
     assert _osc(OscRouter(store, ShowActions()), "/vj/reopen_preview") == "unavailable"  # no preview in this show
     actions.quantiser.close()  # type: ignore[union-attr]
+
+
+def test_every_midi_button_action_carries_a_command() -> None:
+    from vj.control.midi.mapper import MIDI_ACTIONS, MidiMapper
+    from vj.control.midi.mapping_file import MidiMapping
+    from vj.control.midi.targets import Action
+
+    assert set(MIDI_ACTIONS) == set(Action)
+    mapper = MidiMapper(MidiMapping(name="t"), ParamStore())
+    assert set(mapper._triggers) | {Action.LEARN, Action.RECORD} == set(Action)

@@ -88,6 +88,12 @@ class MidiMapper:
                  on_learned: Callable[[MidiMapping], None] | None = None) -> None:
         self.store = store
         self.commands = ShowCommands(store, actions or ShowActions(), SOURCE)
+        c = self.commands
+        self._triggers: dict[Action, Callable[[], object]] = {
+            Action.NEXT_PRESET: lambda: c.preset_step(1), Action.PREVIOUS_PRESET: lambda: c.preset_step(-1),
+            Action.RESET_MOTION: c.reset_motion, Action.TAP: c.tap, Action.RELEASE_ALL: lambda: c.release("all"),
+            Action.BLACKOUT: lambda: c.blackout(None), Action.FREEZE: lambda: c.freeze(None), Action.PANIC: c.panic,
+        }
         self.on_learned = on_learned
         self.counters = MidiCounters()
         self._lock = threading.RLock()
@@ -360,28 +366,13 @@ class MidiMapper:
         self.counters.applied += 1
 
     def _trigger(self, b: ButtonMapping) -> None:
-        c = self.commands
         action = b.action
-        if action is Action.NEXT_PRESET:
-            c.preset_step(1)
-        elif action is Action.PREVIOUS_PRESET:
-            c.preset_step(-1)
-        elif action is Action.RESET_MOTION:
-            c.reset_motion()
-        elif action is Action.TAP:
-            c.tap()
-        elif action is Action.RECORD:
-            self._recording = c.toggle_record(assumed=self._recording)
-        elif action is Action.RELEASE_ALL:
-            c.release("all")
-        elif action is Action.BLACKOUT:
-            c.blackout(None)
-        elif action is Action.FREEZE:
-            c.freeze(None)
-        elif action is Action.PANIC:
-            c.panic()
-        elif action is Action.LEARN:
+        if action is Action.LEARN:  # the mapper's own learn: the next control moved is bound to the target
             self._learning = None if self._learning == b.target else b.target
+        elif action is Action.RECORD:
+            self._recording = self.commands.toggle_record(assumed=self._recording)
+        elif action is not None:
+            self._triggers[action]()
         self.counters.applied += 1
 
     # ------------------------------------------------------------------ learn
