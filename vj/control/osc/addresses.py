@@ -59,7 +59,6 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}panic", "", "recall the playing preset now: live overrides released, live LFOs cleared, "
                    "freeze ended"),
         OscAddress(f"{PREFIX}tap", "", "tap tempo"),
-        OscAddress(f"{PREFIX}reopen_preview", "", "close and reopen the preview window (if it stays black)"),
         OscAddress(f"{PREFIX}bpm", "<float 20..300>", "set the tempo"),
         OscAddress(f"{PREFIX}quantise", "<off|beat|bar|2bars|4bars>", "where prompt, preset and seed changes land"),
         OscAddress(f"{PREFIX}lfo/<param>/set", "<shape> <rate_beats> <depth> [offset] | off",
@@ -76,6 +75,7 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}audio/onset", "<none|next_prompt|seed_step|zoom_punch>", "what an onset triggers"),
         OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
                    "MIDI learn: map the next control moved to this target"),
+        OscAddress(f"{PREFIX}reopen_preview", "", "close and reopen the preview window (if it stays black)"),
         # Older forms, still routed for OSC senders; not in the OSCQuery tree (a method there is a leaf).
         OscAddress(f"{PREFIX}<param>/norm", "<float 0..1>", f"same as {PREFIX}norm/<param>"),
         OscAddress(f"{PREFIX}prompt/<i>", "<string>", f"same as {PREFIX}prompt/<i>/text"),
