@@ -17,7 +17,7 @@ from vj.preset_files import resolve_preset_path
 def check_run_before_load(args: argparse.Namespace) -> None:
     """Raise VjError for the first thing in `vj run`'s flags that would fail after the model loaded."""
     _check_midi(args)
-    _check_ports(args)  # the preview's display and OpenCV are checked by prepare_outputs, earlier still
+    _check_ports(args)  # the preview's display and OpenCV are checked by prepare_preview, earlier still
 
 
 def _check_midi(args: argparse.Namespace) -> None:

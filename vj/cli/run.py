@@ -9,16 +9,13 @@ from typing import TYPE_CHECKING
 from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.preflight import check_run_before_load
-from vj.cli.run_audio import add_audio_arguments, attach_audio, check_audio_before_load
-from vj.cli.run_controls import add_live_control_arguments, attach_live_control, check_live_control_before_load
-from vj.cli.run_outputs import (
+from vj.cli.run_flags import (
+    add_audio_arguments,
+    add_live_control_arguments,
     add_output_arguments,
-    attach_outputs,
-    check_output_arguments,
-    prepare_outputs,
-    wants_depth,
+    add_web_arguments,
+    show_config,
 )
-from vj.cli.run_web import add_web_arguments, attach_web
 from vj.cli.signals import signals_stop_the_show
 from vj.cli.warmup import warm_up_with_progress
 
@@ -45,36 +42,39 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def attach_run_components(session: LiveSession, args: argparse.Namespace) -> None:
     """The controls and outputs `vj run`'s flags ask for, attached to the session."""
-    attach_live_control(session, args)
-    attach_outputs(session, args)
-    attach_audio(session, args)  # after the outputs: --record-audio feeds the take
-    attach_web(session, args)
+    from vj.session.live_show import attach_show
+
+    attach_show(session, show_config(args), on_page=_say_page)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    prepare_outputs(args)  # before the session imports PyAV, and before the model loads
+    config = show_config(args)
+    monitor = None
+    if config.outputs.preview:  # before the session imports PyAV, and before the model loads
+        from vj.output.preview_gui import prepare_preview
+
+        monitor = prepare_preview(config.outputs.preview_monitor)
     from vj.engine.backends.sizes import check_size_before_load
     from vj.session.controlnet import check_controlnets_before_load
     from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
+    from vj.session.live_show import attach_show, check_show
 
-    check_output_arguments(args)
     preset = preset_from_args(args)
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
-    check_depth_before_load(preset, wanted=wants_depth(args))
+    check_depth_before_load(preset, wanted=config.outputs.wants_depth)
     check_controlnets_before_load(preset)
     check_run_before_load(args)
     from vj.input.open import check_inputs
 
     inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads
-    check_live_control_before_load(args, preset)
-    check_audio_before_load(args, preset)
+    check_show(config, preset)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs,
-                          publish_depth=wants_depth(args))
-    attach_run_components(session, args)
+                          publish_depth=config.outputs.wants_depth)
     try:
+        attach_show(session, config, monitor=monitor, on_page=_say_page)
         warm_up_with_progress(session, program_presets(args))
     except BaseException:
         session.stop()  # outputs and controls attached but not started: close them
@@ -89,6 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     by = f" by {signalled.name}" if signalled.name else ""
     print(f"vj: stopped{by} after {session.engine.stats.frames} frames; {session.status_line()}", file=sys.stderr)
     return _recording_exit_status(session)
+
+
+def _say_page(url: str) -> None:
+    print(f"vj: control page on {url}", file=sys.stderr, flush=True)
 
 
 def program_presets(args: argparse.Namespace) -> list[PresetConfig]:

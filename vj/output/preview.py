@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +34,9 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from vj.control.commands.catalogue import Command
+from vj.control.commands.reasons import UNAVAILABLE, Rejected
+from vj.control.commands.show import ShowCommands
 from vj.frames import Frame
 from vj.output.monitors import Monitor
 from vj.output.pacing import PacedOutput
@@ -145,18 +148,19 @@ class Window(Protocol):
     def close(self) -> None: ...
 
 
+# The keys that carry a show command (vj.control.commands); the others act on the window itself.
+PREVIEW_COMMANDS: Mapping[str, Command] = {
+    "record": Command.RECORD, "next_preset": Command.PRESET_STEP, "previous_preset": Command.PRESET_STEP,
+    "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
+    "reopen": Command.REOPEN_PREVIEW,
+}
+
+
 @dataclass(slots=True)
 class PreviewActions:
-    """What the keys do beyond the window itself; provided by the session (None = not available)."""
+    """What the window needs of the session besides the show commands (None = not available)."""
 
-    toggle_record: Callable[[], bool] | None = None  # returns True when now recording
-    next_preset: Callable[[], object] | None = None
-    previous_preset: Callable[[], object] | None = None
     quit: Callable[[], object] | None = None
-    blackout: Callable[[], bool] | None = None  # toggles; returns True when now black
-    freeze: Callable[[], bool] | None = None  # toggles; returns True when now frozen
-    panic: Callable[[], object] | None = None
-    is_recording: Callable[[], bool] | None = None
     fps: Callable[[], float] | None = None  # engine frames per second, for the status overlay
     bpm: Callable[[], float] | None = None
 
@@ -168,11 +172,12 @@ def to_bgr(image_rgb: np.ndarray) -> np.ndarray:
 class PreviewWindow:
     """Shows the newest frame at `fps`; keys drive the window and the session's actions."""
 
-    def __init__(self, fps: float, *, actions: PreviewActions | None = None, snapshot_dir: str | os.PathLike[str] = ".",
-                 window: Window | None = None, title: str = WINDOW_TITLE, fullscreen: bool = False,
-                 monitor: Monitor | None = None, show_help: bool = True, show_status: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, fps: float, *, commands: ShowCommands | None = None, actions: PreviewActions | None = None,
+                 snapshot_dir: str | os.PathLike[str] = ".", window: Window | None = None, title: str = WINDOW_TITLE,
+                 fullscreen: bool = False, monitor: Monitor | None = None, show_help: bool = True,
+                 show_status: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         """`monitor`: where fullscreen goes (None: the monitor the window opens on)."""
+        self.commands = commands
         self.actions = actions or PreviewActions()
         self.snapshot_dir = Path(snapshot_dir)
         self.title = title
@@ -243,7 +248,8 @@ class PreviewWindow:
         """The picture as shown: BGR, enlarged when small, with the overlays that are on."""
         from vj.output.preview_overlay import display_factor, draw_overlay, enlarge, status_text
 
-        recording = bool(self.actions.is_recording and self.actions.is_recording())
+        is_recording = self.commands.actions.is_recording if self.commands is not None else None
+        recording = bool(is_recording is not None and is_recording())
         message = self.message
         lines = [*help_lines(), message] if self.show_help else [message]
         status = None
@@ -288,18 +294,8 @@ class PreviewWindow:
             self.reopen()
         elif action == "snapshot":
             self.snapshot()
-        elif action == "record":
-            self._call("record", self.actions.toggle_record)
-        elif action == "next_preset":
-            self._call("next preset", self.actions.next_preset)
-        elif action == "previous_preset":
-            self._call("previous preset", self.actions.previous_preset)
-        elif action == "blackout":
-            self._call("blackout", self.actions.blackout)
-        elif action == "freeze":
-            self._call("freeze", self.actions.freeze)
-        elif action == "panic":
-            self._call("panic", self.actions.panic)
+        elif action in PREVIEW_COMMANDS:
+            self._command(action)
         elif action == "quit":
             self.quit_requested = True
             self._call("quit", self.actions.quit)
@@ -332,6 +328,20 @@ class PreviewWindow:
         log.info("snapshot saved: %s", path)
         return path
 
+    def _command(self, action: str) -> None:
+        """A key that carries a show command; what it did is written on the picture."""
+        c = self.commands
+        what = action.replace("_", " ")
+        if c is None:
+            self._call(what, None)
+            return
+        run: dict[str, Callable[[], object]] = {
+            "record": c.toggle_record, "next_preset": lambda: c.preset_step(1),
+            "previous_preset": lambda: c.preset_step(-1), "blackout": lambda: c.blackout(None),
+            "freeze": lambda: c.freeze(None), "panic": c.panic,
+        }
+        self._call(what, run[action])
+
     def _call(self, what: str, fn: Callable[[], object] | None) -> None:
         if fn is None:
             self._say(f"{what}: not available in this session")
@@ -339,6 +349,10 @@ class PreviewWindow:
             return
         try:
             result = fn()
+        except Rejected as err:
+            self._say(f"{what}: not available in this session" if err.reason == UNAVAILABLE else f"{what}: {err}")
+            log.warning("preview key: %s refused: %s", what, err)
+            return
         except Exception as err:  # a key must never kill the preview
             self._say(f"{what} failed: {err}")
             log.exception("preview key %s failed", what)
@@ -349,4 +363,3 @@ class PreviewWindow:
             self._say(f"{what} {'on' if result else 'off'}")
         else:
             self._say(what)
-

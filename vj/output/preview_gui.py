@@ -139,3 +139,15 @@ class OpenCvWindow:
     def close(self) -> None:
         self._cv2.destroyWindow(self._title)
         self._cv2.waitKey(1)  # let the toolkit unmap it
+
+
+def prepare_preview(monitor_index: int | None) -> Monitor | None:
+    """Before the model loads (and before anything imports PyAV): the preview can open here, on which monitor.
+
+    `monitor_index`: a monitor of `xrandr --listmonitors` for fullscreen (None: where the window opens)."""
+    check_preview_available()
+    if monitor_index is None:
+        return None
+    from vj.output.monitors import list_monitors, pick_monitor
+
+    return pick_monitor(list_monitors(), monitor_index)

@@ -17,13 +17,10 @@ from collections.abc import Callable, Iterable
 import torch
 
 from vj.config import PresetConfig
-from vj.control.audio.modulators import AudioModulators
-from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.engine.backends import Backend, Variant, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
-from vj.engine.loop import Engine, EngineSettings
 from vj.engine.warmup import plan_variants
 from vj.errors import FatalRenderError
 from vj.frames import FanOut
@@ -31,14 +28,13 @@ from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY, unused_slots
+from vj.session.build_engine import build_engine
 from vj.session.components import Control, Output
-from vj.session.controlnet import build_controlnets
-from vj.session.depth import build_depth, switch_depth
+from vj.session.depth import switch_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
-from vj.session.presets import PresetSwitcher, base_values, install_preset
+from vj.session.presets import PresetSwitcher, base_values, build_show_store, install_preset
 from vj.session.switch_policy import keep_loaded
-from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +58,10 @@ class LiveSession:
             keep_off_the_render_cores()
         self.backend = backend if backend is not None else load_backend(preset.model)
         mods = preset.modulators
-        self.store = ParamStore(base=base_values(preset, self.backend, announce=True),
-                                prompts=preset.prompts.to_mix())
         self.tempo = TempoClock(mods.bpm, mods.beats_per_bar)
         self.quantiser = Quantiser(self.tempo, Quantise(mods.quantise), mods.lookahead_ms / 1000.0)
-        self.modulators = ModulatorBank(self.store, self.tempo, engine_time=offline)
-        self.audio = AudioModulators(self.store, self.modulators)  # stepped by --audio-in, if any
-        install_preset(self.store, preset, self.modulators, self.audio)
+        self.store, self.modulators, self.audio = build_show_store(preset, self.backend, self.tempo,
+                                                                   engine_time=offline)
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
         self.fanout = FanOut()
@@ -76,15 +69,11 @@ class LiveSession:
         self.master = MasterStage(self.fanout)
         self.freeze_gate = FreezeGate(1.0 / preset.render.fps)
         live_clock = LiveClock(preset.render.fps, now=self.freeze_gate.running_time)
-        settings = EngineSettings(preset.render.width, preset.render.height, preset.render.fps, offline=offline,
-                                  cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta)
         self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
-        depth = build_depth(preset, self.backend, wanted=publish_depth)
-        controls = build_controlnets(preset, self.backend)
         frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
-        self.engine = Engine(self.backend, self.store, settings, self.master,
-                             FreezableClock(frame_clock, self.freeze_gate), inputs=engine_inputs,
-                             depth=depth, publish_depth=publish_depth, controls=controls)
+        self.engine = build_engine(preset, self.backend, self.store, self.master,
+                                   FreezableClock(frame_clock, self.freeze_gate), offline=offline,
+                                   inputs=engine_inputs, publish_depth=publish_depth)
         self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []

@@ -17,14 +17,12 @@ from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.cpu_threads import on_the_render_cores
-from vj.engine.loop import Engine, EngineSettings
 from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
+from vj.session.build_engine import build_engine
 from vj.session.components import Output
-from vj.session.controlnet import build_controlnets
-from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank
 from vj.store import ParamStore
@@ -72,8 +70,6 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
         driver = OfflineAudio.install(audio, preset, store, bank)
         if on_audio is not None:
             on_audio(driver)
-    depth = build_depth(preset, backend, wanted=publish_depth)
-    controls = build_controlnets(preset, backend)
     clock = FixedClock(preset.render.fps)
     start = int(resume_state["index"]) if resume_state is not None else 0
     if start:
@@ -83,12 +79,9 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
         source.start()
     try:
         with on_the_render_cores(), started_outputs(outputs) as fanout:
-            engine = Engine(backend, store, EngineSettings(preset.render.width, preset.render.height,
-                                                           preset.render.fps, offline=True, cfg=preset.model.cfg,
-                                                           rcfg_delta=preset.model.rcfg_delta),
-                            MasterStage(fanout),  # a scheduled `master` fades the file
-                            clock, start_index=start, inputs=engine_inputs, depth=depth,
-                            publish_depth=publish_depth, controls=controls)
+            engine = build_engine(preset, backend, store, MasterStage(fanout),  # a scheduled `master` fades the file
+                                  clock, offline=True, start_index=start, inputs=engine_inputs,
+                                  publish_depth=publish_depth)
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:

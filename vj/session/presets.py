@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from vj.config import PresetConfig
 from vj.control.modulators import ModulatorBank
-from vj.control.tempo import Quantiser
+from vj.control.tempo import Quantiser, TempoClock
 from vj.errors import VjError
 from vj.preset_files import list_presets, load_settled_preset
 from vj.registry import MAX_LORAS, ParamValue, controlnet_scale_name, lora_scale_name, slot_index
@@ -67,17 +67,34 @@ def build_store(preset: PresetConfig, backend: Backend | None = None) -> ParamSt
 
     With `backend`, the model's own defaults fill what the preset leaves unset (`base_values`).
     The LFOs run on engine time at the preset's tempo, so a render is reproducible frame for
-    frame. A live show builds its store itself, with LFOs on the show's tempo clock.
+    frame. A live show's store is `build_show_store`'s, with LFOs on the show's tempo clock.
     """
     return build_store_and_bank(preset, backend)[0]
 
 
 def build_store_and_bank(preset: PresetConfig, backend: Backend | None = None) -> tuple[ParamStore, ModulatorBank]:
     """`build_store`, also returning the LFO bank (an offline render adds the audio modulators to it)."""
-    store = ParamStore(base=base_values(preset, backend, announce=True), prompts=preset.prompts.to_mix())
+    store = _preset_store(preset, backend)
     bank = ModulatorBank.on_engine_time(store, preset.modulators)
     install_preset(store, preset, bank)
     return store, bank
+
+
+def build_show_store(preset: PresetConfig, backend: Backend | None, tempo: TempoClock, *,
+                     engine_time: bool = False) -> tuple[ParamStore, ModulatorBank, AudioModulators]:
+    """A live show's store: the LFOs on the show's tempo clock, and the audio modulators (stepped by a
+    sound input, if the show has one). `engine_time`: beats from the frame time (a session run offline)."""
+    from vj.control.audio.modulators import AudioModulators
+
+    store = _preset_store(preset, backend)
+    bank = ModulatorBank(store, tempo, engine_time=engine_time)
+    audio = AudioModulators(store, bank)
+    install_preset(store, preset, bank, audio)
+    return store, bank, audio
+
+
+def _preset_store(preset: PresetConfig, backend: Backend | None) -> ParamStore:
+    return ParamStore(base=base_values(preset, backend, announce=True), prompts=preset.prompts.to_mix())
 
 
 class PresetTarget(Protocol):

@@ -32,16 +32,14 @@ from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.cpu_threads import on_the_render_cores
-from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
+from vj.session.build_engine import build_engine
 from vj.session.components import Output
-from vj.session.controlnet import build_controlnets
-from vj.session.depth import build_depth
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
 from vj.snapshot import blackout_switch
@@ -129,7 +127,6 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     start = frames[0].index
     times = [0.0] * start + [f.time_s for f in frames]
     dts = [0.0] * start + [f.dt_s for f in frames]
-    render = preset.render
     if start > 0:
         _apply_start_state(store, timeline)
     result = ReplayResult(gaps_filled=filled)
@@ -142,10 +139,8 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
             result.ticks = output_ticks(timeline)
             sink = _Repeat(sink, result.ticks.repeats, result)
         # A take started mid-show continues the live frame count, so schedules see the same index.
-        engine = Engine(backend, store, EngineSettings(render.width, render.height, render.fps, offline=False,
-                                                       cfg=preset.model.cfg, rcfg_delta=preset.model.rcfg_delta),
-                        sink, RecordedClock(times, dts), start_index=start, depth=build_depth(preset, backend),
-                        controls=build_controlnets(preset, backend))
+        engine = build_engine(preset, backend, store, sink, RecordedClock(times, dts), offline=False,
+                              start_index=start)
         try:
             engine.prime(_prompt_texts(store, frames))
             waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)

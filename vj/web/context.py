@@ -1,7 +1,7 @@
 """`WebContext`: everything the web surface reads and drives, handed over explicitly.
 
-`vj run` builds it from the session's fields (store, tempo, quantiser, LFO bank, audio
-modulators, preset switcher, take, MIDI mapper); tests build it from the same real parts without an engine.
+The session builder gives it the show's `ShowActions` (the same hooks OSC and MIDI reach) and the
+read-only views the page shows; tests build it from the same real parts without an engine.
 A missing action (no take, no MIDI input) is None and the page shows it as unavailable.
 """
 
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from vj.control.audio.modulators import AudioModulators
+from vj.control.commands.actions import ShowActions
 from vj.control.modulators import ModulatorBank
 from vj.control.tempo import Quantiser, TempoClock
 from vj.store import ParamStore
@@ -29,27 +30,42 @@ class RecordInfo:
 @dataclass
 class WebContext:
     store: ParamStore
-    tempo: TempoClock
-    quantiser: Quantiser
-    modulators: ModulatorBank
-    # switch to a shipped preset by name (the session's PresetSwitcher.by_name: quantised)
-    switch_preset: Callable[[str], object] | None = None
+    # what the page's commands reach (vj.control.commands); the page needs its tempo, quantiser and LFO bank
+    actions: ShowActions
     preset_names: Callable[[], list[str]] = list
     playing_preset: Callable[[], str] = lambda: ""
     # parameters the playing preset drives with a schedule
     scheduled: Callable[[], Collection[str]] = tuple
-    record: Callable[[bool], object] | None = None
     record_info: Callable[[], RecordInfo] = RecordInfo
-    learn: Callable[[str], bool] | None = None
     learning: Callable[[], str | None] = lambda: None
-    # the performer's switches (the session's Performer): blackout(on), freeze(on), panic(), and their states
-    blackout: Callable[[bool | None], object] | None = None
-    freeze: Callable[[bool | None], object] | None = None
-    panic: Callable[[], object] | None = None
+    # the performer's switches (the session's Performer) and their states
     switches: Callable[[], Mapping[str, bool]] = dict
     # the status line's figures: fps, frame_ms, frames, dropped, errors, line
     status: Callable[[], Mapping[str, object]] = dict
     # parameters the page shows no control for (LoRA and ControlNet slots with nothing loaded)
     hidden: Collection[str] = field(default_factory=frozenset)
-    # the session's audio modulators (stepped by --audio-in, or idle without one); None: not in this session
-    audio: AudioModulators | None = None
+
+    def __post_init__(self) -> None:
+        missing = [name for name in ("tempo", "quantiser", "modulators") if getattr(self.actions, name) is None]
+        if missing:
+            raise ValueError(f"the web page needs the session's {', '.join(missing)} in its actions")
+
+    @property
+    def tempo(self) -> TempoClock:
+        return _present(self.actions.tempo)
+
+    @property
+    def quantiser(self) -> Quantiser:
+        return _present(self.actions.quantiser)
+
+    @property
+    def modulators(self) -> ModulatorBank:
+        return _present(self.actions.modulators)
+
+
+T = TypeVar("T")
+
+
+def _present(part: T | None) -> T:
+    assert part is not None  # checked in WebContext.__post_init__
+    return part

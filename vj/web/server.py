@@ -26,11 +26,12 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from vj.control.commands.reasons import OVERSIZED, RATE_LIMITED
 from vj.errors import DeviceNotConnected
 from vj.web.access import Access, StaticFiles, is_loopback, new_token, url_host
 from vj.web.context import WebContext
 from vj.web.preview import DEFAULT_MAX_SIDE, PreviewSlot, encode_jpeg
-from vj.web.protocol import MAX_MESSAGE_CHARS, OVERSIZED, RATE_LIMITED, WebProtocol
+from vj.web.protocol import MAX_MESSAGE_CHARS, WebProtocol
 from vj.web.state import PromptHistory, full_state, show_state, values_payload
 
 log = logging.getLogger(__name__)

@@ -79,15 +79,15 @@ def show_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
         "prompts": {"entries": [{"text": e.text, "weight": e.weight} for e in mix.entries],
                     "negative": mix.negative},
         "history": history.texts(),
-        "record": {"available": ctx.record is not None and record.available, "on": record.on,
+        "record": {"available": ctx.actions.record is not None and record.available, "on": record.on,
                    "name": record.name, "takes": record.takes},
         "tempo": {"bpm": round(ctx.tempo.bpm, 3), "source": ctx.tempo.source,
                   "beats_per_bar": ctx.tempo.beats_per_bar},
         "quantise": ctx.quantiser.mode.value,
         "lfos": lfos,
-        "audio": audio_state(ctx.audio, {n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
-        "learn": {"available": ctx.learn is not None, "learning": ctx.learning()},
-        "performer": {"available": ctx.panic is not None, **ctx.switches()},
+        "audio": audio_state(ctx.actions.audio, {n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
+        "learn": {"available": ctx.actions.learn is not None, "learning": ctx.learning()},
+        "performer": {"available": ctx.actions.panic is not None, **ctx.switches()},
     }
 
 
@@ -109,7 +109,7 @@ def values_payload(ctx: WebContext) -> dict[str, object]:
     live = store.live_overrides()
     scheduled = set(ctx.scheduled())
     lfos = ctx.modulators.assigned()
-    audio = ctx.audio.assigned() if ctx.audio is not None else {}
+    audio = ctx.actions.audio.assigned() if ctx.actions.audio is not None else {}
     drivers: dict[str, list[str]] = {}
     for name in store.registry:
         driven = [d for d, on in (("live", name in live), ("schedule", name in scheduled and name not in live),
@@ -122,8 +122,8 @@ def values_payload(ctx: WebContext) -> dict[str, object]:
         "targets": {name: _rounded(store.target(name)) for name in store.registry},
         "drivers": drivers,
     }
-    if ctx.audio is not None:
-        payload["audio"] = audio_meters(ctx.audio)
+    if ctx.actions.audio is not None:
+        payload["audio"] = audio_meters(ctx.actions.audio)
     return payload
 
 

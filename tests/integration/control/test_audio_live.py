@@ -27,8 +27,9 @@ from vj.control.audio.files import write_wav
 from vj.control.audio.inputs import FileAudioInput
 from vj.control.audio.live import AudioReactor
 from vj.control.audio.modulators import AudioMod, AudioModulators
+from vj.control.commands import ShowActions
 from vj.control.modulators import ModulatorBank
-from vj.control.osc import OscActions, OscControl
+from vj.control.osc import OscControl
 from vj.control.tempo import TempoClock
 from vj.output.take import LiveTake
 from vj.output.timeline import read_timeline
@@ -151,7 +152,7 @@ def test_a_take_records_the_input_in_sync_with_the_picture(tmp_path: Path) -> No
 
 def test_osc_assigns_audio_modulators_over_udp() -> None:
     store, audio = _session()
-    osc = OscControl(store, port=0, actions=OscActions(audio=audio))
+    osc = OscControl(store, port=0, actions=ShowActions(audio=audio))
     osc.start()
     client = SimpleUDPClient("127.0.0.1", osc.port)
     try:

@@ -148,16 +148,18 @@ def test_a_switch_to_a_preset_with_link_joins_the_session_and_stays(peer: Peer, 
                                                                      tmp_path: Path) -> None:
     from tests.conftest import TINY_PRESET
     from vj.cli.main import build_parser
-    from vj.cli.run_controls import LinkOnSwitch, attach_live_control
+    from vj.cli.run_flags import controls_config
     from vj.preset_files import load_preset
     from vj.session import LiveSession
+    from vj.session.controls import LinkOnSwitch, attach_live_control, show_actions
 
     plain, linked = tmp_path / "plain.toml", tmp_path / "linked.toml"
     plain.write_text(TINY_PRESET.replace('name = "test"', 'name = "plain"'), encoding="utf-8")
     linked.write_text(TINY_PRESET.replace('name = "test"', 'name = "linked"') + "[modulators]\nlink = true\n",
                       encoding="utf-8")
     session = LiveSession(load_preset(str(plain)), backend=tiny_backend)
-    attach_live_control(session, build_parser().parse_args(["run", str(plain), "--no-osc"]))  # as vj run wires it
+    config = controls_config(build_parser().parse_args(["run", str(plain), "--no-osc"]))
+    attach_live_control(session, config, show_actions(session))  # as vj run wires it
     joiner = LinkOnSwitch(session)  # only to ask whether the show is in Link
     session.start()
     try:

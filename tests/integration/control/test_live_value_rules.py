@@ -21,7 +21,8 @@ from websockets.sync.client import connect
 from tests.helpers import wait_for
 from tests.integration.web.test_web_protocol import errors, make_show, receive_until, ws_url
 from vj.config import LfoConfig, PromptItem, PromptsConfig, parse_preset
-from vj.control.osc import OscActions, OscControl
+from vj.control.commands import ShowActions
+from vj.control.osc import OscControl
 from vj.errors import ConfigError
 from vj.session.presets import PresetSwitcher
 from vj.web.preview import PreviewSlot
@@ -34,7 +35,7 @@ class Stage:
     def __init__(self) -> None:
         self.show, self.ctx, _ = make_show()
         self.switcher = PresetSwitcher(self.show, self.show.quantiser)
-        actions = OscActions(preset=lambda name: self.switcher.by_name(name, allow_paths=False),
+        actions = ShowActions(preset=lambda name: self.switcher.by_name(name, allow_paths=False),
                              tempo=self.show.tempo, modulators=self.show.modulators, quantiser=self.show.quantiser)
         self.osc = OscControl(self.show.store, port=0, actions=actions)
         self.osc.start()

@@ -12,8 +12,9 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
 from vj.config import PresetConfig
+from vj.control.commands import ShowActions
 from vj.control.modulators import ModulatorBank
-from vj.control.osc import OscActions, OscControl
+from vj.control.osc import OscControl
 from vj.control.osc.pickup import PickupMode
 from vj.control.tempo import Quantiser, TempoClock
 from vj.preset_files import load_preset, presets_dir
@@ -71,7 +72,7 @@ def rig(request: pytest.FixtureRequest) -> Iterator[tuple[Show, PresetSwitcher, 
     quantiser = Quantiser(tempo)
     show = Show(store, ModulatorBank(store, tempo), preset)
     switcher = PresetSwitcher(show, quantiser)
-    osc = OscControl(store, port=0, actions=OscActions(preset=switcher.by_name, quantiser=quantiser),
+    osc = OscControl(store, port=0, actions=ShowActions(preset=switcher.by_name, quantiser=quantiser),
                      pickup=request.param)
     switcher.on_recall(osc.arm_pickup)  # as vj run wires it
     osc.start()
@@ -129,7 +130,7 @@ def test_preset_over_osc_takes_only_names(tmp_path, monkeypatch: pytest.MonkeyPa
     quantiser = Quantiser(tempo)
     show = Show(store, ModulatorBank(store, tempo), preset)
     switcher = PresetSwitcher(show, quantiser, folders=[mine])
-    osc = OscControl(store, port=0, actions=OscActions(preset=lambda n: switcher.by_name(n, allow_paths=False)))
+    osc = OscControl(store, port=0, actions=ShowActions(preset=lambda n: switcher.by_name(n, allow_paths=False)))
     osc.start()
     client = SimpleUDPClient("127.0.0.1", osc.port)
     try:

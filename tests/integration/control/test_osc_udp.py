@@ -17,8 +17,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
+from vj.control.commands import ShowActions
 from vj.control.modulators import ModulatorBank, Shape
-from vj.control.osc import OscActions, OscControl, address_map
+from vj.control.osc import OscControl, address_map
 from vj.control.osc.server import MAX_HELD_BUNDLES, MAX_HELD_MESSAGES
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
@@ -34,7 +35,7 @@ class Harness:
         self.presets: list[str] = []
         self.records: list[bool] = []
         self.learned: list[str] = []
-        actions = OscActions(preset=self._preset, record=self.records.append, learn=self._learn,
+        actions = ShowActions(preset=self._preset, record=self.records.append, learn=self._learn,
                              tempo=self.tempo, modulators=self.modulators, quantiser=self.quantiser)
         self.osc = OscControl(self.store, port=0, actions=actions)
         self.osc.start()

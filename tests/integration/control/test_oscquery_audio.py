@@ -18,9 +18,10 @@ from tests.integration.control.test_oscquery_http import check_node, get, oscque
 from tests.integration.control.test_oscquery_listen import next_packet
 from vj.control.audio.analysis import AudioFeatures
 from vj.control.audio.modulators import AudioMod, AudioModulators
+from vj.control.commands import ShowActions
 from vj.control.midi.curves import Curve
 from vj.control.modulators import ModulatorBank
-from vj.control.osc import OscActions, OscControl
+from vj.control.osc import OscControl
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import TempoClock
 from vj.store import ParamStore
@@ -49,7 +50,7 @@ def served() -> Iterator[Served]:
     audio.assign("zoom", AudioMod("bass", 0.05, attack_ms=0.0, release_ms=150.0))
     audio.assign("angle", AudioMod("onset", 3.0, offset=-1.0, curve=Curve.EXPONENTIAL))
     audio.step(features(0.5), 0.01)
-    osc = OscControl(store, port=0, actions=OscActions(tempo=tempo, modulators=bank, audio=audio))
+    osc = OscControl(store, port=0, actions=ShowActions(tempo=tempo, modulators=bank, audio=audio))
     osc.start()
     query = OscQueryServer(store, osc_host="127.0.0.1", osc_port=osc.port, http_port=0, tempo=tempo,
                            advertise=False, modulators=bank, audio=audio)
@@ -170,9 +171,9 @@ def test_vj_run_shows_the_preset_audio_modulators_in_the_tree_and_on_the_page(ti
     from tests.conftest import TINY_PRESET
     from vj.cli.main import build_parser
     from vj.cli.run import attach_run_components
-    from vj.cli.run_controls import _OscQueryAfterOsc
     from vj.config import parse_preset
     from vj.session import LiveSession
+    from vj.session.controls import _OscQueryAfterOsc
     from vj.web.server import WebServer
 
     preset = parse_preset(TINY_PRESET + "\n[modulators.audio.zoom]\nsource = \"mid\"\ndepth = 0.04\n", "tiny.toml")

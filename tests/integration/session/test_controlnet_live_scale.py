@@ -20,7 +20,8 @@ from tests.helpers import CollectFrames
 from vj.cli.main import build_parser
 from vj.cli.run import attach_run_components
 from vj.config import ControlNetConfig, ModelConfig, PresetConfig
-from vj.control.osc import OscActions, OscControl
+from vj.control.commands import ShowActions
+from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
@@ -140,7 +141,7 @@ def test_a_write_to_an_empty_slot_is_ignored_with_one_line(tiny_preset: PresetCo
 
 def test_udp_controlnet_scale_reaches_the_store_and_out_of_range_is_counted() -> None:
     store = ParamStore()
-    osc = OscControl(store, port=0, actions=OscActions())
+    osc = OscControl(store, port=0, actions=ShowActions())
     osc.start()
     try:
         client = SimpleUDPClient("127.0.0.1", osc.port)

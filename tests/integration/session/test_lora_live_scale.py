@@ -15,7 +15,8 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import CollectFrames
 from vj.config import LoraConfig, ModelConfig, PresetConfig
-from vj.control.osc import OscActions, OscControl
+from vj.control.commands import ShowActions
+from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
 from vj.engine.backends.lora import FusedLoras, LoraSpec
 from vj.engine.clock import FixedClock
@@ -118,7 +119,7 @@ def test_aot_refuses_once_and_an_empty_slot_is_ignored_once(lora_file: Path, tin
 
 def test_udp_lora_scale_reaches_the_store_and_out_of_range_is_counted() -> None:
     store = ParamStore()
-    osc = OscControl(store, port=0, actions=OscActions())
+    osc = OscControl(store, port=0, actions=ShowActions())
     osc.start()
     try:
         client = SimpleUDPClient("127.0.0.1", osc.port)

@@ -20,7 +20,8 @@ from tests.helpers import wait_for as shared_wait_for
 from tests.unit import memory_midi_backend as mem
 from vj.cli.main import build_parser
 from vj.cli.run import attach_run_components
-from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.commands import ShowActions
+from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import load_mapping
 from vj.control.midi.ports import MidiInput
 from vj.control.modulators import parse_lfo
@@ -255,7 +256,7 @@ def test_the_shipped_nanokontrol2_profile_drives_master_blackout_freeze_and_pani
     session = LiveSession(tiny_preset, backend=tiny_backend)
     p = session.performer
     mapper = MidiMapper(load_mapping("nanokontrol2"), session.store,
-                        MidiActions(blackout=p.blackout, freeze=p.freeze, panic=p.panic))
+                        ShowActions(blackout=p.blackout, freeze=p.freeze, panic=p.panic))
     midi = MidiInput(mapper, "nano", backend=backend, watch_interval_s=0.05)
     midi.start()
     session.start()

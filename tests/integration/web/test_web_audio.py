@@ -22,7 +22,8 @@ def served() -> Iterator[tuple[Show, AudioModulators, WebServer]]:
     audio = AudioModulators(show.store, show.modulators)
     audio.assign("zoom", AudioMod("bass", 0.05, attack_ms=0.0))
     audio.step(features(0.5, mid=0.2), 0.01)
-    server = WebServer(dataclasses.replace(ctx, audio=audio), port=0, values_hz=20.0, status_hz=5.0)
+    ctx = dataclasses.replace(ctx, actions=dataclasses.replace(ctx.actions, audio=audio))
+    server = WebServer(ctx, port=0, values_hz=20.0, status_hz=5.0)
     server.start()
     yield show, audio, server
     server.close()

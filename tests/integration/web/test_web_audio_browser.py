@@ -35,7 +35,7 @@ def test_the_audio_card_moves_depth_and_switches_a_modulator_off_and_on(tmp_path
     audio = AudioModulators(show.store, show.modulators)
     audio.assign("zoom", AudioMod("bass", 0.05, attack_ms=0.0, release_ms=120.0))
     audio.step(features(0.6), 0.01)
-    server = WebServer(dataclasses.replace(ctx, audio=audio), port=0)
+    server = WebServer(dataclasses.replace(ctx, actions=dataclasses.replace(ctx.actions, audio=audio)), port=0)
     server.start()
     try:
         with sync_api.sync_playwright() as pw:
@@ -133,7 +133,7 @@ def routed_page(mod: AudioMod) -> Iterator[tuple[Page, AudioModulators, HeldPush
     show, ctx, _ = make_show()
     audio = AudioModulators(show.store, show.modulators)
     audio.assign("zoom", mod)
-    server = WebServer(dataclasses.replace(ctx, audio=audio), port=0)
+    server = WebServer(dataclasses.replace(ctx, actions=dataclasses.replace(ctx.actions, audio=audio)), port=0)
     server.start()
     pushes = HeldPushes()
     try:

@@ -27,6 +27,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.helpers import wait_for
 from vj.config import PresetConfig
+from vj.control.commands import ShowActions
 from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import MidiMapping
 from vj.control.modulators import ModulatorBank
@@ -72,12 +73,13 @@ def make_show() -> tuple[Show, WebContext, MidiMapper]:
     show = Show(store, tempo, quantiser, ModulatorBank(store, tempo), preset)
     switcher = PresetSwitcher(show, quantiser)
     mapper = MidiMapper(MidiMapping(name="test"), store)
-    ctx = WebContext(store=store, tempo=tempo, quantiser=quantiser, modulators=show.modulators,
-                     switch_preset=switcher.by_name, preset_names=lambda: [p.stem for p in list_presets()],
+    actions = ShowActions(preset=lambda name: switcher.by_name(name, allow_paths=False), tempo=tempo,
+                          quantiser=quantiser, modulators=show.modulators, record=show.recording.append,
+                          learn=mapper.learn)
+    ctx = WebContext(store=store, actions=actions, preset_names=lambda: [p.stem for p in list_presets()],
                      playing_preset=lambda: show.preset.name, scheduled=lambda: tuple(show.preset.schedules),
-                     record=show.recording.append,
                      record_info=lambda: RecordInfo(True, bool(show.recording and show.recording[-1]), "t.mkv", 1),
-                     learn=mapper.learn, learning=lambda: mapper.learning,
+                     learning=lambda: mapper.learning,
                      status=lambda: {"fps": 24.0, "frames": show.frame, "line": "status"})
     return show, ctx, mapper
 
@@ -225,7 +227,8 @@ def test_bad_messages_are_counted_answered_and_ignored(served: tuple[Show, WebSe
     ]
     expected = ["malformed", "malformed", "malformed", "unknown_message", "out_of_range", "wrong_type",
                 "malformed", "unknown_param", "unknown_choice", "out_of_range", "out_of_range", "oversized",
-                "unknown_choice", "out_of_range", "unknown_choice", "unknown_param", "wrong_type",
+                "refused",  # a preset name the switcher refuses: the reason OSC gives
+                "out_of_range", "unknown_choice", "unknown_param", "wrong_type",
                 "unknown_choice", "oversized", "wrong_type"]
     before = sum(show.store.counters.rejected.values())
     with connect(ws_url(server)) as ws:

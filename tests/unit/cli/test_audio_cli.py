@@ -12,7 +12,8 @@ from tests.audio_signals import RATE, click_track
 from vj.cli import main
 from vj.control.audio.files import write_wav
 from vj.control.audio.modulators import AudioModulators
-from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.commands import ShowActions
+from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import parse_mapping
 from vj.control.midi.targets import AudioDepthTarget, parse_target
 from vj.control.modulators import ModulatorBank
@@ -120,7 +121,7 @@ def test_a_midi_knob_on_audio_depth_attaches_and_scales_the_modulator() -> None:
     store = ParamStore()
     audio = AudioModulators(store, ModulatorBank(store, TempoClock()))
     mapping = parse_mapping('[[cc]]\ncontrol = 20\nparam = "audio/zoom/depth"\nmax = 0.1\n', "m.toml")
-    mapper = MidiMapper(mapping, store, MidiActions(audio=audio))
+    mapper = MidiMapper(mapping, store, ShowActions(audio=audio))
     mapper.handle(mido.Message("control_change", control=20, value=127))
     mod = audio.get("zoom")
     assert mod is not None and mod.source == "bass" and mod.depth == pytest.approx(0.1)

@@ -44,7 +44,7 @@ def test_command_imports_no_torch(argv: list[str]) -> None:
 
 def test_the_command_line_loads_no_pyav_before_the_preview_can_load_opencv() -> None:
     # PyAV and OpenCV wheels bundle X libraries under one file name: whichever loads first wins, and the
-    # preview window hangs if it is PyAV (vj.cli.run_outputs.prepare_outputs imports cv2 first).
+    # preview window hangs if it is PyAV (vj.output.preview_gui.prepare_preview imports cv2 first).
     done = subprocess.run([sys.executable, "-c", "import sys, vj.cli.main; print('av' in sys.modules)"],
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr[-2000:]

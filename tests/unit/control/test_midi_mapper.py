@@ -7,7 +7,8 @@ import math
 import mido
 import pytest
 
-from vj.control.midi.mapper import MidiActions, MidiMapper, learned_mapping
+from vj.control.commands import ShowActions
+from vj.control.midi.mapper import MidiMapper, learned_mapping
 from vj.control.midi.mapping_file import parse_mapping
 from vj.control.midi.targets import Action, LearnTarget, parse_learn_target
 from vj.control.modulators import Lfo, ModulatorBank
@@ -29,7 +30,7 @@ def learn_target(text: str) -> LearnTarget:
     return target
 
 
-def mapper(text: str, store: ParamStore | None = None, actions: MidiActions | None = None) -> MidiMapper:
+def mapper(text: str, store: ParamStore | None = None, actions: ShowActions | None = None) -> MidiMapper:
     return MidiMapper(parse_mapping(text, "test.toml"), store or ParamStore(), actions)
 
 
@@ -178,8 +179,8 @@ off = "reflect"
 def test_trigger_buttons_and_program_change() -> None:
     calls: list[object] = []
     tempo = TempoClock(100.0)
-    actions = MidiActions(preset_step=lambda d: calls.append(("step", d)),
-                          preset_program=lambda n: calls.append(("program", n)),
+    actions = ShowActions(preset_step=lambda d: calls.append(("step", d)),
+                          preset_number=lambda n: calls.append(("program", n)),
                           record=lambda on: calls.append(("record", on)), tempo=tempo)
     m = mapper("""
 [[button]]
@@ -213,7 +214,7 @@ def test_a_failing_action_is_counted_not_raised() -> None:
     def broken(step: int) -> None:
         raise RuntimeError("preset file vanished")
 
-    m = mapper("[[button]]\nnote = 1\naction = \"next_preset\"\n", actions=MidiActions(preset_step=broken))
+    m = mapper("[[button]]\nnote = 1\naction = \"next_preset\"\n", actions=ShowActions(preset_step=broken))
     m.handle(note(1))
     m.handle(note(2))
     assert m.counters.rejected["action_failed"] == 1 and m.counters.messages == 2
@@ -224,7 +225,7 @@ def test_program_change_by_name_list_and_out_of_range() -> None:
     m = mapper("""
 [program]
 presets = ["calm", "tunnel"]
-""", actions=MidiActions(preset_name=names.append))
+""", actions=ShowActions(preset_file=names.append))
     m.handle(mido.Message("program_change", program=1))
     m.handle(mido.Message("program_change", program=7))
     assert names == ["tunnel"]
@@ -244,7 +245,7 @@ param = "prompt/2/weight"
 control = 2
 param = "lfo/zoom/depth"
 max = 0.05
-""", store, MidiActions(modulators=bank))
+""", store, ShowActions(modulators=bank))
     m.handle(cc(1, 127))
     m.handle(cc(2, 127))
     assert store.prompts().entries[2].weight == pytest.approx(1.0)
@@ -259,7 +260,7 @@ def test_an_lfo_knob_attaches_an_lfo_on_first_touch() -> None:
 control = 2
 param = "lfo/angle/depth"
 max = 4.0
-""", store, MidiActions(modulators=bank))
+""", store, ShowActions(modulators=bank))
     assert bank.get("angle") is None
     m.handle(cc(2, 127))
     lfo = bank.get("angle")

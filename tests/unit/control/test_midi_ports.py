@@ -13,7 +13,8 @@ import pytest
 
 from tests.helpers import wait_for
 from tests.unit import memory_midi_backend as mem
-from vj.control.midi.mapper import MidiActions, MidiMapper
+from vj.control.commands import ShowActions
+from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import load_mapping, parse_mapping, save_mapping
 from vj.control.midi.ports import MidiInput, input_names, learn_session, select_ports
 from vj.control.tempo import MidiClockTracker, TempoClock
@@ -183,7 +184,7 @@ def test_midi_clock_gives_120_bpm_within_half_a_bpm_with_jitter() -> None:
     rng = random.Random(7)
     t_now = [0.0]
     tempo = TempoClock(90.0, now=lambda: t_now[0])
-    mapper = MidiMapper(parse_mapping("", "clock.toml"), ParamStore(), MidiActions(tempo=tempo))
+    mapper = MidiMapper(parse_mapping("", "clock.toml"), ParamStore(), ShowActions(tempo=tempo))
     period = 60.0 / 120.0 / 24
     mapper.handle(mido.Message("start"))
     for i in range(24 * 16):  # 16 beats of clock with ±1 ms jitter (USB, scheduler)

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.unit.output_helpers import FakeTime, make_frame
+from vj.control.commands import ShowActions, ShowCommands
 from vj.errors import DeviceNotConnected
 from vj.output.monitors import Monitor
 from vj.output.preview import (
@@ -23,6 +24,7 @@ from vj.output.preview import (
     save_snapshot,
 )
 from vj.output.preview_gui import check_preview_available
+from vj.store import ParamStore
 
 
 class FakeWindow:
@@ -53,6 +55,11 @@ class FakeWindow:
         self.closed = True
 
 
+
+def commands(actions: ShowActions) -> ShowCommands:
+    """The show commands the keys reach, over a store of their own."""
+    return ShowCommands(ParamStore(), actions, "preview")
+
 def test_key_codes_map_to_actions() -> None:
     assert action_for(ord("f")) == "fullscreen"
     assert action_for(ord("F")) == "fullscreen"
@@ -69,16 +76,15 @@ def test_keys_call_the_session_and_toggle_the_window(tmp_path: Path) -> None:
     calls: list[str] = []
     recording = [False]
 
-    def toggle() -> bool:
-        recording[0] = not recording[0]
+    def record(on: bool) -> None:
+        recording[0] = on
         calls.append(f"record:{recording[0]}")
-        return recording[0]
 
-    actions = PreviewActions(toggle_record=toggle, next_preset=lambda: calls.append("next"),
-                             previous_preset=lambda: calls.append("prev"), quit=lambda: calls.append("quit"),
-                             is_recording=lambda: recording[0])
+    show = ShowActions(record=record, is_recording=lambda: recording[0],
+                       preset_step=lambda d: calls.append("next" if d > 0 else "prev"))
     window = FakeWindow()
-    preview = PreviewWindow(24.0, actions=actions, snapshot_dir=tmp_path, window=window)
+    preview = PreviewWindow(24.0, commands=commands(show), actions=PreviewActions(quit=lambda: calls.append("quit")),
+                            snapshot_dir=tmp_path, window=window)
     for key in "frr]nph":
         preview.handle_key(ord(key))
     assert window.fullscreen == [True] and preview.fullscreen
@@ -89,10 +95,10 @@ def test_keys_call_the_session_and_toggle_the_window(tmp_path: Path) -> None:
 
 
 def test_missing_actions_and_failing_actions_do_not_break_the_preview(tmp_path: Path) -> None:
-    def boom() -> bool:
+    def boom(on: bool) -> bool:
         raise RuntimeError("disk full")
 
-    preview = PreviewWindow(24.0, actions=PreviewActions(toggle_record=boom), snapshot_dir=tmp_path,
+    preview = PreviewWindow(24.0, commands=commands(ShowActions(record=boom)), snapshot_dir=tmp_path,
                             window=FakeWindow())
     assert preview.handle_key(ord("r")) == "record"
     assert "record failed: disk full" in preview.message
@@ -105,7 +111,7 @@ def test_the_paced_loop_shows_bgr_with_overlay_and_snapshots_the_shown_frame(tmp
     fake = FakeTime()
     window = FakeWindow(keys=[-1, ord("s"), ord("h"), -1])
     preview = PreviewWindow(10.0, snapshot_dir=tmp_path, window=window,
-                            actions=PreviewActions(is_recording=lambda: True))
+                            commands=commands(ShowActions(is_recording=lambda: True)))
     preview.paced = type(preview.paced)("test-preview", 10.0, preview._show, clock=fake.clock, wait=fake.wait)
     preview.offer(make_frame(3, width=320, height=240))
     preview.paced.run(max_ticks=2)
@@ -200,8 +206,10 @@ def test_small_frames_are_enlarged_for_the_window_and_keep_their_pixels() -> Non
 
 
 def test_status_overlay_shows_fps_bpm_and_rec_toggled_by_i_and_the_flag(tmp_path: Path) -> None:
-    actions = PreviewActions(fps=lambda: 23.96, bpm=lambda: 128.0, is_recording=lambda: True)
-    preview = PreviewWindow(24.0, actions=actions, snapshot_dir=tmp_path, window=FakeWindow(), show_help=False)
+    actions = PreviewActions(fps=lambda: 23.96, bpm=lambda: 128.0)
+    recording = commands(ShowActions(is_recording=lambda: True))
+    preview = PreviewWindow(24.0, actions=actions, commands=recording, snapshot_dir=tmp_path, window=FakeWindow(),
+                            show_help=False)
     frame = make_frame(3, width=320, height=240)
     plain = preview.render(frame)
     assert preview.handle_key(ord("i")) == "status" and preview.show_status
@@ -211,7 +219,8 @@ def test_status_overlay_shows_fps_bpm_and_rec_toggled_by_i_and_the_flag(tmp_path
     assert (with_status[-30:] != plain[-30:]).any() and (with_status[:150] == plain[:150]).all()
     preview.handle_key(ord("i"))
     assert not preview.show_status and (preview.render(frame) == plain).all()
-    started_on = PreviewWindow(24.0, actions=actions, window=FakeWindow(), show_help=False, show_status=True)
+    started_on = PreviewWindow(24.0, actions=actions, commands=recording, window=FakeWindow(), show_help=False,
+                               show_status=True)
     assert (started_on.render(frame) == with_status).all()
 
     from vj.output.preview_overlay import status_text
@@ -294,8 +303,8 @@ def test_performer_keys_blackout_freeze_and_panic(tmp_path: Path) -> None:
         state["panics"] += 1
 
     preview = PreviewWindow(24.0, snapshot_dir=tmp_path, window=FakeWindow(),
-                            actions=PreviewActions(blackout=lambda: toggle("blackout"),
-                                                   freeze=lambda: toggle("freeze"), panic=panic))
+                            commands=commands(ShowActions(blackout=lambda on: toggle("blackout"),
+                                                          freeze=lambda on: toggle("freeze"), panic=panic)))
     assert preview.handle_key(ord("b")) == "blackout" and state["blackout"] and preview.message == "blackout on"
     assert preview.handle_key(ord(" ")) == "freeze" and state["freeze"] and preview.message == "freeze on"
     assert preview.handle_key(ord("B")) == "blackout" and not state["blackout"] and preview.message == "blackout off"
@@ -307,7 +316,7 @@ def test_what_a_key_did_is_written_on_the_picture_and_then_goes() -> None:
     # A fullscreen preview can be the projector's feed: a "freeze on" that stayed would be on stage all night.
     fake = FakeTime()
     preview = PreviewWindow(24.0, window=FakeWindow(), show_help=False, clock=fake.clock,
-                            actions=PreviewActions(freeze=lambda: True))
+                            commands=commands(ShowActions(freeze=lambda on: True)))
     frame = make_frame(3, width=320, height=240)
     plain = preview.render(frame)
     preview.handle_key(ord(" "))

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import mido
 
 from vj.control._ratelog import RateLimitedLog
-from vj.control.audio.modulators import AudioMod, AudioModulators
+from vj.control.commands.actions import ShowActions
+from vj.control.commands.catalogue import Command
+from vj.control.commands.counters import CommandCounters
+from vj.control.commands.reasons import ACTION_FAILED, OUT_OF_RANGE, STORE_REJECTED, Rejected
+from vj.control.commands.show import ShowCommands
 from vj.control.midi.curves import CcMode, apply_curve, fourteen_bit, invert_curve, relative_ticks
 from vj.control.midi.mapping_file import ButtonMapping, ButtonMode, CcMapping, MidiMapping
 from vj.control.midi.targets import (
@@ -28,8 +31,7 @@ from vj.control.midi.targets import (
     Target,
     parse_learn_target,
 )
-from vj.control.modulators import Lfo, ModulatorBank
-from vj.control.tempo import TempoClock
+from vj.control.modulators import Lfo
 from vj.errors import ParamRejected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT
 from vj.registry import ParamKind
@@ -37,34 +39,30 @@ from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
-# Still picture: what reset_motion writes (a live override, released like any other).
-NEUTRAL_MOTION: Mapping[str, float] = {"zoom": 1.0, "angle": 0.0, "translation_x": 0.0, "translation_y": 0.0}
+SOURCE = "midi"
+
+
+# The show commands a mapping reaches: a button's action, and what its other entries carry.
+MIDI_ACTIONS: Mapping[Action, Command] = {
+    Action.NEXT_PRESET: Command.PRESET_STEP, Action.PREVIOUS_PRESET: Command.PRESET_STEP,
+    Action.RESET_MOTION: Command.RESET_MOTION, Action.TAP: Command.TAP, Action.RECORD: Command.RECORD,
+    Action.RELEASE_ALL: Command.RELEASE, Action.BLACKOUT: Command.BLACKOUT, Action.FREEZE: Command.FREEZE,
+    Action.PANIC: Command.PANIC, Action.LEARN: Command.LEARN,
+}
+MIDI_COMMANDS: Mapping[str, Command] = {
+    **{f"button {action.value}": command for action, command in MIDI_ACTIONS.items()},
+    "cc <param>": Command.SET_PARAM, "cc lora_<i>_scale": Command.LORA_SCALE,
+    "cc controlnet_<i>_scale": Command.CONTROLNET_SCALE, "cc prompt/<i>/weight": Command.PROMPT_WEIGHT,
+    "cc lfo/<param>/<field>": Command.LFO, "cc audio/<param>/depth": Command.AUDIO,
+    "program_change": Command.PRESET,
+}
 
 
 @dataclass
-class MidiActions:
-    """Session hooks a button or a program change can reach; None = not available (counted)."""
-
-    preset_step: Callable[[int], object] | None = None  # +1 next, -1 previous
-    preset_program: Callable[[int], object] | None = None  # program change n (no explicit list)
-    preset_name: Callable[[str], object] | None = None  # program change via [program].presets
-    record: Callable[[bool], object] | None = None
-    tempo: TempoClock | None = None
-    modulators: ModulatorBank | None = None
-    blackout: Callable[[bool | None], object] | None = None  # called with None: toggle
-    freeze: Callable[[bool | None], object] | None = None
-    panic: Callable[[], object] | None = None
-    audio: AudioModulators | None = None
-
-
-@dataclass
-class MidiCounters:
-    messages: int = 0
-    applied: int = 0
+class MidiCounters(CommandCounters):
     unmapped: int = 0
     pickup_waiting: int = 0
     clock: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -86,10 +84,16 @@ class MidiMapper:
 
     PICKUP_TOLERANCE = 1.5 / 127  # a control within ~one step of the value picks it up
 
-    def __init__(self, mapping: MidiMapping, store: ParamStore, actions: MidiActions | None = None,
+    def __init__(self, mapping: MidiMapping, store: ParamStore, actions: ShowActions | None = None,
                  on_learned: Callable[[MidiMapping], None] | None = None) -> None:
         self.store = store
-        self.actions = actions or MidiActions()
+        self.commands = ShowCommands(store, actions or ShowActions(), SOURCE)
+        c = self.commands
+        self._triggers: dict[Action, Callable[[], object]] = {
+            Action.NEXT_PRESET: lambda: c.preset_step(1), Action.PREVIOUS_PRESET: lambda: c.preset_step(-1),
+            Action.RESET_MOTION: c.reset_motion, Action.TAP: c.tap, Action.RELEASE_ALL: lambda: c.release("all"),
+            Action.BLACKOUT: lambda: c.blackout(None), Action.FREEZE: lambda: c.freeze(None), Action.PANIC: c.panic,
+        }
         self.on_learned = on_learned
         self.counters = MidiCounters()
         self._lock = threading.RLock()
@@ -111,6 +115,10 @@ class MidiMapper:
                 lsb_index.setdefault(m.control + 32, []).append(i)
         self._cc_index = cc_index
         self._lsb_index = lsb_index
+
+    @property
+    def actions(self) -> ShowActions:
+        return self.commands.actions
 
     # ------------------------------------------------------------------ public
     @property
@@ -148,8 +156,8 @@ class MidiMapper:
                 self.counters.rejected[err.reason] += 1
                 self.store.reject(err.reason)
             except Exception as err:  # a session action (preset, recorder) failed: count, keep playing
-                self.counters.rejected["action_failed"] += 1
-                self.store.reject("action_failed")
+                self.counters.rejected[ACTION_FAILED] += 1
+                self.store.reject(ACTION_FAILED)
                 self._ratelog.warning(msg.type, "MIDI %s: action failed: %s: %s", msg.type, type(err).__name__, err)
 
     def status(self) -> str:
@@ -227,17 +235,12 @@ class MidiMapper:
             return
         if self.mapping.program_presets:
             if program >= len(self.mapping.program_presets):
-                raise ParamRejected("out_of_range", f"program {program}: only "
-                                    f"{len(self.mapping.program_presets)} presets are listed")
-            self._call(self.actions.preset_name, self.mapping.program_presets[program])
+                raise Rejected(OUT_OF_RANGE, f"program {program}: only "
+                               f"{len(self.mapping.program_presets)} presets are listed")
+            self.commands.preset_file(self.mapping.program_presets[program])
         else:
-            self._call(self.actions.preset_program, program)
+            self.commands.preset_number(program)
         self.counters.applied += 1
-
-    def _call(self, fn: Callable[..., object] | None, *args: object) -> None:
-        if fn is None:
-            raise ParamRejected("unavailable", "this session has no handler for that control")
-        fn(*args)
 
     # ------------------------------------------------------------------ targets
     def _range(self, m: CcMapping) -> tuple[float, float]:
@@ -269,7 +272,7 @@ class MidiMapper:
             ok = self._write_param(target.name, value)
         elif isinstance(target, PromptWeightTarget):
             weight = min(max(float(value), 0.0), MAX_PROMPT_WEIGHT)
-            ok = self.store.set_prompt_weight(target.index, weight, source="midi")
+            ok = self.store.set_prompt_weight(target.index, weight, source=SOURCE)
         elif isinstance(target, AudioDepthTarget):
             ok = self._write_audio_depth(target, float(value))
         else:
@@ -277,7 +280,7 @@ class MidiMapper:
         if ok:
             self.counters.applied += 1
         else:
-            self.counters.rejected["store_rejected"] += 1
+            self.counters.rejected[STORE_REJECTED] += 1
 
     def _write_param(self, name: str, value: float | str) -> bool:
         spec = self.store.registry.get(name)
@@ -285,24 +288,13 @@ class MidiMapper:
             raise ParamRejected("unavailable", f"{name} is not a parameter of this session")
         if spec.kind is ParamKind.CHOICE and not isinstance(value, str):
             value = spec.from_normalised(min(max(float(value), 0.0), 1.0))
-        return self.store.set(name, value, source="midi")
+        return self.store.set(name, value, source=SOURCE)
 
     def _write_lfo(self, target: LfoTarget, value: float) -> bool:
-        bank = self.actions.modulators
-        if bank is None:
-            raise ParamRejected("unavailable", "no modulator bank in this session")
-        if bank.update(target.param, **{target.field: value}):
-            return True
-        # the first touch of an LFO knob attaches one (a sine over one bar)
-        return bank.assign(target.param, replace(Lfo(), **{target.field: value}))  # type: ignore[arg-type]
+        return self.commands.lfo.touch(target.param, target.field, value)
 
     def _write_audio_depth(self, target: AudioDepthTarget, value: float) -> bool:
-        audio = self.actions.audio
-        if audio is None:
-            raise ParamRejected("unavailable", "no audio modulators in this session")
-        # the first touch of a knob on a parameter without one attaches it to the first band
-        return audio.update(target.param, depth=value) or audio.assign(
-            target.param, AudioMod(audio.analysis.band_names[0], value))
+        return self.commands.audio.touch(target.param, value)
 
     def _rounded(self, target: Target, value: float) -> float:
         """Integer parameters (seed, steps) get whole numbers."""
@@ -368,37 +360,19 @@ class MidiMapper:
 
     def _release(self, target: Target) -> None:
         if isinstance(target, ParamTarget) and target.name in self.store.registry:
-            self.store.release(target.name, source="midi")
+            self.commands.release(target.name)
         elif isinstance(target, PromptWeightTarget):
-            self.store.set_prompt_weight(target.index, 0.0, source="midi")
+            self.store.set_prompt_weight(target.index, 0.0, source=SOURCE)
         self.counters.applied += 1
 
     def _trigger(self, b: ButtonMapping) -> None:
-        a = self.actions
         action = b.action
-        if action is Action.NEXT_PRESET:
-            self._call(a.preset_step, 1)
-        elif action is Action.PREVIOUS_PRESET:
-            self._call(a.preset_step, -1)
-        elif action is Action.RESET_MOTION:
-            self.store.set_many(dict(NEUTRAL_MOTION), source="midi")
-        elif action is Action.TAP:
-            if a.tempo is None:
-                raise ParamRejected("unavailable", "no tempo clock")
-            a.tempo.tap()
-        elif action is Action.RECORD:
-            self._recording = not self._recording
-            self._call(a.record, self._recording)
-        elif action is Action.RELEASE_ALL:
-            self.store.release_all(source="midi")
-        elif action is Action.BLACKOUT:
-            self._call(a.blackout, None)
-        elif action is Action.FREEZE:
-            self._call(a.freeze, None)
-        elif action is Action.PANIC:
-            self._call(a.panic)
-        elif action is Action.LEARN:
+        if action is Action.LEARN:  # the mapper's own learn: the next control moved is bound to the target
             self._learning = None if self._learning == b.target else b.target
+        elif action is Action.RECORD:
+            self._recording = self.commands.toggle_record(assumed=self._recording)
+        elif action is not None:
+            self._triggers[action]()
         self.counters.applied += 1
 
     # ------------------------------------------------------------------ learn

@@ -1,9 +1,9 @@
 """OSC control, split the way python-osc splits it:
 
 - `parse`: datagram bytes -> messages (size, alignment, type-tag and bundle-nesting limits);
-- `route`: address -> handler, collecting one datagram's writes and committing them as one store batch;
+- `route`: address -> show command (vj.control.commands), collecting one datagram's writes and committing
+  them as one store batch;
 - `addresses`: the address table (`vj osc-map`, README, OSCQuery);
-- `reasons`: the rejection reasons every counter and log line uses;
 - `server`: `OscControl`, the blocking UDP server thread, its counters and status line.
 
 Address map (also `vj osc-map`, README "Live control"):
@@ -28,8 +28,7 @@ Address map (also `vj osc-map`, README "Live control"):
 """
 
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
-from vj.control.osc.route import OscActions
 from vj.control.osc.server import DEFAULT_HOST, DEFAULT_PORT, OscControl, OscCounters
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "PREFIX", "OscActions", "OscAddress", "OscControl", "OscCounters",
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "PREFIX", "OscAddress", "OscControl", "OscCounters",
            "address_map"]

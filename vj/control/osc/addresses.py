@@ -75,6 +75,7 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}audio/onset", "<none|next_prompt|seed_step|zoom_punch>", "what an onset triggers"),
         OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
                    "MIDI learn: map the next control moved to this target"),
+        OscAddress(f"{PREFIX}reopen_preview", "", "close and reopen the preview window (if it stays black)"),
         # Older forms, still routed for OSC senders; not in the OSCQuery tree (a method there is a leaf).
         OscAddress(f"{PREFIX}<param>/norm", "<float 0..1>", f"same as {PREFIX}norm/<param>"),
         OscAddress(f"{PREFIX}prompt/<i>", "<string>", f"same as {PREFIX}prompt/<i>/text"),

@@ -12,9 +12,8 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pythonosc import osc_message
 from pythonosc.dispatcher import Dispatcher
@@ -22,11 +21,13 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from vj.control._ratelog import RateLimitedLog
 from vj.control._serving import stop_serving
+from vj.control.commands.actions import ShowActions
+from vj.control.commands.counters import CommandCounters
+from vj.control.commands.reasons import HELD_FULL, MALFORMED, OUT_OF_RANGE, Rejection
 from vj.control.osc.addresses import PREFIX, OscAddress, address_map
 from vj.control.osc.parse import MAX_DATAGRAM, MAX_FUTURE_TIMETAG_S, MalformedDatagram, parse_datagram, seconds_until
 from vj.control.osc.pickup import OscPickup, PickupMode
-from vj.control.osc.reasons import HELD_FULL, MALFORMED, OUT_OF_RANGE, Rejection
-from vj.control.osc.route import OscActions, OscRouter
+from vj.control.osc.route import OscRouter
 from vj.control.tempo import Quantiser
 from vj.errors import DeviceNotConnected
 from vj.store import ParamStore
@@ -43,36 +44,29 @@ MAX_HELD_MESSAGES = 4096  # over all held bundles: one big datagram holds thousa
 
 
 @dataclass
-class OscCounters:
+class OscCounters(CommandCounters):
     """Every message ends in exactly one of applied / unchanged / commands / rejected (not malformed)."""
 
     datagrams: int = 0
     handled: int = 0  # datagrams whose writes, logs and listeners are all done (readers wait on it)
     bundles: int = 0
-    messages: int = 0
-    applied: int = 0
     unchanged: int = 0
-    commands: int = 0
     held_bundles: int = 0  # future-timetagged bundles waiting to be applied now
     held_messages: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
 
 
 class OscControl:
     """The OSC control source: `start()`, `close()`, `status()`; `handle_datagram()` for tests."""
 
     def __init__(self, store: ParamStore, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
-                 actions: OscActions | None = None, now: Callable[[], float] = time.time,
+                 actions: ShowActions | None = None, now: Callable[[], float] = time.time,
                  pickup: PickupMode = PickupMode.CHANGE) -> None:
         self.store = store
         self.host = host
         self.port = port
         self.counters = OscCounters()
         self.pickup = OscPickup(store, pickup)
-        self._router = OscRouter(store, actions or OscActions(), self.pickup)
+        self._router = OscRouter(store, actions or ShowActions(), self.pickup)
         self._now = now  # wall clock: OSC timetags are absolute NTP times
         self._lock = threading.Lock()
         self._ratelog = RateLimitedLog(log)
@@ -82,12 +76,8 @@ class OscControl:
         self.receive_buffer_bytes = 0
 
     @property
-    def actions(self) -> OscActions:
+    def actions(self) -> ShowActions:
         return self._router.actions
-
-    @actions.setter
-    def actions(self, actions: OscActions) -> None:
-        self._router.actions = actions
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:

@@ -1,0 +1,81 @@
+"""A live show's outputs from an `OutputsConfig`: the take, virtual camera, NDI, Spout/Syphon and preview.
+
+Recording: every show gets a `LiveTake` (`session.take`), idle unless `record` names a file
+to start at once; `/vj/record`, the record button and the preview's r key switch it (path:
+`record`, or a name stamped with each take's start time in the current folder).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vj.config_live import OutputsConfig
+from vj.errors import VjError
+
+if TYPE_CHECKING:  # the session (and torch with it) loads only when a show is built
+    from vj.control.commands import ShowActions
+    from vj.output.monitors import Monitor
+    from vj.session.live import LiveSession
+
+
+def prepare_outputs(config: OutputsConfig) -> Monitor | None:
+    """The preview's display, OpenCV and monitor, checked before the model loads (vj.output.preview_gui)."""
+    if not (config.preview or config.preview_fullscreen):
+        return None
+    from vj.output.preview_gui import prepare_preview
+
+    return prepare_preview(config.preview_monitor)
+
+
+def check_outputs(config: OutputsConfig) -> None:
+    """What can be checked before the model loads: the recording's files can be written."""
+    from vj.output.paths import check_video_path, check_writable
+    from vj.output.timeline import timeline_path_for
+
+    if config.record:
+        check_writable(timeline_path_for(check_video_path(config.record, "--record")), "--record (its timeline)")
+
+
+def attach_outputs(session: LiveSession, config: OutputsConfig, actions: ShowActions, *,
+                   monitor: Monitor | None = None) -> None:
+    """The take and the outputs `config` asks for; the preview keys reach `actions` (and it gains the
+    preview's reopen). `monitor`: as `prepare_outputs` found it (else found here)."""
+    from vj.control.commands import ShowCommands
+    from vj.output.channels import DepthChannel
+    from vj.output.preview import PreviewActions, PreviewWindow
+    from vj.output.take import LiveTake
+    from vj.output.texture_share import SPOUT, SYPHON, TextureShareOutput
+    from vj.output.vcam import VirtualCameraOutput
+
+    fps = config.fps or session.preset.render.fps
+    if fps <= 0:
+        raise VjError(f"--output-fps: expected a rate > 0, found {fps}")
+    take = LiveTake(config.record or None, fps, lambda: session.preset,
+                    live_state=session.store.live_overrides, blacked_out=lambda: session.performer.blackout_on,
+                    codec=config.record_codec, crf=config.record_crf, encoder_preset=config.record_preset)
+    session.attach_take(take)
+    if config.record:
+        take.start_recording()
+    if config.vcam:
+        session.add_output(VirtualCameraOutput(fps, backend=config.vcam_backend, device=config.vcam_device))
+    if config.ndi or config.ndi_depth:
+        from vj.output.ndi import NdiOutput
+
+        if config.ndi:
+            session.add_output(NdiOutput(fps, name=config.ndi_name))
+        if config.ndi_depth:
+            session.add_output(DepthChannel(NdiOutput(fps, name=f"{config.ndi_name} depth")))
+    for kind, name in ((SPOUT, config.spout), (SYPHON, config.syphon)):
+        if name is not None:  # off with one line on another platform (TextureShareOutput.start)
+            session.add_output(TextureShareOutput(kind, fps, name=name))
+    if config.preview or config.preview_fullscreen:
+        if monitor is None:
+            monitor = prepare_outputs(config)
+        commands = ShowCommands(session.store, actions, "preview")
+        window = PreviewActions(quit=session.end_show, fps=lambda: session.engine.stats.fps,
+                                bpm=lambda: session.tempo.bpm)
+        preview = PreviewWindow(fps, commands=commands, actions=window, snapshot_dir=config.snapshot_dir,
+                                fullscreen=config.preview_fullscreen, monitor=monitor,
+                                show_help=config.preview_help, show_status=config.preview_status)
+        actions.reopen_preview = preview.reopen
+        session.add_output(DepthChannel(preview) if config.show == "depth" else preview)
