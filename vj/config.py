@@ -41,9 +41,9 @@ DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "auto", "jit", "aot")
-# The backends vj.engine.backends.registry can load (a test keeps the two lists equal).
+# The backends vj.engine.backends.loaders can load (a test keeps the two lists equal).
 BACKENDS = ("diffusers", "tensorrt")
-# Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.guidance).
+# Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.conditioning.guidance).
 CFG_MODES = ("rcfg-self", "rcfg-initialize", "full")
 SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
@@ -107,7 +107,7 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DepthConfig:
-    """The depth model of the 3D warp (vj.engine.depth), checked before anything loads."""
+    """The depth model of the 3D warp (vj.engine.warp.depth_estimator), checked before anything loads."""
 
     model: str = config_field("", check_depth_source,
                               "'' (Depth Anything V2 Small; 'tiny' with the tiny model), a Hugging Face id, a local "

@@ -25,7 +25,7 @@ from tests.contract.transfers import count_host_to_device
 from vj.config import PresetConfig, parse_preset
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
-from vj.engine.guidance import CFG_RCFG_SELF
+from vj.engine.conditioning.guidance import CFG_RCFG_SELF
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import Frame
 from vj.session import build_store

@@ -24,9 +24,9 @@ from vj.config import ControlNetConfig
 from vj.depth_sources import DEFAULT_DEPTH_MODEL
 from vj.engine.backends.controlnet_load import load_controlnets
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.controlnet import ControlNets
-from vj.engine.depth import DepthEstimator, depth_model_from_module
-from vj.engine.guidance import CFG_FULL, CFG_RCFG_SELF
+from vj.engine.conditioning.guidance import CFG_FULL, CFG_RCFG_SELF
+from vj.engine.controlnet.units import ControlNets
+from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_from_module
 from vj.session.inputs import build_inputs
 
 KINDS = ("canny", "depth", "input", "feedback")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.engine_run import OTHER, PROMPT, SIZE, backend, start, steady_frame
-from vj.engine.guidance import CFG_FULL, CFG_RCFG_INITIALIZE, CFG_RCFG_SELF
+from vj.engine.conditioning.guidance import CFG_FULL, CFG_RCFG_INITIALIZE, CFG_RCFG_SELF
 from vj.prompt_mix import PromptEntry, PromptMix
 
 # (name, backend options, params, cfg mode, UNet calls in the counted frame)

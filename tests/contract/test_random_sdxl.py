@@ -1,4 +1,4 @@
-"""sdxl-turbo's architecture with random weights (vj.engine.models.random_sdxl), what the GPU
+"""sdxl-turbo's architecture with random weights (vj.engine.families.models.random_sdxl), what the GPU
 benchmark times: at full size on `meta` it is SDXL's architecture (the contract's SDXL, parameter
 for parameter) and renders the engine's frame through DiffusersBackend with no host→device copy;
 the smoke version renders real frames on the CPU.
@@ -17,7 +17,7 @@ from tests.contract.meta_models import DTYPE, META, sdxl_pipeline, taesd
 from tests.helpers import CollectFrames
 from vj.config import PresetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.models.random_sdxl import (
+from vj.engine.families.models.random_sdxl import (
     SDXL_SMOKE,
     SDXL_TURBO,
     build_random_xl_components,

@@ -14,9 +14,9 @@ from vj.cli import main
 from vj.config import DepthConfig, PresetConfig
 from vj.deforum.convert import load_settings
 from vj.engine.clock import FixedClock
-from vj.engine.depth import DepthEstimator, build_tiny_depth_model
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
+from vj.engine.warp.depth_estimator import DepthEstimator, build_tiny_depth_model
+from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.session import render_offline
 from vj.session.presets import build_store
 

@@ -9,7 +9,7 @@ import torch
 from tests.helpers import CollectFrames
 from vj.config import ModelConfig, PresetConfig, parse_preset
 from vj.engine.backends import load_backend
-from vj.engine.prompts import blend_conditionings
+from vj.engine.conditioning.prompt_conditioner import blend_conditionings
 from vj.frames import Frame
 from vj.session import render_offline
 

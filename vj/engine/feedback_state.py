@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from vj.engine.colour import ColourStats
-from vj.engine.prompts import PromptState
-from vj.engine.seeds import NoiseState, SeedState
+from vj.engine.conditioning.prompt_conditioner import PromptState
+from vj.engine.conditioning.seeds import NoiseState, SeedState
 
 
 @dataclass(frozen=True, slots=True)

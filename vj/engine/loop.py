@@ -31,27 +31,27 @@ import torch
 import torch.nn.functional as F
 
 from vj.engine.backends.base import Backend
+from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
-from vj.engine.conditioning import Conditioning
-from vj.engine.controlnet import ControlNets
-from vj.engine.controlnet_scales import ControlNetScales
+from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.conditioning.guidance import CFG_RCFG_SELF, guided_model
+from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
+from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
+from vj.engine.controlnet.scales import ControlNetScales
+from vj.engine.controlnet.units import ControlNets
 from vj.engine.cpu_threads import claim_the_render_cores
-from vj.engine.depth import DepthEstimator
 from vj.engine.feedback_state import CarriedState, FeedbackState
-from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.input_stage import EngineInputs, InputStage
-from vj.engine.lora_scales import LoraScaleApplier
 from vj.engine.noise import add_noise
-from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
 from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_until
 from vj.engine.sampling import img2img
-from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
 from vj.engine.stats import EngineStats
-from vj.engine.warp import Motion2D, warp_2d_fn
-from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
+from vj.engine.warp.depth_estimator import DepthEstimator
+from vj.engine.warp.warp2d import Motion2D, warp_2d_fn
+from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
@@ -69,7 +69,7 @@ class EngineSettings:
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
     profile_stages: bool = False  # synchronise the GPU per stage for wall-clock timings (benchmarks)
     pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
-    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
+    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.conditioning.guidance ([model] cfg)
     rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vj.engine.colour import ColourStats
-from vj.engine.conditioning import Conditioning
+from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.conditioning.prompt_conditioner import PromptState
+from vj.engine.conditioning.seeds import NoiseState, SeedState
 from vj.engine.feedback_state import CarriedState, FeedbackState
-from vj.engine.prompts import PromptState
-from vj.engine.seeds import NoiseState, SeedState
 from vj.prompt_mix import PromptMix, mix_from_json, mix_to_json
 from vj.registry import ColourSpace
 

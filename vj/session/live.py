@@ -24,7 +24,7 @@ from vj.engine.backends import Backend, Variant, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.warmup import plan_variants
+from vj.engine.warmup_plan import plan_variants
 from vj.errors import FatalRenderError
 from vj.frames import FanOut
 from vj.input.open import CheckedInputs

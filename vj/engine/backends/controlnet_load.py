@@ -17,7 +17,7 @@ from vj.config import ControlNetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.loading import _from_pretrained
 from vj.engine.compile.jit import JitCompiled
-from vj.engine.controlnet import ControlNetResiduals, ControlNets, ControlUnit
+from vj.engine.controlnet.units import ControlNetResiduals, ControlNets, ControlUnit
 from vj.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import JitCompiled, allow_graphs, compile_settings, graphs_needed, resolve_compile_mode
-from vj.engine.conditioning import Conditioning
-from vj.engine.controlnet import ControlNets
+from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.controlnet.units import ControlNets
 from vj.engine.sampling import NoiseSchedule, img2img_timesteps
 
 log = logging.getLogger(__name__)

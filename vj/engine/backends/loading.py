@@ -162,11 +162,11 @@ def load_pipeline(source: str, dtype: torch.dtype) -> Any:
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     if source == TINY:
-        from vj.engine.models.tiny import build_tiny_pipeline
+        from vj.engine.families.models.tiny import build_tiny_pipeline
 
         return build_tiny_pipeline()
     if source == TINY_XL:
-        from vj.engine.models.tiny_xl import build_tiny_xl_pipeline
+        from vj.engine.families.models.tiny_xl import build_tiny_xl_pipeline
 
         return build_tiny_xl_pipeline()
     classes = {SD: StableDiffusionPipeline, XL: StableDiffusionXLPipeline}
@@ -193,7 +193,7 @@ def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
     from diffusers import AutoencoderTiny
 
     if source == TINY:
-        from vj.engine.models.tiny import build_tiny_taesd
+        from vj.engine.families.models.tiny import build_tiny_taesd
 
         return build_tiny_taesd()
     return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")

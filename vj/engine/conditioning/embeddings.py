@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vj.engine.seeds import slerp
+from vj.engine.conditioning.seeds import slerp
 
 _FIELDS = ("embeddings", "pooled", "time_ids")
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from vj.engine.backends.base import Backend
-from vj.engine.conditioning import Conditioning
+from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.sampling import ModelFn, output_for_noise, predict_x0
 
 CFG_FULL = "full"

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from vj.engine.depth import DepthEstimator
+from vj.engine.warp.depth_estimator import DepthEstimator
 
 # Luma weights (Rec. 601) for the edge detector's grey picture.
 _LUMA = (0.299, 0.587, 0.114)
