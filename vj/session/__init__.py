@@ -6,7 +6,8 @@ back-pressure so no frame is lost; `replay` (replay.py) re-renders a live take f
 control timeline. `build_store` / `install_preset` (presets.py) are how a preset reaches a store.
 """
 
-from vj.session.components import Control, Output
+from vj.output.protocol import Output
+from vj.session.components import Control
 from vj.session.live import LiveSession
 from vj.session.offline import render_offline, started_outputs
 from vj.session.presets import PresetSwitcher, build_store, install_preset

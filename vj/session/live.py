@@ -29,9 +29,10 @@ from vj.errors import FatalRenderError
 from vj.frames import FanOut
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
+from vj.output.protocol import Output
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY, unused_slots
-from vj.session.components import Control, Output
+from vj.session.components import Control
 from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth, switch_depth
 from vj.session.inputs import build_inputs

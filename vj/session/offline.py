@@ -22,7 +22,7 @@ from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
-from vj.session.components import Output
+from vj.output.protocol import Output
 from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.inputs import build_inputs

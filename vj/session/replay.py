@@ -36,10 +36,10 @@ from vj.engine.loop import Engine, EngineSettings
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
+from vj.output.protocol import Output
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
-from vj.session.components import Output
 from vj.session.controlnet import build_controlnets
 from vj.session.depth import build_depth
 from vj.session.offline import started_outputs
