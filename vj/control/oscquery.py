@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
 from vj.control.audio.modulators import AudioModulators
-from vj.control.modulators import Lfo, ModulatorBank, Shape
+from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.osc import PREFIX
 from vj.control.oscquery_audio import audio_nodes
 from vj.control.oscquery_listen import ListenSession, is_upgrade, lookup
@@ -34,7 +34,7 @@ from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIP
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import ParamKind, ParamSpec
+from vj.registry import LfoShape, ParamKind, ParamSpec
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class OscQueryTree:
 
     def _lfos(self) -> dict[str, Any]:
         lfos: dict[str, Any] = {}
-        shapes = [s.value for s in Shape]
+        shapes = [s.value for s in LfoShape]
         for name, spec in self._params().items():
             if not spec.numeric:
                 continue

@@ -35,7 +35,7 @@ from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
 from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
-from vj.engine.conditioning.guidance import CFG_RCFG_SELF, guided_model
+from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
@@ -55,7 +55,7 @@ from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
-from vj.registry import SEED_MODULUS, AnimationMode, ColourSpace
+from vj.registry import SEED_MODULUS, AnimationMode, CfgMode, ColourSpace
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class EngineSettings:
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
     profile_stages: bool = False  # synchronise the GPU per stage for wall-clock timings (benchmarks)
     pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
-    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.conditioning.guidance ([model] cfg)
+    cfg: str = CfgMode.RCFG_SELF  # guidance > 1: vj.engine.conditioning.guidance ([model] cfg)
     rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
 

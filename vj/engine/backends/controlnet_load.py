@@ -19,6 +19,7 @@ from vj.engine.backends.loading import _from_pretrained
 from vj.engine.compile.jit import JitCompiled
 from vj.engine.controlnet.units import ControlNetResiduals, ControlNets, ControlUnit
 from vj.errors import BackendUnavailable
+from vj.registry import ControlKind
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBack
         call: Any = ControlNetResiduals(model)
         if backend.compile_mode == "jit":
             call = JitCompiled(call, backend.device)
-        units.append(ControlUnit(cfg.conditioning, cfg.scale, call))
+        units.append(ControlUnit(ControlKind(cfg.conditioning), cfg.scale, call))
         log.info("ControlNet %s (%s, scale %g) loaded", cfg.source, cfg.conditioning, cfg.scale)
     controls = ControlNets(units, backend.device)
     backend.attach_controlnets(controls)

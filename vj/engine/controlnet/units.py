@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from vj.engine.warp.depth_estimator import DepthEstimator
+from vj.registry import ControlKind
 
 # Luma weights (Rec. 601) for the edge detector's grey picture.
 _LUMA = (0.299, 0.587, 0.114)
@@ -85,7 +86,7 @@ class ControlNetResiduals(torch.nn.Module):
 
 @dataclass
 class ControlUnit:
-    kind: str  # one of vj.config.CONTROL_KINDS
+    kind: ControlKind
     scale: float
     call: Any  # ControlNetResiduals, eager or compiled
 
@@ -105,7 +106,7 @@ class ControlNets:
         self.depth: DepthEstimator | None = None  # its own estimator: the 3D warp's blends other frames
 
     @property
-    def kinds(self) -> tuple[str, ...]:
+    def kinds(self) -> tuple[ControlKind, ...]:
         return tuple(unit.kind for unit in self.units)
 
     def blank(self, width: int, height: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -183,12 +184,12 @@ class ControlNets:
         source = next((x for x in (picture, previous, init) if x is not None), None)
         out = []
         for index, kind in enumerate(self.kinds):
-            found = {"input": picture, "feedback": previous}.get(kind, source)
+            found = {ControlKind.INPUT: picture, ControlKind.FEEDBACK: previous}.get(kind, source)
             if found is None or (active is not None and not active[index]):
                 out.append(self.blank(width, height))
-            elif kind == "canny":
+            elif kind is ControlKind.CANNY:
                 out.append(canny_edges(found.float()))
-            elif kind == "depth":
+            elif kind is ControlKind.DEPTH:
                 if self.depth is None:
                     raise RuntimeError("a depth ControlNet runs without a depth estimator")
                 out.append(self.depth.nearness(found).expand(-1, 3, -1, -1))
