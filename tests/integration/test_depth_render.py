@@ -39,7 +39,7 @@ def test_the_engine_warps_by_the_depth_of_the_previous_frame(tiny_backend, tiny_
                     FixedClock(24), depth=depth, publish_depth=True)
     engine.prime(preset.prompts.to_mix())
     engine.render_frame()
-    previous = engine._turbo_next.clone()  # the float picture the next frame warps
+    previous = engine.feedback.turbo_next.clone()  # the float picture the next frame warps
     frame = engine.render_frame()
     p = frame.snapshot.params
     camera = Camera3D(p.translation_x, fov_deg=p.fov)
