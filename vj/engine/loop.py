@@ -39,12 +39,11 @@ from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptCond
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
-from vj.engine.cpu_threads import claim_the_render_cores
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.noise import add_noise
 from vj.engine.publish import FramePublisher, Published
-from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_until
+from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, RenderThread, render_until
 from vj.engine.sampling import img2img
 from vj.engine.stage_timer import StageTimer
 from vj.engine.stats import EngineStats
@@ -86,6 +85,27 @@ class _Ticket:
     depth: torch.Tensor | None = None  # the depth channel (uint8 on the device), when an output shows it
 
 
+class _BoundaryRequests:
+    """What other threads ask of the loop (a new size, a colour re-anchor), taken at a frame boundary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resize: tuple[int, int] | None = None
+        self._reset_anchor = False
+
+    def ask(self, *, resize: tuple[int, int] | None = None, reset_anchor: bool = False) -> None:
+        with self._lock:
+            self._resize = resize or self._resize
+            self._reset_anchor = self._reset_anchor or reset_anchor
+
+    def take(self) -> tuple[tuple[int, int] | None, bool]:
+        """The requests since the last take, cleared."""
+        with self._lock:
+            asked = self._resize, self._reset_anchor
+            self._resize, self._reset_anchor = None, False
+        return asked
+
+
 def _ancestral_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + 7919 * (step + 1)) % SEED_MODULUS
 
@@ -117,9 +137,7 @@ class Engine:
         self._noise = NoiseBank(self._latent_shape(), self.device, torch.float32)
         self._cache = EmbeddingCache(backend.encode_prompt, background=not settings.offline)
         self._prompts = PromptConditioner(self._cache)
-        self._lock = threading.Lock()
-        self._pending_resize: tuple[int, int] | None = None
-        self._reset_anchor = False
+        self._requests = _BoundaryRequests()
         self._carry_events: tuple[ControlEvent, ...] = ()
         self._publisher: FramePublisher[_Ticket] = FramePublisher(self.device, pipelined=settings.pipelined)
         self._last_good: torch.Tensor | None = None
@@ -127,9 +145,7 @@ class Engine:
         self._last_publish_s = 0.0
         self._warp = FrameWarp(settings.fps, offline=settings.offline, depth=depth, publish_depth=publish_depth)
         self._depth_host: torch.Tensor | None = None
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._fatal: BaseException | None = None
+        self._thread = RenderThread()
         self._inputs = InputStage(inputs, self.device)
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
@@ -139,13 +155,11 @@ class Engine:
     def request_resize(self, width: int, height: int) -> None:
         """Change the resolution at the next frame boundary (preset switch)."""
         self.backend.check_resolution(width, height)
-        with self._lock:
-            self._pending_resize = (width, height)
+        self._requests.ask(resize=(width, height))
 
     def reset_anchor(self) -> None:
         """Colour coherence re-anchors on the next diffused frame."""
-        with self._lock:
-            self._reset_anchor = True
+        self._requests.ask(reset_anchor=True)
 
     def prime(self, mix: PromptMix) -> None:
         """Encode the starting prompts before the show (so frame 0 is not a stall)."""
@@ -188,9 +202,7 @@ class Engine:
         return (1, self.backend.latent_channels, self.height // f, self.width // f)
 
     def _apply_pending(self) -> None:
-        with self._lock:
-            resize, self._pending_resize = self._pending_resize, None
-            reset_anchor, self._reset_anchor = self._reset_anchor, False
+        resize, reset_anchor = self._requests.take()
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
@@ -373,31 +385,17 @@ class Engine:
         self.flush()  # the frame still in flight is part of the run
 
     def start(self, max_frames: int | None = None) -> None:
-        """Run on a named render thread; `stop()` ends it. A fatal error is kept for `join`."""
-        def target() -> None:
-            claim_the_render_cores()
-            try:
-                self.run(self._stop, max_frames)
-            except BaseException as err:  # surfaced by join() on the main thread
-                self._fatal = err
-                log.error("render loop stopped: %s", err)
-
-        self._stop.clear()
-        self._thread = threading.Thread(target=target, name="render", daemon=True)
-        self._thread.start()
+        """Run on a named render thread; `stop()` ends it. A fatal error is kept for `fatal_error`."""
+        self._thread.start(lambda stop: self.run(stop, max_frames))
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._thread.running
 
     @property
     def fatal_error(self) -> BaseException | None:
-        return self._fatal
+        return self._thread.fatal
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                log.warning("render thread did not stop within %.1f s", timeout_s)
+        self._thread.stop(timeout_s)
         self._cache.close()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
 
+from vj.engine.cpu_threads import claim_the_render_cores
 from vj.errors import FatalRenderError
 
 log = logging.getLogger(__name__)
@@ -102,3 +104,39 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
                 last_error_log = now
                 log.exception("frame %d failed (%d errors so far); retrying", engine.frame_index - 1, stats.errors)
             stop.wait(0.05)  # a failing stage must not spin the GPU flat out
+
+
+class RenderThread:
+    """The named daemon thread a run renders on: started, stopped by an Event, joined with a timeout.
+
+    An exception that ends the run is kept (`fatal`) for the main thread to surface.
+    """
+
+    def __init__(self) -> None:
+        self.stop_event = threading.Event()
+        self.fatal: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, run: Callable[[threading.Event], None]) -> None:
+        def target() -> None:
+            claim_the_render_cores()
+            try:
+                run(self.stop_event)
+            except BaseException as err:  # surfaced by the owner's fatal_error on the main thread
+                self.fatal = err
+                log.error("render loop stopped: %s", err)
+
+        self.stop_event.clear()
+        self._thread = threading.Thread(target=target, name="render", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float) -> None:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("render thread did not stop within %.1f s", timeout_s)
