@@ -25,8 +25,13 @@ from collections.abc import Callable
 
 import torch
 
-from vj.engine.depth import DepthEstimator, build_tiny_depth_model, depth_model_from_module, normalised_nearness
-from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
+from vj.engine.warp.depth_estimator import (
+    DepthEstimator,
+    build_tiny_depth_model,
+    depth_model_from_module,
+    normalised_nearness,
+)
+from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:

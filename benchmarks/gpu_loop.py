@@ -49,9 +49,9 @@ from gpu_report import PEAK_TFLOPS, ModeResult, Report, peak_tflops  # noqa: E40
 from vj.engine.backends.base import BackendTuning  # noqa: E402
 from vj.engine.backends.diffusers import DiffusersBackend  # noqa: E402
 from vj.engine.clock import FixedClock  # noqa: E402
+from vj.engine.families.models import random_sd, random_sdxl  # noqa: E402
 from vj.engine.loop import Engine, EngineSettings  # noqa: E402
-from vj.engine.models import random_sd, random_sdxl  # noqa: E402
-from vj.engine.warmup import plan_variants  # noqa: E402
+from vj.engine.warmup_plan import plan_variants  # noqa: E402
 from vj.frames import Frame  # noqa: E402
 from vj.store import ParamStore  # noqa: E402
 

@@ -52,7 +52,7 @@ def full_size_on_meta() -> None:
     from diffusers import AutoPipelineForImage2Image
 
     from vj.engine.backends.diffusers import DiffusersBackend
-    from vj.engine.models.random_sd import SD_TURBO, build_random_components, build_random_pipeline
+    from vj.engine.families.models.random_sd import SD_TURBO, build_random_components, build_random_pipeline
 
     meta = torch.device("meta")
     components = build_random_components(SD_TURBO, meta, torch.float16)
@@ -70,8 +70,8 @@ def tiny_frames(device: torch.device, mode: str, frames: int = 6) -> dict[str, A
     from vj.engine.backends.diffusers import DiffusersBackend
     from vj.engine.clock import FixedClock
     from vj.engine.loop import Engine, EngineSettings
-    from vj.engine.models.tiny import build_tiny_pipeline, build_tiny_taesd
-    from vj.engine.warmup import plan_variants
+    from vj.engine.families.models.tiny import build_tiny_pipeline, build_tiny_taesd
+    from vj.engine.warmup_plan import plan_variants
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from gpu_loop import _StageSink, _store

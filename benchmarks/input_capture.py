@@ -270,6 +270,6 @@ def engine_age(args: argparse.Namespace, device: torch.device, path: Path, label
 
 def tiny_backend(device: torch.device) -> Any:
     from vj.config import ModelConfig
-    from vj.engine.backends.registry import load_backend
+    from vj.engine.backends.loaders import load_backend
 
     return load_backend(ModelConfig(source="tiny", device=device.type))

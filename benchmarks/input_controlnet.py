@@ -65,8 +65,8 @@ PARTS = ("capture", "controlnet", "full")
 def controlnet_rows(name: str, backend: Any, make_controlnet: Callable[[], Any], size: int, frames: int,
                     repeats: int, kinds: Sequence[str], table: Table, warmup: int = 2) -> None:
     """Frames with no ControlNet and with one unit of each kind, then the parts alone."""
-    from vj.engine.controlnet import ControlNetResiduals, ControlNets, ControlUnit, canny_edges
-    from vj.engine.depth import DepthEstimator, build_tiny_depth_model
+    from vj.engine.controlnet.units import ControlNetResiduals, ControlNets, ControlUnit, canny_edges
+    from vj.engine.warp.depth_estimator import DepthEstimator, build_tiny_depth_model
 
     device = backend.device
     model = make_controlnet()
@@ -153,7 +153,7 @@ def full_controlnet_part(args: argparse.Namespace, device: torch.device, table: 
     from diffusers import ControlNetModel
 
     from vj.engine.backends.diffusers import DiffusersBackend
-    from vj.engine.models.random_sd import SD_TURBO, SMOKE, build_random_components, build_random_pipeline
+    from vj.engine.families.models.random_sd import SD_TURBO, SMOKE, build_random_components, build_random_pipeline
 
     arch = SMOKE if args.smoke else SD_TURBO
     dtype = torch.float16 if device.type == "cuda" else torch.float32

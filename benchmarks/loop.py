@@ -31,8 +31,8 @@ from PIL import Image
 
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
+from vj.engine.families.models.tiny import build_tiny_pipeline
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.models.tiny import build_tiny_pipeline
 from vj.frames import Frame
 from vj.session import build_store
 

@@ -22,7 +22,7 @@ def build_sd_turbo_random(dtype: torch.dtype):  # noqa: ANN201
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from vj.engine.models.tiny import build_tiny_tokenizer
+    from vj.engine.families.models.tiny import build_tiny_tokenizer
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(block_out_channels=(320, 640, 1280, 1280), cross_attention_dim=1024,

@@ -15,7 +15,7 @@ import torch
 from vj.config import ControlNetConfig
 from vj.engine.backends.controlnet_load import load_controlnets
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.models.tiny import build_tiny_pipeline, build_tiny_taesd
+from vj.engine.families.models.tiny import build_tiny_pipeline, build_tiny_taesd
 
 
 def _backend(device: torch.device, dtype: torch.dtype, mode: str) -> DiffusersBackend:

@@ -32,7 +32,16 @@ from vj.config_checks import (
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, PromptEntry, PromptMix, prompt_text_problem
-from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
+from vj.registry import (
+    CFG_MODES,
+    CONTROL_KINDS,
+    LFO_SHAPES,
+    LFO_UNITS,
+    MAX_CONTROLNETS,
+    MAX_LORAS,
+    QUANTISE_MODES,
+    ParamValue,
+)
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule
@@ -41,10 +50,8 @@ DEFAULT_MODEL = "stabilityai/sd-turbo"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 COMPILE_MODES = ("off", "auto", "jit", "aot")
-# The backends vj.engine.backends.registry can load (a test keeps the two lists equal).
+# The backends vj.engine.backends.loaders can load (a test keeps the two lists equal).
 BACKENDS = ("diffusers", "tensorrt")
-# Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.guidance).
-CFG_MODES = ("rcfg-self", "rcfg-initialize", "full")
 SCHEDULE_END = tuple(end.value for end in ScheduleEnd)
 
 
@@ -57,9 +64,6 @@ class LoraConfig:
         check_scalar_fields(self)
         if not self.source.strip():
             raise ConfigError(type(self).__name__, "source", "a LoRA id, folder or .safetensors file", "''")
-
-
-CONTROL_KINDS = ("depth", "canny", "input", "feedback")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,7 +111,7 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DepthConfig:
-    """The depth model of the 3D warp (vj.engine.depth), checked before anything loads."""
+    """The depth model of the 3D warp (vj.engine.warp.depth_estimator), checked before anything loads."""
 
     model: str = config_field("", check_depth_source,
                               "'' (Depth Anything V2 Small; 'tiny' with the tiny model), a Hugging Face id, a local "
@@ -174,11 +178,8 @@ class ScheduleConfig:
 
 
 # ---- tempo and LFOs: an optional [modulators] table (installed into a store by vj.session.presets)
-LFO_SHAPES = ("sine", "triangle", "square", "saw", "random_smooth")
-LFO_UNITS = ("beats", "hz")
 LFO_RATE_RANGE = (0.01, 1000.0)  # beats per cycle or Hz: beyond these the wave's arithmetic overflows
 LFO_LEVEL_RANGE = (-1e6, 1e6)  # depth and offset, in the parameter's units
-QUANTISE_MODES = ("off", "beat", "bar", "2bars", "4bars")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

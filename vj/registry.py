@@ -228,6 +228,52 @@ def choice_values(choices: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in choices)
 
 
+# Choice lists of the preset's settings outside the frame parameters: the config validates against
+# them, the engine, control and the CLI compare against the members.
+class CfgMode(StrEnum):
+    """Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.conditioning.guidance)."""
+
+    RCFG_SELF = "rcfg-self"  # residual CFG with the conditioned prediction as the virtual negative: 1 call
+    RCFG_INITIALIZE = "rcfg-initialize"  # residual CFG with one real negative call on the first step
+    FULL = "full"  # a conditioned and an unconditioned call every step
+
+
+class ControlKind(StrEnum):
+    """The picture a ControlNet unit is given each diffused frame."""
+
+    DEPTH = "depth"
+    CANNY = "canny"
+    INPUT = "input"
+    FEEDBACK = "feedback"
+
+
+class LfoShape(StrEnum):
+    SINE = "sine"
+    TRIANGLE = "triangle"
+    SQUARE = "square"
+    SAW = "saw"
+    RANDOM_SMOOTH = "random_smooth"
+
+
+class LfoUnit(StrEnum):
+    BEATS = "beats"  # rate = beats per cycle (4 = one cycle per bar in 4/4)
+    HZ = "hz"  # rate = cycles per second
+
+
+class Quantise(StrEnum):
+    """Where a discrete change (prompt, preset, seed) lands."""
+
+    OFF = "off"
+    BEAT = "beat"
+    BAR = "bar"
+    TWO_BARS = "2bars"
+    FOUR_BARS = "4bars"
+
+    def beats(self, beats_per_bar: int) -> float:
+        return {Quantise.OFF: 0.0, Quantise.BEAT: 1.0, Quantise.BAR: float(beats_per_bar),
+                Quantise.TWO_BARS: 2.0 * beats_per_bar, Quantise.FOUR_BARS: 4.0 * beats_per_bar}[self]
+
+
 BORDER_MODES = choice_values(BorderMode)
 SAMPLING_MODES = choice_values(SamplingMode)
 ANIMATION_MODES = choice_values(AnimationMode)
@@ -236,6 +282,11 @@ NOISE_TYPES = choice_values(NoiseType)
 SEED_BEHAVIORS = choice_values(SeedBehavior)
 SAMPLERS = choice_values(Sampler)
 PROMPT_BLENDS = choice_values(PromptBlend)
+CFG_MODES = choice_values(CfgMode)
+CONTROL_KINDS = choice_values(ControlKind)
+LFO_SHAPES = choice_values(LfoShape)
+LFO_UNITS = choice_values(LfoUnit)
+QUANTISE_MODES = choice_values(Quantise)
 
 _Choice = TypeVar("_Choice", bound=StrEnum)
 _SPEC = "vj.param_spec"  # the dataclass-field metadata key that carries a parameter's spec

@@ -25,9 +25,9 @@ from tests.contract.transfers import count_host_to_device
 from vj.config import PresetConfig, parse_preset
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
-from vj.engine.guidance import CFG_RCFG_SELF
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import Frame
+from vj.registry import CfgMode
 from vj.session import build_store
 
 SIZE = 512
@@ -85,7 +85,7 @@ def contract_preset(params: dict[str, object], extra_toml: str = "") -> PresetCo
     return preset.replace(params={**preset.params, **params})
 
 
-def start(b: DiffusersBackend, params: dict[str, object], cfg: str = CFG_RCFG_SELF, *,
+def start(b: DiffusersBackend, params: dict[str, object], cfg: str = CfgMode.RCFG_SELF, *,
           preset: PresetConfig | None = None, **engine_options: Any) -> Run:
     """An engine on `b`, primed; `engine_options` go to Engine (depth, controls, inputs)."""
     preset = preset if preset is not None else contract_preset(params)

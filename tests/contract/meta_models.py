@@ -63,7 +63,7 @@ def pipeline_parts(unet: Any, text_encoder: Any, vae: Any, *, lcm: bool) -> Simp
     """What the diffusers backend takes from a loaded pipeline."""
     from diffusers import EulerAncestralDiscreteScheduler, LCMScheduler
 
-    from vj.engine.models.tiny import build_tiny_tokenizer
+    from vj.engine.families.models.tiny import build_tiny_tokenizer
 
     scheduler = LCMScheduler(**SCHEDULE) if lcm else EulerAncestralDiscreteScheduler(**SCHEDULE)
     return SimpleNamespace(tokenizer=build_tiny_tokenizer(), text_encoder=text_encoder, unet=unet, vae=vae,
@@ -98,7 +98,7 @@ def sdxl_pipeline() -> Any:
     from diffusers import UNet2DConditionModel as UNet
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from vj.engine.models.tiny import build_tiny_tokenizer
+    from vj.engine.families.models.tiny import build_tiny_tokenizer
 
     # Schedulers use numpy on their tensors: built outside the meta device, as the engine does.
     scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",

@@ -24,9 +24,9 @@ from vj.config import ControlNetConfig
 from vj.depth_sources import DEFAULT_DEPTH_MODEL
 from vj.engine.backends.controlnet_load import load_controlnets
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.controlnet import ControlNets
-from vj.engine.depth import DepthEstimator, depth_model_from_module
-from vj.engine.guidance import CFG_FULL, CFG_RCFG_SELF
+from vj.engine.controlnet.units import ControlNets
+from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_from_module
+from vj.registry import CfgMode
 from vj.session.inputs import build_inputs
 
 KINDS = ("canny", "depth", "input", "feedback")
@@ -74,7 +74,7 @@ class CallLog:
 
 
 def controlnet_run(b: DiffusersBackend, controlnet: Any, depth_module: Any, kinds: tuple[str, ...],
-                   picture: Path, params: dict[str, object], cfg: str = CFG_RCFG_SELF,
+                   picture: Path, params: dict[str, object], cfg: str = CfgMode.RCFG_SELF,
                    depth_3d: Any | None = None) -> tuple[Run, ControlNets]:
     preset = contract_preset(params, controlnet_toml(kinds, picture))
 
@@ -147,7 +147,7 @@ def test_four_units_with_full_cfg_in_a_depth_warped_3d_frame(
         run, controls = controlnet_run(backend(models), sd21_controlnet, depth_module, KINDS, picture,
                                        dict(steps=1, guidance=2.0, animation_mode="3d", translation_z=10.0,
                                             rotation_3d_y=2.0, video_mix=0.3),
-                                       CFG_FULL, depth_3d=warp_depth)
+                                       CfgMode.FULL, depth_3d=warp_depth)
         run.engine.render_frame()
         run.engine.render_frame()
         run.engine.store.set("controlnet_scale", 1.4)
@@ -166,7 +166,7 @@ def test_an_lcm_unet_with_an_sd21_controlnet_makes_no_transfer(
     try:
         run, controls = controlnet_run(backend(models, lcm=True), sd21_controlnet, depth_module,
                                        ("canny", "feedback"), picture,
-                                       dict(sampler="lcm", steps=2, guidance=1.5), CFG_FULL)
+                                       dict(sampler="lcm", steps=2, guidance=1.5), CfgMode.FULL)
         run.engine.render_frame()
         run.engine.render_frame()
         counted_frame(run, log, units=2)

@@ -20,7 +20,7 @@ from tests.contract.meta_models import depth_anything_v2_small
 from tests.contract.transfers import count_device_to_host
 from vj.config import PresetConfig
 from vj.depth_sources import DEFAULT_DEPTH_MODEL
-from vj.engine.depth import DepthEstimator, depth_model_from_module
+from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_from_module
 
 CAMERA = dict(steps=1, animation_mode="3d", translation_z=10.0, rotation_3d_y=2.0, translation_x=3.0)
 

@@ -14,21 +14,21 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.engine_run import OTHER, PROMPT, SIZE, backend, start, steady_frame
-from vj.engine.guidance import CFG_FULL, CFG_RCFG_INITIALIZE, CFG_RCFG_SELF
 from vj.prompt_mix import PromptEntry, PromptMix
+from vj.registry import CfgMode
 
 # (name, backend options, params, cfg mode, UNet calls in the counted frame)
 MODES = [
     ("euler_a 1 step, replicate, LAB, gaussian, sd VAE", {}, dict(
-        steps=1, border="replicate", color_coherence="lab", noise_type="gaussian", guidance=1.0), CFG_RCFG_SELF, 1),
+        steps=1, border="replicate", color_coherence="lab", noise_type="gaussian", guidance=1.0), CfgMode.RCFG_SELF, 1),
     ("euler_a 2 steps, full CFG 2.0, reflect, HSV, perlin", {}, dict(
-        steps=2, border="reflect", color_coherence="hsv", noise_type="perlin", guidance=2.0), CFG_FULL, 2),
+        steps=2, border="reflect", color_coherence="hsv", noise_type="perlin", guidance=2.0), CfgMode.FULL, 2),
     ("euler_a 3 steps, RCFG self 3.0, wrap, RGB, TAESD", {"tiny_vae": True}, dict(
-        steps=3, border="wrap", color_coherence="rgb", translation_x=2.0, guidance=3.0), CFG_RCFG_SELF, 3),
-    ("euler_a 1 step, RCFG initialize 1.8", {}, dict(steps=1, guidance=1.8), CFG_RCFG_INITIALIZE, 2),
+        steps=3, border="wrap", color_coherence="rgb", translation_x=2.0, guidance=3.0), CfgMode.RCFG_SELF, 3),
+    ("euler_a 1 step, RCFG initialize 1.8", {}, dict(steps=1, guidance=1.8), CfgMode.RCFG_INITIALIZE, 2),
     ("lcm 4 steps, guidance 1.5 embedded, cadence 2", {"lcm": True}, dict(
-        sampler="lcm", steps=4, guidance=1.5, cadence=2, color_coherence="none"), CFG_FULL, 4),
-    ("lcm 1 step, guidance 1.0", {"lcm": True}, dict(sampler="lcm", steps=1, guidance=1.0), CFG_RCFG_SELF, 1),
+        sampler="lcm", steps=4, guidance=1.5, cadence=2, color_coherence="none"), CfgMode.FULL, 4),
+    ("lcm 1 step, guidance 1.0", {"lcm": True}, dict(sampler="lcm", steps=1, guidance=1.0), CfgMode.RCFG_SELF, 1),
 ]
 
 

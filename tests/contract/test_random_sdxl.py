@@ -1,4 +1,4 @@
-"""sdxl-turbo's architecture with random weights (vj.engine.models.random_sdxl), what the GPU
+"""sdxl-turbo's architecture with random weights (vj.engine.families.models.random_sdxl), what the GPU
 benchmark times: at full size on `meta` it is SDXL's architecture (the contract's SDXL, parameter
 for parameter) and renders the engine's frame through DiffusersBackend with no host→device copy;
 the smoke version renders real frames on the CPU.
@@ -17,7 +17,7 @@ from tests.contract.meta_models import DTYPE, META, sdxl_pipeline, taesd
 from tests.helpers import CollectFrames
 from vj.config import PresetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.models.random_sdxl import (
+from vj.engine.families.models.random_sdxl import (
     SDXL_SMOKE,
     SDXL_TURBO,
     build_random_xl_components,
@@ -69,7 +69,7 @@ def test_full_size_renders_the_engines_frame_on_meta(full) -> None:  # noqa: ANN
     assert type(pipe).__name__ == "StableDiffusionXLPipeline"
     backend = DiffusersBackend(pipe, name="sdxl-turbo architecture", device=META, dtype=DTYPE,
                                tiny_vae=full["taesd"])
-    assert backend.is_xl and backend.vae_dtype == DTYPE  # TAESDXL runs in fp16 (no force_upcast in its config)
+    assert backend.family.name == "xl" and backend.vae_dtype == DTYPE  # TAESDXL in fp16 (no force_upcast in its config)
     seen: list[dict[str, Any]] = []
     hook = backend.unet.register_forward_pre_hook(lambda module, args, kwargs: seen.append(kwargs), with_kwargs=True)
     try:
@@ -95,7 +95,7 @@ def test_smoke_renders_frames_on_the_cpu(tiny_preset: PresetConfig) -> None:
     backend = DiffusersBackend(build_random_xl_pipeline(components), name="sdxl-turbo-smoke",
                                device=torch.device("cpu"), dtype=torch.float32, tiny_vae=components["taesd"])
     cond = backend.encode_prompt("a tunnel of neon light")
-    assert backend.is_xl and cond.embeddings.shape == (1, 77, SDXL_SMOKE.context_width)
+    assert backend.family.name == "xl" and cond.embeddings.shape == (1, 77, SDXL_SMOKE.context_width)
     assert cond.pooled is not None and cond.pooled.shape == (1, SDXL_SMOKE.text_2_width)
     sink = CollectFrames()
     render_offline(tiny_preset, frames=3, outputs=[sink], backend=backend)

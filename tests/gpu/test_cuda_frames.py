@@ -16,10 +16,10 @@ from tests.gpu.guards import OutputRecorder, assert_no_recompiles, frames_withou
 from vj.config import parse_preset
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
+from vj.engine.families.models.random_sd import SD_TURBO, build_random_components, build_random_pipeline
+from vj.engine.families.models.tiny import build_tiny_pipeline, build_tiny_taesd
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.models.random_sd import SD_TURBO, build_random_components, build_random_pipeline
-from vj.engine.models.tiny import build_tiny_pipeline, build_tiny_taesd
-from vj.engine.warmup import plan_variants
+from vj.engine.warmup_plan import plan_variants
 from vj.frames import Frame
 from vj.store import ParamStore
 

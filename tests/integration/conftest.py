@@ -10,7 +10,7 @@ import torch
 
 from vj.control.oscquery import OscQueryServer
 from vj.control.tempo import TempoClock
-from vj.engine.models.tiny import build_tiny_pipeline
+from vj.engine.families.models.tiny import build_tiny_pipeline
 from vj.store import ParamStore
 
 LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]

@@ -10,8 +10,7 @@ import math
 import random
 from collections.abc import Callable
 
-from vj.config import CONTROL_KINDS
-from vj.registry import SEED_MAX
+from vj.registry import CONTROL_KINDS, SEED_MAX
 
 RANDOM_SEED = -1  # Deforum's spelling of "draw a random seed"
 

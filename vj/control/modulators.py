@@ -12,28 +12,14 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 
 from vj.config import LfoConfig, ModulatorsConfig, lfo_field_problem
 from vj.control.tempo import TempoClock
 from vj.errors import ParamRejected
-from vj.registry import huge_integer
+from vj.registry import LFO_SHAPES, LfoShape, LfoUnit, huge_integer
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
-
-
-class Shape(StrEnum):
-    SINE = "sine"
-    TRIANGLE = "triangle"
-    SQUARE = "square"
-    SAW = "saw"
-    RANDOM_SMOOTH = "random_smooth"
-
-
-class RateUnit(StrEnum):
-    BEATS = "beats"  # rate = beats per cycle (4 = one cycle per bar in 4/4)
-    HZ = "hz"  # rate = cycles per second
 
 
 def _hash_unit(seed: int, n: int) -> float:
@@ -47,16 +33,16 @@ def _hash_unit(seed: int, n: int) -> float:
     return x / 0xFFFFFFFF * 2.0 - 1.0
 
 
-def wave(shape: Shape, cycles: float, seed: int = 0) -> float:
+def wave(shape: LfoShape, cycles: float, seed: int = 0) -> float:
     """One LFO cycle per unit of `cycles`, value in -1..1; every shape starts a cycle at its rise."""
     p = cycles - math.floor(cycles)
-    if shape is Shape.SINE:
+    if shape is LfoShape.SINE:
         return math.sin(2.0 * math.pi * p)
-    if shape is Shape.TRIANGLE:  # 0 -> 1 -> -1 -> 0, like the sine
+    if shape is LfoShape.TRIANGLE:  # 0 -> 1 -> -1 -> 0, like the sine
         return 4.0 * p if p < 0.25 else (2.0 - 4.0 * p if p < 0.75 else 4.0 * p - 4.0)
-    if shape is Shape.SQUARE:
+    if shape is LfoShape.SQUARE:
         return 1.0 if p < 0.5 else -1.0
-    if shape is Shape.SAW:  # ramp up over the cycle
+    if shape is LfoShape.SAW:  # ramp up over the cycle
         return 2.0 * p - 1.0
     # random-smooth: a new random level every cycle, eased with smoothstep so it never jumps
     n = math.floor(cycles)
@@ -69,9 +55,9 @@ def wave(shape: Shape, cycles: float, seed: int = 0) -> float:
 class Lfo:
     """`depth` and `offset` are in the parameter's own units (zoom depth 0.01 = ±1 % per frame)."""
 
-    shape: Shape = Shape.SINE
+    shape: LfoShape = LfoShape.SINE
     rate: float = 4.0
-    unit: RateUnit = RateUnit.BEATS
+    unit: LfoUnit = LfoUnit.BEATS
     depth: float = 0.0
     offset: float = 0.0
     phase: float = 0.0  # cycles, 0..1
@@ -83,7 +69,7 @@ class Lfo:
             check_lfo_field(name, getattr(self, name))
 
     def cycles(self, beats: float, seconds: float) -> float:
-        if self.unit is RateUnit.BEATS:
+        if self.unit is LfoUnit.BEATS:
             return beats / self.rate + self.phase
         return seconds * self.rate + self.phase
 
@@ -119,11 +105,11 @@ def check_lfo_field(name: str, value: object) -> float:
 def parse_lfo(shape: object, rate: object, depth: object, offset: object = 0.0, unit: object = "beats") -> Lfo:
     """Build an Lfo from loosely typed input (OSC arguments, TOML); ValueError names what was wrong."""
     try:
-        shape_e = Shape(str(shape).lower().replace("-", "_"))
+        shape_e = LfoShape(str(shape).lower().replace("-", "_"))
     except ValueError:
-        raise ValueError(f"lfo shape: expected one of {', '.join(s.value for s in Shape)}, found {shape!r}") from None
+        raise ValueError(f"lfo shape: expected one of {', '.join(LFO_SHAPES)}, found {shape!r}") from None
     try:
-        unit_e = RateUnit(str(unit).lower())
+        unit_e = LfoUnit(str(unit).lower())
     except ValueError:
         raise ValueError(f"lfo unit: expected beats or hz, found {unit!r}") from None
     numbers = [check_lfo_field(name, v) for name, v in (("rate", rate), ("depth", depth), ("offset", offset))]
@@ -244,4 +230,4 @@ class ModulatorBank:
 
 
 def lfo_from_config(cfg: LfoConfig) -> Lfo:
-    return Lfo(Shape(cfg.shape), cfg.rate, RateUnit(cfg.unit), cfg.depth, cfg.offset, cfg.phase)
+    return Lfo(LfoShape(cfg.shape), cfg.rate, LfoUnit(cfg.unit), cfg.depth, cfg.offset, cfg.phase)

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 from vj.config import LFO_LEVEL_RANGE, LFO_RATE_RANGE
 from vj.control._serving import stop_serving
 from vj.control.audio.modulators import AudioModulators
-from vj.control.modulators import Lfo, ModulatorBank, Shape
+from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.osc import PREFIX
 from vj.control.oscquery_audio import audio_nodes
 from vj.control.oscquery_http import IDLE_TIMEOUT_S, MAX_CONNECTIONS, BoundedHTTPServer
@@ -36,7 +36,7 @@ from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIP
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import ParamKind, ParamSpec
+from vj.registry import LfoShape, ParamKind, ParamSpec
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class OscQueryTree:
 
     def _lfos(self) -> dict[str, Any]:
         lfos: dict[str, Any] = {}
-        shapes = [s.value for s in Shape]
+        shapes = [s.value for s in LfoShape]
         # a preset's ranges ([modulators.lfo.*]): the live write is refused outside them
         rate_range = {"MIN": LFO_RATE_RANGE[0], "MAX": LFO_RATE_RANGE[1]}
         level_range = {"MIN": LFO_LEVEL_RANGE[0], "MAX": LFO_LEVEL_RANGE[1]}

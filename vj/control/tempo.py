@@ -17,27 +17,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import StrEnum
+
+from vj.registry import Quantise
 
 log = logging.getLogger(__name__)
 
 MIN_BPM = 20.0
 MAX_BPM = 300.0
 CLOCK_PPQN = 24  # MIDI clock pulses per quarter note
-
-
-class Quantise(StrEnum):
-    """Where a discrete change (prompt, preset, seed) lands."""
-
-    OFF = "off"
-    BEAT = "beat"
-    BAR = "bar"
-    TWO_BARS = "2bars"
-    FOUR_BARS = "4bars"
-
-    def beats(self, beats_per_bar: int) -> float:
-        return {Quantise.OFF: 0.0, Quantise.BEAT: 1.0, Quantise.BAR: float(beats_per_bar),
-                Quantise.TWO_BARS: 2.0 * beats_per_bar, Quantise.FOUR_BARS: 4.0 * beats_per_bar}[self]
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ SCHEDULES: Mapping[str, tuple[str, float]] = {
     "cfg_scale_schedule": ("guidance", 1.0), "amount_schedule": ("antiblur_amount", 1.0),
     "sigma_schedule": ("antiblur_sigma", 1.0), "threshold_schedule": ("antiblur_threshold", 1.0 / 255.0),
 }
-# 3D camera keys: honoured when the registry has the 3D parameters (vj.engine.warp3d).
+# 3D camera keys: honoured when the registry has the 3D parameters (vj.engine.warp.warp3d).
 SCHEDULES_3D: Mapping[str, tuple[str, float]] = {
     "translation_z": ("translation_z", 1.0), "rotation_3d_x": ("rotation_3d_x", 1.0),
     "rotation_3d_y": ("rotation_3d_y", 1.0), "rotation_3d_z": ("rotation_3d_z", 1.0),

@@ -31,31 +31,29 @@ import torch
 import torch.nn.functional as F
 
 from vj.engine.backends.base import Backend
+from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
-from vj.engine.colour import ColourStats, apply_contrast, colour_stats, match_colour, unsharp
-from vj.engine.conditioning import Conditioning
-from vj.engine.controlnet import ControlNets
-from vj.engine.controlnet_scales import ControlNetScales
-from vj.engine.depth import DepthEstimator
+from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
+from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.conditioning.guidance import guided_model
+from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
+from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
+from vj.engine.controlnet.scales import ControlNetScales
+from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
-from vj.engine.guidance import CFG_RCFG_SELF, guided_model
 from vj.engine.input_stage import EngineInputs, InputStage
-from vj.engine.lora_scales import LoraScaleApplier
 from vj.engine.noise import add_noise
-from vj.engine.prompts import EmbeddingCache, PromptConditioner
 from vj.engine.publish import FramePublisher, Published
-from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, render_until
-from vj.engine.render_worker import RenderWorker
+from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, RenderThread, render_until
 from vj.engine.sampling import img2img
-from vj.engine.seeds import NoiseBank, SeedSequencer
 from vj.engine.stage_timer import StageTimer
 from vj.engine.stats import EngineStats
-from vj.engine.warp import Motion2D, warp_2d_fn
-from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
+from vj.engine.warp.depth_estimator import DepthEstimator
+from vj.engine.warp.frame_warp import FrameWarp
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
-from vj.registry import SEED_MODULUS, AnimationMode, ColourSpace
+from vj.registry import SEED_MODULUS, CfgMode, ColourSpace
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
@@ -70,7 +68,7 @@ class EngineSettings:
     offline: bool = False  # exact 1/fps motion, synchronous prompt encoding
     profile_stages: bool = False  # synchronise the GPU per stage for wall-clock timings (benchmarks)
     pipelined: bool | None = None  # hand each frame out one frame later; None: on CUDA only
-    cfg: str = CFG_RCFG_SELF  # guidance > 1: vj.engine.guidance ([model] cfg)
+    cfg: str = CfgMode.RCFG_SELF  # guidance > 1: vj.engine.conditioning.guidance ([model] cfg)
     rcfg_delta: float = 1.0  # residual CFG: scale of the virtual negative ([model] rcfg_delta)
 
 
@@ -86,6 +84,27 @@ class _Ticket:
     timer: StageTimer
     image: torch.Tensor  # the frame on the device: the feedback restarts from it if a later one is bad
     start_s: float
+
+
+class _BoundaryRequests:
+    """What other threads ask of the loop (a new size, a colour re-anchor), taken at a frame boundary."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._resize: tuple[int, int] | None = None
+        self._reset_anchor = False
+
+    def ask(self, *, resize: tuple[int, int] | None = None, reset_anchor: bool = False) -> None:
+        with self._lock:
+            self._resize = resize or self._resize
+            self._reset_anchor = self._reset_anchor or reset_anchor
+
+    def take(self) -> tuple[tuple[int, int] | None, bool]:
+        """The requests since the last take, cleared."""
+        with self._lock:
+            asked = self._resize, self._reset_anchor
+            self._resize, self._reset_anchor = None, False
+        return asked
 
 
 def _ancestral_seed(seed: int, step: int) -> int:
@@ -114,32 +133,19 @@ class Engine:
         self.stats = EngineStats()
         self.width, self.height = settings.width, settings.height
         self.device = backend.device
-        self._index = start_index
-        self._turbo_prev: torch.Tensor | None = None
-        self._turbo_next: torch.Tensor | None = None
-        self._cadence_left = 0
-        self._block_cadence = 1
-        self._anchor: ColourStats | None = None
-        self._anchor_space = ""
+        self.feedback = FeedbackState(index=start_index)  # what the next frame is made from
         self._seeds = SeedSequencer()
-        self._last_seed = 0
         self._noise = NoiseBank(self._latent_shape(), self.device, torch.float32)
         self._cache = EmbeddingCache(backend.encode_prompt, background=not settings.offline)
         self._prompts = PromptConditioner(self._cache)
-        self._lock = threading.Lock()
-        self._pending_resize: tuple[int, int] | None = None
-        self._reset_anchor = False
+        self._requests = _BoundaryRequests()
         self._carry_events: tuple[ControlEvent, ...] = ()
         self._publisher: FramePublisher[_Ticket] = FramePublisher(self.device, pipelined=settings.pipelined)
         self._last_good: torch.Tensor | None = None
         self._anchor_index = -1
         self._last_publish_s = 0.0
-        self.depth = depth
-        self.publish_depth = publish_depth and depth is not None
-        self._worker = RenderWorker("render")
-        self._running: threading.Event | None = None  # set when the render loop has returned
-        self._stop = threading.Event()
-        self._fatal: BaseException | None = None
+        self._warp = FrameWarp(settings.fps, offline=settings.offline, depth=depth, publish_depth=publish_depth)
+        self._thread = RenderThread()
         self._inputs = InputStage(inputs, self.device)
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
@@ -149,13 +155,11 @@ class Engine:
     def request_resize(self, width: int, height: int) -> None:
         """Change the resolution at the next frame boundary (preset switch)."""
         self.backend.check_resolution(width, height)
-        with self._lock:
-            self._pending_resize = (width, height)
+        self._requests.ask(resize=(width, height))
 
     def reset_anchor(self) -> None:
         """Colour coherence re-anchors on the next diffused frame."""
-        with self._lock:
-            self._reset_anchor = True
+        self._requests.ask(reset_anchor=True)
 
     def prime(self, mix: PromptMix) -> None:
         """Encode the starting prompts before the show (so frame 0 is not a stall)."""
@@ -170,20 +174,24 @@ class Engine:
 
     @property
     def frame_index(self) -> int:
-        return self._index
+        return self.feedback.index
+
+    @property
+    def depth(self) -> DepthEstimator | None:
+        """The 3D warp's depth estimator (None: a flat plane)."""
+        return self._warp.depth
+
+    @property
+    def publish_depth(self) -> bool:
+        return self._warp.publish_depth
 
     def carried_state(self) -> CarriedState:
         """What the next frame depends on besides the store (vj.engine.feedback_state): to continue a render."""
-        feedback = FeedbackState(self._index, self._turbo_prev, self._turbo_next, self._cadence_left,
-                                 self._block_cadence, self._anchor, self._last_seed)
-        return CarriedState(feedback, self._seeds.state(), self._noise.state(), self._prompts.state())
+        return CarriedState(replace(self.feedback), self._seeds.state(), self._noise.state(), self._prompts.state())
 
     def restore_carried(self, state: CarriedState) -> None:
         """Put a `carried_state` back (after `prime`, which resets the prompt fade)."""
-        f = state.feedback.on(self.device)
-        self._index, self._turbo_prev, self._turbo_next = f.index, f.turbo_prev, f.turbo_next
-        self._cadence_left, self._block_cadence = f.cadence_left, f.block_cadence
-        self._anchor, self._last_seed = f.anchor, f.last_seed
+        self.feedback = state.feedback.on(self.device)
         self._seeds.restore(state.seeds)
         self._noise.restore(state.noise, self.device)
         self._prompts.restore(state.prompts, self.device)
@@ -194,56 +202,24 @@ class Engine:
         return (1, self.backend.latent_channels, self.height // f, self.width // f)
 
     def _apply_pending(self) -> None:
-        with self._lock:
-            resize, self._pending_resize = self._pending_resize, None
-            reset_anchor, self._reset_anchor = self._reset_anchor, False
+        resize, reset_anchor = self._requests.take()
         if reset_anchor:
-            self._anchor = None
+            self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
             self.width, self.height = resize
-            size = (self.height, self.width)
-            for attr in ("_turbo_prev", "_turbo_next", "_last_good"):
-                img = getattr(self, attr)
-                if img is not None:
-                    setattr(self, attr, F.interpolate(img, size=size, mode="bilinear", align_corners=False))
+            self.feedback.resize(self.height, self.width)
+            if self._last_good is not None:
+                self._last_good = F.interpolate(self._last_good, size=(self.height, self.width), mode="bilinear",
+                                                align_corners=False)
             self._noise.resize(self._latent_shape())
-            if self.depth is not None:
-                self.depth.reset()
-
-    def _warp_fn(self, snap: ParamSnapshot) -> Callable[[torch.Tensor], torch.Tensor]:
-        """This frame's warp. Live, increments scale with the real elapsed time; offline, one frame."""
-        frames = 1.0 if self.settings.offline else snap.dt_s * self.settings.fps
-        p = snap.params
-        border = p.border
-        if p.animation_mode is AnimationMode.THREE_D:
-            camera = Camera3D(
-                p.translation_x, p.translation_y, p.translation_z,
-                p.rotation_3d_x, p.rotation_3d_y, p.rotation_3d_z, p.fov, p.near, p.far,
-            ).scaled(frames)
-            depth = self._depth_z(snap, camera)
-            sampling = p.sampling_mode
-            return lambda image: warp_3d(image, camera, border, depth, sampling)
-        motion = Motion2D(
-            zoom=p.zoom, angle_deg=p.angle, translation_x=p.translation_x, translation_y=p.translation_y,
-            center_x=p.transform_center_x, center_y=p.transform_center_y,
-        ).scaled(frames)
-        return warp_2d_fn(motion, border)
-
-    def _depth_z(self, snap: ParamSnapshot, camera: Camera3D) -> torch.Tensor | None:
-        """Depth z of the newest diffused image (Deforum's depth source), or None for the flat plane."""
-        source = self._turbo_next
-        if self.depth is None or source is None or snap.params.depth_weight == 0.0:
-            return None
-        if camera.is_identity() and not self.publish_depth:
-            return None  # nothing moves: no depth needed
-        return z_from_nearness(self.depth.nearness(source), snap.params.depth_weight)
+            self._warp.resized()
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
         p = snap.params
-        space = p.color_coherence
-        if space is not ColourSpace.NONE and self._anchor is not None and self._anchor.space == space:
-            image = match_colour(image, self._anchor, p.color_coherence_amount)
+        space, anchor = p.color_coherence, self.feedback.anchor
+        if space is not ColourSpace.NONE and anchor is not None and anchor.space == space:
+            image = match_colour(image, anchor, p.color_coherence_amount)
         image = apply_contrast(image, p.contrast)
         image = unsharp(image, p.antiblur_amount, p.antiblur_sigma, p.antiblur_threshold)
         return add_noise(image, p.noise, p.noise_type, seed)
@@ -276,8 +252,8 @@ class Engine:
         loop decides what to do).
         """
         start = time.perf_counter()
-        index = self._index
-        self._index += 1
+        index = self.feedback.index
+        self.feedback.index += 1
         now_s, dt_s = self.clock.tick(index)
         snap = self.store.snapshot(index, now_s, dt_s)
         if self._carry_events:  # changes that landed in a frame that failed still get recorded
@@ -302,15 +278,16 @@ class Engine:
             cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
             assert cond is not None
         timer.mark("prompt")
-        warp = self._warp_fn(snap)
+        fb = self.feedback
+        warp = self._warp.for_frame(snap, fb.turbo_next)
         cadence = p.cadence
-        diffused = self._cadence_left <= 0 or self._turbo_next is None
-        seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else self._last_seed
+        diffused = fb.cadence_left <= 0 or fb.turbo_next is None
+        seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else fb.last_seed
         if diffused:
-            first = self._turbo_next is None
+            first = fb.turbo_next is None
             picture = self._inputs.picture(snap, self.width, self.height)
-            self._anchor = self._inputs.anchor(self._anchor, picture, p.color_coherence, self.width, self.height)
-            warped = warp(self._turbo_next) if self._turbo_next is not None else None
+            fb.anchor = self._inputs.anchor(fb.anchor, picture, p.color_coherence, self.width, self.height)
+            warped = warp(fb.turbo_next) if fb.turbo_next is not None else None
             timer.mark("warp")
             init = self._prepare(warped, snap, seed) if warped is not None else None
             # The outside pictures (input by video_mix, init image on frame 0) join here, after the prepare.
@@ -322,27 +299,27 @@ class Engine:
             timer.mark("prepare")
             image = self._diffuse(init, diffuse_snap, seed, cond, timer)
             space = p.color_coherence
-            if space is not ColourSpace.NONE and (self._anchor is None or self._anchor.space != space):
-                self._anchor = colour_stats(image, space)
+            if space is not ColourSpace.NONE and (fb.anchor is None or fb.anchor.space != space):
+                fb.anchor = colour_stats(image, space)
                 self._anchor_index = snap.frame_index
-            self._turbo_prev = warped if cadence > 1 else None
-            self._turbo_next = image
-            self._cadence_left = self._block_cadence = cadence
-            self._last_seed = seed
+            fb.turbo_prev = warped if cadence > 1 else None
+            fb.turbo_next = image
+            fb.cadence_left = fb.block_cadence = cadence
+            fb.last_seed = seed
         else:
-            self._block_cadence = min(self._block_cadence, max(cadence, 1))
-            self._cadence_left = min(self._cadence_left, self._block_cadence)
-            assert self._turbo_next is not None
-            self._turbo_next = warp(self._turbo_next)
-            if self._turbo_prev is not None:
-                self._turbo_prev = warp(self._turbo_prev)
+            fb.block_cadence = min(fb.block_cadence, max(cadence, 1))
+            fb.cadence_left = min(fb.cadence_left, fb.block_cadence)
+            assert fb.turbo_next is not None
+            fb.turbo_next = warp(fb.turbo_next)
+            if fb.turbo_prev is not None:
+                fb.turbo_prev = warp(fb.turbo_prev)
             timer.mark("warp")
-        self._cadence_left -= 1
-        tween = (self._block_cadence - self._cadence_left) / self._block_cadence
-        output = self._turbo_next
-        if self._turbo_prev is not None and tween < 1.0:
-            output = torch.lerp(self._turbo_prev, self._turbo_next, tween)
-        depth = self._depth_grey(output, p.animation_mode) if self.publish_depth else None
+        fb.cadence_left -= 1
+        tween = (fb.block_cadence - fb.cadence_left) / fb.block_cadence
+        output = fb.turbo_next
+        if fb.turbo_prev is not None and tween < 1.0:
+            output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
+        depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
         done = self._publisher.submit(output, ticket, depth)
         timer.mark("publish")
@@ -373,11 +350,11 @@ class Engine:
         self.stats.non_finite += 1
         self.stats.last_error = f"frame {bad.index} had non-finite pixels: held the last good frame"
         self._publisher.discard()  # frames in flight were computed from the bad one
-        self._turbo_next = self._last_good
-        self._turbo_prev = None
-        self._cadence_left = 0  # diffuse again at once
+        self.feedback.turbo_next = self._last_good
+        self.feedback.turbo_prev = None
+        self.feedback.cadence_left = 0  # diffuse again at once
         if self._anchor_index >= bad.index:
-            self._anchor = None  # the anchor came from the bad frame or after it
+            self.feedback.anchor = None  # the anchor came from the bad frame or after it
         if later:
             log.debug("dropped %d later frames made from non-finite frame %d", later, bad.index)
 
@@ -386,13 +363,6 @@ class Engine:
         with torch.inference_mode():
             return self._deliver(self._publisher.flush())
 
-    def _depth_grey(self, output: torch.Tensor, mode: AnimationMode) -> torch.Tensor:
-        """The depth map as greyscale uint8 on the device (255 = nearest): the 3D warp's, or in 2D the output's."""
-        assert self.depth is not None
-        nearness = self.depth.latest
-        if mode is not AnimationMode.THREE_D or nearness is None or nearness.shape[-2:] != output.shape[-2:]:
-            nearness = self.depth.nearness(output)
-        return (nearness[0, 0] * 255).round_().clamp_(0, 255).to(torch.uint8)
 
     # ------------------------------------------------------------------ the thread
     MAX_FAILURES_BEFORE_FIRST_FRAME = MAX_FAILURES_BEFORE_FIRST_FRAME
@@ -410,31 +380,20 @@ class Engine:
     def on_render_thread(self, fn: Callable[[], R]) -> R:
         """Run `fn` on the thread that renders, and wait: the warm-up goes there (CUDA graph trees
         are thread-local, so graphs recorded on another thread would be recorded again on stage)."""
-        return self._worker.call(fn)
+        return self._thread.call(fn)
 
     def start(self, max_frames: int | None = None) -> None:
-        """Run on the render thread; `stop()` ends it. A fatal error is kept for `join`."""
-        def target() -> None:
-            try:
-                self.run(self._stop, max_frames)
-            except BaseException as err:  # surfaced by join() on the main thread
-                self._fatal = err
-                log.error("render loop stopped: %s", err)
-
-        self._stop.clear()
-        self._running = self._worker.submit(target)
+        """Run on a named render thread; `stop()` ends it. A fatal error is kept for `fatal_error`."""
+        self._thread.start(lambda stop: self.run(stop, max_frames))
 
     @property
     def running(self) -> bool:
-        return self._running is not None and not self._running.is_set()
+        return self._thread.running
 
     @property
     def fatal_error(self) -> BaseException | None:
-        return self._fatal
+        return self._thread.fatal
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._running is not None and not self._running.wait(timeout_s):
-            log.warning("render thread did not stop within %.1f s", timeout_s)
-        self._worker.close()
+        self._thread.stop(timeout_s)
         self._cache.close()

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 import torch
 
+from vj.engine.render_worker import RenderWorker
 from vj.errors import FatalRenderError
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 MAX_FAILURES_BEFORE_FIRST_FRAME = 10
 
@@ -102,3 +105,43 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
                 last_error_log = now
                 log.exception("frame %d failed (%d errors so far); retrying", engine.frame_index - 1, stats.errors)
             stop.wait(0.05)  # a failing stage must not spin the GPU flat out
+
+
+class RenderThread:
+    """The render thread a run renders on: started, stopped by an Event, waited for with a timeout.
+
+    It is a `RenderWorker`'s thread, so the warm-up handed to `call` before the show runs on the very
+    thread that then renders (CUDA graph trees are thread-local). An exception that ends the run is
+    kept (`fatal`) for the main thread to surface.
+    """
+
+    def __init__(self) -> None:
+        self.stop_event = threading.Event()
+        self.fatal: BaseException | None = None
+        self._worker = RenderWorker("render")
+        self._done: threading.Event | None = None  # set when the run has returned
+
+    def call(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on the render thread and wait for its result (the warm-up)."""
+        return self._worker.call(fn)
+
+    def start(self, run: Callable[[threading.Event], None]) -> None:
+        def target() -> None:
+            try:
+                run(self.stop_event)
+            except BaseException as err:  # surfaced by the owner's fatal_error on the main thread
+                self.fatal = err
+                log.error("render loop stopped: %s", err)
+
+        self.stop_event.clear()
+        self._done = self._worker.submit(target)
+
+    @property
+    def running(self) -> bool:
+        return self._done is not None and not self._done.is_set()
+
+    def stop(self, timeout_s: float) -> None:
+        self.stop_event.set()
+        if self._done is not None and not self._done.wait(timeout_s):
+            log.warning("render thread did not stop within %.1f s", timeout_s)
+        self._worker.close()

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vj.engine.colour import ColourStats
-from vj.engine.conditioning import Conditioning
+from vj.engine.conditioning.embeddings import CONDITIONING_FIELDS, Conditioning
+from vj.engine.conditioning.prompt_conditioner import PromptState
+from vj.engine.conditioning.seeds import NoiseState, SeedState
 from vj.engine.feedback_state import CarriedState, FeedbackState
-from vj.engine.prompts import PromptState
-from vj.engine.seeds import NoiseState, SeedState
 from vj.prompt_mix import PromptMix, mix_from_json, mix_to_json
 from vj.registry import ColourSpace
 
@@ -37,8 +37,8 @@ def _cpu(t: torch.Tensor | None) -> torch.Tensor | None:
 
 
 def _cond_cpu(c: Conditioning | None) -> dict[str, torch.Tensor | None] | None:
-    return None if c is None else {"embeddings": _cpu(c.embeddings), "pooled": _cpu(c.pooled),
-                                   "time_ids": _cpu(c.time_ids)}
+    """Every field of the conditioning under its own name (the file keeps the names version 2 wrote)."""
+    return None if c is None else {name: _cpu(getattr(c, name)) for name in CONDITIONING_FIELDS}
 
 
 def _cond_from(saved: dict[str, torch.Tensor | None] | None) -> Conditioning | None:
@@ -46,7 +46,7 @@ def _cond_from(saved: dict[str, torch.Tensor | None] | None) -> Conditioning | N
         return None
     embeddings = saved["embeddings"]
     assert embeddings is not None
-    return Conditioning(embeddings, saved["pooled"], saved["time_ids"])
+    return Conditioning(embeddings, **{name: saved[name] for name in CONDITIONING_FIELDS[1:]})
 
 
 def _mix_json(mix: PromptMix | None) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ A live show with its controls and outputs is `build_live_show(preset, ShowConfig
 web_control.py and audio_in.py.
 """
 
-from vj.session.components import Control, Output
+from vj.output.protocol import Output
+from vj.session.components import Control
 from vj.session.live import LiveSession
 from vj.session.live_show import attach_show, build_live_show
 from vj.session.offline import render_offline, started_outputs

@@ -1,17 +1,8 @@
-"""What a session composes: outputs (fed every frame) and controls (write into the store)."""
+"""What a session composes besides its outputs (vj.output.protocol): controls, which write into the store."""
 
 from __future__ import annotations
 
 from typing import Protocol
-
-from vj.frames import Frame
-
-
-class Output(Protocol):
-    def start(self) -> None: ...
-    def offer(self, frame: Frame) -> None: ...
-    def close(self) -> None: ...
-    def status(self) -> str: ...
 
 
 class Control(Protocol):

@@ -8,8 +8,8 @@ from pathlib import Path
 from vj.config import PresetConfig
 from vj.depth_sources import NO_DEPTH, TINY_DEPTH, resolve_depth_source
 from vj.engine.backends.base import Backend
-from vj.engine.controlnet import ControlNets
-from vj.engine.depth import DepthEstimator, depth_model_folder, load_depth_model
+from vj.engine.controlnet.units import ControlNets
+from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_folder, load_depth_model
 from vj.errors import VjError
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

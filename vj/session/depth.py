@@ -1,4 +1,4 @@
-"""Which depth model a show loads (vj.engine.depth), decided from the preset before the show,
+"""Which depth model a show loads (vj.engine.warp.depth_estimator), decided from the preset before the show,
 and what of another preset's `[depth]` a live switch takes.
 
 The depth model loads when the preset starts in 3D, names a depth model itself, or an
@@ -15,7 +15,7 @@ import logging
 from vj.config import PresetConfig
 from vj.depth_sources import NO_DEPTH, TINY_DEPTH, resolve_depth_source
 from vj.engine.backends.base import Backend
-from vj.engine.depth import DepthEstimator, depth_model_folder, load_depth_model
+from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_folder, load_depth_model
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,16 @@ from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.engine.backends import Backend, Variant, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
 from vj.engine.cpu_threads import keep_off_the_render_cores
-from vj.engine.warmup import plan_variants
+from vj.engine.warmup_plan import plan_variants
 from vj.errors import FatalRenderError
 from vj.frames import FanOut
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
+from vj.output.protocol import Output
 from vj.output.take import LiveTake
 from vj.registry import REGISTRY, unused_slots
 from vj.session.build_engine import build_engine
-from vj.session.components import Control, Output
+from vj.session.components import Control
 from vj.session.depth import switch_depth
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer

@@ -21,8 +21,8 @@ from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
+from vj.output.protocol import Output
 from vj.session.build_engine import build_engine
-from vj.session.components import Output
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank
 from vj.store import ParamStore

@@ -35,11 +35,11 @@ from vj.engine.cpu_threads import on_the_render_cores
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
+from vj.output.protocol import Output
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.build_engine import build_engine
-from vj.session.components import Output
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
 from vj.snapshot import blackout_switch

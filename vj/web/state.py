@@ -21,10 +21,9 @@ from vj.config_audio import AUDIO_CURVES, ONSET_ACTIONS
 from vj.control.audio.modulators import AudioModulators
 from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
 from vj.control.audio.surface import field_range
-from vj.control.modulators import Shape
 from vj.control.tempo import Quantise
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import ParamKind, ParamSpec, ParamValue, params_by_group
+from vj.registry import LfoShape, ParamKind, ParamSpec, ParamValue, params_by_group
 from vj.web.context import WebContext
 
 HISTORY_LENGTH = 50
@@ -95,7 +94,7 @@ def full_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
     return {
         "params": registry_groups({n: s for n, s in ctx.store.registry.items() if n not in ctx.hidden}),
         "quantise_modes": [q.value for q in Quantise],
-        "lfo_shapes": [s.value for s in Shape],
+        "lfo_shapes": [s.value for s in LfoShape],
         "audio_curves": list(AUDIO_CURVES),
         "onset_actions": list(ONSET_ACTIONS),
         "limits": {"prompts": MAX_PROMPTS, "prompt_chars": MAX_PROMPT_CHARS, "prompt_weight": MAX_PROMPT_WEIGHT},

@@ -18,11 +18,12 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
 from vj.control.commands import ShowActions
-from vj.control.modulators import ModulatorBank, Shape
+from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscControl, address_map
 from vj.control.osc.server import MAX_HELD_BUNDLES, MAX_HELD_MESSAGES
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
+from vj.registry import LfoShape
 from vj.store import ParamStore
 
 
@@ -134,7 +135,7 @@ def test_commands_preset_release_record_tap_bpm_learn_lfo(h: Harness) -> None:
     assert h.tempo.bpm == pytest.approx(128.0)
     assert h.learned == ["strength"]
     lfo = h.modulators.get("angle")
-    assert lfo is not None and lfo.shape is Shape.TRIANGLE and lfo.rate == 2.0 and lfo.depth == 3.0
+    assert lfo is not None and lfo.shape is LfoShape.TRIANGLE and lfo.rate == 2.0 and lfo.depth == 3.0
     # taps 0.25 s apart set 240 bpm
     h.tempo.set_bpm(90.0)
     for _ in range(3):

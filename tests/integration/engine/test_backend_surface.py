@@ -15,8 +15,8 @@ from tests.helpers import CollectFrames
 from vj.config import BACKENDS, ModelConfig, PresetConfig, parse_preset
 from vj.engine.backends import BackendTuning, Variant, backend_names, load_backend
 from vj.engine.backends.diffusers import DiffusersBackend, vae_runs_in_float32
-from vj.engine.guidance import GuidedModel
-from vj.engine.models.tiny import build_tiny_pipeline
+from vj.engine.conditioning.guidance import GuidedModel
+from vj.engine.families.models.tiny import build_tiny_pipeline
 from vj.engine.sampling import img2img
 from vj.errors import BackendUnavailable, ConfigError
 from vj.session import LiveSession

@@ -17,8 +17,8 @@ from vj.cli import main
 from vj.config import ControlNetConfig, ModelConfig, parse_preset
 from vj.engine.backends import load_backend
 from vj.engine.backends.controlnet_load import load_controlnets
-from vj.engine.controlnet import canny_edges
-from vj.engine.depth import DepthEstimator, build_tiny_depth_model
+from vj.engine.controlnet.units import canny_edges
+from vj.engine.warp.depth_estimator import DepthEstimator, build_tiny_depth_model
 from vj.errors import ConfigError
 from vj.session import render_offline
 from vj.session.live import LiveSession

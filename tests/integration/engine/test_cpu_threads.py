@@ -13,7 +13,7 @@ import torch
 
 from tests.helpers import CollectFrames
 from vj.engine import cpu_threads
-from vj.engine.prompts import EmbeddingCache
+from vj.engine.conditioning.prompt_conditioner import EmbeddingCache
 from vj.frames import Frame
 from vj.session import LiveSession
 

@@ -14,9 +14,9 @@ from vj.cli import main
 from vj.config import DepthConfig, PresetConfig
 from vj.deforum.convert import load_settings
 from vj.engine.clock import FixedClock
-from vj.engine.depth import DepthEstimator, build_tiny_depth_model
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.warp3d import Camera3D, warp_3d, z_from_nearness
+from vj.engine.warp.depth_estimator import DepthEstimator, build_tiny_depth_model
+from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
 from vj.session import render_offline
 from vj.session.presets import build_store
 
@@ -39,7 +39,7 @@ def test_the_engine_warps_by_the_depth_of_the_previous_frame(tiny_backend, tiny_
                     FixedClock(24), depth=depth, publish_depth=True)
     engine.prime(preset.prompts.to_mix())
     engine.render_frame()
-    previous = engine._turbo_next.clone()  # the float picture the next frame warps
+    previous = engine.feedback.turbo_next.clone()  # the float picture the next frame warps
     frame = engine.render_frame()
     p = frame.snapshot.params
     camera = Camera3D(p.translation_x, fov_deg=p.fov)

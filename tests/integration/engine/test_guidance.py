@@ -11,7 +11,7 @@ import torch
 
 from tests.helpers import CollectFrames
 from vj.config import ModelConfig, PresetConfig
-from vj.engine.guidance import GuidedModel, unet_batches
+from vj.engine.conditioning.guidance import GuidedModel, unet_batches
 from vj.session import render_offline
 
 G = 3.0  # guidance

@@ -11,7 +11,7 @@ import torch
 from vj.config import LoraConfig, ModelConfig
 from vj.engine.backends import load_backend
 from vj.engine.backends.lora import FusedLoras, LoraSpec, check_lora_source
-from vj.engine.models.tiny import build_tiny_pipeline
+from vj.engine.families.models.tiny import build_tiny_pipeline
 from vj.errors import BackendUnavailable
 
 pytest.importorskip("peft")

@@ -21,7 +21,7 @@ from vj.session import LiveSession, build_store
 
 @pytest.fixture(scope="module")
 def lcm_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from vj.engine.models.tiny import build_tiny_pipeline
+    from vj.engine.families.models.tiny import build_tiny_pipeline
 
     folder = tmp_path_factory.mktemp("tiny-lcm")
     build_tiny_pipeline(lcm=True).save_pretrained(str(folder))

@@ -13,7 +13,7 @@ import torch
 from vj.cli.main import main
 from vj.config import LoraConfig, ModelConfig
 from vj.engine.backends import load_backend
-from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder, NoisePredictor
+from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder
 from vj.engine.compile.engine_cache import DECODE, ENCODE, UNET, EngineFolder
 from vj.engine.compile.onnx_export import (
     backend_fingerprint,
@@ -23,6 +23,7 @@ from vj.engine.compile.onnx_export import (
     refit_map,
 )
 from vj.engine.compile.trt_build import import_tensorrt
+from vj.engine.families.sd import NoisePredictor
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")

@@ -83,12 +83,12 @@ def test_a_non_finite_frame_never_reaches_the_outputs_and_the_feedback_restarts(
         last_good = engine._last_good
         assert last_good is not None
         engine.render_frame()  # frame 3: found bad at once
-        assert engine._turbo_next is last_good and engine._cadence_left == 0
+        assert engine.feedback.turbo_next is last_good and engine.feedback.cadence_left == 0
     else:
         engine.render_frame()  # frame 3 goes into flight
         last_good = engine._last_good  # frame 2, just handed out
         engine.render_frame()  # frame 4 launched from frame 3; frame 3 is found bad, frame 4 dropped
-        assert engine._turbo_next is last_good and engine._publisher.in_flight == 0
+        assert engine.feedback.turbo_next is last_good and engine._publisher.in_flight == 0
     assert engine.stats.non_finite == 1 and "non-finite" in engine.stats.last_error
     for _ in range(3):
         engine.render_frame()

@@ -9,7 +9,7 @@ import torch
 from tests.helpers import CollectFrames
 from vj.config import ModelConfig, PresetConfig, parse_preset
 from vj.engine.backends import load_backend
-from vj.engine.prompts import blend_conditionings
+from vj.engine.conditioning.prompt_conditioner import blend_conditionings
 from vj.frames import Frame
 from vj.session import render_offline
 
@@ -32,7 +32,7 @@ def _render(preset: PresetConfig, backend, frames: int) -> list[Frame]:  # noqa:
 
 def test_prompt_is_two_encoders_side_by_side_and_a_pooled_embedding(xl_backend) -> None:  # noqa: ANN001
     cond = xl_backend.encode_prompt("a tunnel of neon light")
-    assert xl_backend.is_xl and cond.embeddings.shape == (1, 77, 64) and cond.pooled is not None
+    assert xl_backend.family.name == "xl" and cond.embeddings.shape == (1, 77, 64) and cond.pooled is not None
     assert cond.pooled.shape == (1, 32)
     other = xl_backend.encode_prompt("a forest of glass trees")
     assert not torch.allclose(cond.pooled, other.pooled)  # type: ignore[arg-type]
@@ -53,9 +53,9 @@ def test_blends_act_on_the_pooled_embedding_too(xl_backend) -> None:  # noqa: AN
 
 
 def test_time_ids_follow_the_frame_size(xl_backend) -> None:  # noqa: ANN001
-    ids = xl_backend._size_time_ids(torch.zeros(1, 4, 8, 16))
+    ids = xl_backend._size_conditioning(torch.zeros(1, 4, 8, 16))
     assert ids.tolist() == [[64.0, 128.0, 0.0, 0.0, 64.0, 128.0]]
-    assert xl_backend._size_time_ids(torch.zeros(2, 4, 8, 16)) is ids  # made once per size
+    assert xl_backend._size_conditioning(torch.zeros(2, 4, 8, 16)) is ids  # made once per size
 
 
 def test_tiny_xl_renders_2d_cadence_blends_and_3d(xl_backend, xl_preset) -> None:  # noqa: ANN001

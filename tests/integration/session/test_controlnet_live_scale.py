@@ -74,7 +74,7 @@ def test_a_unit_at_weight_zero_does_not_run_nor_make_its_picture(tiny_preset: Pr
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     from diffusers import ControlNetModel
 
-    from vj.engine.depth import DepthEstimator
+    from vj.engine.warp.depth_estimator import DepthEstimator
 
     calls = {"controlnet": 0, "depth": 0}
     forward, nearness = ControlNetModel.forward, DepthEstimator.nearness
@@ -130,7 +130,7 @@ def test_a_write_to_an_empty_slot_is_ignored_with_one_line(tiny_preset: PresetCo
                                                            caplog: pytest.LogCaptureFixture) -> None:
     live, store = _engine(_preset(tiny_preset, [("feedback", 1.0)]))
     _frames(live, 1)
-    caplog.set_level(logging.WARNING, logger="vj.engine.controlnet_scales")
+    caplog.set_level(logging.WARNING, logger="vj.engine.controlnet.scales")
     for scale in (0.5, 0.6, 0.7):
         store.set_many({"controlnet_2_scale": scale, "controlnet_0_scale": scale}, source="osc")
         _frames(live, 1)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import CollectFrames, wait_for
-from vj.engine.depth import DepthEstimator
+from vj.engine.warp.depth_estimator import DepthEstimator
 from vj.preset_files import load_preset
 from vj.session import LiveSession
 

@@ -20,8 +20,8 @@ from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
 from vj.engine.backends.lora import FusedLoras, LoraSpec
 from vj.engine.clock import FixedClock
+from vj.engine.families.models.tiny import build_tiny_pipeline
 from vj.engine.loop import Engine, EngineSettings
-from vj.engine.models.tiny import build_tiny_pipeline
 from vj.session.presets import build_store
 from vj.store import ParamStore
 
@@ -105,7 +105,7 @@ def test_aot_refuses_once_and_an_empty_slot_is_ignored_once(lora_file: Path, tin
     live, store = _engine(_preset(tiny_preset, lora_file, 1.0))
     _frame(live)
     live.backend.compile_mode = "aot"  # what set_lora_scale consults; compiling here would take minutes
-    caplog.set_level(logging.WARNING, logger="vj.engine.lora_scales")
+    caplog.set_level(logging.WARNING, logger="vj.engine.backends.lora_scales")
     for scale in (0.5, 0.6, 0.7):
         store.set_many({"lora_0_scale": scale, "lora_2_scale": scale}, source="osc")
         _frame(live)

@@ -13,7 +13,7 @@ from vj.control.midi.mapper import MidiMapper
 from vj.control.midi.mapping_file import parse_mapping, valid_target
 from vj.control.midi.targets import ParamTarget, parse_target
 from vj.control.osc import address_map
-from vj.engine.controlnet_scales import ControlNetScales
+from vj.engine.controlnet.scales import ControlNetScales
 from vj.errors import ConfigError
 from vj.registry import MAX_CONTROLNETS, MAX_LORAS, REGISTRY, FrameParams, controlnet_scale_name, unused_slots
 from vj.session.presets import base_values
@@ -69,7 +69,7 @@ def test_more_units_than_slots_are_refused(tiny_preset: PresetConfig) -> None:
 
 
 def test_the_engine_takes_the_loaded_units_and_logs_an_empty_slot_once(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="vj.engine.controlnet_scales")
+    caplog.set_level(logging.WARNING, logger="vj.engine.controlnet.scales")
     scales = ControlNetScales(2)
     assert scales.scales(_params(controlnet_0_scale=0.5, controlnet_3_scale=0.1)) == (0.5, 1.0)  # a base, no write
     assert not caplog.records

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from vj.control.modulators import Lfo, ModulatorBank, RateUnit, Shape, parse_lfo, wave
+from vj.control.modulators import Lfo, ModulatorBank, parse_lfo, wave
 from vj.control.tempo import Quantise, Quantiser, TapTempo, TempoClock
+from vj.registry import LfoShape, LfoUnit
 from vj.store import ParamStore
 
 
@@ -89,28 +90,28 @@ def test_quantiser_runs_at_the_boundary_and_immediately_when_off() -> None:
 
 
 @pytest.mark.parametrize("shape,expect", [
-    (Shape.SINE, [0.0, 1.0, 0.0, -1.0]),
-    (Shape.TRIANGLE, [0.0, 1.0, 0.0, -1.0]),
-    (Shape.SQUARE, [1.0, 1.0, -1.0, -1.0]),
-    (Shape.SAW, [-1.0, -0.5, 0.0, 0.5]),
+    (LfoShape.SINE, [0.0, 1.0, 0.0, -1.0]),
+    (LfoShape.TRIANGLE, [0.0, 1.0, 0.0, -1.0]),
+    (LfoShape.SQUARE, [1.0, 1.0, -1.0, -1.0]),
+    (LfoShape.SAW, [-1.0, -0.5, 0.0, 0.5]),
 ])
-def test_wave_shapes_at_quarter_cycles(shape: Shape, expect: list[float]) -> None:
+def test_wave_shapes_at_quarter_cycles(shape: LfoShape, expect: list[float]) -> None:
     got = [wave(shape, q / 4) for q in range(4)]
     assert got == pytest.approx(expect, abs=1e-9)
 
 
 def test_random_smooth_is_continuous_bounded_and_deterministic() -> None:
-    samples = [wave(Shape.RANDOM_SMOOTH, i / 200, seed=3) for i in range(2000)]
+    samples = [wave(LfoShape.RANDOM_SMOOTH, i / 200, seed=3) for i in range(2000)]
     assert all(-1.0 <= s <= 1.0 for s in samples)
     assert max(abs(b - a) for a, b in zip(samples, samples[1:], strict=False)) < 0.05  # no jumps
-    assert samples == [wave(Shape.RANDOM_SMOOTH, i / 200, seed=3) for i in range(2000)]
-    assert samples != [wave(Shape.RANDOM_SMOOTH, i / 200, seed=4) for i in range(2000)]
+    assert samples == [wave(LfoShape.RANDOM_SMOOTH, i / 200, seed=3) for i in range(2000)]
+    assert samples != [wave(LfoShape.RANDOM_SMOOTH, i / 200, seed=4) for i in range(2000)]
 
 
 def test_lfo_rate_in_beats_and_hz() -> None:
-    beats = Lfo(Shape.SINE, rate=4.0, unit=RateUnit.BEATS, depth=2.0, offset=0.5)
+    beats = Lfo(LfoShape.SINE, rate=4.0, unit=LfoUnit.BEATS, depth=2.0, offset=0.5)
     assert beats.value(beats=1.0, seconds=99.0) == pytest.approx(0.5 + 2.0)  # a quarter of a 4-beat cycle
-    hz = Lfo(Shape.SINE, rate=2.0, unit=RateUnit.HZ, depth=1.0)
+    hz = Lfo(LfoShape.SINE, rate=2.0, unit=LfoUnit.HZ, depth=1.0)
     assert hz.value(beats=99.0, seconds=0.125) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="rate"):
         Lfo(rate=0.0)
@@ -122,7 +123,7 @@ def test_modulator_bank_offsets_the_snapshot_on_engine_time() -> None:
     store = ParamStore(base={"angle": 1.0})
     tempo = TempoClock(120.0)
     bank = ModulatorBank(store, tempo, engine_time=True)
-    assert bank.assign("angle", Lfo(Shape.SINE, rate=4.0, depth=5.0))
+    assert bank.assign("angle", Lfo(LfoShape.SINE, rate=4.0, depth=5.0))
     assert store.snapshot(0, 0.5, 0.04).num("angle") == pytest.approx(1.0 + 5.0)  # 1 beat = quarter cycle
     assert bank.update("angle", depth=2.0)
     assert store.snapshot(1, 0.5, 0.04).num("angle") == pytest.approx(3.0)
@@ -137,7 +138,7 @@ def test_modulator_live_uses_the_tempo_clock_time_base() -> None:
     now = FakeNow(0.25)
     tempo = TempoClock(60.0, now=now)
     bank = ModulatorBank(store, tempo)
-    bank.assign("noise", Lfo(Shape.SQUARE, rate=1.0, depth=0.1, offset=0.1))
+    bank.assign("noise", Lfo(LfoShape.SQUARE, rate=1.0, depth=0.1, offset=0.1))
     assert store.snapshot(0, 123.0, 0.04).num("noise") == pytest.approx(0.02 + 0.2)
     now.t = 0.75
     assert store.snapshot(1, 123.0, 0.04).num("noise") == pytest.approx(0.02)

@@ -110,7 +110,7 @@ def test_astria_file() -> None:
     assert settings["strength_schedule"] == "0:(0.55)" and settings["seed"] == 1 and settings["diffusion_cadence"] == 2
     result = convert_settings(settings, "a.txt")
     assert result.preset.render.frames == 45 and result.preset.params["strength"] == 0.55
-    assert result.preset.params["animation_mode"] == "3d"  # the 3D camera is honoured (vj.engine.warp3d)
+    assert result.preset.params["animation_mode"] == "3d"  # the 3D camera is honoured (vj.engine.warp.warp3d)
     assert result.preset.params["translation_z"] == -0.5
     assert {"rotation_3d_x", "rotation_3d_y", "rotation_3d_z"} <= set(result.preset.schedules)
     assert not {"translation_z", "rotation_3d_x", "animation_mode"} & set(result.unsupported)

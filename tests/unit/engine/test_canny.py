@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vj.engine.controlnet import canny_edges
+from vj.engine.controlnet.units import canny_edges
 
 
 def white_square(size: int = 32, lo: int = 10, hi: int = 22) -> torch.Tensor:

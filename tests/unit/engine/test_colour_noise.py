@@ -88,7 +88,7 @@ def test_noise_is_seeded_and_blends_by_amount() -> None:
 
 
 def test_prompt_blends_linear_and_slerp() -> None:
-    from vj.engine.prompts import blend_embeddings
+    from vj.engine.conditioning.prompt_conditioner import blend_embeddings
 
     a = torch.randn(1, 77, 32, generator=torch.Generator().manual_seed(1))
     b = torch.randn(1, 77, 32, generator=torch.Generator().manual_seed(2))

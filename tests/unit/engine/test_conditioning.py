@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vj.engine.conditioning import Conditioning, running_slerp, weighted_sum
-from vj.engine.prompts import EmbeddingCache, PromptConditioner, blend_conditionings
+from vj.engine.conditioning.embeddings import Conditioning, running_slerp, weighted_sum
+from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner, blend_conditionings
 from vj.prompt_mix import PromptEntry, PromptMix
 
 

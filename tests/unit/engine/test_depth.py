@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from vj.config import parse_preset
 from vj.depth_sources import DEFAULT_DEPTH_MODEL, resolve_depth_source
-from vj.engine.depth import (
+from vj.engine.warp.depth_estimator import (
     DepthEstimator,
     build_tiny_depth_model,
     depth_model_from_module,

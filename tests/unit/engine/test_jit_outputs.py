@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vj.engine.backends.diffusers import DiffusersBackend
-from vj.engine.models.tiny import build_tiny_pipeline, build_tiny_taesd
+from vj.engine.families.models.tiny import build_tiny_pipeline, build_tiny_taesd
 
 
 class _GraphPool:

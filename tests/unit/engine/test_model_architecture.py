@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import run_vj
 from vj.config import ModelConfig
 from vj.engine.backends import load_backend
-from vj.engine.backends.loading import _check_architecture
+from vj.engine.families.lookup import family_of_folder
 from vj.errors import BackendUnavailable
 
 SD_INDEX = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.27.0",
@@ -42,18 +42,18 @@ def test_sdxl_unet_under_an_sd_index_is_refused(tmp_path: Path) -> None:
 def test_either_sdxl_mark_is_enough(tmp_path: Path, key: str) -> None:
     unet = {**SD15_UNET, key: SDXL_UNET[key]}
     with pytest.raises(BackendUnavailable, match="SDXL UNet"):
-        _check_architecture(str(_folder(tmp_path, unet)))
+        family_of_folder(str(_folder(tmp_path, unet)))
 
 
 def test_an_sd15_unet_passes_the_check(tmp_path: Path) -> None:
-    _check_architecture(str(_folder(tmp_path, SD15_UNET)))
+    family_of_folder(str(_folder(tmp_path, SD15_UNET)))
 
 
 def test_unreadable_model_index_is_one_message(tmp_path: Path) -> None:
     folder = _folder(tmp_path, SD15_UNET)
     (folder / "model_index.json").write_bytes(b"\xff\xfe not json")
     with pytest.raises(BackendUnavailable, match="model_index.json is not readable JSON"):
-        _check_architecture(str(folder))
+        family_of_folder(str(folder))
 
 
 def test_the_cli_says_it_in_one_line(tmp_path: Path) -> None:
@@ -80,5 +80,5 @@ def test_an_sdxl_folder_is_an_xl_model(tmp_path: Path) -> None:
     folder = _folder(tmp_path, SDXL_UNET)
     index = {**SD_INDEX, "_class_name": "StableDiffusionXLPipeline"}
     (folder / "model_index.json").write_text(json.dumps(index), encoding="utf-8")
-    assert _check_architecture(str(folder)) == "xl"
-    assert _check_architecture(str(_folder(tmp_path / "sd", SD15_UNET))) == "sd"
+    assert family_of_folder(str(folder)).name == "xl"  # type: ignore[union-attr]
+    assert family_of_folder(str(_folder(tmp_path / "sd", SD15_UNET))).name == "sd"  # type: ignore[union-attr]

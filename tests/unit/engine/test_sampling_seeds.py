@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
+from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer, slerp
 from vj.engine.sampling import NoiseSchedule, img2img, img2img_timesteps, noise_latents
-from vj.engine.seeds import NoiseBank, SeedSequencer, slerp
 
 
 def test_trailing_timesteps_match_sd_turbo_at_full_denoise() -> None:

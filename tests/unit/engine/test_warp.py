@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from vj.engine.warp import Motion2D, deforum_matrix, warp_2d
+from vj.engine.warp.warp2d import Motion2D, deforum_matrix, warp_2d
 
 W = H = 64
 
@@ -90,7 +90,7 @@ def test_scaled_motion_keeps_per_frame_meaning() -> None:
 
 @pytest.mark.parametrize("size", [(64, 64), (48, 80)])
 def test_the_device_grid_from_host_floats_matches_affine_grid(size: tuple[int, int]) -> None:
-    from vj.engine.warp import affine_sampling_grid, sampling_theta
+    from vj.engine.warp.warp2d import affine_sampling_grid, sampling_theta
 
     h, w = size
     theta = sampling_theta(Motion2D(zoom=1.07, angle_deg=13, translation_x=4.5, translation_y=-3, center_x=0.4), w, h)

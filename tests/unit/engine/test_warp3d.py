@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vj.engine.warp3d import Camera3D, rotation_matrix, sampling_grid_3d, warp_3d
+from vj.engine.warp.warp3d import Camera3D, rotation_matrix, sampling_grid_3d, warp_3d
 
 W = H = 64
 

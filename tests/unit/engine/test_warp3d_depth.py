@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from vj.engine.warp3d import Camera3D, pixel_grid, sampling_grid_3d, warp_3d, z_from_nearness
+from vj.engine.warp.warp3d import Camera3D, pixel_grid, sampling_grid_3d, warp_3d, z_from_nearness
 
 W = H = 128
 

@@ -1,10 +1,10 @@
 """The backend surface: one file per implementation, the same few methods and lifecycle.
 
-    load (vj.engine.backends.registry.load_backend) → warmup(variants) → per frame:
+    load (vj.engine.backends.loaders.load_backend) → warmup(variants) → per frame:
     encode_image → predict_noise (once per step, fixed batch) → decode … → close
 
 Prompts are encoded off the render thread with `encode_prompt` into a `Conditioning`.
-Classifier-free guidance is not the backend's business (vj.engine.guidance composes
+Classifier-free guidance is not the backend's business (vj.engine.conditioning.guidance composes
 `predict_noise` calls), so every backend gets every guidance mode. The engine only talks
 to this surface, so TensorRT or any other implementation can replace the PyTorch one
 without touching the frame stages.
@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 
 from vj.engine.backends.model_defaults import ModelDefault
-from vj.engine.conditioning import Conditioning
+from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.sampling import NoiseSchedule
 
 # (variants done, variants in all): called after each warmed variant.

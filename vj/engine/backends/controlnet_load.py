@@ -17,8 +17,10 @@ from vj.config import ControlNetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.loading import _from_pretrained
 from vj.engine.compile.jit import JitCompiled
-from vj.engine.controlnet import ControlNetResiduals, ControlNets, ControlUnit
+from vj.engine.controlnet.units import ControlNetResiduals, ControlNets, ControlUnit
+from vj.engine.families.lookup import family_of_unet
 from vj.errors import BackendUnavailable
+from vj.registry import ControlKind
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +49,11 @@ def build_tiny_controlnet(unet: Any, vae_scale_factor: int) -> Any:
 
 def _check_family(source: str, controlnet_config: Any, unet_config: Any) -> None:
     ours, theirs = unet_config.get("cross_attention_dim"), controlnet_config.get("cross_attention_dim")
-    xl_model = unet_config.get("addition_embed_type") == "text_time"
-    xl_control = controlnet_config.get("addition_embed_type") == "text_time"
-    if ours != theirs or xl_model != xl_control:
-        family = "SDXL" if xl_control else "SD 1.x/2.x"
+    model_family, control_family = family_of_unet(unet_config), family_of_unet(controlnet_config)
+    if ours != theirs or model_family is not control_family:
         raise BackendUnavailable(
-            f"ControlNet {source!r} is for {family} (cross_attention_dim {theirs}); the loaded model has "
-            f"cross_attention_dim {ours}{' (SDXL)' if xl_model else ''}: use a ControlNet of the model's family.")
+            f"ControlNet {source!r} is for {control_family.label} (cross_attention_dim {theirs}); the loaded model "
+            f"is {model_family.label} with cross_attention_dim {ours}: use a ControlNet of the model's family.")
 
 
 def load_controlnet_model(cfg: ControlNetConfig, backend: DiffusersBackend) -> Any:
@@ -81,10 +81,10 @@ def load_controlnets(configs: Sequence[ControlNetConfig], backend: DiffusersBack
         if model.dtype != backend.dtype:
             model = model.to(dtype=backend.dtype)
         model = model.to(device=backend.device).eval()
-        call: Any = ControlNetResiduals(model)
+        call: Any = ControlNetResiduals(model, backend.family.extra_input_names)
         if backend.compile_mode == "jit":
             call = JitCompiled(call, backend.device)
-        units.append(ControlUnit(cfg.conditioning, cfg.scale, call))
+        units.append(ControlUnit(ControlKind(cfg.conditioning), cfg.scale, call))
         log.info("ControlNet %s (%s, scale %g) loaded", cfg.source, cfg.conditioning, cfg.scale)
     controls = ControlNets(units, backend.device)
     backend.attach_controlnets(controls)

@@ -21,12 +21,13 @@ import torch
 from vj.engine.backends.base import BackendTuning, Variant, WarmupProgress
 from vj.engine.backends.lora import FusedLoras, is_lcm_lora
 from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
-from vj.engine.backends.sizes import SizeRule
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import JitCompiled, allow_graphs, compile_settings, graphs_needed, resolve_compile_mode
-from vj.engine.conditioning import Conditioning
-from vj.engine.controlnet import ControlNets
-from vj.engine.sampling import NoiseSchedule, img2img_timesteps
+from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.controlnet.units import ControlNets
+from vj.engine.families.family import TextEncoder
+from vj.engine.families.lookup import family_of_unet
+from vj.engine.sampling import img2img_timesteps
 
 log = logging.getLogger(__name__)
 
@@ -75,47 +76,6 @@ class LatentDecoder(torch.nn.Module):
         return ((out + 1) / 2).clamp(0, 1)
 
 
-class NoisePredictor(torch.nn.Module):
-    """The UNet's output for (latents, timestep, text context[, LCM guidance embedding])."""
-
-    def __init__(self, unet: Any) -> None:
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
-                timestep_cond: torch.Tensor | None = None, down_residuals: tuple[torch.Tensor, ...] | None = None,
-                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
-        """`down_residuals`, `mid_residual`: a ControlNet's, added inside the UNet (None: none)."""
-        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
-                         down_block_additional_residuals=down_residuals,
-                         mid_block_additional_residual=mid_residual).sample
-
-
-class XLNoisePredictor(torch.nn.Module):
-    """An SDXL UNet's output: it also takes the pooled text embedding and the size/crop time ids."""
-
-    def __init__(self, unet: Any) -> None:
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, text_embeds: torch.Tensor,
-                time_ids: torch.Tensor, timestep_cond: torch.Tensor | None = None,
-                down_residuals: tuple[torch.Tensor, ...] | None = None,
-                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
-        added = {"text_embeds": text_embeds, "time_ids": time_ids}
-        return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
-                         added_cond_kwargs=added, down_block_additional_residuals=down_residuals,
-                         mid_block_additional_residual=mid_residual).sample
-
-
-def is_xl_unet(unet_config: Mapping[str, Any]) -> bool:
-    return unet_config.get("addition_embed_type") == "text_time"
-
-
-def noise_predictor(unet: Any) -> torch.nn.Module:
-    return XLNoisePredictor(unet) if is_xl_unet(unet.config) else NoisePredictor(unet)
-
-
 class DiffusersBackend:
     """Wraps tokenizer, text encoder, UNet and VAE (or TAESD) of a loaded pipeline."""
 
@@ -123,21 +83,19 @@ class DiffusersBackend:
                  tiny_vae: Any | None = None, compile_mode: str = "off", cache_dir: Path | None = None,
                  tuning: BackendTuning | None = None, honours_force_upcast: bool | None = None,
                  loras: FusedLoras | None = None) -> None:
-        """`honours_force_upcast`: None decides from the pipeline class, as diffusers does (SDXL ones)."""
+        """`honours_force_upcast`: None decides from the model family, as diffusers' pipelines do."""
         self.name = name
         self.device = device
         self.dtype = dtype
         self.tuning = tuning if tuning is not None else BackendTuning()
-        self.tokenizer = pipe.tokenizer
-        self.text_encoder = _placed(pipe.text_encoder, device, dtype)
-        # SDXL: a second tokenizer and encoder (with projection: the pooled embedding).
-        self.tokenizer_2 = getattr(pipe, "tokenizer_2", None)
-        encoder_2 = getattr(pipe, "text_encoder_2", None)
-        self.text_encoder_2 = _placed(encoder_2, device, dtype) if encoder_2 is not None else None
+        self.family = family_of_unet(pipe.unet.config)  # everything that differs between families goes through it
+        self.text_encoders = tuple(TextEncoder(tokenizer, _placed(encoder, device, dtype))
+                                   for tokenizer, encoder in self.family.text_encoders(pipe))
+        self.tokenizer, self.text_encoder = self.text_encoders[0].tokenizer, self.text_encoders[0].model
         self.unet = _placed(pipe.unet, device, dtype)
         vae = tiny_vae if tiny_vae is not None else pipe.vae
         if honours_force_upcast is None:
-            honours_force_upcast = "XL" in type(pipe).__name__
+            honours_force_upcast = self.family.honours_force_upcast
         self.vae_dtype = torch.float32 if vae_runs_in_float32(vae.config, dtype,
                                                                honours_force_upcast=honours_force_upcast) else dtype
         self.vae = _placed(vae, device, self.vae_dtype)
@@ -146,13 +104,7 @@ class DiffusersBackend:
         self.vae_scale_factor = self._vae_factor()
         # TAESD's config says 1.0: its latents are already in the UNet's scaled space.
         self.scaling_factor = float(getattr(self.vae.config, "scaling_factor", 1.0))
-        cfg = pipe.scheduler.config
-        betas_kind = cfg.get("beta_schedule", "scaled_linear")
-        if betas_kind != "scaled_linear":
-            raise ValueError(f"{name}: beta_schedule {betas_kind!r} is not supported (scaled_linear only)")
-        self.schedule = NoiseSchedule.scaled_linear(
-            cfg.get("beta_start", 0.00085), cfg.get("beta_end", 0.012), cfg.get("num_train_timesteps", 1000),
-            cfg.get("prediction_type", "epsilon"))
+        self.schedule = self.family.noise_schedule(name, pipe.scheduler.config)
         # Device-resident table: a frame indexes it with a Python int, never copies to the device.
         # One 0-dim tensor each, not views of one arange: a view's storage offset changes with t,
         # and torch.compile may guard on it (a recompile mid-show).
@@ -166,14 +118,13 @@ class DiffusersBackend:
         lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
         self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
                                                                                lcm_lora)
-        self._unet_downsample = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        self._size_rule = self.family.size_rule(name, self.vae_scale_factor, self.unet.config)
         self.compile_mode = resolve_compile_mode(compile_mode, device)
         self._apply_tuning()
         encoder = ImageEncoder(self.vae, tiny=self.tiny_vae, scaling_factor=self.scaling_factor)
         decoder = LatentDecoder(self.vae, scaling_factor=self.scaling_factor)
-        self.is_xl = is_xl_unet(self.unet.config)
-        self._time_ids: dict[tuple[int, int], torch.Tensor] = {}
-        predictor = noise_predictor(self.unet)
+        self._size_inputs: dict[tuple[int, int], torch.Tensor | None] = {}
+        predictor = self.family.noise_predictor(self.unet)
         self._encode_call: Any = encoder
         self._decode_call: Any = decoder
         self._predict_call: Any = predictor
@@ -210,7 +161,7 @@ class DiffusersBackend:
 
     def check_resolution(self, width: int, height: int) -> None:
         """Raise SizeRefused (a ValueError) naming the size and the multiple this model needs."""
-        SizeRule(self.name, self.vae_scale_factor, self._unet_downsample).check(width, height)
+        self._size_rule.check(width, height)
 
     @torch.inference_mode()
     def warmup(self, variants: Sequence[Variant], progress: WarmupProgress | None = None) -> None:
@@ -246,29 +197,16 @@ class DiffusersBackend:
 
     @torch.inference_mode()
     def encode_prompt(self, text: str) -> Conditioning:
-        if self.text_encoder_2 is None or self.tokenizer_2 is None:
-            return Conditioning(self.text_encoder(self._token_ids(self.tokenizer, text))[0].to(self.dtype))
-        # SDXL, as its pipeline does: both encoders' penultimate hidden states side by side, and the
-        # second encoder's projected (pooled) embedding.
-        first = self.text_encoder(self._token_ids(self.tokenizer, text), output_hidden_states=True)
-        second = self.text_encoder_2(self._token_ids(self.tokenizer_2, text), output_hidden_states=True)
-        context = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
-        return Conditioning(context.to(self.dtype), pooled=second.text_embeds.to(self.dtype))
+        token_ids = [self._token_ids(encoder.tokenizer, text) for encoder in self.text_encoders]
+        return self.family.encode_prompt([encoder.model for encoder in self.text_encoders], token_ids, self.dtype)
 
-    def _size_time_ids(self, latents: torch.Tensor) -> torch.Tensor:
-        """SDXL's micro-conditioning for the frame size: (original H, W, crop top, left, target H, W).
-
-        Made once per size on the device from Python numbers (no host→device copy per frame).
-        """
+    def _size_conditioning(self, latents: torch.Tensor) -> torch.Tensor | None:
+        """What the family's UNet takes about this frame size (SDXL's time ids), made once per size."""
         f = self.vae_scale_factor
-        height, width = int(latents.shape[-2]) * f, int(latents.shape[-1]) * f
-        cached = self._time_ids.get((height, width))
-        if cached is None:
-            row = torch.zeros(1, 6, device=self.device, dtype=self.dtype)
-            for i, value in enumerate((height, width, 0, 0, height, width)):
-                row[0, i] = value  # Python scalars written into a device tensor
-            cached = self._time_ids[(height, width)] = row
-        return cached
+        size = (int(latents.shape[-2]) * f, int(latents.shape[-1]) * f)
+        if size not in self._size_inputs:
+            self._size_inputs[size] = self.family.size_conditioning(*size, self.device, self.dtype)
+        return self._size_inputs[size]
 
     @torch.inference_mode()
     def encode_image(self, image: torch.Tensor) -> torch.Tensor:
@@ -309,28 +247,18 @@ class DiffusersBackend:
 
     @torch.inference_mode()
     def predict_noise(self, latents: torch.Tensor, t: int, cond: Conditioning, guidance: float = 1.0) -> torch.Tensor:
-        extra: tuple[torch.Tensor, ...] = ()
-        if self.is_xl:
-            if cond.pooled is None:
-                raise ValueError(f"{self.name}: an SDXL UNet needs a pooled text embedding")
-            time_ids = cond.time_ids if cond.time_ids is not None else self._size_time_ids(latents)
-            extra = (cond.pooled, time_ids.expand(latents.shape[0], -1))
+        added = self.family.extra_inputs(cond, self._size_conditioning(latents), latents.shape[0])
         embedding = self._guidance_embedding(guidance)
-        if embedding is not None:
-            extra = (*extra, embedding.expand(latents.shape[0], -1))
+        time_cond = None if embedding is None else embedding.expand(latents.shape[0], -1)
+        extra = added if time_cond is None else (*added, time_cond)
         sample, timestep = latents.to(self.dtype), self._timesteps[t]
         if self.controls is None:
             out = self._predict_call(sample, timestep, cond.embeddings, *extra)
         else:
-            down, mid = self.controls.residuals(sample, timestep, cond.embeddings, self._control_inputs(extra))
+            down, mid = self.controls.residuals(sample, timestep, cond.embeddings, added, time_cond)
             out = self._predict_call(sample, timestep, cond.embeddings, *extra, down_residuals=down,
                                      mid_residual=mid)
         return self._owned(out, torch.float32)
-
-    def _control_inputs(self, extra: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor | None]:
-        """The UNet's extra inputs (SDXL's pooled text and time ids, LCM's guidance) by name for a ControlNet."""
-        names = ("text_embeds", "time_ids", "timestep_cond") if self.is_xl else ("timestep_cond",)
-        return dict(zip(names, extra, strict=False))
 
     def attach_controlnets(self, controls: ControlNets) -> None:
         """ControlNet residuals join every UNet call from now on (eager or jit; aot packages take none)."""
@@ -348,7 +276,8 @@ class DiffusersBackend:
         self.loras.set_scale(index, scale)
 
     def close(self) -> None:
-        for attr in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        for attr in ("unet", "vae", "text_encoder"):
             setattr(self, attr, None)
+        self.text_encoders = ()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

@@ -20,6 +20,7 @@ from vj.config import ModelConfig
 from vj.engine.backends.base import BackendTuning
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.lora import FusedLoras, LoraSpec, check_lora_source
+from vj.engine.families.lookup import DEFAULT_FAMILY, family_of_checkpoint, family_of_folder, family_of_hub, tiny_family
 from vj.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -81,119 +82,33 @@ def _from_pretrained(cls: Any, source: str, dtype: torch.dtype, what: str) -> An
             + _DO_THIS.format(id=source)) from err
 
 
-_WHAT_VJ_RUNS = ("vj runs Stable Diffusion 1.x/2.x and SDXL architectures (sd-turbo, sdxl-turbo, LCM models, "
-                 "SD 1.5 or SDXL checkpoints with an LCM-LoRA); SD3, Flux and video models are not supported")
-SD, XL = "sd", "xl"
-TINY_XL = "tiny-xl"
-_SD_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "LatentConsistencyModelPipeline",
-                 "LatentConsistencyModelImg2ImgPipeline")
-_XL_PIPELINES = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
-
-
-def family_of_pipeline(source: str, kind: str) -> str:
-    """`sd` or `xl` for a pipeline class name; anything else is refused in one line."""
-    if kind in _XL_PIPELINES:
-        return XL
-    if kind in _SD_PIPELINES:
-        return SD
-    raise BackendUnavailable(f"model {source!r} is a {kind or 'pipeline of unknown class'}; {_WHAT_VJ_RUNS}.")
-
-
-def _read_json(path: Path, source: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise BackendUnavailable(f"model {source!r}: {path.name} is not readable JSON ({err})") from err
-    if not isinstance(data, dict):
-        raise BackendUnavailable(f"model {source!r}: {path.name} holds no JSON object")
-    return data
-
-
-def _check_architecture(source: str) -> str | None:
-    """The family (`sd` / `xl`) of a local folder from its config files, before any weights load;
-    None when the folder has no model_index.json (diffusers then says what is missing).
-
-    The UNet's own config is read too: a converted or mislabelled folder can carry an SDXL
-    UNet under a Stable Diffusion `model_index.json`, and would otherwise fail in every frame.
-    """
-    folder = Path(source).expanduser()
-    index = folder / "model_index.json"
-    family = None
-    if index.is_file():
-        family = family_of_pipeline(source, str(_read_json(index, source).get("_class_name", "")))
-    unet_config = folder / "unet" / "config.json"
-    if unet_config.is_file() and family == SD:
-        unet = _read_json(unet_config, source)
-        if unet.get("addition_embed_type") == "text_time" or unet.get("cross_attention_dim") == 2048:
-            raise BackendUnavailable(
-                f"model {source!r}: its UNet is an SDXL UNet (unet/config.json: addition_embed_type "
-                f"{unet.get('addition_embed_type')!r}, cross_attention_dim {unet.get('cross_attention_dim')}) under a "
-                "Stable Diffusion 1.x/2.x model_index.json; fix model_index.json (StableDiffusionXLPipeline).")
-    return family
-
-
-def _hub_family(source: str) -> str | None:
-    """The family from a hub model's model_index.json (the cache first, then only that small file)."""
-    from huggingface_hub import hf_hub_download
-
-    for local in (True, False):
-        try:
-            path = hf_hub_download(source, "model_index.json", local_files_only=local)
-        except Exception:  # noqa: BLE001 - not cached / offline / no such repo: the full load says which
-            continue
-        return family_of_pipeline(source, str(_read_json(Path(path), source).get("_class_name", "")))
-    return None
-
-
-def _single_file_family(path: Path) -> str:
-    """SDXL checkpoints carry a second text encoder under conditioner.embedders.1."""
-    if path.suffix != ".safetensors":
-        return SD
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return XL if any(k.startswith("conditioner.embedders.1.") for k in f.keys()) else SD  # noqa: SIM118
-    except (OSError, SafetensorError) as err:
-        raise BackendUnavailable(f"checkpoint {str(path)!r} is not a readable safetensors file ({err})") from err
-
-
 def load_pipeline(source: str, dtype: torch.dtype) -> Any:
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-
-    if source == TINY:
-        from vj.engine.models.tiny import build_tiny_pipeline
-
-        return build_tiny_pipeline()
-    if source == TINY_XL:
-        from vj.engine.models.tiny_xl import build_tiny_xl_pipeline
-
-        return build_tiny_xl_pipeline()
-    classes = {SD: StableDiffusionPipeline, XL: StableDiffusionXLPipeline}
+    tiny = tiny_family(source)
+    if tiny is not None:
+        return tiny.build_tiny_pipeline()
     path = Path(source).expanduser()
     if path.suffix in (".safetensors", ".ckpt"):
         if not path.is_file():
             raise BackendUnavailable(f"checkpoint {source!r} does not exist: check the path, or use a hub id, "
                                      "a diffusers folder, or `--model tiny` for the built-in random test model.")
-        family = _single_file_family(path)
+        family = family_of_checkpoint(path)
         try:
-            return classes[family].from_single_file(str(path), dtype=dtype)
+            return family.pipeline_class().from_single_file(str(path), dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a wrong or truncated file can fail anywhere inside
-            what = "an SDXL" if family == XL else "a Stable Diffusion 1.x/2.x"
             raise BackendUnavailable(
-                f"checkpoint {source!r} could not be loaded as {what} single file "
+                f"checkpoint {source!r} could not be loaded as {family.described} single file "
                 f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}). Single files need "
                 "their model config from the Hugging Face cache the first time; a diffusers folder needs none."
             ) from err
-    found = _check_architecture(source) if path.exists() else (_hub_family(source) if _HF_ID.match(source) else None)
-    return _from_pretrained(classes[found or SD], source, dtype, "model")
+    found = family_of_folder(source) if path.exists() else (family_of_hub(source) if _HF_ID.match(source) else None)
+    return _from_pretrained((found or DEFAULT_FAMILY).pipeline_class(), source, dtype, "model")
 
 
 def load_tiny_vae(source: str, dtype: torch.dtype) -> Any:
     from diffusers import AutoencoderTiny
 
     if source == TINY:
-        from vj.engine.models.tiny import build_tiny_taesd
+        from vj.engine.families.models.tiny import build_tiny_taesd
 
         return build_tiny_taesd()
     return _from_pretrained(AutoencoderTiny, source, dtype, "tiny VAE")

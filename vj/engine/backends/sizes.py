@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vj.config import ModelConfig
-from vj.engine.models.tiny import TINY_UNET_BLOCK_OUT_CHANNELS, TINY_VAE_BLOCK_OUT_CHANNELS
+from vj.engine.families.models.tiny import TINY_UNET_BLOCK_OUT_CHANNELS, TINY_VAE_BLOCK_OUT_CHANNELS
 from vj.errors import SizeRefused
 
 log = logging.getLogger(__name__)

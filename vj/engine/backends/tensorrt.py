@@ -244,7 +244,7 @@ class TensorRTBackend(DiffusersBackend):
         needed = {ENCODE: folder.engine(key.target, ENCODE), DECODE: folder.engine(key.target, DECODE)}
         needed |= {f"{UNET} batch {b}": folder.engine(key.target, UNET, b) for b in wanted}
         check_manifest(where, key, needed=needed, rebuild=build_command(self._preset, width, height, wanted))
-        unet_inputs = ["sample", "timestep", "context", *(["text_embeds", "time_ids"] if self.is_xl else []),
+        unet_inputs = ["sample", "timestep", "context", *self.family.extra_input_names,
                        *(["timestep_cond"] if self._time_cond_dim else [])]
         loaded = [(ENCODE, self._load(needed[ENCODE], ["image"])), (DECODE, self._load(needed[DECODE], ["latents"]))]
         for b in wanted:

@@ -56,10 +56,7 @@ def unet_inputs(backend: Any, width: int, height: int, batch: int) -> dict[str, 
         "timestep": torch.tensor([500.0], device=dev),
         "context": torch.randn(batch, tokens, context_dim, device=dev, dtype=dt),
     }
-    if backend.is_xl:  # SDXL: the pooled text embedding and the six size/crop time ids
-        pooled = int(backend.text_encoder_2.config.projection_dim)
-        inputs["text_embeds"] = torch.randn(batch, pooled, device=dev, dtype=dt)
-        inputs["time_ids"] = torch.tensor([[height, width, 0, 0, height, width]] * batch, device=dev, dtype=dt)
+    inputs |= backend.family.example_extra_inputs(backend.text_encoders, width, height, batch, dev, dt)
     time_cond = backend.unet.config.get("time_cond_proj_dim")
     if time_cond is not None:  # an LCM-distilled UNet's guidance embedding
         inputs["timestep_cond"] = torch.randn(batch, int(time_cond), device=dev, dtype=dt)
@@ -68,7 +65,7 @@ def unet_inputs(backend: Any, width: int, height: int, batch: int) -> dict[str, 
 
 def call_exports(backend: Any, width: int, height: int, batches: Sequence[int]) -> list[CallExport]:
     """The exports one frame size needs: encoder and decoder at batch 1, the UNet at each batch."""
-    from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder, noise_predictor
+    from vj.engine.backends.diffusers import ImageEncoder, LatentDecoder
 
     f = backend.vae_scale_factor
     dev, dt = backend.device, backend.dtype
@@ -76,7 +73,7 @@ def call_exports(backend: Any, width: int, height: int, batches: Sequence[int]) 
     latents = torch.randn(1, backend.latent_channels, height // f, width // f, device=dev, dtype=dt)
     encoder = ImageEncoder(backend.vae, tiny=backend.tiny_vae, scaling_factor=backend.scaling_factor).eval()
     decoder = LatentDecoder(backend.vae, scaling_factor=backend.scaling_factor).eval()
-    predictor = noise_predictor(backend.unet).eval()
+    predictor = backend.family.noise_predictor(backend.unet).eval()
     exports = [CallExport(ENCODE, 1, encoder, {"image": image}, ("latents",)),
                CallExport(DECODE, 1, decoder, {"latents": latents}, ("image",))]
     exports += [CallExport(UNET, b, predictor, unet_inputs(backend, width, height, b), ("noise",))

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from vj.engine.models.random_sd import (
+from vj.engine.families.models.random_sd import (
     TOKENS,
     TURBO_SCHEDULE,
     autoencoder_calls,
@@ -24,7 +24,7 @@ from vj.engine.models.random_sd import (
     kl_vae,
     tiny_autoencoder,
 )
-from vj.engine.models.tiny import build_tiny_tokenizer
+from vj.engine.families.models.tiny import build_tiny_tokenizer
 
 # SDXL's micro-conditioning: original size, crop corner, target size (two numbers each).
 TIME_IDS = 6

@@ -3,7 +3,7 @@
 Under `torch.compile` with CUDA graphs every new shape compiles and captures; under AOT it
 builds a package; under TensorRT it needs an engine. None of that may happen mid-show, so
 every shape the show may use runs once before it: every render size it may switch to, the
-UNet batches its guidance mode uses (vj.engine.guidance.unet_batches), and its step counts.
+UNet batches its guidance mode uses (vj.engine.conditioning.guidance.unet_batches), and its step counts.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vj.engine.backends.base import Variant
-from vj.engine.guidance import unet_batches
+from vj.engine.conditioning.guidance import unet_batches
 
 
 def plan_variants(sizes: Iterable[tuple[int, int]], steps: Iterable[int], *, cfg: str,

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from vj.engine.models.tiny import build_tiny_tokenizer
+from vj.engine.families.models.tiny import build_tiny_tokenizer
 
 RANDOM_SEED = 0
 TOKENS = 77

@@ -8,13 +8,11 @@ prompts or a fade is the same operation for every model family.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
-from vj.engine.seeds import slerp
-
-_FIELDS = ("embeddings", "pooled", "time_ids")
+from vj.engine.conditioning.seeds import slerp
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +34,7 @@ class Conditioning:
 
     def zip_with(self, other: Conditioning, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Conditioning:
         """`fn(mine, theirs)` field by field; both must set the same fields (same model family)."""
-        for name, mine, theirs in zip(_FIELDS, self._tensors(), other._tensors(), strict=True):
+        for name, mine, theirs in zip(CONDITIONING_FIELDS, self._tensors(), other._tensors(), strict=True):
             if (mine is None) != (theirs is None):
                 raise ValueError(f"conditionings of different model families: {name} is set in only one")
 
@@ -86,6 +84,9 @@ class Conditioning:
 
     def _tensors(self) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
         return self.embeddings, self.pooled, self.time_ids
+
+
+CONDITIONING_FIELDS = tuple(f.name for f in fields(Conditioning))
 
 
 def weighted_sum(conditionings: Sequence[Conditioning], weights: Sequence[float]) -> Conditioning:

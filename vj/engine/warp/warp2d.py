@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from vj.engine.device_constants import device_constant
-from vj.engine.warp_sampling import border_mode, sample_grid
+from vj.engine.warp.grid_sample import border_mode, sample_grid
 from vj.registry import BorderMode
 
 

@@ -24,12 +24,9 @@ from __future__ import annotations
 import torch
 
 from vj.engine.backends.base import Backend
-from vj.engine.conditioning import Conditioning
+from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.sampling import ModelFn, output_for_noise, predict_x0
-
-CFG_FULL = "full"
-CFG_RCFG_SELF = "rcfg-self"
-CFG_RCFG_INITIALIZE = "rcfg-initialize"
+from vj.registry import CFG_MODES, CfgMode
 
 
 def uses_cfg(backend: Backend, guidance: float) -> bool:
@@ -38,7 +35,7 @@ def uses_cfg(backend: Backend, guidance: float) -> bool:
 
 def unet_batches(mode: str, *, embeds_guidance: bool) -> tuple[int, ...]:
     """Every UNet batch a show in this mode may run (what warm-up must cover)."""
-    return (1, 2) if mode == CFG_FULL and not embeds_guidance else (1,)
+    return (1, 2) if mode == CfgMode.FULL and not embeds_guidance else (1,)
 
 
 class GuidedModel:
@@ -50,9 +47,8 @@ class GuidedModel:
 
     def __init__(self, backend: Backend, cond: Conditioning, negative: Conditioning, guidance: float, *,
                  mode: str, delta: float, reference: torch.Tensor) -> None:
-        if mode not in (CFG_FULL, CFG_RCFG_SELF, CFG_RCFG_INITIALIZE):
-            raise ValueError(f"cfg mode must be one of {CFG_RCFG_SELF}, {CFG_RCFG_INITIALIZE}, {CFG_FULL}; "
-                             f"found {mode!r}")
+        if mode not in CFG_MODES:
+            raise ValueError(f"cfg mode must be one of {', '.join(CFG_MODES)}; found {mode!r}")
         self.backend = backend
         self.cond, self.negative = cond, negative
         self.guidance = guidance
@@ -60,7 +56,7 @@ class GuidedModel:
         self.delta = delta
         self.reference = reference
         self.calls = 0
-        self._paired = negative.cat(cond) if mode == CFG_FULL and uses_cfg(backend, guidance) else None
+        self._paired = negative.cat(cond) if mode == CfgMode.FULL and uses_cfg(backend, guidance) else None
 
     def __call__(self, latents: torch.Tensor, t: int) -> torch.Tensor:
         backend, g = self.backend, self.guidance
@@ -71,7 +67,7 @@ class GuidedModel:
             uncond, text = backend.predict_noise(torch.cat([latents, latents]), t, self._paired).chunk(2)
             return uncond + g * (text - uncond)
         text = backend.predict_noise(latents, t, self.cond)
-        if first and self.mode == CFG_RCFG_INITIALIZE:
+        if first and self.mode == CfgMode.RCFG_INITIALIZE:
             negative = backend.predict_noise(latents, t, self.negative)
         else:
             negative = self._residual(latents, t)

@@ -12,7 +12,7 @@ down, +translation_z flies forward (nearer pixels grow faster), +rotation_3d_x t
 content down, +rotation_3d_y pans it left, +rotation_3d_z rolls it counter-clockwise.
 
 Depth: `depth` is z per pixel (larger = farther), e.g. `z_from_nearness` of a depth
-model's estimate (vj.engine.depth); without one the frame is a flat plane at z = 1,
+model's estimate (vj.engine.warp.depth_estimator); without one the frame is a flat plane at z = 1,
 Deforum's own fallback. `near` and `far` (Deforum units, 200 = 1) bound z: a pixel nearer
 than `near` is pushed back to it, one beyond `far` joins a flat backdrop there. At Deforum's
 defaults (200, 10000) they change nothing, as in Deforum, where they only set z_ndc.
@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import torch
 
-from vj.engine.warp_sampling import border_mode, sample_grid, sampling_mode
+from vj.engine.warp.grid_sample import border_mode, sample_grid, sampling_mode
 from vj.registry import BorderMode, SamplingMode
 
 DEFORUM_UNITS = 200.0  # Deforum divides translations (and here near/far) by 200

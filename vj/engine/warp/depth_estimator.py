@@ -1,7 +1,7 @@
 """Depth of the previous frame for the 3D warp: a transformers depth-estimation model on the device.
 
 `DepthEstimator.nearness(image)` returns a map d in [0, 1], 1 = nearest, at the frame's
-size, which `vj.engine.warp3d.z_from_nearness` turns into depth. Per call it resizes the
+size, which `vj.engine.warp.warp3d.z_from_nearness` turns into depth. Per call it resizes the
 frame to a reduced resolution (a multiple of the model's patch size), normalises it with
 the model processor's mean and std, runs the model, brings the estimate back to the frame
 size, normalises it to [0, 1] and histogram-equalises it (1024 bins), as Deforum does, so

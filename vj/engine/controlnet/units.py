@@ -19,7 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from vj.engine.depth import DepthEstimator
+from vj.engine.warp.depth_estimator import DepthEstimator
+from vj.registry import ControlKind
 
 # Luma weights (Rec. 601) for the edge detector's grey picture.
 _LUMA = (0.299, 0.587, 0.114)
@@ -66,16 +67,18 @@ def canny_edges(image: torch.Tensor, threshold: float = CANNY_THRESHOLD) -> torc
 class ControlNetResiduals(torch.nn.Module):
     """A ControlNet's residuals at conditioning scale 1 (the scale is applied outside)."""
 
-    def __init__(self, controlnet: Any) -> None:
+    def __init__(self, controlnet: Any, added_names: tuple[str, ...] = ()) -> None:
+        """`added_names`: the model family's extra UNet inputs, which its ControlNets take too."""
         super().__init__()
         self.controlnet = controlnet
+        self.added_names = added_names
         # An LCM UNet's guidance embedding reaches the ControlNet only if it was made to take it.
         self.takes_time_cond = controlnet.config.get("time_cond_proj_dim") is not None
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, hint: torch.Tensor,
-                text_embeds: torch.Tensor | None = None, time_ids: torch.Tensor | None = None,
+                added_inputs: tuple[torch.Tensor, ...] = (),
                 timestep_cond: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        added = {"text_embeds": text_embeds, "time_ids": time_ids} if text_embeds is not None else None
+        added = dict(zip(self.added_names, added_inputs, strict=True)) if self.added_names else None
         down, mid = self.controlnet(sample, timestep, encoder_hidden_states=context, controlnet_cond=hint,
                                     conditioning_scale=1.0,
                                     timestep_cond=timestep_cond if self.takes_time_cond else None,
@@ -85,7 +88,7 @@ class ControlNetResiduals(torch.nn.Module):
 
 @dataclass
 class ControlUnit:
-    kind: str  # one of vj.config.CONTROL_KINDS
+    kind: ControlKind
     scale: float
     call: Any  # ControlNetResiduals, eager or compiled
 
@@ -105,7 +108,7 @@ class ControlNets:
         self.depth: DepthEstimator | None = None  # its own estimator: the 3D warp's blends other frames
 
     @property
-    def kinds(self) -> tuple[str, ...]:
+    def kinds(self) -> tuple[ControlKind, ...]:
         return tuple(unit.kind for unit in self.units)
 
     def blank(self, width: int, height: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -146,7 +149,7 @@ class ControlNets:
         return tuple(float(scale) * gain for scale in scales)
 
     def residuals(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
-                  extra: dict[str, torch.Tensor | None]) -> Residuals:
+                  added: tuple[torch.Tensor, ...] = (), timestep_cond: torch.Tensor | None = None) -> Residuals:
         """Every unit's residuals, scaled and summed; a unit at weight 0 does not run.
 
         With every unit at 0 the UNet still gets residuals, zeros of the shapes this sample
@@ -160,7 +163,7 @@ class ControlNets:
             if weight == 0.0 and (total is not None or key in self._zeros):
                 continue
             hint = hint.to(sample.dtype).expand(sample.shape[0], -1, -1, -1)
-            outs = unit.call(sample, timestep, context, hint, **extra)
+            outs = unit.call(sample, timestep, context, hint, added, timestep_cond=timestep_cond)
             if key not in self._zeros:
                 self._zeros[key] = tuple(torch.zeros_like(out) for out in outs)
             # weight is a Python float applied outside the (maybe compiled) model: no recompile when it changes
@@ -183,12 +186,12 @@ class ControlNets:
         source = next((x for x in (picture, previous, init) if x is not None), None)
         out = []
         for index, kind in enumerate(self.kinds):
-            found = {"input": picture, "feedback": previous}.get(kind, source)
+            found = {ControlKind.INPUT: picture, ControlKind.FEEDBACK: previous}.get(kind, source)
             if found is None or (active is not None and not active[index]):
                 out.append(self.blank(width, height))
-            elif kind == "canny":
+            elif kind is ControlKind.CANNY:
                 out.append(canny_edges(found.float()))
-            elif kind == "depth":
+            elif kind is ControlKind.DEPTH:
                 if self.depth is None:
                     raise RuntimeError("a depth ControlNet runs without a depth estimator")
                 out.append(self.depth.nearness(found).expand(-1, 3, -1, -1))

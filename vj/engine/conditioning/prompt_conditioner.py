@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vj.engine.conditioning import Conditioning, running_slerp, weighted_sum
+from vj.engine.conditioning.embeddings import Conditioning, running_slerp, weighted_sum
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.prompt_mix import PromptMix
 from vj.registry import PROMPT_BLENDS, PromptBlend

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from vj.engine.models.tiny import TINY_SEED, TINY_VAE_BLOCK_OUT_CHANNELS, build_tiny_tokenizer
+from vj.engine.families.models.tiny import TINY_SEED, TINY_VAE_BLOCK_OUT_CHANNELS, build_tiny_tokenizer
 
 TINY_XL_TEXT_DIM = 32
 TINY_XL_TIME_EMBED_DIM = 8

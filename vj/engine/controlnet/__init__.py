@@ -1,0 +1,1 @@
+"""The ControlNet room: the units, their conditioning pictures and their live scales."""
