@@ -127,6 +127,8 @@ class OscQueryTree:
                      "DESCRIPTION": "tap tempo (no arguments)"}
         vj["panic"] = {"FULL_PATH": f"{PREFIX}panic", "TYPE": "N", "ACCESS": ACCESS_NONE,
                        "DESCRIPTION": "recall the playing preset now: live overrides released, live LFOs cleared"}
+        vj["reopen_preview"] = {"FULL_PATH": f"{PREFIX}reopen_preview", "TYPE": "N", "ACCESS": ACCESS_NONE,
+                                "DESCRIPTION": "close and reopen the preview window (if it stays black)"}
         sw = self.switches
         switches = (("blackout", sw.blackout_on if sw else False, "fade the outputs to black (1) or back (0)"),
                     ("freeze", sw.frozen if sw else False, "hold the picture (1) or resume (0)"))

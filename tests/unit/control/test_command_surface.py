@@ -7,14 +7,18 @@ exception in `NOT_OFFERED`) fails here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from vj.control.audio.modulators import AudioModulators
 from vj.control.commands import NOT_OFFERED, Command, ShowActions
 from vj.control.midi.mapper import MIDI_COMMANDS
 from vj.control.modulators import ModulatorBank
 from vj.control.osc.addresses import PREFIX, address_map
 from vj.control.osc.route import OSC_COMMANDS, OscRouter
+from vj.control.oscquery import OscQueryTree
 from vj.control.tempo import Quantiser, TempoClock
 from vj.output.preview import PREVIEW_COMMANDS
 from vj.store import ParamStore
@@ -43,6 +47,26 @@ def test_every_osc_command_head_is_in_the_address_map_oscquery_serves() -> None:
     for head in OSC_COMMANDS:
         if head != "<param>":
             assert any(a.startswith(f"{PREFIX}{head.split('/<')[0]}") for a in addresses), head
+
+
+def _paths(node: dict[str, Any]) -> list[str]:
+    return [node["FULL_PATH"], *(p for child in node.get("CONTENTS", {}).values() for p in _paths(child))]
+
+
+def test_every_osc_command_head_is_a_node_of_the_oscquery_tree() -> None:
+    """A client that only reads the tree (TouchDesigner's OSCQuery import) must find every command."""
+    store = ParamStore()
+    tempo = TempoClock(120.0)
+    bank = ModulatorBank(store, tempo)
+    tree = OscQueryTree(store, tempo, modulators=bank, audio=AudioModulators(store, bank))
+    paths = _paths(tree.tree())
+    # /vj/lora/<i>/scale and /vj/controlnet/<i>/scale are the tree's parameters lora_<i>_scale, ...
+    as_param = {"lora": "lora_0_scale", "controlnet": "controlnet_0_scale"}
+    for head in OSC_COMMANDS:
+        if head == "<param>":
+            continue
+        prefix = f"{PREFIX}{as_param.get(head, head.split('/<')[0])}"
+        assert any(p == prefix or p.startswith(prefix + "/") for p in paths), head
 
 
 def _osc(router: OscRouter, address: str, *args: object) -> str | None:
