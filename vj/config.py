@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from vj.choices import CFG_MODES, CONTROL_KINDS, LFO_SHAPES, LFO_UNITS, QUANTISE_MODES
 from vj.config_audio import AnalysisConfig, AudioModConfig, OnsetConfig
 from vj.config_checks import (
     check_instance,
@@ -32,16 +33,7 @@ from vj.config_checks import (
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, PromptEntry, PromptMix, prompt_text_problem
-from vj.registry import (
-    CFG_MODES,
-    CONTROL_KINDS,
-    LFO_SHAPES,
-    LFO_UNITS,
-    MAX_CONTROLNETS,
-    MAX_LORAS,
-    QUANTISE_MODES,
-    ParamValue,
-)
+from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
 from vj.schedule.prompts import compile_preset_prompt_schedule

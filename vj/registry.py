@@ -9,7 +9,7 @@ reads each frame. Each field carries its `ParamSpec` in its metadata and `REGIST
 derived from the fields, in field order. Deriving the registry from the dataclass (rather
 than the dataclass from the registry) keeps the typed attributes visible to mypy, so a
 misspelt parameter in the engine is a type error, not a retry in the render loop. Each
-choice list is a `StrEnum`; the registry's choice tuples are its values.
+choice list is a `StrEnum` in `vj.choices`; a parameter's choices are its values.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from vj.choices import (
+    AnimationMode,
+    BorderMode,
+    ColourSpace,
+    NoiseType,
+    PromptBlend,
+    Sampler,
+    SamplingMode,
+    SeedBehavior,
+    choice_values,
+)
 from vj.errors import ParamRejected
 
 ParamValue = float | int | str
@@ -167,126 +178,6 @@ def unused_slots(loras: int, controlnets: int) -> frozenset[str]:
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 
-
-# One StrEnum per choice list: the engine compares against the members, the registry lists
-# their values, and presets, OSC and timelines carry the plain strings.
-class BorderMode(StrEnum):
-    REPLICATE = "replicate"
-    REFLECT = "reflect"
-    WRAP = "wrap"
-    ZEROS = "zeros"  # black outside the frame (Deforum's 3D padding_mode "zeros")
-
-
-class SamplingMode(StrEnum):
-    """How a warp interpolates the previous frame (Deforum's sampling_mode)."""
-
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-    NEAREST = "nearest"
-
-
-class AnimationMode(StrEnum):
-    TWO_D = "2d"
-    THREE_D = "3d"
-
-
-class ColourSpace(StrEnum):
-    """The space colour coherence matches in (`none` switches it off)."""
-
-    NONE = "none"
-    RGB = "rgb"
-    HSV = "hsv"
-    LAB = "lab"
-
-
-class NoiseType(StrEnum):
-    GAUSSIAN = "gaussian"
-    PERLIN = "perlin"
-
-
-class SeedBehavior(StrEnum):
-    FIXED = "fixed"
-    ITER = "iter"
-    RANDOM = "random"
-    LADDER = "ladder"
-    ALTERNATE = "alternate"
-    SCHEDULE = "schedule"
-
-
-class Sampler(StrEnum):
-    EULER_A = "euler_a"
-    LCM = "lcm"
-
-
-class PromptBlend(StrEnum):
-    LINEAR = "linear"
-    SLERP = "slerp"
-
-
-def choice_values(choices: type[StrEnum]) -> tuple[str, ...]:
-    """The plain string values of a choice list, in declaration order (OSC indices follow it)."""
-    return tuple(member.value for member in choices)
-
-
-# Choice lists of the preset's settings outside the frame parameters: the config validates against
-# them, the engine, control and the CLI compare against the members.
-class CfgMode(StrEnum):
-    """Classifier-free guidance when guidance > 1 on a UNet that does not embed it (vj.engine.conditioning.guidance)."""
-
-    RCFG_SELF = "rcfg-self"  # residual CFG with the conditioned prediction as the virtual negative: 1 call
-    RCFG_INITIALIZE = "rcfg-initialize"  # residual CFG with one real negative call on the first step
-    FULL = "full"  # a conditioned and an unconditioned call every step
-
-
-class ControlKind(StrEnum):
-    """The picture a ControlNet unit is given each diffused frame."""
-
-    DEPTH = "depth"
-    CANNY = "canny"
-    INPUT = "input"
-    FEEDBACK = "feedback"
-
-
-class LfoShape(StrEnum):
-    SINE = "sine"
-    TRIANGLE = "triangle"
-    SQUARE = "square"
-    SAW = "saw"
-    RANDOM_SMOOTH = "random_smooth"
-
-
-class LfoUnit(StrEnum):
-    BEATS = "beats"  # rate = beats per cycle (4 = one cycle per bar in 4/4)
-    HZ = "hz"  # rate = cycles per second
-
-
-class Quantise(StrEnum):
-    """Where a discrete change (prompt, preset, seed) lands."""
-
-    OFF = "off"
-    BEAT = "beat"
-    BAR = "bar"
-    TWO_BARS = "2bars"
-    FOUR_BARS = "4bars"
-
-    def beats(self, beats_per_bar: int) -> float:
-        return {Quantise.OFF: 0.0, Quantise.BEAT: 1.0, Quantise.BAR: float(beats_per_bar),
-                Quantise.TWO_BARS: 2.0 * beats_per_bar, Quantise.FOUR_BARS: 4.0 * beats_per_bar}[self]
-
-
-BORDER_MODES = choice_values(BorderMode)
-SAMPLING_MODES = choice_values(SamplingMode)
-ANIMATION_MODES = choice_values(AnimationMode)
-COLOR_COHERENCE_MODES = choice_values(ColourSpace)
-NOISE_TYPES = choice_values(NoiseType)
-SEED_BEHAVIORS = choice_values(SeedBehavior)
-SAMPLERS = choice_values(Sampler)
-PROMPT_BLENDS = choice_values(PromptBlend)
-CFG_MODES = choice_values(CfgMode)
-CONTROL_KINDS = choice_values(ControlKind)
-LFO_SHAPES = choice_values(LfoShape)
-LFO_UNITS = choice_values(LfoUnit)
-QUANTISE_MODES = choice_values(Quantise)
 
 _Choice = TypeVar("_Choice", bound=StrEnum)
 _SPEC = "vj.param_spec"  # the dataclass-field metadata key that carries a parameter's spec

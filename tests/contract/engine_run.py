@@ -22,12 +22,12 @@ from tests.contract.meta_models import (
     taesd,
 )
 from tests.contract.transfers import count_host_to_device
+from vj.choices import CfgMode
 from vj.config import PresetConfig, parse_preset
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import Frame
-from vj.registry import CfgMode
 from vj.session import build_store
 
 SIZE = 512

@@ -20,13 +20,13 @@ import torch
 
 from tests.contract.engine_run import SIZE, Run, backend, contract_preset, start, steady_frame
 from tests.contract.meta_models import DTYPE, META, controlnet_of, depth_anything_v2_small
+from vj.choices import CfgMode
 from vj.config import ControlNetConfig
 from vj.depth_sources import DEFAULT_DEPTH_MODEL
 from vj.engine.backends.controlnet_load import load_controlnets
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.warp.depth_estimator import DepthEstimator, depth_model_from_module
-from vj.registry import CfgMode
 from vj.session.inputs import build_inputs
 
 KINDS = ("canny", "depth", "input", "feedback")

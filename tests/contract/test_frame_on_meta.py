@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.engine_run import OTHER, PROMPT, SIZE, backend, start, steady_frame
+from vj.choices import CfgMode
 from vj.prompt_mix import PromptEntry, PromptMix
-from vj.registry import CfgMode
 
 # (name, backend options, params, cfg mode, UNet calls in the counted frame)
 MODES = [

@@ -10,7 +10,8 @@ import math
 import random
 from collections.abc import Callable
 
-from vj.registry import CONTROL_KINDS, SEED_MAX
+from vj.choices import CONTROL_KINDS
+from vj.registry import SEED_MAX
 
 RANDOM_SEED = -1  # Deforum's spelling of "draw a random seed"
 

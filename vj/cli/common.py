@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vj.choices import CFG_MODES, SAMPLERS
 from vj.cli.argtypes import RANDOM_SEED, controlnet, int_range, lora, pixels, rate, resolve_seed, seed
 from vj.cli.inputs import add_input_arguments, apply_input_overrides
 from vj.config import BACKENDS, COMPILE_MODES, DTYPES, PresetConfig
 from vj.preset_files import load_preset
-from vj.registry import CFG_MODES, SAMPLERS
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:

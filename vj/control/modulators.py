@@ -13,10 +13,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from vj.choices import LFO_SHAPES, LfoShape, LfoUnit
 from vj.config import LfoConfig, ModulatorsConfig, lfo_field_problem
 from vj.control.tempo import TempoClock
 from vj.errors import ParamRejected
-from vj.registry import LFO_SHAPES, LfoShape, LfoUnit, huge_integer
+from vj.registry import huge_integer
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from vj.choices import LfoShape
 from vj.config import LFO_LEVEL_RANGE, LFO_RATE_RANGE
 from vj.control._serving import stop_serving
 from vj.control.audio.modulators import AudioModulators
@@ -36,7 +37,7 @@ from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIP
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import LfoShape, ParamKind, ParamSpec
+from vj.registry import ParamKind, ParamSpec
 from vj.store import ParamStore
 
 log = logging.getLogger(__name__)

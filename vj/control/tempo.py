@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from vj.registry import Quantise
+from vj.choices import Quantise
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vj.choices import ColourSpace
 from vj.engine.device_constants import device_constant
-from vj.registry import ColourSpace
 
 # sRGB (D65) → XYZ, and the D65 white point, for LAB.
 _RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],

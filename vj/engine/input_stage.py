@@ -24,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vj.choices import ColourSpace
 from vj.engine.colour import ColourStats, colour_stats
 from vj.frames import InputFrames
-from vj.registry import ColourSpace
 from vj.store import ParamSnapshot
 
 

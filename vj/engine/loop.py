@@ -30,6 +30,7 @@ from typing import TypeVar
 import torch
 import torch.nn.functional as F
 
+from vj.choices import CfgMode, ColourSpace
 from vj.engine.backends.base import Backend
 from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
@@ -53,7 +54,7 @@ from vj.engine.warp.frame_warp import FrameWarp
 from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
-from vj.registry import SEED_MODULUS, CfgMode, ColourSpace
+from vj.registry import SEED_MODULUS
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import math
 
 import torch
 
+from vj.choices import NOISE_TYPES, NoiseType
 from vj.engine.device_constants import device_constant, device_generator
-from vj.registry import NOISE_TYPES, NoiseType
 
 
 def _fade(t: torch.Tensor) -> torch.Tensor:

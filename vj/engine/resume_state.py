@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vj.choices import ColourSpace
 from vj.engine.colour import ColourStats
 from vj.engine.conditioning.embeddings import CONDITIONING_FIELDS, Conditioning
 from vj.engine.conditioning.prompt_conditioner import PromptState
 from vj.engine.conditioning.seeds import NoiseState, SeedState
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.prompt_mix import PromptMix, mix_from_json, mix_to_json
-from vj.registry import ColourSpace
 
 if TYPE_CHECKING:
     from vj.engine.loop import Engine

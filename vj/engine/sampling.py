@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from vj.registry import SAMPLERS, Sampler
+from vj.choices import SAMPLERS, Sampler
 
 # (latents scaled for the UNet, timestep) -> model output (epsilon or v)
 ModelFn = Callable[[torch.Tensor, int], torch.Tensor]

@@ -17,13 +17,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping
 
+from vj.choices import LfoShape
 from vj.config_audio import AUDIO_CURVES, ONSET_ACTIONS
 from vj.control.audio.modulators import AudioModulators
 from vj.control.audio.surface import FIELDS as AUDIO_FIELDS
 from vj.control.audio.surface import field_range
 from vj.control.tempo import Quantise
 from vj.prompt_mix import MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT, MAX_PROMPTS
-from vj.registry import LfoShape, ParamKind, ParamSpec, ParamValue, params_by_group
+from vj.registry import ParamKind, ParamSpec, ParamValue, params_by_group
 from vj.web.context import WebContext
 
 HISTORY_LENGTH = 50

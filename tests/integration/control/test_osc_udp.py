@@ -17,13 +17,13 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
+from vj.choices import LfoShape
 from vj.control.commands import ShowActions
 from vj.control.modulators import ModulatorBank
 from vj.control.osc import OscControl, address_map
 from vj.control.osc.server import MAX_HELD_BUNDLES, MAX_HELD_MESSAGES
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.errors import DeviceNotConnected
-from vj.registry import LfoShape
 from vj.store import ParamStore
 
 

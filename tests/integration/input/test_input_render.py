@@ -68,9 +68,9 @@ def test_an_init_image_starts_the_render(tiny_backend, tmp_path: Path) -> None: 
 
 
 def test_colour_coherence_anchors_on_the_input_or_a_fixed_image(tiny_backend, tmp_path: Path) -> None:  # noqa: ANN001
+    from vj.choices import ColourSpace
     from vj.engine.colour import colour_stats
     from vj.engine.input_stage import ColourAnchor, EngineInputs, InputStage
-    from vj.registry import ColourSpace
     from vj.store import ParamStore
 
     red = np.zeros((16, 16, 3), np.uint8)

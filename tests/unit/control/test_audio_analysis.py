@@ -146,8 +146,8 @@ def test_lfo_and_audio_modulators_add_on_one_parameter() -> None:
     store = ParamStore()
     bank = ModulatorBank(store, TempoClock(120.0, now=lambda: 0.25), engine_time=True)
     audio = AudioModulators(store, bank)
+    from vj.choices import LfoShape
     from vj.control.modulators import Lfo
-    from vj.registry import LfoShape
     bank.assign("angle", Lfo(LfoShape.SQUARE, 4.0, depth=2.0))
     audio.assign("angle", AudioMod("level", 3.0, attack_ms=0))
     analyser = BandAnalyser(audio.analysis, RATE)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from vj.choices import LfoShape, LfoUnit
 from vj.control.modulators import Lfo, ModulatorBank, parse_lfo, wave
 from vj.control.tempo import Quantise, Quantiser, TapTempo, TempoClock
-from vj.registry import LfoShape, LfoUnit
 from vj.store import ParamStore
 
 

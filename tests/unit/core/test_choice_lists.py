@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from vj.choices import CfgMode, ControlKind, LfoShape, LfoUnit, Quantise
 from vj.config import ControlNetConfig, LfoConfig, ModelConfig, ModulatorsConfig
 from vj.control.modulators import parse_lfo
 from vj.errors import ConfigError
-from vj.registry import CfgMode, ControlKind, LfoShape, LfoUnit, Quantise
 
 CASES: list[tuple[Any, str, type[StrEnum], dict[str, Any]]] = [
     (ModelConfig, "cfg", CfgMode, {}),

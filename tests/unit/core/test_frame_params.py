@@ -8,22 +8,20 @@ from enum import StrEnum
 
 import pytest
 
-from vj.prompt_mix import PromptMix
-from vj.registry import (
+from vj.choices import (
     ANIMATION_MODES,
     BORDER_MODES,
     COLOR_COHERENCE_MODES,
     NOISE_TYPES,
     PROMPT_BLENDS,
-    REGISTRY,
     SAMPLERS,
     SEED_BEHAVIORS,
     BorderMode,
     ColourSpace,
-    FrameParams,
-    ParamKind,
     SeedBehavior,
 )
+from vj.prompt_mix import PromptMix
+from vj.registry import REGISTRY, FrameParams, ParamKind
 from vj.store import ParamSnapshot, ParamStore
 
 _KIND_TYPES = {ParamKind.FLOAT: float, ParamKind.INT: int}

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from vj.choices import ControlKind
 from vj.config import ControlNetConfig
 from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.backends.loading import _from_pretrained
@@ -20,7 +21,6 @@ from vj.engine.compile.jit import JitCompiled
 from vj.engine.controlnet.units import ControlNetResiduals, ControlNets, ControlUnit
 from vj.engine.families.lookup import family_of_unet
 from vj.errors import BackendUnavailable
-from vj.registry import ControlKind
 
 log = logging.getLogger(__name__)
 

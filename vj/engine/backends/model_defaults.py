@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vj.registry import REGISTRY, ParamValue, Sampler
+from vj.choices import Sampler
+from vj.registry import REGISTRY, ParamValue
 
 # LCM-distilled UNets embed the guidance scale (trained on about 5-15); 8 is LCM's own default.
 LCM_DISTILLED_GUIDANCE = 8.0

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import torch
 
+from vj.choices import CFG_MODES, CfgMode
 from vj.engine.backends.base import Backend
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.sampling import ModelFn, output_for_noise, predict_x0
-from vj.registry import CFG_MODES, CfgMode
 
 
 def uses_cfg(backend: Backend, guidance: float) -> bool:

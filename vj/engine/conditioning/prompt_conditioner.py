@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import torch
 
+from vj.choices import PROMPT_BLENDS, PromptBlend
 from vj.engine.conditioning.embeddings import Conditioning, running_slerp, weighted_sum
 from vj.engine.cpu_threads import keep_off_the_render_cores
 from vj.prompt_mix import PromptMix
-from vj.registry import PROMPT_BLENDS, PromptBlend
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 
+from vj.choices import SEED_BEHAVIORS, SeedBehavior
 from vj.engine.device_constants import device_generator
-from vj.registry import SEED_BEHAVIORS, SEED_MODULUS, SeedBehavior
+from vj.registry import SEED_MODULUS
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from vj.choices import ControlKind
 from vj.engine.warp.depth_estimator import DepthEstimator
-from vj.registry import ControlKind
 
 # Luma weights (Rec. 601) for the edge detector's grey picture.
 _LUMA = (0.299, 0.587, 0.114)

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import torch
 
+from vj.choices import AnimationMode
 from vj.engine.warp.depth_estimator import DepthEstimator
 from vj.engine.warp.warp2d import Motion2D, warp_2d_fn
 from vj.engine.warp.warp3d import Camera3D, warp_3d, z_from_nearness
-from vj.registry import AnimationMode, FrameParams
+from vj.registry import FrameParams
 from vj.snapshot import ParamSnapshot
 
 Warp = Callable[[torch.Tensor], torch.Tensor]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vj.registry import BORDER_MODES, SAMPLING_MODES, BorderMode, SamplingMode
+from vj.choices import BORDER_MODES, SAMPLING_MODES, BorderMode, SamplingMode
 
 _PADDING: dict[BorderMode, str] = {
     BorderMode.REPLICATE: "border",

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from vj.choices import BorderMode
 from vj.engine.device_constants import device_constant
 from vj.engine.warp.grid_sample import border_mode, sample_grid
-from vj.registry import BorderMode
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from functools import lru_cache
 
 import torch
 
+from vj.choices import BorderMode, SamplingMode
 from vj.engine.warp.grid_sample import border_mode, sample_grid, sampling_mode
-from vj.registry import BorderMode, SamplingMode
 
 DEFORUM_UNITS = 200.0  # Deforum divides translations (and here near/far) by 200
 MIN_Z = 1e-4  # points that move behind the camera would flip: pin them just in front
