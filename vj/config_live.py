@@ -2,7 +2,7 @@
 
 Frozen dataclasses with the defaults `vj run` uses; `vj run`'s flags only fill them in
 (vj.cli.run_flags), and a library caller builds them directly and hands them to
-`vj.session.show.build_show` / `attach_show`.
+`vj.session.live_show.build_live_show` / `attach_show`.
 """
 
 from __future__ import annotations

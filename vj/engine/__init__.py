@@ -1,4 +1,4 @@
 """The render side: owns the accelerator, turns parameter snapshots into frames.
 
-Imports neither `vj.control` nor `vj.output` (tests/unit/test_import_graph.py checks it).
+Imports neither `vj.control` nor `vj.output` (tests/unit/project/test_import_graph.py checks it).
 """

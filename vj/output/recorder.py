@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 # Without these a SIGKILL loses everything still in libavformat's 32 kB I/O buffer, and
 # Matroska keeps a whole cluster (5 s by default) in memory: flush every packet, close a
-# cluster every half second. (tests/integration/test_recording_crash.py kills a recording.)
+# cluster every half second. (tests/integration/output/test_recording_crash.py kills a recording.)
 CRASH_SAFE = {"flush_packets": "1"}
 MATROSKA_CLUSTERS = {"cluster_time_limit": "500"}
 

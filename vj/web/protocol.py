@@ -125,7 +125,7 @@ class WebProtocol:
                     continue
                 command = WEB_COMMANDS.get(key)
                 if command is None:
-                    raise Rejected(UNKNOWN_MESSAGE, f"unknown message {key[:40]!r} (see the README, Web control)")
+                    raise Rejected(UNKNOWN_MESSAGE, f"unknown message {key[:40]!r} (see docs/guide/live-control.md)")
                 self._handlers[command](value)
                 if command not in self._counted:
                     self.counters.commands += 1

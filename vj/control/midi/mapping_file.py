@@ -1,6 +1,6 @@
 """The MIDI mapping file format: TOML controller profiles and learned maps, parsed, validated and written.
 
-A mapping file (see presets/midi/*.toml and README "Live control"):
+A mapping file (see presets/midi/*.toml and docs/guide/live-control.md, MIDI):
 
     [device]
     name = "Korg nanoKONTROL2"

@@ -3,10 +3,10 @@
 - `parse`: datagram bytes -> messages (size, alignment, type-tag and bundle-nesting limits);
 - `route`: address -> show command (vj.control.commands), collecting one datagram's writes and committing
   them as one store batch;
-- `addresses`: the address table (`vj osc-map`, README, OSCQuery);
+- `addresses`: the address table (`vj osc-map`, docs/reference/osc.md, OSCQuery);
 - `server`: `OscControl`, the blocking UDP server thread, its counters and status line.
 
-Address map (also `vj osc-map`, README "Live control"):
+Address map (also `vj osc-map`, docs/reference/osc.md, docs/guide/live-control.md):
 
     /vj/<param> <number|int|string>   value in the parameter's own units (choices: name or index)
     /vj/norm/<param> <float 0..1>      mapped onto the parameter's range (also /vj/<param>/norm)

@@ -1,4 +1,4 @@
-"""The OSC address table: what the router answers, listed for `vj osc-map`, the README and OSCQuery."""
+"""The OSC address table: what the router answers, listed for `vj osc-map`, docs/reference/osc.md and OSCQuery."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class OscAddress:
 
 
 def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress]:
-    """Every address the server answers, for `vj osc-map`, the README and OSCQuery."""
+    """Every address the server answers, for `vj osc-map`, docs/reference/osc.md and OSCQuery."""
     rows: list[OscAddress] = []
     for spec in registry.values():
         if spec.numeric:
