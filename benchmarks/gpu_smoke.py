@@ -69,8 +69,8 @@ def tiny_frames(device: torch.device, mode: str, frames: int = 6) -> dict[str, A
     """The tiny model's frames in `mode`; finite, and the last half compiling nothing."""
     from vj.engine.backends.diffusers import DiffusersBackend
     from vj.engine.clock import FixedClock
-    from vj.engine.loop import Engine, EngineSettings
     from vj.engine.families.models.tiny import build_tiny_pipeline, build_tiny_taesd
+    from vj.engine.loop import Engine, EngineSettings
     from vj.engine.warmup_plan import plan_variants
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
