@@ -116,12 +116,18 @@ class DepthConfig:
         check_scalar_fields(self)
 
 
+# The engine's frame size limits (a side in pixels); the model may need a coarser multiple.
+FRAME_SIDE_MULTIPLE, FRAME_SIDE_MIN, FRAME_SIDE_MAX = 8, 64, 2048
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderConfig:
     """The size limits here are the engine's; the model may need a coarser multiple (vj.engine.backends.sizes)."""
 
-    width: int = config_field(512, multiple_of(8, 64, 2048), "frame width in pixels")
-    height: int = config_field(512, multiple_of(8, 64, 2048), "frame height in pixels")
+    width: int = config_field(512, multiple_of(FRAME_SIDE_MULTIPLE, FRAME_SIDE_MIN, FRAME_SIDE_MAX),
+                              "frame width in pixels")
+    height: int = config_field(512, multiple_of(FRAME_SIDE_MULTIPLE, FRAME_SIDE_MIN, FRAME_SIDE_MAX),
+                               "frame height in pixels")
     fps: float = config_field(24.0, check_range(1.0, 240.0), "reference fps of motion; output rate")
     frames: int = config_field(240, check_range(1, 1_000_000), "frame count of an offline render")
 

@@ -25,10 +25,15 @@ class ConfigError(VjError):
 class SizeRefused(ConfigError, ValueError):
     """The model cannot render this frame size (a ValueError too: the backend protocol's refusal)."""
 
-    def __init__(self, model: str, width: int, height: int, multiple: int, why: str) -> None:
+    def __init__(self, model: str, width: int, height: int, multiple: int, why: str,
+                 nearest: tuple[tuple[int, int], ...] = ()) -> None:
+        """`nearest`: the sizes it can take that come closest (the larger first), named in the message."""
         super().__init__(model, "render size", f"width and height multiples of {multiple} px ({why})",
                          f"{width}x{height}")
-        self.width, self.height, self.multiple = width, height, multiple
+        self.width, self.height, self.multiple, self.nearest = width, height, multiple, nearest
+        if nearest:
+            sizes = " or ".join(f"{w}x{h}" for w, h in nearest)
+            self.args = (f"{self.args[0]}; the nearest sizes it takes: {sizes}",)
 
 
 class ParamRejected(VjError, ValueError):

@@ -1,15 +1,20 @@
 """3D camera warp of the previous frame (Deforum's 3D mode), on the model's device.
 
-Every pixel is a point (x, y, z): x, y its normalised position in [-1, 1] (pixel centres,
-align_corners=False) and z its depth, in Deforum's units (translation / 200). A perspective
-camera (field of view `fov`, aspect W/H, looking down +z) projects a point to
-(x / (tan(fov/2)·aspect·z), y / (tan(fov/2)·z)). The camera then moves: each point becomes
-P·R + T (row vectors) with R = Rx·Ry·Rz and T = (−tx/200, +ty/200, −tz/200). The change of a
-pixel's projection is its motion, and each output pixel reads the previous frame at its own
-position minus that motion (Deforum's convention, from Disco Diffusion). Conventions, as in
-Deforum: +translation_x moves the camera right (content left), +translation_y moves content
-down, +translation_z flies forward (nearer pixels grow faster), +rotation_3d_x tilts the
-content down, +rotation_3d_y pans it left, +rotation_3d_z rolls it counter-clockwise.
+Every pixel is a point (x·W/H, y, z): x, y its normalised position in [-1, 1] (pixel centres,
+align_corners=False), x scaled by the aspect W/H so that both are in units of half the frame's
+height, and z its depth, in Deforum's units (translation / 200). A perspective camera (field
+of view `fov`, aspect W/H, looking down +z) projects a point (X, Y, Z) to normalised
+(X / (tan(fov/2)·aspect·Z), Y / (tan(fov/2)·Z)). On a square frame this is Deforum's warp
+exactly; on a wide one Deforum's own (x, y) points would make a roll shear and a flight zoom
+more in y than in x, so the x scale keeps every move the same in pixels at any aspect.
+
+The camera then moves: each point becomes P·R + T (row vectors) with R = Rx·Ry·Rz and
+T = (−tx/200, +ty/200, −tz/200). The change of a pixel's projection is its motion, and each
+output pixel reads the previous frame at its own position minus that motion (Deforum's
+convention, from Disco Diffusion). Conventions, as in Deforum: +translation_x moves the
+camera right (content left), +translation_y moves content down, +translation_z flies forward
+(nearer pixels grow faster), +rotation_3d_x tilts the content down, +rotation_3d_y pans it
+left, +rotation_3d_z rolls it counter-clockwise.
 
 Depth: `depth` is z per pixel (larger = farther), e.g. `z_from_nearness` of a depth
 model's estimate (vj.engine.warp.depth_estimator); without one the frame is a flat plane at z = 1,
@@ -124,13 +129,17 @@ def sampling_grid_3d(camera: Camera3D, width: int, height: int, depth: torch.Ten
     t = (-camera.translation_x / DEFORUM_UNITS, camera.translation_y / DEFORUM_UNITS,
          -camera.translation_z / DEFORUM_UNITS)
     tan_half = math.tan(math.radians(camera.fov_deg) / 2)
-    kx, ky = tan_half * width / height, tan_half
+    aspect = width / height
+    kx, ky = tan_half * aspect, tan_half
+    # The point's x in the same unit as its y (half the frame's height): a wide frame shows more
+    # of the scene, not a stretched one, so rolls, pans and flights look alike at any aspect.
+    world_x = grid_x * aspect
 
     def moved(j: int) -> torch.Tensor:  # column j of P·R + T
-        return grid_x * r[0][j] + grid_y * r[1][j] + z * r[2][j] + t[j]
+        return world_x * r[0][j] + grid_y * r[1][j] + z * r[2][j] + t[j]
 
     new_z = moved(2).clamp(min=MIN_Z)
-    offset_x = moved(0) / (new_z * kx) - grid_x / (z * kx)
+    offset_x = moved(0) / (new_z * kx) - world_x / (z * kx)
     offset_y = moved(1) / (new_z * ky) - grid_y / (z * ky)
     return torch.stack([grid_x - offset_x, grid_y - offset_y], dim=-1).unsqueeze(0)
 
