@@ -1,8 +1,9 @@
 """One streaming, single-threaded pass over the pictures of a video file with PyAV.
 
-Frames come out one at a time as RGB arrays, so a long take never sits in memory, and the
-decoder runs on the calling thread only (no codec worker threads): an analysis beside a
-running show takes one core, not all of them.
+Frames come out one at a time as RGB arrays, so a long take never sits in memory. The decoder
+runs on the calling thread (no codec worker threads) and the colour conversion on one scaler
+thread, instead of FFmpeg's default of a worker per core for each: an analysis beside a running
+show does not take every core.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ def rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
         stream = container.streams.video[0]
         stream.codec_context.thread_type = "NONE"
         stream.codec_context.thread_count = 1
+        to_rgb = av.video.reformatter.VideoReformatter()
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+                # threads=1: FFmpeg's scaler would otherwise start a worker per core for the colour conversion
+                yield to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
         except (av.FFmpegError, ValueError) as err:
             raise VjError(f"{p}: decoding failed ({err}); expected {EXPECTED}") from err
     finally:

@@ -116,3 +116,18 @@ def test_histogram_percentiles_are_exact_to_a_bin() -> None:
         assert histogram.percentile(q) == pytest.approx(np.percentile(values, q), abs=0.25)
     histogram.add(np.array([10_000.0]))  # beyond the top: counted in the top bin, mean still exact
     assert histogram.total == len(values) + 1 and histogram.percentile(100.0) <= 256.0
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads through Linux's /proc")
+def test_decoding_starts_no_thread_per_core(videos: dict[str, Path]) -> None:
+    from vj.analysis.decode import rgb_frames
+
+    def native_threads() -> int:  # every thread of this process, FFmpeg's own included
+        return len(list(Path("/proc/self/task").iterdir()))
+
+    before = native_threads()
+    during = [native_threads() for _ in rgb_frames(videos["moving"])]
+    assert len(during) == FRAMES
+    # The decoder on this thread, the colour conversion on one scaler worker: FFmpeg's defaults (a worker per
+    # core for each, plus one) added 5 threads on this project's 2-core machine.
+    assert max(during) - before <= 1
