@@ -68,8 +68,14 @@ def _info(path: Path, stream: Any) -> VideoInfo:
                      float(rate) if rate else None, str(stream.codec_context.name), int(stream.frames) or None)
 
 
-def rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Every picture of the first video stream, in order, as an HxWx3 uint8 RGB array."""
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    rgb: np.ndarray  # HxWx3 uint8
+    time_s: float | None  # its presentation time; None when the file gives none
+
+
+def rgb_frames(path: str | Path) -> Iterator[DecodedFrame]:
+    """Every picture of the first video stream, in order, as RGB with its presentation time."""
     import av
 
     p = _checked_path(path)
@@ -82,7 +88,8 @@ def rgb_frames(path: str | Path) -> Iterator[np.ndarray]:
         try:
             for frame in container.decode(stream):
                 # threads=1: FFmpeg's scaler would otherwise start a worker per core for the colour conversion
-                yield to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
+                rgb = to_rgb.reformat(frame, format="rgb24", threads=1).to_ndarray()
+                yield DecodedFrame(rgb, None if frame.time is None else float(frame.time))
         except (av.FFmpegError, ValueError) as err:
             raise VjError(f"{p}: decoding failed ({err}); expected {EXPECTED}") from err
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vj.analysis.decode import VideoInfo, probe, rgb_frames
+from vj.analysis.decode import DecodedFrame, VideoInfo, probe, rgb_frames
 from vj.analysis.flow import FlowWarp
 from vj.analysis.shown import ShownFrames, shown_frames
 from vj.errors import VjError
@@ -106,6 +106,7 @@ class FlickerReport:
     flow: Figure
     pairs: tuple[PairResult, ...]
     shown: ShownFrames | None = None
+    ticks: tuple[int, ...] = ()  # with a timeline: the tick each decoded frame showed, by frame number
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -114,11 +115,16 @@ class FlickerReport:
 
     def split_by_shown(self) -> tuple[tuple[PairResult, ...], tuple[PairResult, ...]] | None:
         """(pairs into a newly diffused frame, pairs over a held one), from the timeline; None without one."""
-        if self.shown is None or not self.shown.engine_frame:
+        if self.shown is None or not self.shown.engine_frame or not self.ticks:
             return None
-        new = tuple(p for p in self.pairs if self.shown.is_new(p.previous, p.current))
-        held = tuple(p for p in self.pairs if self.shown.is_new(p.previous, p.current) is False)
-        return new, held
+        kinds = [(p, self.shown.is_new(self.ticks[p.previous], self.ticks[p.current])) for p in self.pairs]
+        return tuple(p for p, new in kinds if new), tuple(p for p, new in kinds if new is False)
+
+    def shown_counts(self) -> tuple[int, int] | None:
+        """(diffused, held) among the decoded video frames, from the timeline; None without one."""
+        if self.shown is None or not self.shown.engine_frame or not self.ticks:
+            return None
+        return self.shown.counts(self.ticks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +133,17 @@ class Analysed:
 
     number: int
     rgb: np.ndarray
+    time_s: float | None = None
 
 
-def sampled(frames: Iterable[np.ndarray], every: int, max_frames: int | None) -> Iterator[Analysed]:
+def sampled(frames: Iterable[DecodedFrame], every: int, max_frames: int | None) -> Iterator[Analysed]:
     """Every `every`-th frame (0, every, 2*every, ...), at most `max_frames` of them; stops decoding there."""
     taken = 0
-    for number, rgb in enumerate(frames):
+    for number, frame in enumerate(frames):
         if number % every:
             continue
         taken += 1
-        yield Analysed(number, rgb)
+        yield Analysed(number, frame.rgb, frame.time_s)
         if max_frames is not None and taken >= max_frames:
             return
 
@@ -186,29 +193,43 @@ def analyze_video(path: str | Path, *, every: int = 1, max_frames: int | None = 
         raise VjError(f"max frames: expected at least 2 (a pair to compare), found {max_frames}")
     meter = FlickerMeter(method)  # before decoding: a missing OpenCV is one line, at once
     info = probe(path)
-    decoded = 0
+    times: list[float | None] = []  # of every decoded frame: which tick it showed, for the timeline
 
-    def counted() -> Iterator[np.ndarray]:
-        nonlocal decoded
-        for rgb in rgb_frames(path):
-            decoded += 1
-            yield rgb
+    def counted() -> Iterator[DecodedFrame]:
+        for frame in rgb_frames(path):
+            times.append(frame.time_s)
+            yield frame
 
     analysed = 0
     for frame in sampled(counted(), every, max_frames):
         meter.add(frame)
         analysed += 1
+    decoded = len(times)
     if not meter.pairs:
         step = f" (every {every}th frame: {analysed} taken)" if every > 1 else ""
         raise VjError(f"{path}: {decoded} decoded frame(s){step}; expected at least two frames to compare")
     shown = shown_frames(Path(path)) if use_timeline else None
     notes = list(meter.notes)
+    ticks: tuple[int, ...] = ()
     if shown is not None:
         notes.extend(shown.notes)
-        whole = max_frames is None or analysed < max_frames
-        if shown.engine_frame and whole and len(shown.engine_frame) != decoded:
-            notes.append(f"timeline {shown.timeline.name} accounts for {len(shown.engine_frame)} video frames, the "
-                         f"file has {decoded}: diffused/held may be off (a take cut short?)")
+        ticks = tuple(shown.tick_of(t, times[0], number) for number, t in enumerate(times))
+        notes.extend(_tick_notes(shown, ticks, whole=max_frames is None or analysed < max_frames))
     log.debug("analysed %d of %d frames of %s", analysed, decoded, path)
     return FlickerReport(info, method, every, decoded, analysed, Figure.of(meter.residual), Figure.of(meter.raw),
-                         Figure.of(meter.magnitude), tuple(meter.pairs), shown, tuple(notes))
+                         Figure.of(meter.magnitude), tuple(meter.pairs), shown, ticks, tuple(notes))
+
+
+def _tick_notes(shown: ShownFrames, ticks: tuple[int, ...], *, whole: bool) -> list[str]:
+    """What a reader of the diffused/held split should know: ticks the recorder skipped, a count that differs."""
+    if not shown.engine_frame or not ticks:
+        return []
+    notes = []
+    skipped = ticks[-1] + 1 - len(ticks)
+    if skipped > 0:
+        notes.append(f"{skipped} tick(s) missing from the video (skipped by the recorder under load): frames are "
+                     "matched to the timeline by their time")
+    if whole and ticks[-1] + 1 != len(shown.engine_frame):
+        notes.append(f"timeline {shown.timeline.name} accounts for {len(shown.engine_frame)} video frames, the "
+                     f"file spans {ticks[-1] + 1}: diffused/held may be off (a take cut short?)")
+    return notes

@@ -55,12 +55,14 @@ def format_table(report: FlickerReport, *, per_pair: bool = False) -> str:
 def _shown_lines(report: FlickerReport) -> list[str]:
     shown = report.shown
     split = report.split_by_shown()
-    if shown is None or split is None:
+    counts = report.shown_counts()
+    if shown is None or split is None or counts is None:
         return []
-    diffused, held = shown.counts(report.frames_decoded)
+    diffused, held = counts
     what = "live take" if shown.live else "offline render: one video frame per diffused frame"
     lines = [f"timeline {shown.timeline.name} ({what}): {diffused} video frames diffused, {held} held"
-             + (f", {shown.never_shown} diffused frames never shown" if shown.never_shown else "")]
+             + (f", {shown.never_shown} diffused frame{'s' if shown.never_shown > 1 else ''} never shown"
+                if shown.never_shown else "")]
     new, still = split
     for label, pairs in (("into a new frame", new), ("over a held frame", still)):
         if pairs:
@@ -93,12 +95,17 @@ def to_json(report: FlickerReport, *, per_pair: bool = False) -> str:
         "timeline": None, "notes": list(report.notes),
     }
     split = report.split_by_shown()
-    if report.shown is not None and split is not None:
-        diffused, held = report.shown.counts(report.frames_decoded)
+    counts = report.shown_counts()
+    if report.shown is not None and split is not None and counts is not None:
+        diffused, held = counts
         data["timeline"] = {"file": str(report.shown.timeline), "live": report.shown.live, "diffused": diffused,
                             "held": held, "never_shown": report.shown.never_shown,
                             "new": _pairs_json(split[0]), "held_pairs": _pairs_json(split[1])}
     if per_pair:
+        into_new = {p.current for p in split[0]} if split is not None else set()
+        into_held = {p.current for p in split[1]} if split is not None else set()
         data["per_pair"] = [{"previous": p.previous, "current": p.current, "residual": p.residual, "raw": p.raw,
-                             "flow": p.flow, "compared": p.compared} for p in report.pairs]
+                             "flow": p.flow, "compared": p.compared,
+                             "into": "new" if p.current in into_new else "held" if p.current in into_held else None}
+                            for p in report.pairs]
     return json.dumps(data, indent=2) + "\n"

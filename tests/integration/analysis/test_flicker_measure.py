@@ -67,7 +67,7 @@ def test_a_live_timeline_splits_pairs_into_new_and_held_frames(tmp_path: Path) -
     write_live_timeline(tmp_path / "take.jsonl", "take.mkv", [0.0, 3.0, 6.0, 10.0], first_tick=0, last_tick=11)
     report = analyze_video(video)
     assert report.shown is not None and report.shown.live
-    assert report.shown.counts(report.frames_decoded) == (4, 8)
+    assert report.shown_counts() == (4, 8)
     split = report.split_by_shown()
     assert split is not None
     new, still_pairs = split
@@ -90,7 +90,24 @@ def test_a_timeline_that_counts_other_frames_is_noted(tmp_path: Path) -> None:
     video = write_video(tmp_path / "take.mkv", still(5))
     write_live_timeline(tmp_path / "take.jsonl", "take.mkv", [0.0, 1.0], first_tick=0, last_tick=2)
     report = analyze_video(video)
-    assert any("accounts for 3 video frames, the file has 5" in note for note in report.notes)
+    assert any("accounts for 3 video frames, the file spans 5" in note for note in report.notes)
+
+
+def test_ticks_the_recorder_skipped_are_matched_by_time(tmp_path: Path) -> None:
+    # Under load a live take's recorder skips ticks and leaves a gap in the video's clock: ticks 4 and 5 are
+    # missing, so video frame 4 is tick 6. Counted by frame number, frame 4 would be taken for tick 4.
+    pictures = flickering(3)
+    ticks = [0, 1, 2, 3, 6, 7, 8]
+    shown = [0, 0, 1, 1, 2, 2, 2]  # engine frames 0 (ticks 0-1), 1 (ticks 2-5), 2 (ticks 6-8)
+    video = write_video(tmp_path / "take.mkv", [pictures[i] for i in shown], ticks=ticks)
+    write_live_timeline(tmp_path / "take.jsonl", "take.mkv", [0.0, 2.0, 6.0], first_tick=0, last_tick=8)
+    report = analyze_video(video)
+    assert report.ticks == tuple(ticks)
+    assert report.shown_counts() == (3, 4)
+    split = report.split_by_shown()
+    assert split is not None
+    assert [p.current for p in split[0]] == [2, 4]
+    assert any("2 tick(s) missing from the video" in note for note in report.notes)
 
 
 @pytest.mark.parametrize("make, expected", [

@@ -22,8 +22,9 @@ def texture(width: int, height: int, seed: int = 0) -> np.ndarray:
     return ((blurred - low) / (high - low) * 255.0).astype(np.uint8)
 
 
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: int = 24) -> Path:
-    """H.264 at near-lossless quality (crf 1, full-resolution colour), one frame at a time."""
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: int = 24, ticks: list[int] | None = None) -> Path:
+    """H.264 at near-lossless quality (crf 1, full-resolution colour), one frame at a time; `ticks`: each frame's
+    pts in 1/fps (a live take's recorder leaves out the ticks it skipped), default 0, 1, 2, ..."""
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.pix_fmt = "yuv444p"
@@ -31,7 +32,9 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int = 24) -> Path
         for number, rgb in enumerate(frames):
             if number == 0:
                 stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            picture.pts = number if ticks is None else ticks[number]
+            for packet in stream.encode(picture):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
