@@ -206,7 +206,7 @@ def analyze_video(path: str | Path, *, every: int = 1, max_frames: int | None = 
         analysed += 1
     decoded = len(times)
     if not meter.pairs:
-        step = f" (every {every}th frame: {analysed} taken)" if every > 1 else ""
+        step = f" (one frame in {every}: {analysed} taken)" if every > 1 else ""
         raise VjError(f"{path}: {decoded} decoded frame(s){step}; expected at least two frames to compare")
     shown = shown_frames(Path(path)) if use_timeline else None
     notes = list(meter.notes)

@@ -26,7 +26,7 @@ def _figure(report: FlickerReport, key: str) -> Figure:
 def _head(report: FlickerReport) -> str:
     v = report.video
     rate = f" @ {v.fps:g} fps" if v.fps else ""
-    step = f", every {report.every}th frame" if report.every > 1 else ""
+    step = f", one frame in {report.every}" if report.every > 1 else ""
     return (f"{v.path.name}: {v.width}x{v.height}{rate} {v.codec}; {report.frames_analysed} of "
             f"{report.frames_decoded} decoded frames analysed{step} ({len(report.pairs)} pairs), "
             f"{'DIS' if report.method == 'dis' else 'Farneback'} optical flow")
