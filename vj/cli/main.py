@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from vj.cli.analyze import add_analyze_arguments, cmd_analyze
 from vj.cli.build_engines import add_build_engines_arguments, cmd_build_engines
 from vj.cli.common import add_verbose_argument
 from vj.cli.deforum import add_convert_arguments, add_schedule_arguments, cmd_convert, cmd_schedule
@@ -55,6 +56,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("convert", "convert a Deforum settings file or Astria prompt file to a vj preset", cmd_convert,
             add_convert_arguments),
     Command("schedule", "print (and plot) the per-frame values of schedules", cmd_schedule, add_schedule_arguments),
+    Command("analyze", "measure how much a recording flickers (optical-flow warped frame difference)",
+            cmd_analyze, add_analyze_arguments),
 )
 
 

@@ -2,7 +2,7 @@
 
 - `vj.engine` (the render side) imports none of control / output / input / schedule / deforum / web / session /
   cli;
-- control, output, input, schedule, deforum and web import nothing of `vj.engine`;
+- control, output, input, schedule, deforum, web and analysis import nothing of `vj.engine`;
 - `vj.schedule` imports no torch, so the keyframe grammar works without it.
 """
 
@@ -18,7 +18,7 @@ import vj
 PACKAGE = Path(vj.__file__).parent
 ENGINE_MAY_NOT = ("vj.control", "vj.output", "vj.input", "vj.schedule", "vj.deforum", "vj.web", "vj.session",
                   "vj.cli")
-NOT_THE_ENGINE = ("control", "output", "input", "schedule", "deforum", "web")
+NOT_THE_ENGINE = ("control", "output", "input", "schedule", "deforum", "web", "analysis")
 
 
 def _imports(path: Path) -> list[str]:
