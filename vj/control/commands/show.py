@@ -81,17 +81,17 @@ class ShowCommands:
 
     def lora_scale(self, slot: str) -> str:
         """The parameter behind LoRA slot `slot` ("0".."3")."""
-        index = slot_index(slot, MAX_LORAS)
-        name = lora_scale_name(index) if index is not None else ""
-        if name not in self.store.registry:
-            raise Rejected(OUT_OF_RANGE, f"LoRA slot must be 0..{MAX_LORAS - 1}, found {slot[:12]!r}")
-        return name
+        return self._slot_scale(slot, MAX_LORAS, lora_scale_name, "LoRA")
 
     def controlnet_scale(self, slot: str) -> str:
-        index = slot_index(slot, MAX_CONTROLNETS)
-        name = controlnet_scale_name(index) if index is not None else ""
+        """The parameter behind ControlNet unit `slot` ("0".."3")."""
+        return self._slot_scale(slot, MAX_CONTROLNETS, controlnet_scale_name, "ControlNet")
+
+    def _slot_scale(self, slot: str, count: int, name_of: Callable[[int], str], what: str) -> str:
+        index = slot_index(slot, count)
+        name = name_of(index) if index is not None else ""
         if name not in self.store.registry:
-            raise Rejected(OUT_OF_RANGE, f"ControlNet slot must be 0..{MAX_CONTROLNETS - 1}, found {slot[:12]!r}")
+            raise Rejected(OUT_OF_RANGE, f"{what} slot must be 0..{count - 1}, found {slot[:12]!r}")
         return name
 
     def seed(self, value: object) -> ParamValue | None:
