@@ -1,0 +1,429 @@
+"""What a show needs in device memory, known before any weight loads.
+
+- **weights: counted.** Each model the backend puts on the device (UNet, text encoders, VAE or
+  TAESD, ControlNets, the depth model) is built from its config file on the `meta` device (no
+  memory, no weights read) and its parameters counted, times the bytes of the dtype it runs in
+  (an SDXL VAE whose config says force_upcast runs in float32 under float16).
+- **activations: modelled** from the configs' shapes at the largest size warmed and the largest
+  UNet batch (full CFG: 2). The stages of a frame run one after another and the caching allocator
+  reuses freed blocks, so the peak is the largest stage's, plus the frame buffers:
+  - UNet: every skip tensor its down path keeps for the up path (exact from the config), plus the
+    working set of its heaviest block: 18 x C x N at a level with attention (GEGLU feed-forward,
+    4x inner width: projection 8C, gate 4C, product 4C, residual stream and norm 2C) or
+    4 x (C + C_next) x N at one without (the up block's concatenated input, its norm, SiLU and
+    conv output). A ControlNet adds one more set of skip tensors (its residuals, held while the
+    UNet runs). Attention is assumed memory-efficient (PyTorch's SDPA on CUDA): no N^2 scores.
+  - VAE: 3 x its largest encoder or decoder tensor (a ResnetBlock2D holds its input for the
+    shortcut, the norm output and the SiLU output at once); batch 1.
+  - depth model (Depth Anything / DPT): (6 + mlp_ratio) x hidden x tokens for the ViT (its four
+    tapped hidden states, the stream and the MLP) plus 3 x fusion width x input pixels (the head).
+  - frame buffers: 8 float32 RGB frames at the render size (feedback, warp, input, colour anchor,
+    outputs).
+  Steps add nothing: each step's memory is freed before the next.
+- **graphs: modelled.** Under compile jit on CUDA, the captured graphs share one memory pool
+  (cudagraph trees) as large as the largest captured call, kept beside the caching allocator's
+  blocks from the eager warm-up runs, plus each graph's output tensors.
+- **margin: stated.** 10 % of the rest plus 512 MiB for CUDA's workspaces (cuBLAS, cuDNN) and
+  allocator fragmentation.
+
+None of the modelled parts has been measured on a GPU yet (docs/guide/gpu.md says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+
+from vj.engine.backends.sizes import cached_config
+from vj.engine.families.family import ModelFamily
+from vj.engine.families.lookup import family_of_pipeline, tiny_family
+
+log = logging.getLogger(__name__)
+
+WEIGHTS, ACTIVATIONS, GRAPHS, MARGIN = "weights", "activations", "graphs", "margin"
+MIB = 1024**2
+GIB = 1024**3
+MARGIN_FRACTION = 0.10
+MARGIN_FIXED = 512 * MIB
+FRAME_BUFFERS = 8  # float32 RGB frames the loop holds at the render size
+ATTENTION_WORKING = 18  # x C x N: a transformer block's feed-forward at its peak
+RESNET_WORKING = 4  # x (C + C_next) x N: an up block's resnet on its concatenated input
+VAE_WORKING = 3  # x the largest VAE tensor
+DEPTH_VIT_WORKING = 6  # + mlp_ratio, x hidden x tokens
+DEPTH_HEAD_WORKING = 3  # x fusion width x input pixels
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One line of the estimate."""
+
+    component: str
+    kind: str  # WEIGHTS, ACTIVATIONS, GRAPHS or MARGIN
+    nbytes: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryEstimate:
+    parts: tuple[Part, ...]
+    unknown: tuple[str, ...] = ()  # what could not be estimated (no config on this machine)
+
+    @property
+    def total(self) -> int:
+        return sum(p.nbytes for p in self.parts)
+
+    def of_kind(self, kind: str) -> int:
+        return sum(p.nbytes for p in self.parts if p.kind == kind)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryPlan:
+    """What the estimate needs to know: resolved sources, dtype and shapes (no preset, no torch device)."""
+
+    model: str
+    dtype: torch.dtype
+    sizes: tuple[tuple[int, int], ...]  # every (width, height) warmed
+    batch: int = 1  # the largest UNet batch (2 under full CFG; a UNet that embeds guidance, LCM's, runs 1)
+    steps: tuple[int, ...] = (1,)
+    tiny_vae: str = ""
+    controlnets: tuple[str, ...] = ()
+    depth: tuple[str, ...] = ()  # resolved depth sources, one per depth model that loads (warp, depth ControlNet)
+    depth_resolution: int = 252
+    cuda_graphs: bool = False  # compile jit on a CUDA device
+
+
+@dataclass(slots=True)
+class _Model:
+    """One model built on meta: its module and config (a dict for diffusers, an object for transformers)."""
+
+    module: Any
+    config: Any
+    dtype: torch.dtype
+
+
+@dataclass(slots=True)
+class _Models:
+    family: ModelFamily | None = None
+    unet: _Model | None = None
+    text_encoders: list[_Model] = field(default_factory=list)
+    vae: _Model | None = None
+    tiny_vae: bool = False
+    controlnets: list[_Model] = field(default_factory=list)
+    depths: list[_Model] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def dtype_bytes(dtype: torch.dtype) -> int:
+    return torch.empty((), dtype=dtype, device="meta").element_size()
+
+
+def parameter_count(module: Any) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def on_meta(build: Callable[[], Any]) -> Any:
+    """A module built on the `meta` device: shapes only, no memory."""
+    with torch.device("meta"):
+        return build()
+
+
+def _diffusers_model(class_name: str, config: Mapping[str, Any]) -> Any:
+    import diffusers
+
+    cls = getattr(diffusers, class_name)
+    return on_meta(lambda: cls.from_config(dict(config)))
+
+
+def _transformers_model(class_name: str, config: Mapping[str, Any]) -> Any:
+    import transformers
+
+    cls = getattr(transformers, class_name)
+    return on_meta(lambda: cls(cls.config_class.from_dict(dict(config))))
+
+
+def _config_of(module: Any) -> Any:
+    return dict(module.config) if isinstance(module.config, Mapping) else module.config
+
+
+def _pipeline_models(plan: MemoryPlan, models: _Models) -> None:
+    """The UNet, text encoders and VAE: the tiny models built as they are, others from config files."""
+    from vj.engine.backends.diffusers import vae_runs_in_float32
+
+    vae_module: Any = None
+    tiny = tiny_family(plan.model)
+    if tiny is not None:
+        pipe = tiny.build_tiny_pipeline()
+        models.family = tiny
+        models.unet = _Model(pipe.unet, dict(pipe.unet.config), plan.dtype)
+        models.text_encoders = [_Model(encoder, encoder.config, plan.dtype) for _, encoder in tiny.text_encoders(pipe)]
+        vae_module = pipe.vae
+    else:
+        index = cached_config(plan.model, "model_index.json")
+        if index is None:
+            models.unknown.append(f"{plan.model} (no model_index.json of it on this machine: a single file, or "
+                                  "not downloaded yet)")
+            return
+        family = family_of_pipeline(plan.model, str(index.get("_class_name", "")))
+        models.family = family
+        for folder in ("unet", *family.text_encoder_folders, "vae"):
+            config = cached_config(plan.model, f"{folder}/config.json")
+            entry = index.get(folder)
+            if config is None or not isinstance(entry, list) or len(entry) != 2:
+                models.unknown.append(f"{plan.model}: {folder}/config.json")
+                continue
+            library, class_name = entry
+            build = _diffusers_model if library == "diffusers" else _transformers_model
+            model = _Model(build(str(class_name), config), config, plan.dtype)
+            if folder == "unet":
+                models.unet = model
+            elif folder == "vae":
+                vae_module = model.module
+            else:
+                models.text_encoders.append(model)
+    if plan.tiny_vae:
+        models.tiny_vae = True
+        vae_module = _tiny_vae_module(plan.tiny_vae, models)
+    if vae_module is None:
+        return
+    honours = models.family.honours_force_upcast if models.family is not None else False
+    vae_config = dict(vae_module.config)
+    vae_dtype = torch.float32 if vae_runs_in_float32(vae_config, plan.dtype, honours_force_upcast=honours) \
+        else plan.dtype
+    models.vae = _Model(vae_module, vae_config, vae_dtype)
+
+
+def _tiny_vae_module(source: str, models: _Models) -> Any:
+    if source == "tiny":
+        from vj.engine.families.models.tiny import build_tiny_taesd
+
+        return build_tiny_taesd()
+    config = cached_config(source, "config.json")
+    if config is None:
+        models.unknown.append(f"tiny VAE {source} (no config.json of it on this machine)")
+        return None
+    return _diffusers_model("AutoencoderTiny", config)
+
+
+def _controlnet_models(plan: MemoryPlan, models: _Models) -> None:
+    for source in plan.controlnets:
+        if source == "tiny":  # as build_tiny_controlnet shapes it: the UNet's encoder half
+            if models.unet is None:
+                continue
+            from diffusers import ControlNetModel
+
+            unet, steps = models.unet.module, max(_vae_factor(models).bit_length() - 1, 0)
+            channels = tuple(16 * 2**i for i in range(steps + 1))
+            module = on_meta(partial(ControlNetModel.from_unet, unet, conditioning_embedding_out_channels=channels,
+                                     load_weights_from_unet=False))
+        else:
+            config = cached_config(source, "config.json")
+            if config is None:
+                models.unknown.append(f"ControlNet {source} (no config.json of it on this machine)")
+                continue
+            module = _diffusers_model("ControlNetModel", config)
+        models.controlnets.append(_Model(module, dict(module.config), plan.dtype))
+
+
+def _depth_models(plan: MemoryPlan, models: _Models) -> None:
+    from transformers import AutoConfig, AutoModelForDepthEstimation
+
+    from vj.engine.warp.depth_estimator import depth_model_folder, tiny_depth_config
+    from vj.errors import BackendUnavailable
+
+    for source in plan.depth:
+        if source == "tiny":
+            config = tiny_depth_config()
+        else:
+            try:
+                folder = depth_model_folder(source)
+            except BackendUnavailable:
+                models.unknown.append(f"depth model {source} (not on this machine)")
+                continue
+            config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+        module = on_meta(partial(AutoModelForDepthEstimation.from_config, config))
+        models.depths.append(_Model(module, config, plan.dtype))
+
+
+def build_models(plan: MemoryPlan) -> _Models:
+    """Every model of the plan built on meta (a tiny model for real: it is small)."""
+    models = _Models()
+    _pipeline_models(plan, models)
+    _controlnet_models(plan, models)
+    _depth_models(plan, models)
+    return models
+
+
+# ---------------------------------------------------------------------------- activations (modelled)
+def unet_batch(plan: MemoryPlan, models: _Models) -> int:
+    """The plan's batch, 1 for a UNet that embeds guidance (LCM): full CFG never doubles its batch."""
+    embeds = models.unet is not None and models.unet.config.get("time_cond_proj_dim") is not None
+    return 1 if embeds else plan.batch
+
+
+def _vae_factor(models: _Models) -> int:
+    if models.vae is None:
+        return 8
+    config = models.vae.config
+    blocks = config.get("encoder_block_out_channels") or config.get("block_out_channels") or (0,) * 4
+    return int(2 ** (len(blocks) - 1))
+
+
+def unet_skip_elements(unet_config: Mapping[str, Any], batch: int, latent_h: int, latent_w: int) -> int:
+    """Elements of the tensors the UNet's down path keeps for its up path (and a ControlNet's residuals)."""
+    channels = list(unet_config["block_out_channels"])
+    per_block = unet_config.get("layers_per_block", 2)
+    levels = len(channels)
+    total = channels[0] * batch * latent_h * latent_w  # conv_in
+    for i, c in enumerate(channels):
+        layers = per_block[i] if isinstance(per_block, list | tuple) else per_block
+        total += (int(layers) + (1 if i < levels - 1 else 0)) * c * batch * (latent_h >> i) * (latent_w >> i)
+    return total
+
+
+def unet_working_elements(unet_config: Mapping[str, Any], batch: int, latent_h: int, latent_w: int) -> int:
+    """Elements live inside the UNet's heaviest block, beside the skip tensors."""
+    channels = list(unet_config["block_out_channels"])
+    kinds = list(unet_config.get("down_block_types", ()))
+    heaviest = 0
+    for i, c in enumerate(channels):
+        n = batch * (latent_h >> i) * (latent_w >> i)
+        attention = i < len(kinds) and "CrossAttn" in str(kinds[i])
+        nxt = channels[i + 1] if i + 1 < len(channels) else c
+        heaviest = max(heaviest, ATTENTION_WORKING * c * n if attention else RESNET_WORKING * (c + nxt) * n)
+    return heaviest
+
+
+def vae_peak_elements(vae_config: Mapping[str, Any], width: int, height: int) -> int:
+    """VAE_WORKING x the largest tensor of its encoder or decoder at one frame."""
+    pixels = width * height
+    if "encoder_block_out_channels" in vae_config:  # TAESD: full resolution at both ends
+        ends = (vae_config["encoder_block_out_channels"][0], vae_config["decoder_block_out_channels"][-1])
+        return VAE_WORKING * max(ends) * pixels
+    channels = list(vae_config["block_out_channels"])
+    levels = len(channels)
+    largest = channels[0] * pixels  # the encoder's first block
+    reverse = channels[::-1]
+    for i, c in enumerate(reverse):  # decoder block i works at pixels / 4^(levels-1-i)
+        at = pixels >> (2 * (levels - 1 - i))
+        largest = max(largest, max(reverse[i - 1] if i else c, c) * at)
+        if i < levels - 1:
+            largest = max(largest, c * (at << 2))  # its upsampler's output
+    return VAE_WORKING * largest
+
+
+def depth_peak_elements(config: Any, width: int, height: int, resolution: int) -> int:
+    from vj.engine.warp.depth_estimator import model_input_size
+
+    backbone = getattr(config, "backbone_config", None) or config
+    patch = int(getattr(config, "patch_size", None) or getattr(backbone, "patch_size", None) or 14)
+    h, w = model_input_size(width, height, resolution, patch)
+    tokens = (h // patch) * (w // patch)
+    hidden = int(getattr(backbone, "hidden_size", 384))
+    mlp = float(getattr(backbone, "mlp_ratio", 4))
+    fusion = int(getattr(config, "fusion_hidden_size", 256))
+    return int((DEPTH_VIT_WORKING + mlp) * hidden * tokens + DEPTH_HEAD_WORKING * fusion * h * w)
+
+
+# ---------------------------------------------------------------------------- the estimate
+def _weights(models: _Models) -> list[Part]:
+    parts: list[Part] = []
+
+    def add(name: str, model: _Model | None) -> None:
+        if model is None:
+            return
+        count, size = parameter_count(model.module), dtype_bytes(model.dtype)
+        parts.append(Part(name, WEIGHTS, count * size,
+                          f"{count / 1e6:,.1f} M parameters x {size} B ({str(model.dtype).removeprefix('torch.')})"))
+
+    add("UNet", models.unet)
+    for i, encoder in enumerate(models.text_encoders):
+        add("text encoder" + (f" {i + 1}" if len(models.text_encoders) > 1 else ""), encoder)
+    add("tiny VAE" if models.tiny_vae else "VAE", models.vae)
+    for i, unit in enumerate(models.controlnets):
+        add(f"ControlNet {i}", unit)
+    for i, depth in enumerate(models.depths):
+        add("depth model" + (f" {i + 1}" if len(models.depths) > 1 else ""), depth)
+    return parts
+
+
+def _activations(plan: MemoryPlan, models: _Models) -> tuple[list[Part], int]:
+    """The activation parts at the largest warmed size, and the largest single stage's bytes."""
+    width, height = max(plan.sizes, key=lambda s: s[0] * s[1])
+    factor = _vae_factor(models)
+    lh, lw = height // factor, width // factor
+    stages: list[Part] = []
+    batch = unet_batch(plan, models)
+    if models.unet is not None:
+        size = dtype_bytes(models.unet.dtype)
+        skips = unet_skip_elements(models.unet.config, batch, lh, lw)
+        working = unet_working_elements(models.unet.config, batch, lh, lw)
+        residuals = skips if models.controlnets else 0
+        with_controls = f", + ControlNet residuals {residuals * size / MIB:,.0f} MiB" if residuals else ""
+        stages.append(Part("UNet", ACTIVATIONS, (skips + working + residuals) * size,
+                           f"batch {batch} at {lw}x{lh} latents: skips {skips * size / MIB:,.0f} MiB + "
+                           f"heaviest block {working * size / MIB:,.0f} MiB{with_controls}"))
+    if models.vae is not None:
+        size = dtype_bytes(models.vae.dtype)
+        stages.append(Part("tiny VAE" if models.tiny_vae else "VAE", ACTIVATIONS,
+                           vae_peak_elements(models.vae.config, width, height) * size,
+                           f"{VAE_WORKING} x its largest tensor at {width}x{height}"))
+    for depth in models.depths:
+        size = dtype_bytes(depth.dtype)
+        stages.append(Part("depth model", ACTIVATIONS,
+                           depth_peak_elements(depth.config, width, height, plan.depth_resolution) * size,
+                           f"at resolution {plan.depth_resolution}"))
+    peak = max(stages, key=lambda p: p.nbytes, default=None)
+    parts = [] if peak is None else [Part(f"{peak.component} (the largest stage)", ACTIVATIONS, peak.nbytes,
+                                          peak.detail + "; stages run one after another: only the largest counts")]
+    frames = FRAME_BUFFERS * 3 * width * height * 4
+    parts.append(Part("frame buffers", ACTIVATIONS, frames, f"{FRAME_BUFFERS} float32 RGB frames at {width}x{height}"))
+    return parts, peak.nbytes if peak is not None else 0
+
+
+def _graphs(plan: MemoryPlan, models: _Models, peak: int) -> list[Part]:
+    if not plan.cuda_graphs or models.unet is None:
+        return []
+    latent_channels = int(models.unet.config.get("in_channels", 4))
+    factor = _vae_factor(models)
+    size = dtype_bytes(plan.dtype)
+    outputs = 0
+    shapes = {(w, h, b) for w, h in plan.sizes for b in range(1, unet_batch(plan, models) + 1)}
+    for w, h, b in shapes:
+        outputs += (2 * latent_channels * (h // factor) * (w // factor) * b + 3 * w * h) * size
+    units = max(len(models.controlnets), 1)
+    return [Part("CUDA-graph pool", GRAPHS, peak + outputs * units,
+                 f"one pool as large as the largest call, beside the eager warm-up's blocks, + the outputs of "
+                 f"{len(shapes) * units} graph(s) per call")]
+
+
+def estimate_memory(plan: MemoryPlan) -> MemoryEstimate:
+    """The estimate of `plan`, or as much of it as the config files on this machine allow."""
+    if not plan.sizes:
+        raise ValueError("a memory estimate needs at least one frame size")
+    models = build_models(plan)
+    parts = _weights(models)
+    activations, peak = _activations(plan, models)
+    parts += activations + _graphs(plan, models, peak)
+    counted = sum(p.nbytes for p in parts)
+    margin = int(counted * MARGIN_FRACTION) + MARGIN_FIXED
+    parts.append(Part("safety margin", MARGIN, margin,
+                      f"{MARGIN_FRACTION:.0%} + {MARGIN_FIXED // MIB} MiB (CUDA workspaces, fragmentation)"))
+    return MemoryEstimate(tuple(parts), tuple(models.unknown))
+
+
+def gib(nbytes: int) -> str:
+    return f"{nbytes / GIB:.1f} GiB"
+
+
+def readable(nbytes: int) -> str:
+    """MiB below a GiB, else GiB: a table of parts where some are small."""
+    return gib(nbytes) if nbytes >= GIB else f"{nbytes / MIB:,.0f} MiB"
