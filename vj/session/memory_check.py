@@ -20,7 +20,7 @@ from vj.engine.backends.loading import pick_device, pick_dtype
 from vj.engine.backends.sizes import size_rule
 from vj.engine.compile.jit import resolve_compile_mode
 from vj.engine.conditioning.guidance import unet_batches
-from vj.engine.memory_estimate import MemoryEstimate, MemoryPlan, estimate_memory, gib
+from vj.engine.memory_estimate import MemoryEstimate, MemoryPlan, estimate_memory, readable
 from vj.errors import VjError
 from vj.registry import REGISTRY
 from vj.session.controlnet import control_depth_source
@@ -127,7 +127,7 @@ def fitting_changes(report: MemoryReport) -> list[str]:
             continue
         estimate = estimate_memory(candidate)
         if estimate.complete and estimate.total <= free:
-            fits.append(f"{label} ({gib(estimate.total)})")
+            fits.append(f"{label} ({readable(estimate.total)})")
             controlnet_offered = controlnet_offered or "ControlNet" in label
     return fits
 
@@ -151,20 +151,20 @@ def size_changes(preset: PresetConfig, report: MemoryReport) -> list[str]:
         smaller = dataclasses.replace(report.plan, sizes=((width, height),))
         estimate = estimate_memory(smaller)
         if estimate.complete and estimate.total <= report.free:
-            return [f"--width {width} --height {height} ({gib(estimate.total)})"]
+            return [f"--width {width} --height {height} ({readable(estimate.total)})"]
     return []
 
 
 def refusal(preset: PresetConfig, report: MemoryReport) -> str:
     """The one line a show that does not fit is refused with."""
     estimate = report.estimate
-    parts = ", ".join(f"{kind} {gib(estimate.of_kind(kind))}"
+    parts = ", ".join(f"{kind} {readable(estimate.of_kind(kind))}"
                       for kind in ("weights", "activations", "graphs", "margin") if estimate.of_kind(kind))
     changes = fitting_changes(report) + size_changes(preset, report)
     offer = ("; this fits: " + " or ".join(changes)) if changes else \
         "; no single change fits (fp16, the tiny VAE, fewer ControlNets, a smaller size): free the device first"
-    return (f"preset {preset.name!r} needs about {gib(estimate.total)} on {report.device} ({parts}) but "
-            f"{gib(report.free or 0)} is free{offer} (vj run --dry-run shows the estimate; --no-memory-check "
+    return (f"preset {preset.name!r} needs about {readable(estimate.total)} on {report.device} ({parts}) but "
+            f"{readable(report.free or 0)} is free{offer} (vj run --dry-run shows the estimate; --no-memory-check "
             "starts anyway)")
 
 
@@ -175,10 +175,11 @@ def check_memory_before_load(preset: PresetConfig, *, sizes: tuple[tuple[int, in
     if not report.estimate.complete:
         log.info("memory not checked before loading: %s", "; ".join(report.estimate.unknown))
     elif report.free is None:
-        log.info("memory: about %s needed on %s (no device limit applies)", gib(report.estimate.total), report.device)
+        log.info("memory: about %s needed on %s (no device limit applies)", readable(report.estimate.total),
+                 report.device)
     elif not report.fits:
         raise MemoryRefused(refusal(preset, report))
     else:
-        log.info("memory: about %s needed, %s free on %s", gib(report.estimate.total), gib(report.free),
+        log.info("memory: about %s needed, %s free on %s", readable(report.estimate.total), readable(report.free),
                  report.device)
     return report
