@@ -20,6 +20,7 @@ from vj.engine.backends.loading import pick_device, pick_dtype
 from vj.engine.backends.sizes import size_rule
 from vj.engine.compile.jit import resolve_compile_mode
 from vj.engine.conditioning.guidance import unet_batches
+from vj.engine.families.family import ModelFamily
 from vj.engine.memory_estimate import MemoryEstimate, MemoryPlan, estimate_memory, readable
 from vj.errors import VjError
 from vj.registry import REGISTRY
@@ -28,8 +29,6 @@ from vj.session.depth import depth_source_to_load
 
 log = logging.getLogger(__name__)
 
-# The tiny VAE offered when the model's own VAE does not fit: TAESD for SD 1.x/2.x, TAESDXL for SDXL.
-TAESD_BY_FAMILY = {"sd": "madebyollin/taesd", "xl": "madebyollin/taesdxl"}
 SIZE_STEPS = (0.875, 0.75, 0.625, 0.5)  # fractions of the side a smaller size is tried at, largest first
 
 
@@ -114,8 +113,7 @@ def fitting_changes(report: MemoryReport) -> list[str]:
     if plan.dtype == torch.float32:
         candidates.append(("--dtype float16", dataclasses.replace(plan, dtype=torch.float16)))
     if not plan.tiny_vae:
-        taesd = TAESD_BY_FAMILY.get(_family_name(plan), TAESD_BY_FAMILY["sd"])
-        candidates.append((f"--tiny-vae {taesd}",
+        candidates.append((f"--tiny-vae {_family(plan).tiny_vae_id}",
                            dataclasses.replace(plan, tiny_vae="tiny")))  # the built-in tiny VAE is TAESD's shape
     for keep in range(len(plan.controlnets) - 1, -1, -1):
         candidates.append((f"{keep} ControlNet{'s' if keep != 1 else ''} instead of {len(plan.controlnets)}",
@@ -132,15 +130,15 @@ def fitting_changes(report: MemoryReport) -> list[str]:
     return fits
 
 
-def _family_name(plan: MemoryPlan) -> str:
-    from vj.engine.families.lookup import tiny_family
+def _family(plan: MemoryPlan) -> ModelFamily:
+    from vj.engine.families.lookup import DEFAULT_FAMILY, tiny_family
     from vj.engine.memory_estimate import build_models
 
     tiny = tiny_family(plan.model)
     if tiny is not None:
-        return tiny.name
+        return tiny
     family = build_models(dataclasses.replace(plan, controlnets=(), depth=())).family
-    return family.name if family is not None else "sd"
+    return family if family is not None else DEFAULT_FAMILY
 
 
 def size_changes(preset: PresetConfig, report: MemoryReport) -> list[str]:

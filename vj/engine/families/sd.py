@@ -46,6 +46,7 @@ class StableDiffusion:
     honours_force_upcast: bool = False
     extra_input_names: tuple[str, ...] = ()
     text_encoder_folders: tuple[str, ...] = ("text_encoder",)
+    tiny_vae_id: str = "madebyollin/taesd"
 
     def claims_unet(self, unet_config: Mapping[str, Any]) -> bool:
         return unet_config.get("addition_embed_type") is None
