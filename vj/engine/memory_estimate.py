@@ -3,7 +3,8 @@
 - **weights: counted.** Each model the backend puts on the device (UNet, text encoders, VAE or
   TAESD, ControlNets, the depth model) is built from its config file on the `meta` device (no
   memory, no weights read) and its parameters counted, times the bytes of the dtype it runs in
-  (an SDXL VAE whose config says force_upcast runs in float32 under float16).
+  (an SDXL VAE whose config says force_upcast runs in float32 under float16). A LoRA's adapter
+  matrices, which peft keeps beside the fused weights, are counted from its safetensors header.
 - **activations: modelled** from the configs' shapes at the largest size warmed and the largest
   UNet batch (full CFG: 2). The stages of a frame run one after another and the caching allocator
   reuses freed blocks, so the peak is the largest stage's, plus the frame buffers:
@@ -31,19 +32,15 @@ None of the modelled parts has been measured on a GPU yet (docs/guide/gpu.md say
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from vj.engine.backends.sizes import cached_config
-from vj.engine.families.family import ModelFamily
-from vj.engine.families.lookup import family_of_pipeline, tiny_family
-
-log = logging.getLogger(__name__)
+from vj.engine.memory_models import MemoryPlan as MemoryPlan  # the plan is the estimate's input: one import
+from vj.engine.memory_models import MetaModel, PlanModels, build_models, dtype_bytes, vae_factor
+from vj.engine.memory_models import parameter_count as parameter_count
 
 WEIGHTS, ACTIVATIONS, GRAPHS, MARGIN = "weights", "activations", "graphs", "margin"
 MIB = 1024**2
@@ -85,196 +82,11 @@ class MemoryEstimate:
         return not self.unknown
 
 
-@dataclass(frozen=True, slots=True)
-class MemoryPlan:
-    """What the estimate needs to know: resolved sources, dtype and shapes (no preset, no torch device)."""
-
-    model: str
-    dtype: torch.dtype
-    sizes: tuple[tuple[int, int], ...]  # every (width, height) warmed
-    batch: int = 1  # the largest UNet batch (2 under full CFG; a UNet that embeds guidance, LCM's, runs 1)
-    steps: tuple[int, ...] = (1,)
-    tiny_vae: str = ""
-    controlnets: tuple[str, ...] = ()
-    depth: tuple[str, ...] = ()  # resolved depth sources, one per depth model that loads (warp, depth ControlNet)
-    depth_resolution: int = 252
-    cuda_graphs: bool = False  # compile jit on a CUDA device
-
-
-@dataclass(slots=True)
-class _Model:
-    """One model built on meta: its module and config (a dict for diffusers, an object for transformers)."""
-
-    module: Any
-    config: Any
-    dtype: torch.dtype
-
-
-@dataclass(slots=True)
-class _Models:
-    family: ModelFamily | None = None
-    unet: _Model | None = None
-    text_encoders: list[_Model] = field(default_factory=list)
-    vae: _Model | None = None
-    tiny_vae: bool = False
-    controlnets: list[_Model] = field(default_factory=list)
-    depths: list[_Model] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-
-
-def dtype_bytes(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype, device="meta").element_size()
-
-
-def parameter_count(module: Any) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def on_meta(build: Callable[[], Any]) -> Any:
-    """A module built on the `meta` device: shapes only, no memory."""
-    with torch.device("meta"):
-        return build()
-
-
-def _diffusers_model(class_name: str, config: Mapping[str, Any]) -> Any:
-    import diffusers
-
-    cls = getattr(diffusers, class_name)
-    return on_meta(lambda: cls.from_config(dict(config)))
-
-
-def _transformers_model(class_name: str, config: Mapping[str, Any]) -> Any:
-    import transformers
-
-    cls = getattr(transformers, class_name)
-    return on_meta(lambda: cls(cls.config_class.from_dict(dict(config))))
-
-
-def _config_of(module: Any) -> Any:
-    return dict(module.config) if isinstance(module.config, Mapping) else module.config
-
-
-def _pipeline_models(plan: MemoryPlan, models: _Models) -> None:
-    """The UNet, text encoders and VAE: the tiny models built as they are, others from config files."""
-    from vj.engine.backends.diffusers import vae_runs_in_float32
-
-    vae_module: Any = None
-    tiny = tiny_family(plan.model)
-    if tiny is not None:
-        pipe = tiny.build_tiny_pipeline()
-        models.family = tiny
-        models.unet = _Model(pipe.unet, dict(pipe.unet.config), plan.dtype)
-        models.text_encoders = [_Model(encoder, encoder.config, plan.dtype) for _, encoder in tiny.text_encoders(pipe)]
-        vae_module = pipe.vae
-    else:
-        index = cached_config(plan.model, "model_index.json")
-        if index is None:
-            models.unknown.append(f"{plan.model} (no model_index.json of it on this machine: a single file, or "
-                                  "not downloaded yet)")
-            return
-        family = family_of_pipeline(plan.model, str(index.get("_class_name", "")))
-        models.family = family
-        for folder in ("unet", *family.text_encoder_folders, "vae"):
-            config = cached_config(plan.model, f"{folder}/config.json")
-            entry = index.get(folder)
-            if config is None or not isinstance(entry, list) or len(entry) != 2:
-                models.unknown.append(f"{plan.model}: {folder}/config.json")
-                continue
-            library, class_name = entry
-            build = _diffusers_model if library == "diffusers" else _transformers_model
-            model = _Model(build(str(class_name), config), config, plan.dtype)
-            if folder == "unet":
-                models.unet = model
-            elif folder == "vae":
-                vae_module = model.module
-            else:
-                models.text_encoders.append(model)
-    if plan.tiny_vae:
-        models.tiny_vae = True
-        vae_module = _tiny_vae_module(plan.tiny_vae, models)
-    if vae_module is None:
-        return
-    honours = models.family.honours_force_upcast if models.family is not None else False
-    vae_config = dict(vae_module.config)
-    vae_dtype = torch.float32 if vae_runs_in_float32(vae_config, plan.dtype, honours_force_upcast=honours) \
-        else plan.dtype
-    models.vae = _Model(vae_module, vae_config, vae_dtype)
-
-
-def _tiny_vae_module(source: str, models: _Models) -> Any:
-    if source == "tiny":
-        from vj.engine.families.models.tiny import build_tiny_taesd
-
-        return build_tiny_taesd()
-    config = cached_config(source, "config.json")
-    if config is None:
-        models.unknown.append(f"tiny VAE {source} (no config.json of it on this machine)")
-        return None
-    return _diffusers_model("AutoencoderTiny", config)
-
-
-def _controlnet_models(plan: MemoryPlan, models: _Models) -> None:
-    for source in plan.controlnets:
-        if source == "tiny":  # as build_tiny_controlnet shapes it: the UNet's encoder half
-            if models.unet is None:
-                continue
-            from diffusers import ControlNetModel
-
-            unet, steps = models.unet.module, max(_vae_factor(models).bit_length() - 1, 0)
-            channels = tuple(16 * 2**i for i in range(steps + 1))
-            module = on_meta(partial(ControlNetModel.from_unet, unet, conditioning_embedding_out_channels=channels,
-                                     load_weights_from_unet=False))
-        else:
-            config = cached_config(source, "config.json")
-            if config is None:
-                models.unknown.append(f"ControlNet {source} (no config.json of it on this machine)")
-                continue
-            module = _diffusers_model("ControlNetModel", config)
-        models.controlnets.append(_Model(module, dict(module.config), plan.dtype))
-
-
-def _depth_models(plan: MemoryPlan, models: _Models) -> None:
-    from transformers import AutoConfig, AutoModelForDepthEstimation
-
-    from vj.engine.warp.depth_estimator import depth_model_folder, tiny_depth_config
-    from vj.errors import BackendUnavailable
-
-    for source in plan.depth:
-        if source == "tiny":
-            config = tiny_depth_config()
-        else:
-            try:
-                folder = depth_model_folder(source)
-            except BackendUnavailable:
-                models.unknown.append(f"depth model {source} (not on this machine)")
-                continue
-            config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
-        module = on_meta(partial(AutoModelForDepthEstimation.from_config, config))
-        models.depths.append(_Model(module, config, plan.dtype))
-
-
-def build_models(plan: MemoryPlan) -> _Models:
-    """Every model of the plan built on meta (a tiny model for real: it is small)."""
-    models = _Models()
-    _pipeline_models(plan, models)
-    _controlnet_models(plan, models)
-    _depth_models(plan, models)
-    return models
-
-
 # ---------------------------------------------------------------------------- activations (modelled)
-def unet_batch(plan: MemoryPlan, models: _Models) -> int:
+def unet_batch(plan: MemoryPlan, models: PlanModels) -> int:
     """The plan's batch, 1 for a UNet that embeds guidance (LCM): full CFG never doubles its batch."""
     embeds = models.unet is not None and models.unet.config.get("time_cond_proj_dim") is not None
     return 1 if embeds else plan.batch
-
-
-def _vae_factor(models: _Models) -> int:
-    if models.vae is None:
-        return 8
-    config = models.vae.config
-    blocks = config.get("encoder_block_out_channels") or config.get("block_out_channels") or (0,) * 4
-    return int(2 ** (len(blocks) - 1))
 
 
 def unet_skip_elements(unet_config: Mapping[str, Any], batch: int, latent_h: int, latent_w: int) -> int:
@@ -334,10 +146,10 @@ def depth_peak_elements(config: Any, width: int, height: int, resolution: int) -
 
 
 # ---------------------------------------------------------------------------- the estimate
-def _weights(models: _Models) -> list[Part]:
+def _weights(models: PlanModels) -> list[Part]:
     parts: list[Part] = []
 
-    def add(name: str, model: _Model | None) -> None:
+    def add(name: str, model: MetaModel | None) -> None:
         if model is None:
             return
         count, size = parameter_count(model.module), dtype_bytes(model.dtype)
@@ -350,15 +162,18 @@ def _weights(models: _Models) -> list[Part]:
     add("tiny VAE" if models.tiny_vae else "VAE", models.vae)
     for i, unit in enumerate(models.controlnets):
         add(f"ControlNet {i}", unit)
+    size = dtype_bytes(models.unet.dtype if models.unet is not None else torch.float32)
+    for i, (source, count) in enumerate(models.loras):
+        parts.append(Part(f"LoRA {i}", WEIGHTS, count * size, f"{count / 1e6:,.1f} M elements x {size} B ({source})"))
     for i, depth in enumerate(models.depths):
         add("depth model" + (f" {i + 1}" if len(models.depths) > 1 else ""), depth)
     return parts
 
 
-def _activations(plan: MemoryPlan, models: _Models) -> tuple[list[Part], int]:
+def _activations(plan: MemoryPlan, models: PlanModels) -> tuple[list[Part], int]:
     """The activation parts at the largest warmed size, and the largest single stage's bytes."""
     width, height = max(plan.sizes, key=lambda s: s[0] * s[1])
-    factor = _vae_factor(models)
+    factor = vae_factor(models)
     lh, lw = height // factor, width // factor
     stages: list[Part] = []
     batch = unet_batch(plan, models)
@@ -389,11 +204,11 @@ def _activations(plan: MemoryPlan, models: _Models) -> tuple[list[Part], int]:
     return parts, peak.nbytes if peak is not None else 0
 
 
-def _graphs(plan: MemoryPlan, models: _Models, peak: int) -> list[Part]:
+def _graphs(plan: MemoryPlan, models: PlanModels, peak: int) -> list[Part]:
     if not plan.cuda_graphs or models.unet is None:
         return []
     latent_channels = int(models.unet.config.get("in_channels", 4))
-    factor = _vae_factor(models)
+    factor = vae_factor(models)
     size = dtype_bytes(plan.dtype)
     outputs = 0
     shapes = {(w, h, b) for w, h in plan.sizes for b in range(1, unet_batch(plan, models) + 1)}

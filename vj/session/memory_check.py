@@ -71,6 +71,7 @@ def memory_plan(preset: PresetConfig, *, sizes: tuple[tuple[int, int], ...] | No
                       sizes=sizes or ((preset.render.width, preset.render.height),),
                       batch=max(unet_batches(model.cfg, embeds_guidance=False)), steps=(steps,),
                       tiny_vae=model.tiny_vae, controlnets=tuple(u.source for u in preset.controlnet),
+                      loras=tuple(lora.source for lora in model.loras),
                       depth=depths, depth_resolution=preset.depth.resolution,
                       cuda_graphs=device.type == "cuda" and resolve_compile_mode(model.compile, device) == "jit")
 

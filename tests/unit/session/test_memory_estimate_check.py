@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -70,3 +71,14 @@ def test_memory_estimate_plan_follows_the_preset() -> None:
     assert plan == MemoryPlan(model="tiny", dtype=torch.bfloat16, sizes=((512, 512), (768, 512)), batch=2,
                               steps=plan.steps, controlnets=("tiny",), depth=plan.depth, depth_resolution=252)
     assert plan.depth[-1] == "tiny"  # the depth ControlNet's own depth model
+
+
+def test_memory_estimate_counts_a_loras_matrices_from_its_header(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    lora = tmp_path / "style.safetensors"
+    save_file({"unet.a.lora_A.weight": torch.zeros(4, 320), "unet.a.lora_B.weight": torch.zeros(320, 4)}, str(lora))
+    plan = MemoryPlan(model="tiny", dtype=torch.float16, sizes=((64, 64),), loras=(str(lora), str(tmp_path / "gone")))
+    estimate = estimate_memory(plan)
+    assert {p.component: p.nbytes for p in estimate.parts}["LoRA 0"] == 2 * 320 * 4 * 2
+    assert len(estimate.unknown) == 1 and "gone" in estimate.unknown[0]
