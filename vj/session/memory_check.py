@@ -146,8 +146,10 @@ def size_changes(preset: PresetConfig, report: MemoryReport) -> list[str]:
     """The largest smaller size that would fit, as flags."""
     if report.free is None:
         return []
-    for width, height in _smaller_sizes(preset):
-        smaller = dataclasses.replace(report.plan, sizes=((width, height),))
+    own = (preset.render.width, preset.render.height)
+    for width, height in _smaller_sizes(preset):  # the preset's own size smaller; other warmed sizes kept
+        sizes = tuple(sorted({(width, height) if size == own else size for size in report.plan.sizes}))
+        smaller = dataclasses.replace(report.plan, sizes=sizes)
         estimate = estimate_memory(smaller)
         if estimate.complete and estimate.total <= report.free:
             return [f"--width {width} --height {height} ({readable(estimate.total)})"]

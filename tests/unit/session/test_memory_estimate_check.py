@@ -82,3 +82,17 @@ def test_memory_estimate_counts_a_loras_matrices_from_its_header(tmp_path: Path)
     estimate = estimate_memory(plan)
     assert {p.component: p.nbytes for p in estimate.parts}["LoRA 0"] == 2 * 320 * 4 * 2
     assert len(estimate.unknown) == 1 and "gone" in estimate.unknown[0]
+
+
+def test_memory_estimate_refuses_a_library_show_before_its_model_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_live_show checks memory as `vj run` does; the device's free figure is the one thing faked here."""
+    from vj.config_live import ControlsConfig, OutputsConfig, ShowConfig, WebConfig
+    from vj.session import live_show, memory_check
+
+    monkeypatch.setattr(memory_check, "device_free", lambda _device: 1024)
+    loaded: list[object] = []
+    monkeypatch.setattr("vj.session.live.LiveSession.__init__", lambda *a, **k: loaded.append(a))
+    config = ShowConfig(controls=ControlsConfig(osc=False), outputs=OutputsConfig(), web=WebConfig(enabled=False))
+    with pytest.raises(MemoryRefused, match="needs about .* but 0 MiB is free"):
+        live_show.build_live_show(_preset(), config)
+    assert loaded == []
