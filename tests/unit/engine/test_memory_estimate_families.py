@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
+import vj.engine.backends  # noqa: F401 - first, as the engine imports it: families/ alone hits an import cycle
+from vj.engine.families.family import ModelFamily
 from vj.engine.families.lookup import FAMILIES
-
-if TYPE_CHECKING:  # importing family.py first runs into an import cycle (family -> backends -> families)
-    from vj.engine.families.family import ModelFamily
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
