@@ -21,12 +21,14 @@ from tests.contract.memory_trace import config_folder, model_folder, traced_peak
 from vj.engine.memory_estimate import (
     VAE_WORKING,
     MemoryPlan,
+    depth_peak_elements,
     estimate_memory,
     parameter_count,
     unet_skip_elements,
     unet_working_elements,
     vae_peak_elements,
 )
+from vj.engine.warp.depth_estimator import model_input_size
 
 # The modelled activation peak over the traced one: at least this (the model is not far below the code's
 # real tensor lifetimes) and at most this (not so far above that it refuses shows that fit).
@@ -123,6 +125,17 @@ def test_memory_estimate_vae_activations_within_bounds_of_the_traced_peak(sd_tur
     traced = max(traced_peak(vae, lambda: vae.decode(latents)), traced_peak(vae, lambda: vae.encode(image)))
     modelled = vae_peak_elements(dict(vae.config), width, width) * 2
     assert LOWER_BOUND <= modelled / traced <= UPPER_BOUND, (width, modelled, traced, VAE_WORKING)
+
+
+@pytest.mark.parametrize(("width", "height", "resolution"), [(512, 512, 252), (1024, 576, 518)])
+def test_memory_estimate_depth_activations_within_bounds_of_the_traced_peak(width: int, height: int,
+                                                                           resolution: int) -> None:
+    depth = meta_models.depth_anything_v2_small()
+    h, w = model_input_size(width, height, resolution, 14)
+    pixels = torch.empty(1, 3, h, w, device="meta", dtype=F16)
+    traced = traced_peak(depth, partial(depth, pixel_values=pixels))
+    modelled = depth_peak_elements(depth.config, width, height, resolution) * 2
+    assert LOWER_BOUND <= modelled / traced <= UPPER_BOUND, (width, height, resolution, modelled, traced)
 
 
 def test_memory_estimate_full_cfg_doubles_the_unet_batch_and_jit_adds_a_graph_pool(

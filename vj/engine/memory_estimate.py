@@ -17,7 +17,7 @@
   - VAE: 3 x its largest encoder or decoder tensor (a ResnetBlock2D holds its input for the
     shortcut, the norm output and the SiLU output at once); batch 1.
   - depth model (Depth Anything / DPT): (6 + mlp_ratio) x hidden x tokens for the ViT (its four
-    tapped hidden states, the stream and the MLP) plus 3 x fusion width x input pixels (the head).
+    tapped hidden states, the stream and the MLP) plus 2 x fusion width x input pixels (the head).
   - frame buffers: 8 float32 RGB frames at the render size (feedback, warp, input, colour anchor,
     outputs).
   Steps add nothing: each step's memory is freed before the next.
@@ -52,7 +52,7 @@ ATTENTION_WORKING = 20  # x C x N: a transformer block at its peak (18 counted, 
 RESNET_WORKING = 4  # x (C + C_next) x N: an up block's resnet on its concatenated input
 VAE_WORKING = 3  # x the largest VAE tensor
 DEPTH_VIT_WORKING = 6  # + mlp_ratio, x hidden x tokens
-DEPTH_HEAD_WORKING = 3  # x fusion width x input pixels
+DEPTH_HEAD_WORKING = 2  # x fusion width x input pixels (the head upsampled to the input size)
 
 
 @dataclass(frozen=True, slots=True)
