@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -105,30 +105,66 @@ def _smaller_sizes(preset: PresetConfig) -> list[tuple[int, int]]:
     return found
 
 
-def fitting_changes(report: MemoryReport) -> list[str]:
-    """Each single change that would fit in `report.free`, with its estimate: `--dtype float16 (5.1 GiB)`."""
-    plan, free = report.plan, report.free
-    if free is None:
-        return []
-    candidates: list[tuple[str, MemoryPlan]] = []
+Change = tuple[str, Callable[[MemoryPlan], MemoryPlan]]  # the flags a performer types, and what they change
+
+
+def _keep_controlnets(keep: int) -> Callable[[MemoryPlan], MemoryPlan]:
+    return lambda plan: dataclasses.replace(plan, controlnets=plan.controlnets[:keep])
+
+
+def _resize(own: tuple[int, int], size: tuple[int, int]) -> Callable[[MemoryPlan], MemoryPlan]:
+    """The preset's own size made smaller; the other sizes warmed are kept."""
+    return lambda plan: dataclasses.replace(plan, sizes=tuple(sorted({size if s == own else s for s in plan.sizes})))
+
+
+def _changes(preset: PresetConfig, plan: MemoryPlan) -> tuple[list[Change], list[Change], list[Change]]:
+    """The changes to try, by kind: (fp16 and the tiny VAE), fewer ControlNets (most kept first), smaller sizes."""
+    simple: list[Change] = []
     if plan.dtype == torch.float32:
-        candidates.append(("--dtype float16", dataclasses.replace(plan, dtype=torch.float16)))
-    if not plan.tiny_vae:
-        candidates.append((f"--tiny-vae {_family(plan).tiny_vae_id}",
-                           dataclasses.replace(plan, tiny_vae="tiny")))  # the built-in tiny VAE is TAESD's shape
-    for keep in range(len(plan.controlnets) - 1, -1, -1):
-        candidates.append((f"{keep} ControlNet{'s' if keep != 1 else ''} instead of {len(plan.controlnets)}",
-                           dataclasses.replace(plan, controlnets=plan.controlnets[:keep])))
-    fits: list[str] = []
-    controlnet_offered = False
-    for label, candidate in candidates:
-        if "ControlNet" in label and controlnet_offered:
-            continue
-        estimate = estimate_memory(candidate)
-        if estimate.complete and estimate.total <= free:
-            fits.append(f"{label} ({readable(estimate.total)})")
-            controlnet_offered = controlnet_offered or "ControlNet" in label
-    return fits
+        simple.append(("--dtype float16", lambda p: dataclasses.replace(p, dtype=torch.float16)))
+    if not plan.tiny_vae:  # the built-in tiny VAE has TAESD's shape: its estimate is TAESD's
+        simple.append((f"--tiny-vae {_family(plan).tiny_vae_id}", lambda p: dataclasses.replace(p, tiny_vae="tiny")))
+    total = len(plan.controlnets)
+    fewer = [(f"{keep} ControlNet{'s' if keep != 1 else ''} instead of {total}", _keep_controlnets(keep))
+             for keep in range(total - 1, -1, -1)]
+    smaller = [(f"--width {w} --height {h}", _resize((preset.render.width, preset.render.height), (w, h)))
+               for w, h in _smaller_sizes(preset)]
+    return simple, fewer, smaller
+
+
+def _fits(plan: MemoryPlan, free: int) -> int | None:
+    """The plan's estimate when it fits in `free`, else None."""
+    estimate = estimate_memory(plan)
+    return estimate.total if estimate.complete and estimate.total <= free else None
+
+
+def fitting_changes(preset: PresetConfig, report: MemoryReport) -> list[str]:
+    """Each single change that would fit, with its estimate (`--dtype float16 (5.1 GiB)`); the fewest ControlNets
+    and the largest size dropped and kept. None fitting alone, the changes together in order, as far as needed."""
+    if report.free is None:
+        return []
+    simple, fewer, smaller = _changes(preset, report.plan)
+    found: list[str] = []
+    for group, first_only in ((simple, False), (fewer, True), (smaller, True)):
+        for label, change in group:
+            total = _fits(change(report.plan), report.free)
+            if total is not None:
+                found.append(f"{label} ({readable(total)})")
+                if first_only:
+                    break
+    if found:
+        return found
+    plan, labels, needed = report.plan, list[str](), report.estimate.total
+    for group in (simple, fewer, smaller):  # one after another, each kept where it saves memory, until one fits
+        for label, change in group:
+            candidate = change(plan)
+            kept = [done for done in labels if group is not fewer or "ControlNet" not in done]
+            estimate = estimate_memory(candidate)
+            if estimate.complete and estimate.total <= report.free:
+                return [" and ".join([*kept, label]) + f" together ({readable(estimate.total)})"]
+            if group is not smaller and estimate.total < needed:
+                plan, labels, needed = candidate, [*kept, label], estimate.total
+    return []
 
 
 def _family(plan: MemoryPlan) -> ModelFamily:
@@ -142,28 +178,14 @@ def _family(plan: MemoryPlan) -> ModelFamily:
     return family if family is not None else DEFAULT_FAMILY
 
 
-def size_changes(preset: PresetConfig, report: MemoryReport) -> list[str]:
-    """The largest smaller size that would fit, as flags."""
-    if report.free is None:
-        return []
-    own = (preset.render.width, preset.render.height)
-    for width, height in _smaller_sizes(preset):  # the preset's own size smaller; other warmed sizes kept
-        sizes = tuple(sorted({(width, height) if size == own else size for size in report.plan.sizes}))
-        smaller = dataclasses.replace(report.plan, sizes=sizes)
-        estimate = estimate_memory(smaller)
-        if estimate.complete and estimate.total <= report.free:
-            return [f"--width {width} --height {height} ({readable(estimate.total)})"]
-    return []
-
-
 def refusal(preset: PresetConfig, report: MemoryReport) -> str:
     """The one line a show that does not fit is refused with."""
     estimate = report.estimate
     parts = ", ".join(f"{kind} {readable(estimate.of_kind(kind))}"
                       for kind in ("weights", "activations", "graphs", "margin") if estimate.of_kind(kind))
-    changes = fitting_changes(report) + size_changes(preset, report)
+    changes = fitting_changes(preset, report)
     offer = ("; this fits: " + " or ".join(changes)) if changes else \
-        "; no single change fits (fp16, the tiny VAE, fewer ControlNets, a smaller size): free the device first"
+        "; nothing fits (fp16, the tiny VAE, no ControlNets, half the size): free memory on the device first"
     return (f"preset {preset.name!r} needs about {readable(estimate.total)} on {report.device} ({parts}) but "
             f"{readable(report.free or 0)} is free{offer} (vj run --dry-run shows the estimate; --no-memory-check "
             "starts anyway)")

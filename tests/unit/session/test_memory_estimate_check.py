@@ -19,9 +19,10 @@ from vj.preset_files import load_preset
 from vj.session.memory_check import MemoryRefused, check_memory_before_load, memory_report
 
 
-def _preset(controlnets: tuple[ControlNetConfig, ...] = (), **model: object) -> PresetConfig:
-    """drift on the tiny model at 512x512 on the CPU, with `controlnets` instead of its own."""
-    preset = load_preset("drift").with_overrides(model="tiny", width=512, height=512, device="cpu",
+def _preset(controlnets: tuple[ControlNetConfig, ...] = (), width: int = 512, height: int = 512,
+            **model: object) -> PresetConfig:
+    """drift on the tiny model on the CPU, with `controlnets` instead of its own."""
+    preset = load_preset("drift").with_overrides(model="tiny", width=width, height=height, device="cpu",
                                                  **model)  # type: ignore[arg-type]
     return preset.replace(controlnet=controlnets)
 
@@ -60,8 +61,23 @@ def test_memory_estimate_offers_only_changes_that_fit() -> None:
     assert "--tiny-vae" not in line  # already the tiny VAE
 
 
+def test_memory_estimate_offers_changes_together_when_none_fits_alone() -> None:
+    preset = _preset(dtype="float32", width=64, height=64, controlnets=(ControlNetConfig(source="tiny"),) * 2)
+    plan = memory_report(preset).plan
+    singles = [estimate_memory(dataclasses.replace(plan, dtype=torch.float16)).total,
+               estimate_memory(dataclasses.replace(plan, controlnets=())).total]
+    together = estimate_memory(dataclasses.replace(plan, dtype=torch.float16, controlnets=())).total
+    assert together < min(singles)
+    free = (together + min(singles)) // 2  # both together fit, neither alone
+    with pytest.raises(MemoryRefused) as refused:
+        check_memory_before_load(preset, free=free)
+    line = str(refused.value)
+    assert re.search(r"this fits: --dtype float16 and \d ControlNets? instead of 2 together \(", line), line
+    assert "--tiny-vae" not in line  # TAESD is larger than the tiny model's own VAE: it saves nothing here
+
+
 def test_memory_estimate_with_nothing_that_fits_says_so() -> None:
-    with pytest.raises(MemoryRefused, match="no single change fits"):
+    with pytest.raises(MemoryRefused, match="nothing fits"):
         check_memory_before_load(_preset(), free=1)
 
 
