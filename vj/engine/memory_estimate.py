@@ -9,11 +9,12 @@
   UNet batch (full CFG: 2). The stages of a frame run one after another and the caching allocator
   reuses freed blocks, so the peak is the largest stage's, plus the frame buffers:
   - UNet: every skip tensor its down path keeps for the up path (exact from the config), plus the
-    working set of its heaviest block: 18 x C x N at a level with attention (GEGLU feed-forward,
-    4x inner width: projection 8C, gate 4C, product 4C, residual stream and norm 2C) or
-    4 x (C + C_next) x N at one without (the up block's concatenated input, its norm, SiLU and
-    conv output). A ControlNet adds one more set of skip tensors (its residuals, held while the
-    UNet runs). Attention is assumed memory-efficient (PyTorch's SDPA on CUDA): no N^2 scores.
+    working set of its heaviest block: 20 x C x N at a level with attention (18 counted in the GEGLU
+    feed-forward, 4x inner width: projection 8C, gate 4C, product 4C, residual stream and norm 2C;
+    2 more seen in the traced peak, from reshape copies) or 4 x (C + C_next) x N at one without
+    (the up block's concatenated input, its norm, SiLU and conv output). A ControlNet adds one more
+    set of skip tensors (its residuals, held while the UNet runs). Attention is assumed
+    memory-efficient (PyTorch's SDPA on CUDA): no N^2 scores.
   - VAE: 3 x its largest encoder or decoder tensor (a ResnetBlock2D holds its input for the
     shortcut, the norm output and the SiLU output at once); batch 1.
   - depth model (Depth Anything / DPT): (6 + mlp_ratio) x hidden x tokens for the ViT (its four
@@ -27,7 +28,9 @@
 - **margin: stated.** 10 % of the rest plus 512 MiB for CUDA's workspaces (cuBLAS, cuDNN) and
   allocator fragmentation.
 
-None of the modelled parts has been measured on a GPU yet (docs/guide/gpu.md says so).
+The UNet, VAE and depth constants are checked against the peak of the real forward's own tensors
+traced on `meta` (tests/contract/test_memory_estimate_meta.py); none of the modelled parts has
+been measured on a GPU yet (docs/guide/gpu.md says so).
 """
 
 from __future__ import annotations
