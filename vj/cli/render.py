@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
+from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
 from vj.cli.init_image import add_fetch_argument, usable_init_image
 from vj.config import PresetConfig
 from vj.errors import VjError
@@ -41,6 +42,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--continue", dest="continue_from", metavar="CLIP",
                         help="continue an earlier `vj render` from its last frame, into the new file --out (the "
                              "preset, seed and frame count come from CLIP's timeline and resume state beside it)")
+    add_memory_arguments(parser)
 
 
 def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
@@ -54,6 +56,8 @@ def render_preset_from_args(args: argparse.Namespace) -> PresetConfig:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if args.replay and args.dry_run:
+        raise VjError("vj render --dry-run plans a preset render; a --replay takes its plan from the timeline")
     if args.replay:
         return _replay(args)
     from vj.engine.backends.sizes import check_size_before_load
@@ -89,6 +93,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if frames < 1:
         raise VjError(f"--frames must be at least 1, found {frames}" if args.frames is not None or continued is None
                       else "vj render --continue needs --frames N: how many frames to add")
+    report = check_memory(preset, args, sizes=((preset.render.width, preset.render.height),))
+    if args.dry_run and report is not None:
+        return print_dry_run("render", preset, report)
     return _render(args, preset, frames, start, inputs, continued, track)
 
 

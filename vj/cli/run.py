@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from vj.cli.argtypes import crf, frame_count, seconds
 from vj.cli.common import add_common_arguments, preset_from_args
+from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_flags import (
     add_audio_arguments,
@@ -38,6 +39,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser)
     add_web_arguments(parser)
     add_audio_arguments(parser)
+    add_memory_arguments(parser)
 
 
 def attach_run_components(session: LiveSession, args: argparse.Namespace) -> None:
@@ -69,9 +71,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads
     check_show(config, preset)
+    from vj.session.memory_check import warm_sizes
+
+    fixed_size = args.width is not None or args.height is not None
+    sizes = warm_sizes(preset, program_presets(args), fixed_size=fixed_size)
+    report = check_memory(preset, args, sizes=sizes, wants_depth=config.outputs.wants_depth)
+    if args.dry_run and report is not None:
+        return print_dry_run("run", preset, report, show=config)
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
-    session = LiveSession(preset, fixed_size=args.width is not None or args.height is not None, inputs=inputs,
+    session = LiveSession(preset, fixed_size=fixed_size, inputs=inputs,
                           publish_depth=config.outputs.wants_depth)
     try:
         attach_show(session, config, monitor=monitor, on_page=_say_page)

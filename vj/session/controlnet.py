@@ -15,7 +15,7 @@ from vj.errors import VjError
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _control_depth_source(preset: PresetConfig) -> str:
+def control_depth_source(preset: PresetConfig) -> str:
     source = resolve_depth_source(preset.depth.model, preset.model.source)
     if source == NO_DEPTH:
         raise VjError("a [[controlnet]] with conditioning = 'depth' needs a depth model, but [depth] model is "
@@ -39,7 +39,7 @@ def check_controlnets_before_load(preset: PresetConfig) -> None:
             raise VjError(f"[model] compile = {preset.model.compile!r} runs AOTInductor packages here, which take no "
                           "ControlNet residuals: use compile 'off' or 'jit' with a [[controlnet]]")
     if any(unit.conditioning == "depth" for unit in preset.controlnet):
-        source = _control_depth_source(preset)
+        source = control_depth_source(preset)
         if source != TINY_DEPTH:
             depth_model_folder(source)
 
@@ -59,6 +59,6 @@ def build_controlnets(preset: PresetConfig, backend: Backend) -> ControlNets | N
         raise VjError(str(err)) from err
     if "depth" in controls.kinds:
         cfg = preset.depth
-        model = load_depth_model(_control_depth_source(preset), backend.device, backend.dtype)
+        model = load_depth_model(control_depth_source(preset), backend.device, backend.dtype)
         controls.depth = DepthEstimator(model, resolution=cfg.resolution, every_n=cfg.every_n, ema=cfg.ema)
     return controls

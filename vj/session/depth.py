@@ -24,7 +24,7 @@ def preset_is_3d(preset: PresetConfig) -> bool:
     return str(preset.params.get("animation_mode", "2d")) == "3d"
 
 
-def _source_to_load(preset: PresetConfig, wanted: bool) -> str | None:
+def depth_source_to_load(preset: PresetConfig, wanted: bool) -> str | None:
     cfg = preset.depth
     source = resolve_depth_source(cfg.model, preset.model.source)
     if source == NO_DEPTH or not (wanted or preset_is_3d(preset) or cfg.model.strip()):
@@ -34,7 +34,7 @@ def _source_to_load(preset: PresetConfig, wanted: bool) -> str | None:
 
 def check_depth_before_load(preset: PresetConfig, *, wanted: bool = False) -> None:
     """A depth model that will not load is refused before the diffusion model loads (a hub id not cached)."""
-    source = _source_to_load(preset, wanted)
+    source = depth_source_to_load(preset, wanted)
     if source is not None and source != TINY_DEPTH:
         depth_model_folder(source)
 
@@ -42,7 +42,7 @@ def check_depth_before_load(preset: PresetConfig, *, wanted: bool = False) -> No
 def build_depth(preset: PresetConfig, backend: Backend, *, wanted: bool = False) -> DepthEstimator | None:
     """The preset's depth estimator on the backend's device, or None (a flat plane)."""
     cfg = preset.depth
-    source = _source_to_load(preset, wanted)
+    source = depth_source_to_load(preset, wanted)
     if source is None:
         if resolve_depth_source(cfg.model, preset.model.source) == NO_DEPTH:
             if wanted:

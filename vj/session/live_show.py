@@ -47,12 +47,19 @@ def attach_show(session: LiveSession, config: ShowConfig, *, monitor: Monitor | 
 
 def build_live_show(preset: PresetConfig, config: ShowConfig, *, backend: Backend | None = None,
                     fixed_size: bool = False, inputs: CheckedInputs | None = None,
-                    on_page: Callable[[str], None] | None = None) -> LiveSession:
-    """A `LiveSession` for `preset` with the controls and outputs of `config` (not started)."""
+                    on_page: Callable[[str], None] | None = None, check_memory: bool = True) -> LiveSession:
+    """A `LiveSession` for `preset` with the controls and outputs of `config` (not started).
+
+    `check_memory`: refuse (MemoryRefused) a model that would not fit the device's free memory,
+    before it loads; never when `backend` is given (already loaded)."""
     from vj.session.live import LiveSession
 
     monitor = prepare_outputs(config.outputs)  # OpenCV before PyAV, and the display checked before the model
     check_show(config, preset)
+    if backend is None and check_memory:
+        from vj.session.memory_check import check_memory_before_load
+
+        check_memory_before_load(preset, wants_depth=config.outputs.wants_depth)
     session = LiveSession(preset, backend=backend, fixed_size=fixed_size, inputs=inputs,
                           publish_depth=config.outputs.wants_depth)
     try:

@@ -88,7 +88,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _cached_config(source: str, filename: str) -> dict[str, Any] | None:
+def cached_config(source: str, filename: str) -> dict[str, Any] | None:
     """`filename` of a local folder, or of a hub id from the local Hugging Face cache (never the network)."""
     folder = Path(source).expanduser()
     if folder.is_dir():
@@ -109,12 +109,12 @@ def _vae_factor(config: ModelConfig) -> int:
     if config.tiny_vae:
         if config.tiny_vae == TINY:
             return SD_VAE_FACTOR  # the built-in tiny VAE is a full-architecture TAESD
-        taesd = _cached_config(config.tiny_vae, "config.json")
+        taesd = cached_config(config.tiny_vae, "config.json")
         blocks = taesd.get("encoder_block_out_channels") if taesd else None
         return _factor(blocks) if blocks else SD_VAE_FACTOR
     if config.source == TINY:
         return _factor(TINY_VAE_BLOCK_OUT_CHANNELS)
-    vae = _cached_config(config.source, "vae/config.json")
+    vae = cached_config(config.source, "vae/config.json")
     blocks = vae.get("block_out_channels") if vae else None
     return _factor(blocks) if blocks else SD_VAE_FACTOR
 
@@ -124,7 +124,7 @@ def size_rule(config: ModelConfig) -> SizeRule | None:
     if config.source == TINY:
         unet_blocks: Any = TINY_UNET_BLOCK_OUT_CHANNELS
     else:
-        unet = _cached_config(config.source, "unet/config.json")
+        unet = cached_config(config.source, "unet/config.json")
         unet_blocks = unet.get("block_out_channels") if unet else None
         if not unet_blocks:
             return None

@@ -44,6 +44,8 @@ class ModelFamily(Protocol):
     pipeline_names: tuple[str, ...]  # the diffusers pipeline classes (model_index.json `_class_name`) it loads
     honours_force_upcast: bool  # runs a VAE whose config says force_upcast in float32 under float16
     extra_input_names: tuple[str, ...]  # the UNet's inputs after (sample, timestep, context), in call order
+    text_encoder_folders: tuple[str, ...]  # a diffusers folder's text encoders (read by the memory estimate)
+    tiny_vae_id: str  # the TAESD offered when the model's own VAE does not fit in memory
 
     def claims_unet(self, unet_config: Mapping[str, Any]) -> bool:
         """Whether a UNet (or ControlNet) config is this family's."""

@@ -45,6 +45,8 @@ class StableDiffusion:
     # saved SD 2.x VAE config (sd-turbo's) can carry `true` for a VAE that is fine in float16.
     honours_force_upcast: bool = False
     extra_input_names: tuple[str, ...] = ()
+    text_encoder_folders: tuple[str, ...] = ("text_encoder",)
+    tiny_vae_id: str = "madebyollin/taesd"
 
     def claims_unet(self, unet_config: Mapping[str, Any]) -> bool:
         return unet_config.get("addition_embed_type") is None

@@ -47,6 +47,8 @@ class StableDiffusionXL:
     pipeline_names: tuple[str, ...] = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
     honours_force_upcast: bool = True  # SDXL's own VAE overflows in float16; diffusers' SDXL pipelines upcast it
     extra_input_names: tuple[str, ...] = ("text_embeds", "time_ids")
+    text_encoder_folders: tuple[str, ...] = ("text_encoder", "text_encoder_2")
+    tiny_vae_id: str = "madebyollin/taesdxl"
 
     def claims_unet(self, unet_config: Mapping[str, Any]) -> bool:
         # Either mark is enough: a converted folder can carry one without the other.
