@@ -8,6 +8,7 @@ safetensors header. What is not on this machine is listed as unknown, never gues
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ import torch
 from vj.engine.backends.sizes import cached_config
 from vj.engine.families.family import ModelFamily
 from vj.engine.families.lookup import family_of_pipeline, tiny_family
+
+log = logging.getLogger(__name__)
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # diffusers' file name for a LoRA on the hub
 
@@ -120,7 +123,12 @@ def _pipeline_models(plan: MemoryPlan, models: PlanModels) -> None:
                 continue
             library, class_name = entry
             build = _diffusers_model if library == "diffusers" else _transformers_model
-            model = MetaModel(build(str(class_name), config), config, plan.dtype)
+            try:
+                model = MetaModel(build(str(class_name), config), config, plan.dtype)
+            except Exception as err:  # a config its own class cannot build: loading says why, in its words
+                log.debug("%s: %s/config.json does not build on meta", plan.model, folder, exc_info=True)
+                models.unknown.append(f"{plan.model}: {folder} (its config does not build: {type(err).__name__})")
+                continue
             if folder == "unet":
                 models.unet = model
             elif folder == "vae":

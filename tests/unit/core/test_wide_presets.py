@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vj.engine.backends.sizes import SizeRule
+from vj.engine.families.size_rule import SizeRule
 from vj.preset_files import list_presets, load_preset
 
 

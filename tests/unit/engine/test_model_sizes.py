@@ -10,7 +10,8 @@ import pytest
 from vj.cli.main import main
 from vj.config import ModelConfig
 from vj.engine.backends import loading
-from vj.engine.backends.sizes import SizeRule, check_size_before_load, size_rule
+from vj.engine.backends.sizes import check_size_before_load, size_rule
+from vj.engine.families.size_rule import SizeRule
 from vj.errors import SizeRefused
 
 SD15_UNET = {"_class_name": "UNet2DConditionModel", "block_out_channels": [320, 640, 1280, 1280]}

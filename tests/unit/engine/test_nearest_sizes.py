@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vj.config import ModelConfig
-from vj.engine.backends.sizes import SizeRule, check_size_before_load, nearest_sizes
+from vj.engine.backends.sizes import check_size_before_load
+from vj.engine.families.size_rule import SizeRule, nearest_sizes
 from vj.errors import SizeRefused
 
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import vj
 
@@ -74,3 +78,11 @@ def test_the_scan_reads_code_not_prose(tmp_path: Path) -> None:
                       '    return backend.is_xl or "text_time" in backend.kind\n', encoding="utf-8")
     hits = family_branches(sample, tmp_path)
     assert hits == ["sample.py:5: 'is_xl'", "sample.py:5: 'text_time'"]
+
+
+@pytest.mark.parametrize("module", ["vj.engine.families.family", "vj.engine.families.lookup",
+                                    "vj.engine.families.sd", "vj.engine.families.sdxl"])
+def test_a_family_module_imports_on_its_own(module: str) -> None:
+    """The families sit below the backends: importing one first must not run into a backend mid-import."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 
 import torch
 
-from vj.engine.backends.sizes import SizeRule
 from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.families.size_rule import SizeRule
 from vj.engine.sampling import NoiseSchedule
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from vj.engine.backends.sizes import SizeRule
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.families.family import TextEncoder, scaled_linear_schedule, token_embeddings, unet_size_rule
+from vj.engine.families.size_rule import SizeRule
 from vj.engine.sampling import NoiseSchedule
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from vj.engine.backends.sizes import SizeRule
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.families.family import TextEncoder, scaled_linear_schedule, unet_size_rule
+from vj.engine.families.size_rule import SizeRule
 from vj.engine.sampling import NoiseSchedule
 
 _CONTEXT_WIDTH = 2048  # SDXL's cross-attention width (768 + 1280): a UNet config with it is SDXL's
