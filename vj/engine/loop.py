@@ -4,7 +4,8 @@ One render thread owns the accelerator. Per frame it takes one `ParamSnapshot`, 
 stages in Deforum's order on the device and publishes a `Frame` to its sink (the fan-out
 queues), never waiting on an output in live mode. It does no I/O and no per-frame
 logging; errors are counted, logged at most once a second, and the loop retries, keeping
-the last good frame on every output. Out-of-memory on the GPU is fatal and says so.
+the last good frame on every output. Out-of-memory on the GPU after the first good frame is
+survived the same way, undoing a size change that caused it (vj.engine.oom_recovery); before it, fatal.
 
 Publishing is pipelined on a GPU (vj.engine.publish): a frame's copy to the host runs while
 the next frame is computed, and the frame is handed to the sink one `render_frame` later. A
@@ -143,6 +144,7 @@ class Engine:
         self._carry_events: tuple[ControlEvent, ...] = ()
         self._publisher: FramePublisher[_Ticket] = FramePublisher(self.device, pipelined=settings.pipelined)
         self._last_good: torch.Tensor | None = None
+        self._good_size: tuple[int, int] | None = None  # the size of the last frame handed to the outputs
         self._anchor_index = -1
         self._last_publish_s = 0.0
         self._warp = FrameWarp(settings.fps, offline=settings.offline, depth=depth, publish_depth=publish_depth)
@@ -207,13 +209,32 @@ class Engine:
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
-            self.width, self.height = resize
+            self.resize_now(*resize)
+
+    def resize_now(self, width: int, height: int) -> None:
+        """Change the size on the render thread, between frames (a boundary request, an undo after an OOM)."""
+        if (width, height) != (self.width, self.height):
+            self.width, self.height = width, height
             self.feedback.resize(self.height, self.width)
             if self._last_good is not None:
                 self._last_good = F.interpolate(self._last_good, size=(self.height, self.width), mode="bilinear",
                                                 align_corners=False)
             self._noise.resize(self._latent_shape())
             self._warp.resized()
+
+    @property
+    def good_size(self) -> tuple[int, int] | None:
+        """(width, height) of the last frame handed to the outputs; None before the first."""
+        return self._good_size
+
+    def release_after_oom(self) -> int:
+        """After a device OOM: discard the frames in flight (never published: the outputs hold the last good
+        one) and let go of what the engine rebuilds as it goes (publish buffers, cached noise)."""
+        discarded = self._publisher.release()
+        noise = self._noise.drop_cache()
+        log.debug("after out-of-memory: %d frames in flight discarded, %d cached noise tensors dropped",
+                  discarded, noise)
+        return discarded
 
     def _prepare(self, image: torch.Tensor, snap: ParamSnapshot, seed: int) -> torch.Tensor:
         """Colour coherence → contrast → anti-blur → noise (Deforum's order after the warp)."""
@@ -337,6 +358,7 @@ class Engine:
             stage_ms = t.timer.stage_ms()
             frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, item.depth)
             self._last_good = t.image
+            self._good_size = (int(item.pixels.shape[1]), int(item.pixels.shape[0]))
             self.sink.offer(frame)
             now = time.perf_counter()
             self.stats.frames += 1

@@ -103,6 +103,14 @@ class FramePublisher(Generic[T]):
         self._pending.clear()
         return dropped
 
+    def release(self) -> int:
+        """Discard the frames in flight and let go of the ring buffers (reallocated by the next `submit`)."""
+        dropped = self.discard()
+        self._slots = []
+        self._size = None
+        self._next = 0
+        return dropped
+
     # ------------------------------------------------------------------ the steps
     def _allocate(self, height: int, width: int, *, with_depth: bool = False) -> None:
         count = height * width * (4 if with_depth else 3) + 1

@@ -2,7 +2,8 @@
 
 Only before the first good frame is a run of failures fatal: then nothing is on stage to
 hold, and a stage that fails this many times in a row is broken (a bad model, an impossible
-setting), not a passing hiccup. Out-of-memory on the GPU is always fatal and says what to lower.
+setting), not a passing hiccup. Out-of-memory on the GPU is fatal there too, saying what to lower;
+after the first good frame it is survived (vj.engine.oom_recovery).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol, TypeVar
 
 import torch
 
+from vj.engine.oom_recovery import OomRecovery, Recoverable
 from vj.engine.render_worker import RenderWorker
 from vj.errors import FatalRenderError
 
@@ -34,13 +36,13 @@ class _Stats(Protocol):
     errors: int
     non_finite: int
     last_error: str
+    oom: int
+    oom_undone: int
+    oom_note: str
 
 
-class Renders(Protocol):
-    """What the policy drives: the engine's frame calls and counters."""
-
-    width: int
-    height: int
+class Renders(Recoverable, Protocol):
+    """What the policy drives: the engine's frame calls and counters, and what an OOM is survived with."""
 
     @property
     def stats(self) -> _Stats: ...
@@ -61,6 +63,7 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
     in_a_row = 0
     last_error_log = 0.0
     stats = engine.stats
+    oom = OomRecovery(engine)
     while not stop.is_set():
         if max_frames is not None and stats.frames + engine.in_flight >= max_frames:
             engine.flush()  # launch no frame past the last one asked for
@@ -78,9 +81,14 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
                         f"no frame could be rendered: {in_a_row} frames in a row had non-finite pixels "
                         "(NaN or infinity; float16 can overflow in some VAEs: try --dtype bfloat16 or float32)")
         except torch.cuda.OutOfMemoryError as err:
-            raise FatalRenderError(
-                f"the GPU ran out of memory at {engine.width}x{engine.height}: lower the resolution or the steps, "
-                f"or use --tiny-vae ({err})") from err
+            if stats.frames == 0:  # nothing on stage to hold, and nothing has been shown to fit
+                stats.oom += 1
+                raise FatalRenderError(
+                    f"the GPU ran out of memory at {engine.width}x{engine.height}: lower the resolution or the "
+                    f"steps, or use --tiny-vae ({err})") from err
+            in_a_row = 0
+            with torch.inference_mode():
+                oom.survive(err, stop)
         except StopRendering:
             return
         except FatalRenderError:

@@ -15,6 +15,9 @@ class EngineStats:
     frame_ms: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)
     last_error: str = ""
+    oom: int = 0  # device out-of-memory errors survived mid-show (vj.engine.oom_recovery)
+    oom_undone: int = 0  # of those, how many undid a size change
+    oom_note: str = ""  # what the last one did, for the status line
 
     def update(self, frame_s: float, stage_ms: dict[str, float]) -> None:
         # Exponential moving averages: a steady readout for the one-second status line.

@@ -174,6 +174,12 @@ class NoiseBank:
         self._morph_from = None
         self._last_noise = None
 
+    def drop_cache(self) -> int:
+        """Let go of the cached noise per seed (redrawn, identical, when asked again); how many tensors."""
+        dropped = len(self._cache)
+        self._cache.clear()
+        return dropped
+
     def state(self) -> NoiseState:
         return NoiseState(self._morph_from, self._morph_start_s, self._last_base, self._last_noise)
 

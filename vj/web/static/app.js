@@ -114,6 +114,7 @@ function onStatus(s) {
   if (s.fps !== undefined) parts.push(`${Number(s.fps).toFixed(1)} fps`, `${Number(s.frame_ms).toFixed(1)} ms`,
                                        `frames ${s.frames}`, `dropped ${s.dropped}`);
   if (s.errors) parts.push(`errors ${s.errors}`);
+  if (s.oom) parts.push(`out of memory ${s.oom}`);
   parts.push(`pages ${s.pages}`);
   $("figures").textContent = parts.join(" · ");
   $("status-line").textContent = s.line || "";
