@@ -227,6 +227,12 @@ class Engine:
         """(width, height) of the last frame handed to the outputs; None before the first."""
         return self._good_size
 
+    @property
+    def depth_estimators(self) -> tuple[DepthEstimator, ...]:
+        """The depth estimators a frame runs: the 3D warp's and a depth ControlNet's (when not the same one)."""
+        found = [self._warp.depth, self.controls.depth if self.controls is not None else None]
+        return tuple(dict.fromkeys(e for e in found if e is not None))
+
     def release_after_oom(self) -> int:
         """After a device OOM: discard the frames in flight (never published: the outputs hold the last good
         one) and let go of what the engine rebuilds as it goes (publish buffers, cached noise)."""

@@ -5,14 +5,15 @@ change that asked for more than the device has (a bigger size from a preset swit
 (another process, fragmentation). The frame is dropped — the outputs keep the last good one, and the
 frame still in flight in the pipelined publish is discarded, not published — the caches the engine can
 rebuild are let go (and CUDA's cached blocks), and the change that caused it is undone where one can be
-named: the size goes back to the last one a frame was published at. With nothing left to undo, the
+named: the size goes back to the last one a frame was published at, and a depth estimator's input
+resolution that a preset switch raised goes back to the one it had then. With nothing left to undo, the
 loop waits before the next try, doubling the wait up to a bound, so a device that stays full is tried
 at a bounded rate instead of spun on. Every OOM and every undo is counted, logged and put on the status
 line. Only before the first good frame is it fatal (nothing on stage to hold, nothing proven to fit):
 the render loop raises its own clear message then.
 
 The model, its ControlNets and LoRAs are the show's (a live preset switch keeps them loaded), so the
-size is the one change a frame boundary can bring that adds memory.
+size and the depth resolution are the changes a frame boundary can bring that add memory.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ class _OomStats(Protocol):
     last_error: str
 
 
+class _DepthSettings(Protocol):
+    resolution: int
+    every_n: int
+    ema: float
+
+    def request_settings(self, *, resolution: int, every_n: int, ema: float) -> None: ...
+
+
 class Recoverable(Protocol):
     """What recovery asks of the engine, all on the render thread between two frames."""
 
@@ -47,6 +56,10 @@ class Recoverable(Protocol):
     @property
     def good_size(self) -> tuple[int, int] | None:
         """(width, height) of the last frame handed to the outputs; None before the first."""
+
+    @property
+    def depth_estimators(self) -> tuple[_DepthSettings, ...]:
+        """The depth estimators a frame runs (the 3D warp's, a depth ControlNet's)."""
 
     def release_after_oom(self) -> int:
         """Discard the frames in flight, let go of the rebuildable caches; how many frames were discarded."""
@@ -63,6 +76,15 @@ class OomRecovery:
         self._backoff_s = FIRST_BACKOFF_S
         self._frames_at_last_oom = -1
         self._in_a_row = 0  # OOMs with no good frame between them
+        self._good_frames = 0
+        self._good_depth: tuple[int, ...] = ()  # the depth resolutions when the last good frame was out
+
+    def frame_done(self) -> None:
+        """After a frame that did not fail: note what the outputs were last fed with (what an undo returns to)."""
+        stats = self.engine.stats
+        if stats.frames > self._good_frames:
+            self._good_frames = stats.frames
+            self._good_depth = tuple(e.resolution for e in self.engine.depth_estimators)
 
     def survive(self, err: BaseException, stop: threading.Event) -> None:
         """Count it, free memory, undo the size change if there is one, else wait before the next try."""
@@ -76,11 +98,10 @@ class OomRecovery:
         at = (engine.width, engine.height)
         discarded = engine.release_after_oom()
         _empty_device_cache()
-        good = engine.good_size
-        if good is not None and good != at:
-            engine.resize_now(*good)
+        undone = self._undo(at)
+        if undone:
             stats.oom_undone += 1
-            note = f"out of memory at {at[0]}x{at[1]}: size undone, back to {good[0]}x{good[1]}"
+            note = f"out of memory at {at[0]}x{at[1]}: undone, " + ", ".join(undone)
             log.warning("%s (holding the last frame; %d in flight discarded; %s)", note, discarded, err)
         else:
             wait_s = self._backoff_s
@@ -91,6 +112,19 @@ class OomRecovery:
             stop.wait(wait_s)
         stats.oom_note = note
         stats.last_error = f"OutOfMemoryError: {note}"
+
+    def _undo(self, at: tuple[int, int]) -> list[str]:
+        """Put back what grew since the last good frame; what was put back, in words."""
+        undone = []
+        good = self.engine.good_size
+        if good is not None and good != at:
+            self.engine.resize_now(*good)
+            undone.append(f"size back to {good[0]}x{good[1]}")
+        for estimator, resolution in zip(self.engine.depth_estimators, self._good_depth, strict=False):
+            if estimator.resolution > resolution:  # a lower one frees memory: only a raise is a cause
+                estimator.request_settings(resolution=resolution, every_n=estimator.every_n, ema=estimator.ema)
+                undone.append(f"depth resolution back to {resolution}")
+        return undone
 
 
 def _empty_device_cache() -> None:

@@ -73,6 +73,7 @@ def render_until(engine: Renders, stop: threading.Event, max_frames: int | None)
         try:
             non_finite = stats.non_finite
             engine.render_frame()
+            oom.frame_done()
             in_a_row = 0
             if stats.non_finite > non_finite and stats.frames == 0:
                 in_a_row = stats.non_finite

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from tests.helpers import CollectFrames
-from vj.config import PresetConfig
+from vj.config import DepthConfig, PresetConfig
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
 from vj.engine.oom_recovery import FIRST_BACKOFF_S
@@ -84,10 +84,43 @@ def test_oom_at_a_new_size_from_a_preset_switch_is_undone_and_the_show_goes_on( 
     assert (stats.oom, stats.oom_undone, stats.frames) == (1, 1, 8)
     assert (session.engine.width, session.engine.height) == (64, 64)
     assert len(sink.frames) == 8 and all(f.image.shape == (64, 64, 3) for f in sink.frames)
-    note = f"out of memory at {BIG}x{BIG}: size undone, back to 64x64"
+    note = f"out of memory at {BIG}x{BIG}: undone, size back to 64x64"
     assert note in session.status_line() and "out of memory 1 (undone 1)" in session.status_line()
     assert _figures(session)["oom"] == 1 and _figures(session)["oom_note"] == note  # the page's status push
     assert any(note in r.getMessage() for r in caplog.records)
+
+
+def test_oom_after_a_preset_switch_raised_the_depth_resolution_undoes_it(tiny_backend,  # noqa: ANN001
+                                                                          tiny_preset) -> None:
+    show = tiny_preset.replace(params={**tiny_preset.params, "animation_mode": "3d", "translation_z": 2.0},
+                               depth=DepthConfig(model="tiny", resolution=56))
+    session = LiveSession(show, backend=tiny_backend)
+    sink = CollectFrames()
+    session.add_output(sink)
+    session.warmup()
+    depth = session.engine.depth
+    assert depth is not None
+    real_estimate = depth.estimate
+    raised = []
+
+    def estimate(image: torch.Tensor) -> torch.Tensor:  # the depth model "runs out of memory" above 56
+        if depth.resolution > 56:
+            raised.append(depth.resolution)
+            raise out_of_memory()
+        return real_estimate(image)
+
+    def switch(call: int) -> None:
+        if call == 3:
+            session.apply_preset(show.replace(depth=DepthConfig(model="tiny", resolution=112)))
+
+    depth.estimate = estimate  # type: ignore[method-assign]
+    with InjectedDecode(tiny_backend, lambda n, latents: False, switch):
+        session.run(frames=8)
+    assert session.engine.fatal_error is None and raised == [112]
+    stats = session.engine.stats
+    assert (stats.oom, stats.oom_undone, stats.frames, len(sink.frames)) == (1, 1, 8, 8)
+    assert depth.resolution == 56
+    assert "out of memory at 64x64: undone, depth resolution back to 56" in session.status_line()
 
 
 def test_a_one_off_oom_mid_show_holds_the_last_frame_and_is_counted(tiny_backend, tiny_preset,  # noqa: ANN001
