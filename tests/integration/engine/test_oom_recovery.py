@@ -7,6 +7,7 @@ a GPU); what is faked is only the moment it happens, chosen by the test.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -14,8 +15,11 @@ from typing import Any
 
 import pytest
 import torch
+from websockets.sync.client import connect
 
-from tests.helpers import CollectFrames
+from tests.helpers import CollectFrames, wait_for
+from vj.cli.main import build_parser
+from vj.cli.run import attach_run_components
 from vj.config import DepthConfig, PresetConfig
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
@@ -142,6 +146,28 @@ def test_a_one_off_oom_mid_show_holds_the_last_frame_and_is_counted(tiny_backend
     assert "out of memory 1 (undone 0): out of memory at 64x64: nothing to undo" in line
     assert _figures(session)["oom"] == 1
     assert any("nothing to undo" in r.getMessage() for r in caplog.records)
+
+
+def test_an_oom_mid_show_reaches_the_page_over_its_websocket(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    attach_run_components(session, build_parser().parse_args(["run", "tiny.toml", "--osc-port", "0",
+                                                              "--oscquery-port", "0", "--no-zeroconf"]))
+    session.warmup()
+    with InjectedDecode(tiny_backend, lambda n, latents: n == 4):
+        session.start()
+        try:
+            wait_for(lambda: session.engine.stats.oom == 1 and session.engine.stats.frames > 4, timeout_s=60)
+            web = next(c for c in session.controls if type(c).__name__ == "WebServer")
+            with connect(f"ws://127.0.0.1:{web.port}/ws") as ws:
+                while True:  # the status push comes twice a second
+                    status = json.loads(ws.recv(timeout=10)).get("status")
+                    if status is not None:
+                        break
+        finally:
+            session.stop()
+    assert session.engine.fatal_error is None
+    assert status["oom"] == 1 and "nothing to undo" in status["oom_note"]
+    assert "out of memory 1 (undone 0)" in status["line"]
 
 
 def test_oom_before_the_first_frame_is_still_fatal_with_its_message(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
