@@ -200,11 +200,12 @@ def test_oom_with_nothing_to_undo_backs_off_and_drops_the_pipelined_frame_in_fli
                     FixedClock(24))
     engine.prime(store.prompts())
     stop = RecordingStop()
-    with InjectedDecode(tiny_backend, lambda n, latents: n in (3, 4, 5)) as decode:  # frames 2, 3, 4
+    with InjectedDecode(tiny_backend, lambda n, latents: n in (3, 4, 5, 8)) as decode:  # frames 2, 3, 4 and 7
         engine.run(stop, max_frames=6)
-    assert decode.raised == 3 and engine.stats.oom == 3 and engine.stats.oom_undone == 0
-    # Frame 1 was in flight when frame 2 ran out of memory: discarded, never published.
-    assert [f.index for f in sink.frames] == [0, 5, 6, 7, 8, 9]
+    assert decode.raised == 4 and engine.stats.oom == 4 and engine.stats.oom_undone == 0
+    # Frame 1 was in flight when frame 2 ran out of memory, frame 6 when frame 7 did: discarded, never published.
+    assert [f.index for f in sink.frames] == [0, 5, 8, 9, 10, 11]
     assert engine.in_flight == 0
-    # Three in a row with nothing to undo: each waits twice as long as the one before.
-    assert stop.waits == [FIRST_BACKOFF_S, 2 * FIRST_BACKOFF_S, 4 * FIRST_BACKOFF_S]
+    # Three in a row with nothing to undo: each waits twice as long as the one before; after a good frame
+    # the wait starts again from the first.
+    assert stop.waits == [FIRST_BACKOFF_S, 2 * FIRST_BACKOFF_S, 4 * FIRST_BACKOFF_S, FIRST_BACKOFF_S]
