@@ -87,7 +87,7 @@ class OomRecovery:
             self._good_depth = tuple(e.resolution for e in self.engine.depth_estimators)
 
     def survive(self, err: BaseException, stop: threading.Event) -> None:
-        """Count it, free memory, undo the size change if there is one, else wait before the next try."""
+        """Count it, free memory, undo what grew since the last good frame, else wait before the next try."""
         engine, stats = self.engine, self.engine.stats
         if stats.frames > self._frames_at_last_oom:  # a good frame came out since the last OOM
             self._backoff_s = FIRST_BACKOFF_S
