@@ -20,6 +20,7 @@ from vj.snapshot import resize_event
 
 log = logging.getLogger(__name__)
 SOURCE = "governor"
+DOWN_BELOW, UP_ABOVE = 0.9, 1.25  # × target: below steps down, above steps up, between changes nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class FrameRateGovernor:
         self.sizes = sizes
         self.period_s = period_s
         self._dwell_s, self._confirm = dwell_s, confirm
+        self._down_below, self._up_above = DOWN_BELOW, UP_ABOVE
         self.changes: list[GovernorChange] = []
         self.skipped: set[str] = set()  # parameters left alone because a performer held them
         self._stop = threading.Event()
@@ -58,8 +60,20 @@ class FrameRateGovernor:
             self.levels = plan_levels(width, height, int(store.target("steps")), int(store.target("cadence")),
                                       self.sizes)
             self.controller = FpsGovernor(self.target_fps, len(self.levels), dwell_s=self._dwell_s,
-                                          confirm=self._confirm)
+                                          confirm=self._confirm, down_below=self._down_below,
+                                          up_above=self._up_above)
             self.level = 0
+
+    def tune(self, *, period_s: float | None = None, dwell_s: float | None = None, confirm: int | None = None,
+             down_below: float | None = None, up_above: float | None = None) -> None:
+        """Change how often it reads the rate, how long it dwells and its thresholds (× target), before the show:
+        it starts again at level 0."""
+        self.period_s = period_s or self.period_s
+        self._dwell_s = dwell_s or self._dwell_s
+        self._confirm = confirm or self._confirm
+        self._down_below = down_below or self._down_below
+        self._up_above = up_above or self._up_above
+        self.replan()
 
     # ------------------------------------------------------------------ control protocol
     def start(self) -> None:
