@@ -204,13 +204,16 @@ class Engine:
         return (1, self.backend.latent_channels, self.height // f, self.width // f)
 
     def _apply_pending(self, snap: ParamSnapshot) -> None:
+        resize, reset_anchor = self._requests.take()
+        requested = resize is not None  # a preset switch's own size wins over an event in the same frame
         for event in snap.events:  # a size change that rides in the frame's events (the governor's, replayed)
-            if event.kind == "resize":
+            if event.kind == "resize" and not requested:
                 try:
-                    self.request_resize(*resize_size(event))
+                    self.backend.check_resolution(*resize_size(event))
                 except ValueError as err:  # a replay on a model that cannot render the recorded size
                     log.warning("kept %dx%d: %s", self.width, self.height, err)
-        resize, reset_anchor = self._requests.take()
+                else:
+                    resize = resize_size(event)
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
