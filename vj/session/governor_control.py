@@ -14,9 +14,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vj.session.governor import FpsGovernor, GovernorLevel, plan_levels
 from vj.snapshot import resize_event
+
+if TYPE_CHECKING:  # the session builds the governor: imported for the type only
+    from vj.session.live import LiveSession
 
 log = logging.getLogger(__name__)
 SOURCE = "governor"
@@ -33,7 +37,7 @@ class GovernorChange:
 class FrameRateGovernor:
     """Holds `target_fps` on a running session by stepping its quality levels."""
 
-    def __init__(self, session, target_fps: float, sizes: tuple[tuple[int, int], ...], *,  # noqa: ANN001
+    def __init__(self, session: LiveSession, target_fps: float, sizes: tuple[tuple[int, int], ...], *,
                  period_s: float = 0.5, dwell_s: float = 2.0, confirm: int = 2) -> None:
         """`sizes`: the smaller sizes warmed before the show (the only ones the governor may step to)."""
         self.session = session
