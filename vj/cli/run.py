@@ -36,8 +36,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-crf", type=crf, default=20, help="x264 quality, lower is better (default 20)")
     parser.add_argument("--record-preset", default="veryfast", help="x264 speed preset (default veryfast)")
     parser.add_argument("--target-fps", type=target_rate, metavar="N",
-                        help="hold N frames a second by stepping size, steps and cadence down (and back up); "
-                             "0 = off (default: the preset's [render] target_fps)")
+                        help="hold N frames a second by stepping size, steps, depth refresh and cadence down "
+                             "(and back up); 0 = off (default: the preset's [render] target_fps)")
     add_common_arguments(parser)
     add_live_control_arguments(parser)
     add_output_arguments(parser)

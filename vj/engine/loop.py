@@ -214,6 +214,10 @@ class Engine:
                     log.warning("kept %dx%d: %s", self.width, self.height, err)
                 else:
                     resize = resize_size(event)
+            elif event.kind == "depth_refresh" and self.depth is not None:  # taken up by this frame's depth
+                depth = self.depth
+                every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
+                depth.request_settings(resolution=depth.resolution, every_n=every_n, ema=depth.ema)
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):

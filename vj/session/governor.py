@@ -5,7 +5,8 @@ preset; each level down is cheaper than the one before, in this order:
 
 1. the frame size, among the smaller sizes warmed before the show (largest first);
 2. the denoising steps, one at a time down to 1;
-3. the diffusion cadence, one more frame between diffusions at a time (fewer model and depth runs).
+3. with a depth model loaded, its refresh: a new depth estimate every 2×, then 4× as many frames;
+4. the diffusion cadence, one more frame between diffusions at a time (fewer model runs).
 
 `FpsGovernor` steps down one level when the measured rate stays below `down_below` × target,
 and up one level when it stays above `up_above` × target (two thresholds: a rate between them
@@ -18,7 +19,7 @@ straddles two levels settles instead of oscillating.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +28,11 @@ class GovernorLevel:
     height: int
     steps: int
     cadence: int
+    depth_every_n: int | None = None  # None: no depth model to step
 
     def describe(self) -> str:
-        return f"{self.width}x{self.height} steps {self.steps} cadence {self.cadence}"
+        depth = f" depth every {self.depth_every_n}" if self.depth_every_n is not None else ""
+        return f"{self.width}x{self.height} steps {self.steps}{depth} cadence {self.cadence}"
 
 
 def smaller_sizes(width: int, height: int, *, allowed: Callable[[int, int], bool],
@@ -45,18 +48,24 @@ def smaller_sizes(width: int, height: int, *, allowed: Callable[[int, int], bool
 
 
 def plan_levels(width: int, height: int, steps: int, cadence: int, sizes: Iterable[tuple[int, int]], *,
-                max_cadence: int = 4) -> tuple[GovernorLevel, ...]:
-    """Level 0 (the preset), then size, then steps, then cadence: each level one step cheaper."""
-    levels = [GovernorLevel(width, height, steps, cadence)]
+                depth_every_n: int | None = None, max_cadence: int = 4,
+                max_depth_every_n: int = 240) -> tuple[GovernorLevel, ...]:
+    """Level 0 (the preset), then size, steps, depth refresh and cadence: each level one step cheaper.
+
+    `depth_every_n`: the depth model's refresh (None: no depth model, no depth levels)."""
+    levels = [GovernorLevel(width, height, steps, cadence, depth_every_n)]
     for w, h in sorted(set(sizes), key=lambda s: s[0] * s[1], reverse=True):
         if w * h < width * height:
-            levels.append(GovernorLevel(w, h, steps, cadence))
-    last = levels[-1]
+            levels.append(replace(levels[-1], width=w, height=h))
     for n in range(steps - 1, 0, -1):
-        levels.append(GovernorLevel(last.width, last.height, n, cadence))
-    last = levels[-1]
+        levels.append(replace(levels[-1], steps=n))
+    if depth_every_n is not None:
+        for factor in (2, 4):
+            every_n = min(depth_every_n * factor, max_depth_every_n)
+            if every_n != levels[-1].depth_every_n:
+                levels.append(replace(levels[-1], depth_every_n=every_n))
     for c in range(cadence + 1, max(max_cadence, cadence) + 1):
-        levels.append(GovernorLevel(last.width, last.height, last.steps, c))
+        levels.append(replace(levels[-1], cadence=c))
     return tuple(levels)
 
 

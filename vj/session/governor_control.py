@@ -5,7 +5,8 @@ reads how many frames the engine published since the last reading, asks the pure
 (vj.session.governor) for a level, and applies a change through the store, so the take records
 it and a replay performs it on the same frame: the steps and cadence as live overrides from
 source "governor" (released again at the preset's value), the size as a "resize" event the
-engine takes at the frame boundary. A parameter someone else holds live is left alone.
+engine takes at the frame boundary, the depth model's refresh as a "depth_refresh" event.
+A parameter someone else holds live is left alone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vj.session.governor import FpsGovernor, GovernorLevel, plan_levels
-from vj.snapshot import resize_event
+from vj.snapshot import depth_refresh_event, resize_event
 
 if TYPE_CHECKING:  # the session builds the governor: imported for the type only
     from vj.session.live import LiveSession
@@ -61,8 +62,9 @@ class FrameRateGovernor:
         store, engine = self.session.store, self.session.engine
         width, height = size or (engine.width, engine.height)
         with self._lock:
+            depth_every_n = self.session.preset.depth.every_n if engine.depth is not None else None
             self.levels = plan_levels(width, height, int(store.target("steps")), int(store.target("cadence")),
-                                      self.sizes)
+                                      self.sizes, depth_every_n=depth_every_n)
             self.controller = FpsGovernor(self.target_fps, len(self.levels), dwell_s=self._dwell_s,
                                           confirm=self._confirm, down_below=self._down_below,
                                           up_above=self._up_above)
@@ -126,6 +128,8 @@ class FrameRateGovernor:
         with store.batch():  # land together in one frame
             if (after.width, after.height) != (before.width, before.height):
                 store.apply_event(resize_event(after.width, after.height, SOURCE))
+            if after.depth_every_n is not None and after.depth_every_n != before.depth_every_n:
+                store.apply_event(depth_refresh_event(after.depth_every_n, SOURCE))
             for name, value, preset_value in (("steps", after.steps, base.steps),
                                               ("cadence", after.cadence, base.cadence)):
                 holder = store.held_by(name)

@@ -29,3 +29,27 @@ def test_governor_resize_event_lands_on_its_frame_and_yields_to_a_preset_size(ti
     engine.stop()
     assert [(f.width, [e.kind for e in f.snapshot.events]) for f in sink.frames] == [
         (128, []), (96, ["resize"]), (128, ["resize"]), (128, [])]
+
+
+def test_governor_depth_refresh_event_thins_the_depth_model_from_its_frame(tiny_backend, tmp_path) -> None:  # noqa: ANN001
+    from tests.integration.session.test_depth_preset_switch import estimator, write_preset
+    from vj.preset_files import load_preset
+    from vj.snapshot import depth_refresh_event
+
+    path = write_preset(tmp_path, "deep", 'model = "tiny"\nresolution = 56\nevery_n = 1\n')
+    session = LiveSession(load_preset(str(path)), backend=tiny_backend, offline=True)
+    depth = estimator(session)
+    engine = session.engine
+    engine.prime(session.store.prompts())
+    for _ in range(2):
+        engine.render_frame()
+    counts = []
+    session.store.apply_event(depth_refresh_event(3, "governor"))
+    for _ in range(6):
+        before = depth.estimates
+        engine.render_frame()
+        counts.append(depth.estimates - before)
+    engine.flush()
+    engine.stop()
+    assert depth.every_n == 3
+    assert counts == [1, 0, 0, 1, 0, 0]  # from the frame that carried the event: one estimate every 3 frames

@@ -22,6 +22,13 @@ def test_the_ladder_steps_size_then_steps_then_cadence() -> None:
     )
 
 
+def test_with_a_depth_model_its_refresh_steps_before_the_cadence() -> None:
+    levels = plan_levels(128, 128, 1, 1, [(64, 64)], depth_every_n=2, max_cadence=2)
+    assert [(lv.width, lv.steps, lv.depth_every_n, lv.cadence) for lv in levels] == [
+        (128, 1, 2, 1), (64, 1, 2, 1), (64, 1, 4, 1), (64, 1, 8, 1), (64, 1, 8, 2)]
+    assert levels[2].describe() == "64x64 steps 1 depth every 4 cadence 1"
+
+
 def test_smaller_sizes_keep_to_the_multiple_and_what_the_model_allows() -> None:
     assert smaller_sizes(512, 384, allowed=lambda w, h: True) == ((384, 288), (256, 192))
     assert smaller_sizes(128, 128, allowed=lambda w, h: min(w, h) >= 64) == ((96, 96), (64, 64))
