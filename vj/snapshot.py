@@ -21,7 +21,9 @@ class ControlEvent:
 
     kind: "set" (live override), "release", "prompt", "prompt_weight", "negative",
     "prompts" (whole mix), "base" (preset values), "blackout" (value {"on", "fade_s"}: a performer
-    switch the output side applies; recorded so a replay fades where the show did).
+    switch the output side applies; recorded so a replay fades where the show did), "resize" (value
+    {"width", "height"}: the engine takes the new frame size at the boundary of the frame that carries it),
+    "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on).
     """
 
     kind: str
@@ -38,6 +40,20 @@ def blackout_switch(event: ControlEvent) -> tuple[bool, float]:
     """(on, fade_s) of a "blackout" event."""
     switch = dict(event.value)  # type: ignore[call-overload]
     return bool(switch["on"]), float(switch["fade_s"])
+
+
+def resize_event(width: int, height: int, source: str) -> ControlEvent:
+    return ControlEvent("resize", "", {"width": int(width), "height": int(height)}, source)
+
+
+def resize_size(event: ControlEvent) -> tuple[int, int]:
+    """(width, height) of a "resize" event."""
+    size = dict(event.value)  # type: ignore[call-overload]
+    return int(size["width"]), int(size["height"])
+
+
+def depth_refresh_event(every_n: int, source: str) -> ControlEvent:
+    return ControlEvent("depth_refresh", "", {"every_n": int(every_n)}, source)
 
 
 @dataclass(frozen=True, slots=True)

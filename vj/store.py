@@ -78,6 +78,7 @@ class ParamStore:
         self._lock = threading.RLock()
         self._base: dict[str, ParamValue] = {name: spec.default for name, spec in registry.items()}
         self._live: dict[str, ParamValue] = {}
+        self._live_source: dict[str, str] = {}  # who wrote each live override last (the governor leaves others')
         self._schedules: dict[str, ScheduleFn] = {}
         self._modulators: dict[str, ModulatorFn] = {}
         self._tracks: dict[str, SmoothTrack] = {}
@@ -167,6 +168,7 @@ class ParamStore:
 
     def _apply_live(self, good: Mapping[str, ParamValue], source: str) -> None:
         for name, value in good.items():
+            self._live_source[name] = source
             if self._live.get(name) == value:
                 self.counters.unchanged += 1  # TouchDesigner resends every channel every cook
                 continue
@@ -207,6 +209,11 @@ class ParamStore:
                 self._events.append(ControlEvent("release", name, None, source))
             self._live.clear()
             self._prompt_live = False
+
+    def held_by(self, name: str) -> str | None:
+        """The source of `name`'s live override ("live", "osc", "governor"...), None when it is not held."""
+        with self._lock:
+            return self._live_source.get(name) if name in self._live else None
 
     def live_overrides(self) -> dict[str, ParamValue]:
         with self._lock:
@@ -423,8 +430,8 @@ class ParamStore:
             self.set_prompts(mix_from_json(event.value), source=source)
         elif event.kind == "base":
             self.set_base(dict(event.value), source=source)  # type: ignore[call-overload]
-        elif event.kind == "blackout":
-            # The store keeps no blackout state: the switch goes on in the next frame's events, for the
+        elif event.kind in ("blackout", "resize", "depth_refresh"):
+            # The store keeps no blackout or size state: the switch goes on in the next frame's events, for the
             # replay's master stage (live, the master stage adds it to the first frame it darkens).
             with self._lock:
                 self._events.append(replace(event, source=source))

@@ -81,6 +81,7 @@ def resolve_seed(value: int | None, rng: random.Random | None = None) -> int | N
 
 frame_count = int_range(1, what="a frame count")
 rate = float_range(0, low_open=True, what="a rate")
+target_rate = float_range(0, 240, what="a target frame rate (0 = off)")
 seconds = float_range(0, low_open=True, what="seconds")
 crf = int_range(0, 51, what="a CRF")
 pixels = int_range(1, what="pixels")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
-from vj.cli.argtypes import crf, frame_count, seconds
+from vj.cli.argtypes import crf, frame_count, seconds, target_rate
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
 from vj.cli.preflight import check_run_before_load
@@ -34,6 +35,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-codec", default="libx264", help="encoder (default libx264)")
     parser.add_argument("--record-crf", type=crf, default=20, help="x264 quality, lower is better (default 20)")
     parser.add_argument("--record-preset", default="veryfast", help="x264 speed preset (default veryfast)")
+    parser.add_argument("--target-fps", type=target_rate, metavar="N",
+                        help="hold N frames a second by stepping size, steps, depth refresh and cadence down "
+                             "(and back up); 0 = off (default: the preset's [render] target_fps)")
     add_common_arguments(parser)
     add_live_control_arguments(parser)
     add_output_arguments(parser)
@@ -63,6 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vj.session.live_show import attach_show, check_show
 
     preset = preset_from_args(args)
+    if args.target_fps is not None:
+        preset = preset.replace(render=dataclasses.replace(preset.render, target_fps=args.target_fps))
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset, wanted=config.outputs.wants_depth)
     check_controlnets_before_load(preset)

@@ -56,6 +56,7 @@ from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
 from vj.registry import SEED_MODULUS
+from vj.snapshot import resize_size
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
@@ -204,8 +205,21 @@ class Engine:
         f = self.backend.vae_scale_factor
         return (1, self.backend.latent_channels, self.height // f, self.width // f)
 
-    def _apply_pending(self) -> None:
+    def _apply_pending(self, snap: ParamSnapshot) -> None:
         resize, reset_anchor = self._requests.take()
+        requested = resize is not None  # a preset switch's own size wins over an event in the same frame
+        for event in snap.events:  # a size change that rides in the frame's events (the governor's, replayed)
+            if event.kind == "resize" and not requested:
+                try:
+                    self.backend.check_resolution(*resize_size(event))
+                except ValueError as err:  # a replay on a model that cannot render the recorded size
+                    log.warning("kept %dx%d: %s", self.width, self.height, err)
+                else:
+                    resize = resize_size(event)
+            elif event.kind == "depth_refresh" and self.depth is not None:  # taken up by this frame's depth
+                depth = self.depth
+                every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
+                depth.request_settings(resolution=depth.resolution, every_n=every_n, ema=depth.ema)
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
@@ -295,7 +309,7 @@ class Engine:
 
     @torch.inference_mode()
     def _render(self, snap: ParamSnapshot, start: float) -> Frame | None:
-        self._apply_pending()
+        self._apply_pending(snap)
         self.lora_scales.apply(snap.params)  # a frame boundary: nothing of this frame has run yet
         control_scales = self.controlnet_scales.scales(snap.params)  # every frame: empty-slot writes are logged
         timer = StageTimer(self.device, sync=self.settings.profile_stages)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-from vj.config import PresetConfig
+from vj.config import FRAME_SIDE_MIN, FRAME_SIDE_MULTIPLE, PresetConfig
 from vj.control.tempo import Quantise, Quantiser, TempoClock
 from vj.engine.backends import Backend, Variant, load_backend, pick_device
 from vj.engine.clock import Clock, FixedClock, LiveClock
@@ -32,6 +32,8 @@ from vj.registry import REGISTRY, unused_slots
 from vj.session.build_engine import build_engine
 from vj.session.components import Control
 from vj.session.depth import switch_depth
+from vj.session.governor import smaller_sizes
+from vj.session.governor_control import FrameRateGovernor
 from vj.session.inputs import build_inputs
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, build_show_store, install_preset
@@ -88,6 +90,20 @@ class LiveSession:
         self._warmed = False
         # Sizes the show may switch to besides its own (the presets MIDI program changes name).
         self.warmup_sizes: list[tuple[int, int]] = []
+        # `[render] target_fps`: the governor steps to sizes and steps that the warm-up covers.
+        self.governor: FrameRateGovernor | None = None
+        if preset.render.target_fps > 0 and not offline:
+            self.governor = FrameRateGovernor(self, preset.render.target_fps, self._governor_sizes())
+            self.controls.append(self.governor)
+
+    def _governor_sizes(self) -> tuple[tuple[int, int], ...]:
+        def allowed(width: int, height: int) -> bool:
+            try:
+                self.backend.check_resolution(width, height)
+            except ValueError:
+                return False
+            return min(width, height) >= FRAME_SIDE_MIN
+        return smaller_sizes(self.engine.width, self.engine.height, allowed=allowed, multiple=FRAME_SIDE_MULTIPLE)
 
     # ------------------------------------------------------------------ composition
     def add_output(self, output: Output) -> None:
@@ -142,6 +158,8 @@ class LiveSession:
                 self.engine.request_resize(preset.render.width, preset.render.height)
             self.engine.reset_anchor()
             self.preset = preset
+            if self.governor is not None:  # the switch released its overrides: level 0 is the new preset
+                self.governor.replan(size=(preset.render.width, preset.render.height))
             log.info("preset %r applied", preset.name)
 
     # ------------------------------------------------------------------ running
@@ -152,6 +170,9 @@ class LiveSession:
         if not self.fixed_size:
             sizes |= {(p.render.width, p.render.height) for p in presets} | set(self.warmup_sizes)
         steps = {int(base_values(p, self.backend).get("steps", REGISTRY["steps"].default)) for p in presets}
+        if self.governor is not None:  # every level it may step to runs before the show
+            sizes |= {(level.width, level.height) for level in self.governor.levels}
+            steps |= {level.steps for level in self.governor.levels}
         return plan_variants(sizes, steps, cfg=self.preset.model.cfg, embeds_guidance=self.backend.embeds_guidance)
 
     def warmup(self, variants: Iterable[Variant] | None = None,

@@ -163,6 +163,8 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
 
             for recorded in frames:
                 for event in recorded.events:
+                    if event.kind == "resize" and (width is not None or height is not None):
+                        continue  # a replay at a size of its own keeps it (the governor's sizes were the take's)
                     store.apply_event(event)
                     result.events += 1
                 waiting.append(recorded)

@@ -46,7 +46,7 @@ def test_timeline_sits_beside_the_video() -> None:
 
 def test_preset_round_trips_through_header_data() -> None:
     data = json.loads(json.dumps(preset_to_data(PRESET)))
-    assert data["render"] == {"width": 64, "height": 72, "fps": 12.0, "frames": 240}
+    assert data["render"] == {"width": 64, "height": 72, "fps": 12.0, "frames": 240, "target_fps": 0.0}
     assert preset_from_data(data) == PRESET
 
 
