@@ -130,9 +130,8 @@ class RenderConfig:
                                "frame height in pixels")
     fps: float = config_field(24.0, check_range(1.0, 240.0), "reference fps of motion; output rate")
     frames: int = config_field(240, check_range(1, 1_000_000), "frame count of an offline render")
-    target_fps: float = config_field(0.0, check_range(0.0, 240.0),
-                                     "a live show holds this frame rate by stepping size, steps, depth refresh and "
-                                     "cadence down (0 = off)")
+    target_fps: float = config_field(0.0, check_range(0.0, 240.0), "a live show holds this frame rate by "
+                                     "stepping size, steps, depth refresh and cadence down (0 = off)")
 
     def __post_init__(self) -> None:
         check_scalar_fields(self)
