@@ -62,7 +62,7 @@ PROBE = textwrap.dedent("""
         again = NdiOutput(30.0, name=sys.argv[1])
         again.start()
         again.offer(picture(96, 64))
-        result["back"] = wait(lambda: source.connects >= 2 and source.latest().shape[1] == 96, 10)
+        result["back"] = wait(lambda: source.connects >= 2 and source.latest().shape[1] == 96, 30)
         result["final"] = source.status()
         again.close()
     else:
@@ -74,7 +74,7 @@ PROBE = textwrap.dedent("""
 
 def test_an_ndi_source_is_received_and_reconnected_on_loopback(tmp_path: Path) -> None:
     pytest.importorskip("cyndilib", reason="cyndilib not installed (pip install 'vj[ndi]')")
-    result = run_ndi_probe(tmp_path, PROBE, "vj-input-test", timeout_s=60)
+    result = run_ndi_probe(tmp_path, PROBE, "vj-input-test", timeout_s=90)
     if not result["received"]:
         pytest.skip("NDI discovery found no source on 127.0.0.1 in 8 s: this sandbox cannot run NDI discovery")
     assert result["shape"] == [48, 64, 3]
