@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from vj.cli.argtypes import crf, frame_count, seconds, target_rate
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
+from vj.cli.output_flags import add_output_size_arguments, check_geometry_before_load
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_flags import (
     add_audio_arguments,
@@ -41,6 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_live_control_arguments(parser)
     add_output_arguments(parser)
+    add_output_size_arguments(parser, live=True)
     add_web_arguments(parser)
     add_audio_arguments(parser)
     add_memory_arguments(parser)
@@ -73,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_depth_before_load(preset, wanted=config.outputs.wants_depth)
     check_controlnets_before_load(preset)
     check_run_before_load(args)
+    check_geometry_before_load(config.outputs.geometry)
     from vj.input.open import check_inputs
 
     inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads
