@@ -56,6 +56,10 @@ def blend_pictures(older: torch.Tensor, newer: torch.Tensor, weight: int, out: t
 
 def blend_images(older: np.ndarray, newer: np.ndarray, weight: int) -> np.ndarray:
     """`blend_pictures` on host arrays (no copy in or out of torch)."""
+    if weight <= 0:
+        return older
+    if weight >= WEIGHT_ONE:
+        return newer
     blended = blend_pictures(torch.from_numpy(older), torch.from_numpy(newer), weight)
     return blended.numpy()
 
