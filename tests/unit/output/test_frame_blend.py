@@ -105,3 +105,12 @@ def test_at_60_hz_blending_moves_the_picture_every_tick_where_repeating_judders(
 def test_only_a_paced_output_can_blend() -> None:
     with pytest.raises(TypeError, match="only a paced output can blend between frames, found object"):
         blend_on_ticks(object())
+
+
+def test_the_host_blend_and_the_torch_blend_make_the_same_pixels() -> None:
+    rng = np.random.default_rng(7)
+    older, newer = (rng.integers(0, 256, (9, 7, 3), dtype=np.uint8) for _ in range(2))
+    for weight in (1, 45, 64, 127):
+        on_host = blend_images(older, newer, weight)
+        in_torch = blend_pictures(torch.from_numpy(older), torch.from_numpy(newer), weight).numpy()
+        assert np.array_equal(on_host, in_torch), weight
