@@ -40,6 +40,12 @@ def check_outputs(config: OutputsConfig) -> None:
 
     if config.record:
         check_writable(timeline_path_for(check_video_path(config.record, "--record")), "--record (its timeline)")
+    enabled = {"vcam": config.vcam, "ndi": config.ndi, "ndi-depth": config.ndi_depth, "spout": config.spout is not None,
+               "syphon": config.syphon is not None, "preview": config.preview or config.preview_fullscreen}
+    for spec in config.output_sizes:
+        if not enabled.get(spec.output, False):
+            flag = "--preview" if spec.output == "preview" else f"--{spec.output}"
+            raise VjError(f"--output-size-for {spec.output}=...: that output is not on (add {flag})")
 
 
 def attach_outputs(session: LiveSession, config: OutputsConfig, actions: ShowActions, *,

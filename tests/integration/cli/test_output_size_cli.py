@@ -70,6 +70,9 @@ def test_a_size_an_output_cannot_take_is_one_line_before_anything_loads(tmp_path
         result = run_vj("run", "drift", "--model", "tiny", *args, *LIVE)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "loading" not in result.stderr
+    result = run_vj("run", "drift", "--model", "tiny", "--output-size-for", "ndi=1280x720", *LIVE)
+    assert result.returncode != 0 and "--output-size-for ndi=...: that output is not on (add --ndi)" in result.stderr
+    assert "loading" not in result.stderr
     result = run_vj("run", "drift", "--model", "tiny", "--upscaler", str(tmp_path / "x4.pth"), *LIVE)
     assert result.returncode != 0 and "--upscaler runs only with --output-size" in result.stderr
     assert "loading" not in result.stderr
