@@ -21,13 +21,13 @@ import numpy as np
 import torch
 
 from benchmarks._timing import percentile
-from vj.engine.output_geometry import fit_picture
 from vj.engine.publish import FramePublisher
 from vj.frames import Frame
 from vj.output.frame_blend import blend_images, blend_on_ticks
-from vj.output.geometry import Fit, Resample
 from vj.output.pacing import PacedOutput
 from vj.output.resized import resize_image
+from vj.output_size import Fit, Resample
+from vj.picture_fit import fit_picture
 from vj.prompt_mix import PromptMix
 from vj.registry import REGISTRY
 from vj.store import ParamSnapshot

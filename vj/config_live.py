@@ -13,8 +13,8 @@ from pathlib import Path
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT
 from vj.control.osc.pickup import PickupMode
 from vj.control.tempo import Quantise
-from vj.output.geometry import GeometrySpec, OutputSize
 from vj.output.ndi import DEFAULT_SOURCE_NAME as DEFAULT_NDI_NAME
+from vj.output_size import GeometrySpec, OutputSize
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from tests.contract.meta_models import DTYPE, META
 from tests.unit.output.test_output_geometry import DoubleNearest
 from vj.engine.output_geometry import OutputGeometry
 from vj.engine.upscaler import Upscaler
-from vj.output.geometry import Fit, GeometrySpec, Resample
+from vj.output_size import Fit, GeometrySpec, Resample
 
 HD = (1920, 1080)
 PARAMS = dict(steps=1, color_coherence="lab", zoom=1.02)

@@ -174,7 +174,7 @@ def test_compiled_controlnet_units_keep_their_own_weights_under_cuda_graphs() ->
 
 def test_a_1080p_output_is_a_pinned_double_buffered_copy_without_a_host_sync() -> None:
     from vj.engine.output_geometry import OutputGeometry
-    from vj.output.geometry import Fit, GeometrySpec
+    from vj.output_size import Fit, GeometrySpec
 
     engine = _engine(_tiny("off"), _store(64), 64)
     engine.output_geometry = OutputGeometry(GeometrySpec((1920, 1080), Fit.FILL, keep_render_copy=True))

@@ -1,4 +1,4 @@
-"""The output size and rate flags of `vj run` and `vj render`, and what they build (vj.output.geometry).
+"""The output size and rate flags of `vj run` and `vj render`, and what they build (vj.output_size).
 
 A bad size is one `vj CMD: error: argument --output-size: ...` line before anything loads. The
 show-wide size must be even: it reaches the recording (H.264 4:2:0), NDI and the virtual camera.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from vj.errors import VjError
-from vj.output.geometry import (
+from vj.output_size import (
     OUTPUT_NAMES,
     Fit,
     GeometrySpec,

@@ -4,9 +4,9 @@ A show renders at the size the model takes (512x512, 768x448) and the screen wan
 (1920x1080). `OutputGeometry` resizes each published frame on the device, so the one copy to
 the host is already the screen's size: one pinned buffer of that size, double-buffered, and no
 host sync (every size here is a Python int known before the frame runs). How the aspect is kept
-(`Fit`) and the interpolation (`Resample`) are in vj.output.geometry; an `Upscaler` (a
+(`Fit`) and the interpolation (`Resample`) are in vj.output_size; an `Upscaler` (a
 super-resolution network, vj.engine.upscaler) may run first, then the interpolation from its size
-to the screen's. `fit_picture` also runs on the host, for a per-output size (vj.output.resized).
+to the screen's. `fit_picture` (vj.picture_fit) also runs on the host, for a per-output size.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 
-from vj.output.geometry import Fit, GeometrySpec, Resample, placement
+from vj.output_size import GeometrySpec, Resample
+from vj.picture_fit import fit_picture
 
 
 class PictureModel(Protocol):
@@ -25,25 +25,6 @@ class PictureModel(Protocol):
     scale: int
 
     def __call__(self, image: torch.Tensor) -> torch.Tensor: ...
-
-
-def fit_picture(image: torch.Tensor, size: tuple[int, int], fit: Fit = Fit.FIT,
-                resample: Resample = Resample.BILINEAR) -> torch.Tensor:
-    """A [N, C, H, W] float picture fitted to `size` (width, height), on the picture's own device."""
-    src = (int(image.shape[3]), int(image.shape[2]))
-    if src == size:
-        return image
-    where = placement(src, size, fit)
-    scaled = image
-    if (where.width, where.height) != src:
-        corners = {"align_corners": False} if resample in (Resample.BILINEAR, Resample.BICUBIC) else {}
-        scaled = F.interpolate(image, size=(where.height, where.width), mode=resample.value, **corners)
-    width, height = size
-    if where.left > 0 or where.top > 0:  # fit: black bars round the picture
-        right, bottom = width - where.width - where.left, height - where.height - where.top
-        return F.pad(scaled, (where.left, right, where.top, bottom))
-    left, top = -where.left, -where.top  # fill: the centre of the overflowing picture
-    return scaled[..., top:top + height, left:left + width]
 
 
 class OutputGeometry:

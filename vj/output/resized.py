@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from vj.engine.output_geometry import fit_picture
 from vj.frames import Frame
-from vj.output.geometry import Fit, OutputSize, Resample
 from vj.output.pacing import LatestFrame
+from vj.output_size import Fit, OutputSize, Resample
+from vj.picture_fit import fit_picture
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.resume_state import restore_engine_state, save_engine_state
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
-from vj.output.geometry import GeometrySpec
 from vj.output.master import MasterStage
 from vj.output.protocol import Output
+from vj.output_size import GeometrySpec
 from vj.session.build_engine import build_engine
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from vj.engine.output_geometry import OutputGeometry, fit_picture
+from vj.engine.output_geometry import OutputGeometry
 from vj.engine.upscaler import SPANDREL_MISSING, Upscaler, check_upscaler_file, load_upscaler
 from vj.errors import VjError
-from vj.output.geometry import Fit, GeometrySpec, Placement, Resample, parse_output_size, parse_size, placement
 from vj.output.resized import resize_image
+from vj.output_size import Fit, GeometrySpec, Placement, Resample, parse_output_size, parse_size, placement
+from vj.picture_fit import fit_picture
 
 # A 2x1 picture (width 2, height 1), one channel: black then white.
 RAMP = torch.tensor([[[[0.0, 1.0]]]])

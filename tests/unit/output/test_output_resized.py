@@ -8,8 +8,8 @@ import numpy as np
 
 from tests.helpers import CollectFrames, wait_for
 from tests.unit.output_helpers import make_frame
-from vj.output.geometry import Fit, OutputSize
 from vj.output.resized import ResizedOutput
+from vj.output_size import Fit, OutputSize
 
 
 def test_an_output_gets_its_own_size_from_its_own_thread() -> None:
