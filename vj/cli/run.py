@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from vj.cli.argtypes import crf, frame_count, seconds, target_rate
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
-from vj.cli.output_flags import add_output_size_arguments, check_geometry_before_load
+from vj.cli.output_flags import add_output_size_arguments
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_flags import (
     add_audio_arguments,
@@ -75,7 +75,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_depth_before_load(preset, wanted=config.outputs.wants_depth)
     check_controlnets_before_load(preset)
     check_run_before_load(args)
-    check_geometry_before_load(config.outputs.geometry)
     from vj.input.open import check_inputs
 
     inputs = check_inputs(preset.input)  # a missing file or a bad source: one line, before the model loads

@@ -34,12 +34,17 @@ def prepare_outputs(config: OutputsConfig) -> Monitor | None:
 
 
 def check_outputs(config: OutputsConfig) -> None:
-    """What can be checked before the model loads: the recording's files can be written."""
+    """What can be checked before the model loads: the recording's files can be written, the per-output sizes
+    name outputs that are on, an upscaler's file and spandrel are there."""
     from vj.output.paths import check_video_path, check_writable
     from vj.output.timeline import timeline_path_for
 
     if config.record:
         check_writable(timeline_path_for(check_video_path(config.record, "--record")), "--record (its timeline)")
+    if config.geometry is not None and config.geometry.upscaler is not None:
+        from vj.engine.upscaler import check_upscaler_file
+
+        check_upscaler_file(config.geometry.upscaler)
     enabled = {"vcam": config.vcam, "ndi": config.ndi, "ndi-depth": config.ndi_depth, "spout": config.spout is not None,
                "syphon": config.syphon is not None, "preview": config.preview or config.preview_fullscreen}
     for spec in config.output_sizes:
