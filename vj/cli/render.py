@@ -61,8 +61,6 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.replay and args.dry_run:
         raise VjError("vj render --dry-run plans a preset render; a --replay takes its plan from the timeline")
     if args.replay:
-        if geometry_spec(args) is not None:
-            raise VjError("vj render --replay writes the take at its render size: leave out --output-size")
         return _replay(args)
     from vj.engine.backends.sizes import check_size_before_load
     from vj.input.open import check_inputs
@@ -181,11 +179,15 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"vj: replaying {len(timeline.frames)} frames of {Path(args.replay).name} ({state}) with "
           f"{preset.model.source} at {render.width}x{render.height} to {args.out}", file=sys.stderr)
     fps = output_rate(timeline)  # the live take's rate: the replay lasts as long as the take
-    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=fps, live=False,
+    geometry = geometry_spec(args)
+    check_geometry_before_load(geometry)
+    width, height = geometry.size if geometry is not None else (render.width, render.height)
+    recorder = VideoRecorder(args.out, width=width, height=height, fps=fps, live=False,
                              crf=args.crf, preset=args.x264_preset)
     with tqdm(total=len(timeline.frames), unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         result = replay(timeline, outputs=[recorder], model=args.model, width=args.width, height=args.height,
-                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1), paced=True)
+                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1), paced=True,
+                        output_geometry=geometry)
     if recorder.failed:
         return _write_failed(recorder)
     check = ("parameters identical to the live take" if result.checked and not result.mismatches else

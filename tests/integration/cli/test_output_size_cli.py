@@ -47,6 +47,12 @@ def test_run_records_at_the_output_size_and_the_take_replays_at_the_render_size(
     assert frames and all(f.shape == (72, 128, 3) for f in frames)
     meta = header(take)
     assert (meta["width"], meta["height"], meta["video_size"]) == (64, 64, [128, 72])
+    again = tmp_path / "again.mp4"
+    replayed = run_vj("render", "--replay", str(take.with_suffix(".jsonl")), "--out", str(again), "--no-progress",
+                      "--output-size", "96x54", "--output-fit", "stretch")
+    assert replayed.returncode == 0, replayed.stderr[-2000:]
+    assert "at 64x64" in replayed.stderr  # rendered at the take's size
+    assert all(f.shape == (54, 96, 3) for f in decoded(again)) and len(decoded(again)) == len(frames)
 
 
 def test_run_can_record_at_the_render_size_while_the_outputs_get_the_output_size(tmp_path: Path) -> None:
