@@ -82,3 +82,12 @@ def test_a_size_an_output_cannot_take_is_one_line_before_anything_loads(tmp_path
     result = run_vj("run", "drift", "--model", "tiny", "--upscaler", str(tmp_path / "x4.pth"), *LIVE)
     assert result.returncode != 0 and "--upscaler runs only with --output-size" in result.stderr
     assert "loading" not in result.stderr
+
+
+def test_the_dry_run_plan_names_the_output_size_and_rate(tmp_path: Path) -> None:
+    result = run_vj("run", "drift", "--model", "tiny", "--dry-run", "--record", str(tmp_path / "take.mkv"),
+                    "--output-size", "1920x1080", "--output-fit", "fill", "--record-size", "render",
+                    "--output-rate-mode", "blend", *LIVE)
+    assert result.returncode == 0, result.stderr
+    assert ("at 1920x1080 (fill, bilinear; recorded at the render size), blending between frames"
+            in result.stdout), result.stdout
