@@ -73,6 +73,7 @@ class EngineProcess:
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.cwd = Path.cwd()  # where relative take paths land, as for `vj run` started here
 
     @property
     def name(self) -> str:
@@ -84,10 +85,10 @@ class EngineProcess:
 
     @property
     def takes(self) -> list[Path]:
-        """The take files of every process so far (the show's record keys)."""
+        """The take files of every process so far, first to last."""
         if self.entry.record is None:
             return []
-        return [take_path(self.entry.record, run) for run in range(self.runs)]
+        return [self.cwd / take_path(self.entry.record, run) for run in range(self.runs)]
 
     def page_url(self) -> str:
         return f"http://{self.host}:{self.ports.web}/"
@@ -127,8 +128,8 @@ class EngineProcess:
             return
         cmd = self.command()
         log.info("engine %s: %s", self.name, " ".join(cmd[1:]))
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, bufsize=1, errors="replace")
+        proc = subprocess.Popen(cmd, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1, errors="replace")
         with self._lock:
             self._proc = proc
             self.runs += 1
