@@ -71,6 +71,7 @@ class EngineProcess:
         self.started_at = 0.0
         self.frames_seen_at = 0.0
         self._proc: subprocess.Popen[str] | None = None
+        self._terminated: subprocess.Popen[str] | None = None  # the process sent SIGTERM already
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
         self.cwd = Path.cwd()  # where relative take paths land, as for `vj run` started here
@@ -194,6 +195,7 @@ class EngineProcess:
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
+            self._terminated = proc
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM (the child finishes its take, as `vj run` does on any stop signal), then kill after `timeout_s`."""
@@ -204,7 +206,8 @@ class EngineProcess:
         if proc is None:
             return None
         if proc.poll() is None:
-            proc.terminate()
+            if self._terminated is not proc:  # a second SIGTERM could land after vj run has put back the default
+                proc.terminate()
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:

@@ -8,22 +8,30 @@ with a generous deadline, never on a bare sleep.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pythonosc.udp_client import SimpleUDPClient
+from websockets.sync.client import connect
 
 from tests.helpers import run_vj, wait_for
 from vj.show.build import build_show
 from vj.show.engine_process import EngineState
 from vj.show.engine_state import fetch_tree, live_values
+from vj.show.page import ShowPage
 from vj.show.showfile import parse_show
 from vj.show.supervisor import Show
+from vj.show.tree import ShowTreeServer
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 START_S = 240.0  # two engines loading on a busy 2-core machine
 SIZE = 64
 
@@ -77,34 +85,131 @@ def test_show_one_osc_message_reaches_both_engines_and_a_named_one_only_its_engi
     assert show.fanout.counters.rejected == 0
 
 
+def _wait_value(show: Show, engine: str, address: str, wanted: float) -> None:
+    wait_for(lambda: _value(show, engine, address) == [pytest.approx(wanted, abs=1e-4)], timeout_s=30, poll_s=0.2)
+
+
+def _control(show: Show, kind: type) -> Any:
+    return next(c for c in show.controls if isinstance(c, kind))
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_show_oscquery_tree_holds_each_engines_tree_under_its_name(show: Show) -> None:
+    tree = _control(show, ShowTreeServer)
+    base = f"http://127.0.0.1:{tree.port}"
+    root = _get(base + "/")
+    engines = root["CONTENTS"]["vj"]["CONTENTS"]
+    assert {"left", "right", "zoom", "strength"} <= set(engines)  # each engine's tree, and /vj/zoom for all
+    assert engines["left"]["CONTENTS"]["zoom"]["FULL_PATH"] == "/vj/left/zoom"
+    assert engines["right"]["CONTENTS"]["prompt"]["CONTENTS"]["0"]["CONTENTS"]["text"]["FULL_PATH"] == \
+        "/vj/right/prompt/0/text"
+    assert _get(base + "/?HOST_INFO")["OSC_PORT"] == show.fanout.port
+    # an address read from the tree, sent to the show's OSC port, reaches that engine
+    address = _get(base + "/vj/right/noise")["FULL_PATH"]
+    SimpleUDPClient("127.0.0.1", show.fanout.port).send_message(address, 0.033)
+    wait_for(lambda: _value(show, "right", "/vj/noise") == [pytest.approx(0.033)], timeout_s=30, poll_s=0.2)
+    wait_for(lambda: _get(base + "/vj/right/noise?VALUE") == {"VALUE": [pytest.approx(0.033)]}, timeout_s=30,
+             poll_s=0.2)
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        _get(base + "/vj/nobody/zoom")
+
+
+def test_show_page_lists_both_engines_and_a_websocket_moves_each(show: Show) -> None:
+    page = _control(show, ShowPage)
+    with connect(f"ws://127.0.0.1:{page.port}/ws", open_timeout=10) as ws:
+        state = json.loads(ws.recv(10))["show"]
+        assert [e["name"] for e in state["engines"]] == ["left", "right"]
+        assert {e["ndi"] for e in state["engines"]} == {"vj-left", "vj-right"}
+        assert "strength" in {f["address"] for f in state["faders"]}
+        ws.send(json.dumps({"set": {"engine": "left", "address": "strength", "value": 0.31}}))
+        wait_for(lambda: _value(show, "left", "/vj/strength") == [pytest.approx(0.31)], timeout_s=30, poll_s=0.2)
+        ws.send(json.dumps({"set": {"engine": "right", "address": "strength", "value": 0.52}}))
+        wait_for(lambda: _value(show, "right", "/vj/strength") == [pytest.approx(0.52)], timeout_s=30, poll_s=0.2)
+        assert _value(show, "left", "/vj/strength") == [pytest.approx(0.31)]
+        rejected = page.rejected
+        for bad in ("not json", json.dumps({"set": {"engine": "nobody", "address": "zoom", "value": 1}}),
+                    json.dumps({"set": {"engine": "left", "address": "../zoom", "value": 1}}),
+                    json.dumps({"set": {"engine": "*", "address": "zoom", "value": [1]}})):
+            ws.send(bad)
+        wait_for(lambda: page.rejected == rejected + 4, timeout_s=10)
+        ws.send(json.dumps({"set": {"engine": "*", "address": "strength", "value": 0.42}}))
+        wait_for(lambda: all(_value(show, n, "/vj/strength") == [pytest.approx(0.42)] for n in ("left", "right")),
+                 timeout_s=30, poll_s=0.2)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason="Debian's chromium package is not installed")
+def test_show_page_in_a_real_browser_moves_each_engine(show: Show) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is not installed")
+    page_server = _control(show, ShowPage)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+        page.on("pageerror", lambda err: problems.append(str(err)))
+        page.goto(page_server.url)
+        sync_api.expect(page.locator("#conn")).to_have_text("live", timeout=20_000)
+        for name in ("left", "right"):
+            sync_api.expect(page.locator(f"#engine-{name} .state")).to_have_text("playing", timeout=20_000)
+        for name, fraction in (("left", 0.2), ("right", 0.8)):  # a real mouse click on each engine's fader
+            fader = page.locator(f"#fader-{name}-strength")
+            box = fader.bounding_box()
+            assert box is not None
+            page.mouse.click(box["x"] + fraction * box["width"], box["y"] + box["height"] / 2)
+            wanted = float(fader.input_value())
+            assert abs(wanted - fraction) < 0.1, wanted  # strength's range is 0..1
+            _wait_value(show, name, "/vj/strength", wanted)
+        assert _value(show, "left", "/vj/strength") != _value(show, "right", "/vj/strength")
+        browser.close()
+        assert not problems, problems
+
+
 def test_show_a_killed_engine_is_restarted_with_its_last_state_while_the_other_plays_on(show: Show) -> None:
     client = SimpleUDPClient("127.0.0.1", show.fanout.port)
     client.send_message("/vj/left/zoom", 1.031)
     client.send_message("/vj/left/prompt/0/text", "a lighthouse in a storm")
     wait_for(lambda: show.saved["left"].get("/vj/zoom") == [pytest.approx(1.031)]
              and show.saved["left"].get("/vj/prompt/0/text") == ["a lighthouse in a storm"], timeout_s=30, poll_s=0.2)
+    strength = show.saved["left"]["/vj/strength"]
     left, right = show.engines["left"], show.engines["right"]
     old_pid = left.pid
-    left.signal(signal.SIGKILL)
-    # the other engine's frames never stop: its counter moves on at every look until the killed one plays again
-    longest_still, last_frames, last_change = 0.0, right.frames, time.monotonic()
-    deadline = time.monotonic() + START_S
-    while not (left.restarts == 1 and left.state is EngineState.PLAYING):
-        assert time.monotonic() < deadline, f"left was not restarted: {left.state} {left.note}"
-        now = time.monotonic()
-        if right.frames != last_frames:
-            last_frames, last_change = right.frames, now
-        longest_still = max(longest_still, now - last_change)
-        assert right.state is EngineState.PLAYING and right.restarts == 0
-        time.sleep(0.1)
-    assert longest_still < 10.0, f"the other engine's frame count stood still for {longest_still:.1f} s"
-    assert left.pid != old_pid and "died (signal SIGKILL)" not in left.note  # the note now tells of the restart
-    assert left.note.startswith("restarted at") and "with its last state" in left.note
-    wait_for(lambda: _value(show, "left", "/vj/zoom") == [pytest.approx(1.031)]
-             and _value(show, "left", "/vj/prompt/0/text") == ["a lighthouse in a storm"]
-             and _value(show, "left", "/vj/strength") == [pytest.approx(0.42)], timeout_s=30, poll_s=0.2)
-    frames_now = left.frames
-    wait_for(lambda: left.frames > frames_now, timeout_s=30, poll_s=0.2)
+    seen: list[tuple[str, str]] = []  # what the page said of the killed engine, message by message
+    with connect(f"ws://127.0.0.1:{_control(show, ShowPage).port}/ws", open_timeout=10) as ws:
+
+        def read_page() -> None:
+            try:
+                for text in ws:
+                    engine = json.loads(text)["show"]["engines"][0]
+                    seen.append((engine["state"], engine["note"]))
+            except Exception:  # closed at the end of the test
+                return
+
+        threading.Thread(target=read_page, daemon=True).start()
+        left.signal(signal.SIGKILL)
+        # the other engine's frames never stop: its counter moves on at every look until the killed one plays again
+        longest_still, last_frames, last_change = 0.0, right.frames, time.monotonic()
+        deadline = time.monotonic() + START_S
+        while not (left.restarts == 1 and left.state is EngineState.PLAYING):
+            assert time.monotonic() < deadline, f"left was not restarted: {left.state} {left.note}"
+            now = time.monotonic()
+            if right.frames != last_frames:
+                last_frames, last_change = right.frames, now
+            longest_still = max(longest_still, now - last_change)
+            assert right.state is EngineState.PLAYING and right.restarts == 0
+            time.sleep(0.1)
+        assert longest_still < 10.0, f"the other engine's frame count stood still for {longest_still:.1f} s"
+        assert left.pid != old_pid
+        assert left.note.startswith("restarted at") and "with its last state" in left.note
+        wait_for(lambda: _value(show, "left", "/vj/zoom") == [pytest.approx(1.031)]
+                 and _value(show, "left", "/vj/prompt/0/text") == ["a lighthouse in a storm"]
+                 and _value(show, "left", "/vj/strength") == strength, timeout_s=30, poll_s=0.2)
+        frames_now = left.frames
+        wait_for(lambda: left.frames > frames_now, timeout_s=30, poll_s=0.2)
+        wait_for(lambda: bool(seen) and seen[-1][1].startswith("restarted at"), timeout_s=10)
+    assert any(state == "restarting" and "died (signal SIGKILL)" in note for state, note in seen), seen
 
 
 def test_show_stopped_every_take_replays(show: Show, tmp_path: Path) -> None:
