@@ -67,6 +67,7 @@ class EngineProcess:
         self.fps = 0.0
         self.last_exit: int | None = None
         self.note = ""  # what the page shows beside the state (why it restarted)
+        self.status = ""  # the process's last status line
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.started_at = 0.0
         self.frames_seen_at = 0.0
@@ -154,6 +155,7 @@ class EngineProcess:
                 with self._lock:
                     if proc is self._proc:
                         self.frames, self.fps = int(frames.group(1)), float(fps.group(1))
+                        self.status = line
                         self.frames_seen_at = time.monotonic()
             elif line.startswith("vj: error") or " ERROR " in line or "Traceback" in line:
                 log.warning("engine %s: %s", self.name, line)

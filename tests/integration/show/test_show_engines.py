@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import textwrap
 import threading
 import time
 import urllib.error
@@ -165,6 +166,98 @@ def test_show_page_in_a_real_browser_moves_each_engine(show: Show) -> None:
         assert _value(show, "left", "/vj/strength") != _value(show, "right", "/vj/strength")
         browser.close()
         assert not problems, problems
+
+
+def _beat(show: Show, engine: str) -> tuple[float, float, float]:
+    """The engine's beat, the moment it was read (mid-request, on the machine's monotonic clock) and the request's
+    length."""
+    e = show.engines[engine]
+    before = time.perf_counter()
+    beat = _get(f"http://{e.host}:{e.ports.oscquery}/vj/beat?VALUE")["VALUE"][0]
+    after = time.perf_counter()
+    return float(beat), (before + after) / 2, after - before
+
+
+def test_show_engines_play_one_tempo_and_their_link_phases_agree(show: Show) -> None:
+    left, right = show.engines["left"], show.engines["right"]
+    wait_for(lambda: "link 1 peers" in left.status and "link 1 peers" in right.status, timeout_s=60, poll_s=0.2)
+    SimpleUDPClient("127.0.0.1", show.fanout.port).send_message("/vj/left/bpm", 133.0)  # one engine's tempo ...
+    wait_for(lambda: _value(show, "right", "/vj/bpm") == [pytest.approx(133.0, abs=0.01)],  # ... is every engine's
+             timeout_s=30, poll_s=0.2)
+    best: tuple[float, float] | None = None  # (phase difference in beats, how long the two reads took)
+    for _ in range(30):
+        beat_l, at_l, took_l = _beat(show, "left")
+        beat_r, at_r, took_r = _beat(show, "right")
+        difference = (beat_l - beat_r) - (at_l - at_r) * 133.0 / 60.0
+        phase = (difference + 2.0) % 4.0 - 2.0  # Link keeps phase within the bar (quantum 4), not the beat count
+        if best is None or took_l + took_r < best[1]:
+            best = (phase, took_l + took_r)
+    assert best is not None
+    # the reads' own length bounds how well two clocks can be compared from outside
+    assert abs(best[0]) < 0.05 + best[1] * 133.0 / 60.0, best
+
+
+# Without mDNS (no Avahi here) a finder asks 127.0.0.1:5960, which every sending process listens on
+# (SO_REUSEPORT): each connection reaches one of them. A new finder per try reaches either, so the
+# probe opens finders until it has seen (and received from) each source it wants.
+NDI_PROBE = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from cyndilib import Finder, Receiver, RecvBandwidth, RecvColorFormat, VideoRecvFrame
+    from cyndilib.receiver import ReceiveFrameType
+
+    def receive(finder, name):
+        receiver = Receiver(color_format=RecvColorFormat.RGBX_RGBA, bandwidth=RecvBandwidth.highest)
+        video = VideoRecvFrame()
+        receiver.set_video_frame(video)
+        receiver.set_source(finder.get_source(name))
+        deadline = time.monotonic() + 20.0
+        try:
+            while time.monotonic() < deadline:
+                if receiver.receive(ReceiveFrameType.recv_video, 100) & ReceiveFrameType.recv_video:
+                    data = np.zeros(video.get_buffer_size(), np.uint8)
+                    video.fill_p_data(data)
+                    w, h = video.get_resolution()
+                    rgbx = data.reshape(h, video.get_line_stride())[:, :w * 4].reshape(h, w, 4)
+                    return {"size": [w, h], "std": float(rgbx[..., :3].std())}
+        finally:
+            receiver.disconnect()
+        return None
+
+    result = {"found": {}, "received": {}}
+    for want in sys.argv[1].split(","):
+        for attempt in range(16):
+            finder = Finder()
+            finder.open()
+            deadline = time.monotonic() + 4.0
+            name = None
+            while time.monotonic() < deadline and name is None:
+                finder.wait_for_sources(0.5)
+                name = next((n for n in finder.get_source_names() if n.endswith(f"({want})")), None)
+            if name is not None:
+                result["found"][want] = name
+                picture = receive(finder, name)
+                if picture is not None:
+                    result["received"][want] = picture
+            finder.close()
+            if want in result["received"]:
+                break
+    print("RESULT " + json.dumps(result))
+""")
+
+
+def test_show_each_engine_is_an_ndi_source_a_receiver_finds_and_decodes(show: Show, tmp_path: Path) -> None:
+    pytest.importorskip("cyndilib", reason="cyndilib not installed (pip install 'vj[ndi]')")
+    from tests.unit.output_helpers import run_ndi_probe
+
+    result = run_ndi_probe(tmp_path, NDI_PROBE, "vj-left,vj-right", timeout_s=280)
+    if not result["found"]:
+        pytest.skip("NDI discovery found no source on 127.0.0.1: this sandbox cannot run NDI discovery")
+    assert set(result["found"]) == {"vj-left", "vj-right"}, result
+    for name in ("vj-left", "vj-right"):
+        picture = result["received"][name]
+        assert picture["size"] == [SIZE, SIZE], result  # the render size (no output size asked for)
+        assert picture["std"] > 1.0, result  # a picture, not a flat field
 
 
 def test_show_a_killed_engine_is_restarted_with_its_last_state_while_the_other_plays_on(show: Show) -> None:
