@@ -182,6 +182,13 @@ class EngineProcess:
         for line in last:
             log.warning("engine %s (last output): %s", self.name, line)
 
+    def refused(self) -> None:
+        """`vj run` refused to start (its one `vj: error:` line): stopped, with that line as the note."""
+        self.state = EngineState.STOPPED
+        error = next((line for line in reversed(self.tail) if line.startswith("vj: error:")), "")
+        self.note = f"refused to start: {error[len('vj: error: '):] or f'exit {self.last_exit}'}"
+        log.error("engine %s %s", self.name, self.note)
+
     def restart(self) -> None:
         self.restarts += 1
         self.start()

@@ -23,6 +23,7 @@ from vj.show.showfile import ShowFile, show_ports
 
 log = logging.getLogger(__name__)
 
+EXIT_USAGE = 2  # what `vj run` exits with after one `vj: error:` line
 QUICK_DEATH_S = 20.0  # a process that dies sooner than this after starting backs off before the next try
 MAX_BACKOFF_S = 30.0
 
@@ -93,6 +94,10 @@ class Show:
     def _look_at(self, engine: EngineProcess) -> None:
         code = engine.poll_died()
         if code is not None and not self._stop.is_set():
+            if code == EXIT_USAGE and engine.frames == 0 and engine.state is EngineState.STARTING:
+                # `vj run` refused its command line or preset before rendering: a restart would refuse it again
+                engine.refused()
+                return
             engine.mark_dead(code)
             if not self.show.restart:
                 engine.state = EngineState.STOPPED
