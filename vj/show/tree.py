@@ -155,7 +155,7 @@ class ShowTreeServer:
                 self._zeroconf = zc
             log.info("show OSCQuery advertised over zeroconf as %s", label)
         except Exception as err:  # no multicast route, a name clash: the tree is still served
-            log.warning("show OSCQuery: zeroconf advertisement failed (%s)", err)
+            log.warning("show OSCQuery: zeroconf advertisement failed (%r)", err)
 
     def close(self) -> None:
         stop_serving(self._httpd, self._thread, 2.0)
