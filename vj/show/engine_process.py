@@ -68,6 +68,7 @@ class EngineProcess:
         self.last_exit: int | None = None
         self.note = ""  # what the page shows beside the state (why it restarted)
         self.status = ""  # the process's last status line
+        self.kill_reason = ""  # why the show killed the process, when it did
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.started_at = 0.0
         self.frames_seen_at = 0.0
@@ -175,6 +176,8 @@ class EngineProcess:
 
     def mark_dead(self, code: int) -> None:
         why = f"signal {signal.Signals(-code).name}" if code < 0 and -code in signal.valid_signals() else f"exit {code}"
+        if self.kill_reason:
+            why, self.kill_reason = f"{self.kill_reason}, {why}", ""
         self.state = EngineState.RESTARTING
         self.note = f"died ({why}) at {time.strftime('%H:%M:%S')}; restarting with its last state"
         log.warning("engine %s died (%s); restarting it with its last state, the others play on", self.name, why)
@@ -192,6 +195,20 @@ class EngineProcess:
     def restart(self) -> None:
         self.restarts += 1
         self.start()
+
+    def hung_for(self, seconds: float) -> bool:
+        """Whether the process rendered once and has printed no status line for `seconds` since."""
+        with self._lock:
+            seen = self.frames_seen_at
+            return (self._proc is not None and seen > 0.0 and self.state is EngineState.PLAYING
+                    and time.monotonic() - seen > seconds)
+
+    def kill(self, reason: str) -> None:
+        """SIGKILL; `reason` goes into the note of its death."""
+        self.kill_reason = reason
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
     def signal(self, signum: int) -> None:
         """Send a signal to the child (a test kills an engine this way)."""

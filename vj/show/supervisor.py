@@ -24,6 +24,7 @@ from vj.show.showfile import ShowFile, show_ports
 log = logging.getLogger(__name__)
 
 EXIT_USAGE = 2  # what `vj run` exits with after one `vj: error:` line
+HUNG_S = 20.0  # a playing engine prints a status line every second; none for this long: its process hangs
 QUICK_DEATH_S = 20.0  # a process that dies sooner than this after starting backs off before the next try
 MAX_BACKOFF_S = 30.0
 
@@ -114,6 +115,10 @@ class Show:
             return
         if engine.state is EngineState.STOPPED:
             return
+        if engine.hung_for(HUNG_S):
+            log.warning("engine %s printed no status for %g s: killing it to restart it", engine.name, HUNG_S)
+            engine.kill(f"hung: no status for {HUNG_S:g} s")
+            return  # the next look finds it dead and restarts it
         self._read_tree(engine)
 
     def _read_tree(self, engine: EngineProcess) -> None:

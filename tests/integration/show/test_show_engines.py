@@ -305,10 +305,22 @@ def test_show_a_killed_engine_is_restarted_with_its_last_state_while_the_other_p
     assert any(state == "restarting" and "died (signal SIGKILL)" in note for state, note in seen), seen
 
 
+def test_show_a_hung_engine_is_killed_and_restarted_while_the_other_plays_on(show: Show) -> None:
+    left, right = show.engines["left"], show.engines["right"]
+    right.signal(signal.SIGSTOP)  # the process hangs: it prints nothing more, its port stays open
+    frames = left.frames
+    wait_for(lambda: right.restarts == 1 and right.state is EngineState.PLAYING, timeout_s=START_S, poll_s=0.2)
+    assert left.frames > frames and left.restarts == 1  # the other played on (and was not restarted again)
+    assert right.note.startswith("restarted at")
+    wait_for(lambda: _value(show, "right", "/vj/strength") == show.saved["right"]["/vj/strength"], timeout_s=30,
+             poll_s=0.2)
+
+
+@pytest.mark.timeout(1200)  # four takes of a few minutes each, re-rendered one after the other on 2 cores
 def test_show_stopped_every_take_replays(show: Show, tmp_path: Path) -> None:
     takes = {name: e.takes for name, e in show.engines.items()}
     assert [p.name for p in takes["left"]] == ["left.mkv", "left-restart1.mkv"]
-    assert [p.name for p in takes["right"]] == ["right.mkv"]
+    assert [p.name for p in takes["right"]] == ["right.mkv", "right-restart1.mkv"]
     assert show.stop() == {"left": 0, "right": 0}
     for take in takes["left"] + takes["right"]:  # the SIGKILLed process's take too: the recording is crash-safe
         out = tmp_path / f"{take.stem}-replay.mp4"
