@@ -76,9 +76,19 @@ class Show:
         self.fanout.send((e.host, e.ports.osc), payload)
 
     def start(self) -> None:
+        """The control surface first (a port already taken ends the show before any engine starts), then every
+        engine and the watcher."""
         self.fanout.start()
-        for control in self.controls:
-            control.start()
+        started: list[Any] = []
+        try:
+            for control in self.controls:
+                control.start()
+                started.append(control)
+        except BaseException:
+            for control in reversed(started):
+                control.close()
+            self.fanout.close()
+            raise
         for engine in self.engines.values():
             engine.start()
         self._watcher = threading.Thread(target=self._watch, name="vj-show-watch", daemon=True)

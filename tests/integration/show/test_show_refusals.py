@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -65,3 +66,20 @@ def test_show_as_a_command_plays_both_engines_and_a_stop_signal_ends_them(tmp_pa
         reader.join(10)
     assert "vj: show stopped by SIGTERM; one exit 0, two exit 0\n" in lines, lines[-10:]
     assert not any("Traceback" in line for line in lines)
+
+
+def test_show_with_its_page_port_taken_stops_in_one_line_before_any_engine_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "show.toml").write_text(
+            f"[show]\nosc_port = 0\nweb_port = {port}\nzeroconf = false\n[engines.one]\npreset = 'drift'\n")
+        done = subprocess.run([sys.executable, "-m", "vj.cli", "show", "show.toml"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vj: error:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith(f"vj: error: show page: cannot listen on http://127.0.0.1:{port}: ")
+    assert errors[0].endswith("(is another program using the port? set [show] web_port)")
+    assert "engine one:" not in done.stderr  # no `vj run` was started
