@@ -18,6 +18,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from vj.control.osc import PREFIX
+from vj.errors import DeviceNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,12 @@ class OscFanOut:
         self.counters = FanOutCounters()
         self.last_rejection = ""
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((host, port))
+        try:
+            self._sock.bind((host, port))
+        except OSError as err:
+            self._sock.close()
+            raise DeviceNotConnected(f"show OSC: cannot listen on udp://{host}:{port}: {err} (is another program "
+                                     "using the port? set [show] osc_port)") from err
         self._sock.settimeout(0.2)
         self._out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.host, self.port = self._sock.getsockname()[:2]

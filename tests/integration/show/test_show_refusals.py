@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from pythonosc.udp_client import SimpleUDPClient
 
 from tests.helpers import wait_for
@@ -68,18 +69,23 @@ def test_show_as_a_command_plays_both_engines_and_a_stop_signal_ends_them(tmp_pa
     assert not any("Traceback" in line for line in lines)
 
 
-def test_show_with_its_page_port_taken_stops_in_one_line_before_any_engine_starts(tmp_path: Path) -> None:
-    with socket.socket() as taken:
+@pytest.mark.parametrize(("key", "kind", "what"), [("web_port", socket.SOCK_STREAM, "show page: cannot listen on http"),
+                                                   ("osc_port", socket.SOCK_DGRAM, "show OSC: cannot listen on udp")])
+def test_show_with_a_port_taken_stops_in_one_line_before_any_engine_starts(tmp_path: Path, key: str, kind: int,
+                                                                           what: str) -> None:
+    with socket.socket(socket.AF_INET, kind) as taken:
         taken.bind(("127.0.0.1", 0))
-        taken.listen()
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
         port = taken.getsockname()[1]
+        others = "" if key == "osc_port" else "osc_port = 0\n"
         (tmp_path / "show.toml").write_text(
-            f"[show]\nosc_port = 0\nweb_port = {port}\nzeroconf = false\n[engines.one]\npreset = 'drift'\n")
+            f"[show]\n{others}{key} = {port}\nzeroconf = false\n[engines.one]\npreset = 'drift'\n")
         done = subprocess.run([sys.executable, "-m", "vj.cli", "show", "show.toml"], cwd=tmp_path,
                               capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("vj: error:")]
     assert len(errors) == 1, done.stderr
-    assert errors[0].startswith(f"vj: error: show page: cannot listen on http://127.0.0.1:{port}: ")
-    assert errors[0].endswith("(is another program using the port? set [show] web_port)")
+    assert errors[0].startswith(f"vj: error: {what}://127.0.0.1:{port}: ")
+    assert errors[0].endswith(f"(is another program using the port? set [show] {key})")
     assert "engine one:" not in done.stderr  # no `vj run` was started
