@@ -185,6 +185,11 @@ class EngineProcess:
         for line in last:
             log.warning("engine %s (last output): %s", self.name, line)
 
+    def stopped_cleanly(self) -> None:
+        self.state = EngineState.STOPPED
+        self.note = f"stopped (exit 0) at {time.strftime('%H:%M:%S')}: a clean stop is not restarted"
+        log.warning("engine %s %s", self.name, self.note)
+
     def refused(self) -> None:
         """`vj run` refused to start (its one `vj: error:` line): stopped, with that line as the note."""
         self.state = EngineState.STOPPED

@@ -105,6 +105,9 @@ class Show:
     def _look_at(self, engine: EngineProcess) -> None:
         code = engine.poll_died()
         if code is not None and not self._stop.is_set():
+            if code == 0:  # a clean stop (SIGTERM or Ctrl-C sent to it, its take finished) was meant: not a crash
+                engine.stopped_cleanly()
+                return
             if code == EXIT_USAGE and engine.frames == 0 and engine.state is EngineState.STARTING:
                 # `vj run` refused its command line or preset before rendering: a restart would refuse it again
                 engine.refused()

@@ -316,12 +316,22 @@ def test_show_a_hung_engine_is_killed_and_restarted_while_the_other_plays_on(sho
              poll_s=0.2)
 
 
+def test_show_an_engine_stopped_cleanly_from_outside_is_not_restarted(show: Show) -> None:
+    left, right = show.engines["left"], show.engines["right"]
+    left.signal(signal.SIGTERM)  # someone stops it on purpose: it finishes its take and exits 0
+    wait_for(lambda: left.state is EngineState.STOPPED, timeout_s=120, poll_s=0.2)
+    assert left.last_exit == 0 and left.note.startswith("stopped (exit 0) at")
+    frames = right.frames
+    wait_for(lambda: right.frames > frames, timeout_s=30, poll_s=0.2)  # the other plays on
+    assert left.restarts == 1 and left.runs == 2  # nothing started it again
+
+
 @pytest.mark.timeout(1200)  # four takes of a few minutes each, re-rendered one after the other on 2 cores
 def test_show_stopped_every_take_replays(show: Show, tmp_path: Path) -> None:
     takes = {name: e.takes for name, e in show.engines.items()}
     assert [p.name for p in takes["left"]] == ["left.mkv", "left-restart1.mkv"]
     assert [p.name for p in takes["right"]] == ["right.mkv", "right-restart1.mkv"]
-    assert show.stop() == {"left": 0, "right": 0}
+    assert show.stop() == {"left": None, "right": 0}  # left was stopped already
     for take in takes["left"] + takes["right"]:  # the SIGKILLed process's take too: the recording is crash-safe
         out = tmp_path / f"{take.stem}-replay.mp4"
         done = run_vj("render", "--replay", str(take.with_suffix(".jsonl")), "--out", str(out), "--model", "tiny",
