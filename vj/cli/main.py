@@ -22,6 +22,7 @@ from vj.cli.listings import cmd_audio_devices, cmd_midi_ports, cmd_osc_map, cmd_
 from vj.cli.midi_learn import add_midi_learn_arguments, cmd_midi_learn
 from vj.cli.render import add_render_arguments, cmd_render
 from vj.cli.run import add_run_arguments, cmd_run
+from vj.cli.show import add_show_arguments, cmd_show
 from vj.cli.warmup import add_warmup_arguments, cmd_warmup
 from vj.errors import VjError
 
@@ -41,6 +42,8 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("run", "play live: render continuously to the outputs", cmd_run, add_run_arguments),
+    Command("show", "play several engines (each a vj run) as one show, from one OSC port, page and tempo",
+            cmd_show, add_show_arguments),
     Command("render", "render offline, every frame, to a video file", cmd_render, add_render_arguments),
     Command("warmup", "run every size, batch and step count a show may use once (fills the compile caches)",
             cmd_warmup, add_warmup_arguments),

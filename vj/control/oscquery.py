@@ -34,7 +34,7 @@ from vj.control.osc import PREFIX
 from vj.control.oscquery_audio import audio_nodes
 from vj.control.oscquery_http import IDLE_TIMEOUT_S, MAX_CONNECTIONS, BoundedHTTPServer
 from vj.control.oscquery_listen import MAX_LISTENERS, PUSH_HZ, ListenSession, SharedTree, is_upgrade, lookup
-from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_RW, ACCESS_WRITE, CLIPMODE, container, leaf
+from vj.control.oscquery_nodes import ACCESS_NONE, ACCESS_READ, ACCESS_RW, ACCESS_WRITE, CLIPMODE, container, leaf
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise, TempoClock
 from vj.errors import DeviceNotConnected
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, MAX_PROMPTS
@@ -146,6 +146,9 @@ class OscQueryTree:
             bpm = leaf("bpm", "f", "tempo in beats per minute", ACCESS_WRITE, [120.0])
         bpm.update(RANGE=[{"MIN": MIN_BPM, "MAX": MAX_BPM}], CLIPMODE=CLIPMODE)
         vj["bpm"] = bpm
+        if self.tempo is not None:  # read-only: where the beat clock is now (Link's beat when on Link)
+            vj["beat"] = leaf("beat", "f", "the beat clock's position now, in beats", ACCESS_READ,
+                              [self.tempo.beat_at(self.tempo.now())])
         return {"FULL_PATH": "/", "ACCESS": ACCESS_NONE, "DESCRIPTION": f"{self.name} OSC address space",
                 "CONTENTS": {"vj": {"FULL_PATH": "/vj", "ACCESS": ACCESS_NONE, "CONTENTS": vj,
                                     "DESCRIPTION": "real-time diffusion VJ engine"}}}

@@ -2,7 +2,8 @@
 
 - `vj.engine` (the render side) imports none of control / output / input / schedule / deforum / web / session /
   cli;
-- control, output, input, schedule, deforum, web and analysis import nothing of `vj.engine`;
+- control, output, input, schedule, deforum, web, analysis and show import nothing of `vj.engine` (the show's
+  engines are processes of their own);
 - `vj.schedule` imports no torch, so the keyframe grammar works without it.
 """
 
@@ -17,8 +18,8 @@ import vj
 
 PACKAGE = Path(vj.__file__).parent
 ENGINE_MAY_NOT = ("vj.control", "vj.output", "vj.input", "vj.schedule", "vj.deforum", "vj.web", "vj.session",
-                  "vj.cli")
-NOT_THE_ENGINE = ("control", "output", "input", "schedule", "deforum", "web", "analysis")
+                  "vj.cli", "vj.show")
+NOT_THE_ENGINE = ("control", "output", "input", "schedule", "deforum", "web", "analysis", "show")
 
 
 def _imports(path: Path) -> list[str]:

@@ -1,0 +1,1 @@
+"""Several engines played as one show (`vj show SHOWFILE`): show file, supervisor, control fan-out, page."""
