@@ -34,12 +34,12 @@ from typing import Any
 from vj.control.osc import PREFIX
 from vj.control.osc.addresses import address_map
 from vj.errors import ConfigError
+from vj.output_size import MAX_SIDE, MIN_SIDE
 
 DEFAULT_OSC_PORT = 9000
 LOCAL_HOST = "127.0.0.1"
 ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 OUTPUT_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
-MIN_OUTPUT_SIDE, MAX_OUTPUT_SIDE = 16, 8192
 
 SHOW_KEYS = frozenset({"osc_host", "osc_port", "oscquery_port", "web_port", "web_host", "bpm", "link", "midi",
                        "midi_map", "zeroconf", "restart", "output_size", "model"})
@@ -219,12 +219,12 @@ def parse_output_size(value: object, source: str, key: str) -> tuple[int, int] |
     """"WxH" -> (W, H): even sides (NDI's 4:2:2 and the recorder's 4:2:0 pair pixels) within 16..8192."""
     if value is None:
         return None
-    expected = f"an output size WIDTHxHEIGHT, even sides of {MIN_OUTPUT_SIDE}..{MAX_OUTPUT_SIDE} px, e.g. \"1920x1080\""
+    expected = f"an output size WIDTHxHEIGHT, even sides of {MIN_SIDE}..{MAX_SIDE} px, e.g. \"1920x1080\""
     found = OUTPUT_SIZE.match(value) if isinstance(value, str) else None
     if found is None:
         raise ConfigError(source, key, expected, value)
     width, height = int(found.group(1)), int(found.group(2))
-    if not all(MIN_OUTPUT_SIDE <= side <= MAX_OUTPUT_SIDE and side % 2 == 0 for side in (width, height)):
+    if not all(MIN_SIDE <= side <= MAX_SIDE and side % 2 == 0 for side in (width, height)):
         raise ConfigError(source, key, expected, value)
     return width, height
 

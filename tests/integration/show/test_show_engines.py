@@ -35,11 +35,13 @@ from vj.show.tree import ShowTreeServer
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 START_S = 240.0  # two engines loading on a busy 2-core machine
 SIZE = 64
+OUTPUT_SIZES = {"vj-left": [128, 72], "vj-right": [SIZE, SIZE]}  # left asks for a wide screen; right keeps the render's
 
 SHOW = {
     "show": {"osc_port": 0, "zeroconf": False, "link": True, "model": "tiny"},
     "engines": {
-        "left": {"preset": "drift", "width": SIZE, "height": SIZE, "ndi": True, "record": "left.mkv", "fps": 12.0},
+        "left": {"preset": "drift", "width": SIZE, "height": SIZE, "ndi": True, "record": "left.mkv", "fps": 12.0,
+                 "output_size": "128x72"},
         "right": {"preset": "drift", "width": SIZE, "height": SIZE, "ndi": True, "record": "right.mkv", "fps": 12.0},
     },
 }
@@ -256,7 +258,7 @@ def test_show_each_engine_is_an_ndi_source_a_receiver_finds_and_decodes(show: Sh
     assert set(result["found"]) == {"vj-left", "vj-right"}, result
     for name in ("vj-left", "vj-right"):
         picture = result["received"][name]
-        assert picture["size"] == [SIZE, SIZE], result  # the render size (no output size asked for)
+        assert picture["size"] == OUTPUT_SIZES[name], result
         assert picture["std"] > 1.0, result  # a picture, not a flat field
 
 
