@@ -39,6 +39,7 @@ from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
+from vj.engine.conditioning.reference_images import ReferenceConditioner
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
@@ -154,6 +155,11 @@ class Engine:
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
+        self.references: ReferenceConditioner | None = None  # an IP-Adapter's pictures (set_references)
+        loaded = getattr(backend, "references", None)
+        if loaded is not None:  # live: new pictures are encoded off the render thread
+            self.references = ReferenceConditioner(loaded.encoder, background=not settings.offline)
+            backend.attach_references(self.references)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -319,6 +325,8 @@ class Engine:
             self.prime(snap.prompts)
             cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
             assert cond is not None
+        if self.references is not None:
+            self.references.frame(p.ip_adapter_scale, p.reference_fade_s, snap.time_s)
         timer.mark("prompt")
         fb = self.feedback
         warp = self._warp.for_frame(snap, fb.turbo_next)
@@ -440,3 +448,5 @@ class Engine:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._thread.stop(timeout_s)
         self._cache.close()
+        if self.references is not None:
+            self.references.close()
