@@ -218,7 +218,8 @@ class ReferenceConditioner:
         self._current = self._fade.at(time_s, fade_s)
         effective = scale * self._current[1]
         if effective != self._scale_value:
-            self.scale.fill_(effective)  # a Python scalar: a kernel argument, not a copy
+            with torch.inference_mode():  # the scale is an inference tensor, as the compiled call wants it
+                self.scale.fill_(effective)  # a Python scalar: a kernel argument, not a copy
             self._scale_value = effective
 
     def inputs(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
