@@ -369,6 +369,8 @@ class Engine:
         output = fb.turbo_next
         if fb.turbo_prev is not None and tween < 1.0:
             output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
+        if self.references is not None and self.references.grab_wanted is not None:
+            self.references.take_grab(self._inputs.last_picture, output, snap.frame_index)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
         done = self._publisher.submit(output, ticket, depth)

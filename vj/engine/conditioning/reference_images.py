@@ -127,6 +127,8 @@ class ReferenceConditioner:
         self.errors = 0
         self.last_error = ""
         self._generation = 0
+        self.grab_wanted: tuple[str, float] | None = None  # (input|output, weight): taken at the next frame
+        self.grabs = 0
         self._queue: queue.Queue[tuple[int, tuple[Reference, ...]] | None] | None = None
         self._thread: threading.Thread | None = None
         if background:
@@ -160,6 +162,30 @@ class ReferenceConditioner:
         if ready is not None:
             self._current = ready
             self._fade.begin(ready, *ready)
+
+    def request_grab(self, source: str, weight: float = 1.0) -> None:
+        """Take the next frame's input picture or output as the reference (the render thread copies it)."""
+        if source not in ("input", "output"):
+            raise ValueError(f"grab: expected input or output, found {source!r}")
+        self.grab_wanted = (source, weight)
+
+    def take_grab(self, picture: torch.Tensor | None, output: torch.Tensor, frame_index: int) -> bool:
+        """On the render thread: a copy on the device of what a pending grab asked for, encoded like a file.
+        False when it asked for the input and the show has none (yet)."""
+        wanted, self.grab_wanted = self.grab_wanted, None
+        if wanted is None:
+            return False
+        source, weight = wanted
+        frame = output if source == "output" else picture
+        if frame is None:
+            self.errors += 1
+            self.last_error = "grab input: the show has no input picture (--input)"
+            log.warning("%s", self.last_error)
+            return False
+        copy = frame.detach().clone()  # device to device: the render thread goes on with its own
+        self.grabs += 1
+        self.set([Reference(f"grab-{source}-{frame_index}", lambda: copy, weight)])
+        return True
 
     def close(self) -> None:
         if self._queue is not None and self._thread is not None:

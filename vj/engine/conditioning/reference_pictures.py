@@ -15,6 +15,7 @@ from vj.engine.conditioning.reference_images import Reference
 from vj.errors import VjError
 
 PICTURE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP")
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 MAX_PIXELS = 50_000_000  # past this a picture is more likely a decompression bomb than a cover
 
 
@@ -22,7 +23,12 @@ class PictureRefused(VjError):
     """A picture that is not one, or is too large: the message says which and what is taken."""
 
 
-def picture_from_bytes(data: bytes, what: str, max_bytes: int) -> torch.Tensor:
+def check_picture_bytes(data: bytes, what: str, max_bytes: int) -> None:
+    """Refuse, in one line, bytes that are too many or not a still picture (reads the header only)."""
+    picture_from_bytes(data, what, max_bytes, decode=False)
+
+
+def picture_from_bytes(data: bytes, what: str, max_bytes: int, *, decode: bool = True) -> torch.Tensor:
     """RGB [1, 3, H, W] float in [0, 1] on the CPU; PictureRefused with one line when it is not a picture."""
     from PIL import Image, UnidentifiedImageError
 
@@ -36,6 +42,8 @@ def picture_from_bytes(data: bytes, what: str, max_bytes: int) -> torch.Tensor:
             if width * height > MAX_PIXELS:
                 raise PictureRefused(f"{what}: {width}x{height} is too large (at most {MAX_PIXELS // 1_000_000} "
                                      "megapixels)")
+            if not decode:
+                return torch.empty(0)
             rgb = probe.convert("RGB")
     except UnidentifiedImageError as err:
         raise PictureRefused(f"{what}: not a picture ({', '.join(PICTURE_FORMATS)} expected)") from err
@@ -61,9 +69,37 @@ FILE_LIMIT_BYTES = 256_000_000  # a file named on the command line or in the pre
 
 
 def file_reference(path: str, weight: float = 1.0, max_bytes: int = FILE_LIMIT_BYTES) -> Reference:
-    """A picture file as a blend entry: checked now (a missing or non-picture file is one line before
-    the show), read again when encoded."""
+    """A picture file as a blend entry: its header checked now (a missing or non-picture file is one line
+    before the show, or back to the sender live), decoded when encoded."""
     file = Path(path).expanduser()
-    read_picture_file(file, max_bytes)
+    try:
+        data = file.read_bytes() if file.stat().st_size <= max_bytes else b"x" * (max_bytes + 1)
+    except OSError as err:
+        raise PictureRefused(f"reference {str(path)!r} cannot be read: {err.strerror or err}") from err
+    check_picture_bytes(data, f"reference {str(path)!r}", max_bytes)
     stamp = file.stat().st_mtime_ns
     return Reference(f"{file.resolve()}@{stamp}", lambda: read_picture_file(file, max_bytes), weight)
+
+
+def upload_reference(data: bytes, max_bytes: int) -> Reference:
+    """An uploaded picture as a blend entry (checked now, decoded on the encoder's thread)."""
+    import hashlib
+
+    check_picture_bytes(data, "uploaded reference", max_bytes)
+    digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()[:16]
+    return Reference(f"upload-{digest}", lambda: picture_from_bytes(data, "uploaded reference", max_bytes))
+
+
+def folder_reference(folder: str, name: str, weight: float) -> Reference:
+    """The picture called `name` (with or without its extension) in the show's reference folder; never a path."""
+    root = Path(folder).expanduser()
+    if not folder or not root.is_dir():
+        raise PictureRefused(f"reference {name!r}: the show has no reference folder ([reference] folder, "
+                             "--reference-folder)")
+    if Path(name).name != name or name.startswith("."):
+        raise PictureRefused(f"reference {name!r}: a picture's name in the reference folder, never a path")
+    found = [p for p in sorted(root.iterdir()) if p.is_file() and (p.name == name or p.stem == name)
+             and p.suffix.lower() in PICTURE_SUFFIXES]
+    if not found:
+        raise PictureRefused(f"reference {name!r}: no such picture in the reference folder {str(root)!r}")
+    return file_reference(str(found[0]), weight)
