@@ -189,7 +189,9 @@ class WebServer:
             self._push(client, {"state": full_state(self.ctx, self.history)})
             self._push(client, {"values": values_payload(self.ctx)})
             async for message in ws:
-                if not client.spend():
+                # An announced upload's chunks are bounded by its size, not by the message budget.
+                chunk = isinstance(message, bytes) and client.upload.pending
+                if not chunk and not client.spend():
                     self.protocol.reject(RATE_LIMITED, f"more than {self.messages_per_s:g} messages a second")
                     continue
                 replies = self.protocol.handle_text(message, on_preview=lambda on: setattr(client, "preview", on),
