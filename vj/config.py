@@ -340,7 +340,8 @@ class PresetConfig:
                        cfg: str | None = None, loras: list[tuple[str, float]] | None = None,
                        depth_model: str | None = None,
                        controlnets: list[tuple[str, str, float]] | None = None, ip_adapter: str | None = None,
-                       references: list[tuple[str, float]] | None = None) -> PresetConfig:
+                       references: list[tuple[str, float]] | None = None,
+                       reference_folder: str | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
@@ -362,9 +363,12 @@ class PresetConfig:
             changes["controlnet"] = (*self.controlnet, *(
                 _construct(ControlNetConfig, {"source": s, "conditioning": k, "scale": w}, source, "controlnet")
                 for s, k, w in controlnets))
+        reference_changes: dict[str, Any] = {} if reference_folder is None else {"folder": reference_folder}
         if references:  # replace the preset's pictures
-            changes["reference"] = _construct(ReferenceConfig, {**_asdict(self.reference), "images": tuple(
-                r for r, _ in references), "weights": tuple(w for _, w in references)}, source, "reference")
+            reference_changes.update(images=tuple(r for r, _ in references), weights=tuple(w for _, w in references))
+        if reference_changes:
+            changes["reference"] = _construct(ReferenceConfig, {**_asdict(self.reference), **reference_changes},
+                                              source, "reference")
         return _construct(PresetConfig, {**_asdict(self), **changes}, source, "")
 
 

@@ -36,11 +36,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                         "on all); repeatable, at most 4 with the preset's")
     g.add_argument("--ip-adapter", metavar="SOURCE",
                    help="an IP-Adapter (Hugging Face id such as h94/IP-Adapter, folder, .safetensors file with an "
-                        "image_encoder/ folder beside it, or tiny) for SD 1.5 and SDXL models: reference pictures "
-                        "steer the style, live weight ip_adapter_scale")
+                        "image_encoder/ folder beside it, or tiny): reference pictures steer the style, live weight "
+                        "ip_adapter_scale; a model family without one is refused, naming those with one")
     g.add_argument("--reference", type=reference, action="append", metavar="IMAGE[:WEIGHT]",
                    help="a reference picture (PNG, JPEG, WebP, BMP) for the IP-Adapter, blended at WEIGHT "
                         "(default 1); repeatable; replaces the preset's [reference] images")
+    g.add_argument("--reference-folder", metavar="DIR",
+                   help="the folder whose pictures OSC and the page may name live (/vj/reference NAME): names, "
+                        "never paths")
     g.add_argument("--width", type=pixels)
     g.add_argument("--height", type=pixels)
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
@@ -93,5 +96,6 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
                                    loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None),
                                    controlnets=getattr(args, "controlnet", None),
                                    ip_adapter=getattr(args, "ip_adapter", None),
-                                   references=getattr(args, "reference", None))
+                                   references=getattr(args, "reference", None),
+                                   reference_folder=getattr(args, "reference_folder", None))
     return preset

@@ -70,3 +70,7 @@ def check_reference_before_load(preset: PresetConfig) -> None:
             raise VjError(str(err)) from err
     for image, weight in preset.reference.weighted():
         file_reference(image, weight)
+    folder = preset.reference.folder
+    if folder and not Path(folder).expanduser().is_dir():
+        raise VjError(f"[reference] folder {folder!r} is not a folder (--reference-folder: the pictures OSC and the "
+                      "page may name)")

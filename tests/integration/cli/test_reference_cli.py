@@ -66,6 +66,9 @@ def test_a_tiny_render_with_a_blend_and_a_scale_schedule_runs(tmp_path: Path) ->
                     str(out), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 0
+    again = run_vj("render", "--replay", str(out.with_suffix(".jsonl")), "--out", str(tmp_path / "again.mp4"),
+                   "--no-progress")  # the timeline's preset carries the adapter, the pictures and the schedule
+    assert again.returncode == 0 and "parameters identical to the live take" in again.stderr, again.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text("[params]\nip_adapter_scale = 3.0\n")
     refused = run_vj("render", str(bad), "--model", "tiny", "--ip-adapter", "tiny", "--frames", "1", "--out",
