@@ -208,3 +208,10 @@ def test_a_render_with_a_reference_differs_and_scale_zero_renders_the_plain_pict
     steered, zero, none = frames(1.0), frames(0.0), frames(1.0, with_picture=False)
     assert any(np.abs(a.astype(int) - b.astype(int)).max() > 0 for a, b in zip(steered, zero, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(zero, none, strict=True))
+
+
+@pytest.mark.parametrize(("option", "said"), [({"fuse_qkv": True}, "fuse_qkv cannot be used with an IP-Adapter"),
+                                              ({"compile": "aot"}, "cannot run under compile = 'aot'")])
+def test_settings_that_would_drop_the_adapter_are_refused(option: dict[str, object], said: str) -> None:
+    with pytest.raises(BackendUnavailable, match=said):
+        load_backend(ModelConfig(source="tiny", device="cpu", ip_adapter="tiny", **option))  # type: ignore[arg-type]

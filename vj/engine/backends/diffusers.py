@@ -124,6 +124,8 @@ class DiffusersBackend:
             pictures = ReferenceEncoder(_placed(image_encoder, device, dtype), self.unet.encoder_hid_proj, device,
                                         dtype)
             self.references = ReferenceConditioner(pictures, background=False)
+            if self.tuning.fuse_qkv:  # diffusers' fusing replaces every attention processor, the adapter's too
+                raise ValueError(f"{name}: fuse_qkv cannot be used with an IP-Adapter; set [model] fuse_qkv = false")
             if resolve_compile_mode(compile_mode, device) == "aot":
                 raise ValueError(f"{name}: an IP-Adapter cannot run under compile = 'aot' (its reference and scale "
                                  "are not inputs of the packages); use compile off or jit")
