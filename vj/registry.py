@@ -175,6 +175,10 @@ def unused_slots(loras: int, controlnets: int) -> frozenset[str]:
                       *(controlnet_scale_name(i) for i in range(controlnets, MAX_CONTROLNETS))])
 
 
+# An IP-Adapter's parameters: a show without one leaves them off the page and the OSCQuery tree.
+REFERENCE_PARAMS = frozenset({"ip_adapter_scale", "reference_fade_s"})
+
+
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 

@@ -131,3 +131,14 @@ def test_a_grab_takes_the_shows_own_output(live: LiveSession) -> None:
     actions.reference_grab("input")  # this show has no input: counted, said once, the frame goes on
     live.engine.render_frame()
     assert refs.errors == 1 and "no input picture" in refs.last_error
+
+
+def test_the_reference_parameters_show_only_with_an_adapter(live: LiveSession, tiny_preset: PresetConfig,
+                                                            tiny_backend) -> None:  # noqa: ANN001
+    assert not {"ip_adapter_scale", "reference_fade_s"} & live.unused_slots
+    plain = LiveSession(tiny_preset, backend=tiny_backend)
+    try:
+        assert {"ip_adapter_scale", "reference_fade_s"} <= plain.unused_slots
+        assert show_actions(plain).reference is None  # the command answers 'unavailable'
+    finally:
+        plain.engine.stop()
