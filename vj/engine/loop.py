@@ -40,6 +40,7 @@ from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
 from vj.engine.conditioning.reference_images import ReferenceConditioner
+from vj.engine.conditioning.reference_pictures import apply_reference_event
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
@@ -226,6 +227,8 @@ class Engine:
                 depth = self.depth
                 every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
                 depth.request_settings(resolution=depth.resolution, every_n=every_n, ema=depth.ema)
+            elif event.kind == "reference" and self.references is not None:  # live, or replayed from a take
+                apply_reference_event(self.references, event)
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):

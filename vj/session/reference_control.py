@@ -11,7 +11,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from vj.engine.conditioning.reference_images import ReferenceConditioner
-from vj.engine.conditioning.reference_pictures import folder_reference, upload_reference
+from vj.engine.conditioning.reference_pictures import file_reference, folder_file, upload_reference
+from vj.snapshot import grab_event, reference_event
 
 if TYPE_CHECKING:
     from vj.session.live import LiveSession
@@ -27,24 +28,31 @@ class ReferenceControl:
         self.folder = folder
         self.upload_bytes = upload_bytes
 
-    @property
     def references(self) -> ReferenceConditioner:
+        """The engine's reference pictures (a show built without an IP-Adapter has no hooks at all)."""
         found = self.session.engine.references
         if found is None:
             raise RuntimeError("the show's model has no IP-Adapter")
         return found
 
     def by_names(self, pairs: tuple[tuple[str, float], ...]) -> None:
-        refs = [folder_reference(self.folder, name, weight) for name, weight in pairs]
-        self.references.set(refs)
+        """Checked now (one line back to the sender); applied by the engine at the next frame boundary from a
+        "reference" event, which the take's timeline records and a replay applies again."""
+        self.references()  # refused at once without an IP-Adapter
+        files = [folder_file(self.folder, name) for name, _ in pairs]
+        for file, (_, weight) in zip(files, pairs, strict=True):
+            file_reference(str(file), weight)
+        self.session.store.apply_event(reference_event([str(f) for f in files], [w for _, w in pairs], "control"))
         log.info("reference: %s", ", ".join(f"{n} ({w:g})" for n, w in pairs) or "off")
 
     def grab(self, source: str) -> None:
-        self.references.request_grab(source)
+        self.references()
+        self.session.store.apply_event(grab_event(source, "control"))
         log.info("reference: grabbing the %s frame", source)
 
     def upload(self, data: bytes) -> None:
-        self.references.set([upload_reference(data, self.upload_bytes)])
+        """Set at once: the picture's bytes are not in the take's timeline (a replay keeps the reference it had)."""
+        self.references().set([upload_reference(data, self.upload_bytes)])
         log.info("reference: an uploaded picture (%d bytes)", len(data))
 
 

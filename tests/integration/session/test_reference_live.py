@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,12 @@ def ip_backend_model(preset: PresetConfig) -> ModelConfig:
     return replace(preset.model, ip_adapter="tiny")
 
 
+def _frame_then(live: LiveSession, done: Callable[[], bool]) -> bool:
+    """Render one frame (the engine takes the commands' events at its boundary), then ask."""
+    live.engine.render_frame()
+    return done()
+
+
 def _osc_settled(osc: OscControl, sent: int) -> None:
     c = osc.counters
     wait_for(lambda: c.datagrams >= sent and c.handled >= c.datagrams, timeout_s=10.0)
@@ -72,7 +78,7 @@ def test_osc_names_pictures_of_the_folder_and_refuses_paths(live: LiveSession) -
     try:
         client = SimpleUDPClient("127.0.0.1", osc.port)
         client.send_message("/vj/reference", ["cover", 1.0, "band.jpg", 0.5])
-        wait_for(lambda: len(refs.names) == 2, timeout_s=30.0)
+        wait_for(lambda: _frame_then(live, lambda: len(refs.names) == 2), timeout_s=30.0)
         assert [Path(n.split("@")[0]).name for n in refs.names] == ["cover.png", "band.jpg"]
         for bad in (["../secret.png"], ["/etc/passwd"], ["nosuch"], [1.0], ["cover", -1.0], ["grab", "sideways"]):
             client.send_message("/vj/reference", bad)
@@ -82,7 +88,7 @@ def test_osc_names_pictures_of_the_folder_and_refuses_paths(live: LiveSession) -
         assert c.rejected["refused"] == 2 and c.rejected["action_failed"] == 1  # the paths; no such picture
         assert c.rejected["wrong_type"] == 1 and c.rejected["out_of_range"] == 1
         assert c.rejected["unknown_choice"] == 1
-        wait_for(lambda: refs.names == (), timeout_s=30.0)  # 'off'
+        wait_for(lambda: _frame_then(live, lambda: refs.names == ()), timeout_s=30.0)  # 'off'
     finally:
         osc.close()
 
@@ -123,7 +129,10 @@ def test_a_grab_takes_the_shows_own_output(live: LiveSession) -> None:
     assert refs is not None
     actions = show_actions(live)
     assert actions.reference_grab is not None
-    actions.reference_grab("output")
+    actions.reference_grab("output")  # an event the next frame takes, and the take records
+    snap = live.store.snapshot(0, 0.0, 0.04)
+    assert [e.value for e in snap.events if e.kind == "reference"] == [{"grab": "output", "weight": 1.0}]
+    live.store.apply_event(snap.events[-1])  # put back for the engine's own snapshot
     live.engine.render_frame()
     live.engine.flush()
     wait_for(lambda: refs.names[:1] == ("grab-output-0",), timeout_s=30.0)
@@ -142,3 +151,27 @@ def test_the_reference_parameters_show_only_with_an_adapter(live: LiveSession, t
         assert show_actions(plain).reference is None  # the command answers 'unavailable'
     finally:
         plain.engine.stop()
+
+
+def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
+        live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import vj.engine.loop as loop
+    from vj.output.timeline import TimelineWriter, make_header
+    from vj.session.replay import replay
+
+    applied: list[object] = []
+    original = loop.apply_reference_event
+    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+                                                                            original(refs, event)))
+    take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
+    live.add_output(take)
+    actions = show_actions(live)
+    assert actions.reference is not None
+    actions.reference((("cover", 1.0), ("band", 0.5)))
+    live.run(frames=3)
+    live.stop()
+    assert len(applied) == 1 and applied[0]["weights"] == [1.0, 0.5]  # type: ignore[index]
+    assert [Path(f).name for f in applied[0]["files"]] == ["cover.png", "band.jpg"]  # type: ignore[index]
+    result = replay(tmp_path / "take.jsonl", backend=ip_backend)
+    assert result.events >= 1 and result.mismatches == 0
+    assert applied[1:] == applied[:1]  # the replay set the same pictures again

@@ -7,12 +7,16 @@ taken, and a picture is refused before decoding when its file or its pixel count
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 
 import torch
 
-from vj.engine.conditioning.reference_images import Reference
+from vj.engine.conditioning.reference_images import Reference, ReferenceConditioner
 from vj.errors import VjError
+from vj.snapshot import ControlEvent
+
+log = logging.getLogger(__name__)
 
 PICTURE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP")
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -90,7 +94,7 @@ def upload_reference(data: bytes, max_bytes: int) -> Reference:
     return Reference(f"upload-{digest}", lambda: picture_from_bytes(data, "uploaded reference", max_bytes))
 
 
-def folder_reference(folder: str, name: str, weight: float) -> Reference:
+def folder_file(folder: str, name: str) -> Path:
     """The picture called `name` (with or without its extension) in the show's reference folder; never a path."""
     root = Path(folder).expanduser()
     if not folder or not root.is_dir():
@@ -102,4 +106,19 @@ def folder_reference(folder: str, name: str, weight: float) -> Reference:
              and p.suffix.lower() in PICTURE_SUFFIXES]
     if not found:
         raise PictureRefused(f"reference {name!r}: no such picture in the reference folder {str(root)!r}")
-    return file_reference(str(found[0]), weight)
+    return found[0]
+
+
+def apply_reference_event(references: ReferenceConditioner, event: ControlEvent) -> None:
+    """A "reference" event at a frame boundary: new pictures, or a grab of this frame; a picture gone since it
+    was sent (a replay on another machine) is logged and the reference kept."""
+    value = dict(event.value)  # type: ignore[call-overload]
+    if "grab" in value:
+        references.request_grab(str(value["grab"]), float(value.get("weight", 1.0)))
+        return
+    try:
+        refs = [file_reference(str(f), float(w)) for f, w in zip(value["files"], value["weights"], strict=True)]
+    except PictureRefused as err:
+        log.warning("reference kept: %s", err)
+        return
+    references.set(refs)
