@@ -322,9 +322,10 @@ class PresetConfig:
             raise ConfigError(type(self).__name__, "model.ip_adapter", "backend 'diffusers' with compile off, auto or "
                               "jit (the reference is an input of the UNet call)",
                               f"backend {self.model.backend!r}, compile {self.model.compile!r}")
-        if self.reference.images and not self.model.ip_adapter:
-            raise ConfigError(type(self).__name__, "reference.images", "an IP-Adapter ([model] ip_adapter, "
-                              "--ip-adapter) to steer with them", "no IP-Adapter")
+        unused = "images" if self.reference.images else "folder" if self.reference.folder else ""
+        if unused and not self.model.ip_adapter:
+            raise ConfigError(type(self).__name__, f"reference.{unused}", "an IP-Adapter ([model] ip_adapter, "
+                              "--ip-adapter) to steer with its pictures", "no IP-Adapter")
         if any(c.conditioning == "input" for c in self.controlnet) and not self.input.source:
             raise ConfigError(type(self).__name__, "controlnet.conditioning",
                               "an [input] source for conditioning = 'input'", "no input source")

@@ -68,3 +68,8 @@ def test_a_preset_sets_it_and_refuses_a_value_out_of_range() -> None:
         parse_preset('[model]\nip_adapter = "tiny"\n[reference]\nimages = ["a.png"]\nweights = [1, 2]\n', "p.toml")
     with pytest.raises(ConfigError, match=r"ip_adapter"):
         parse_preset('[model]\nip_adapter = "tiny"\ncompile = "aot"\n', "p.toml")
+
+
+def test_a_reference_folder_without_an_adapter_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"reference\.folder"):
+        parse_preset('[reference]\nfolder = "refs"\n', "p.toml")
