@@ -215,3 +215,28 @@ def test_a_render_with_a_reference_differs_and_scale_zero_renders_the_plain_pict
 def test_settings_that_would_drop_the_adapter_are_refused(option: dict[str, object], said: str) -> None:
     with pytest.raises(BackendUnavailable, match=said):
         load_backend(ModelConfig(source="tiny", device="cpu", ip_adapter="tiny", **option))  # type: ignore[arg-type]
+
+
+def test_an_image_encoder_of_another_width_is_refused_and_vit_h_sdxl_files_take_the_vit_h_encoder(
+        tmp_path: Path) -> None:
+    from vj.engine.conditioning.ip_adapter_load import IPAdapterFiles, _encoder_folder
+
+    assert _encoder_folder(IPAdapterFiles("h94/IP-Adapter", "sdxl_models", "ip-adapter_sdxl_vit-h.safetensors",
+                                          hub=True)) == "models/image_encoder"
+    assert _encoder_folder(IPAdapterFiles("h94/IP-Adapter", "sdxl_models", "ip-adapter_sdxl.safetensors",
+                                          hub=True)) == "image_encoder"
+    pipe = tiny_family("tiny").build_tiny_pipeline()  # type: ignore[union-attr]
+    weights = save_tiny_ip_adapter(pipe.unet, tmp_path, layout_of(pipe.unet.config, "tiny"))
+    import json
+
+    config_file = weights.parent / IMAGE_ENCODER / "config.json"
+    config = json.loads(config_file.read_text())
+    config["projection_dim"] = 24  # an encoder of another width beside the adapter
+    config_file.write_text(json.dumps(config))
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights.parent / IMAGE_ENCODER / "model.safetensors"))
+    tensors["visual_projection.weight"] = torch.zeros(24, tensors["visual_projection.weight"].shape[1])
+    save_file(tensors, str(weights.parent / IMAGE_ENCODER / "model.safetensors"))
+    with pytest.raises(BackendUnavailable, match="takes a 16-wide image embedding, but the image encoder"):
+        load_ip_adapter_into(pipe, str(weights), "tiny")

@@ -85,8 +85,32 @@ def resolve_source(source: str, layout: IPAdapterLayout) -> IPAdapterFiles:
     return IPAdapterFiles(hub_id, "" if parent == "." else parent, inner_path.name, hub=True)
 
 
+def _encoder_folder(files: IPAdapterFiles) -> str:
+    """The image encoder's folder: beside the file, except the hub's SDXL "vit-h" adapters, trained with the
+    ViT-H encoder the SD 1.5 ones use (models/image_encoder), not the ViT-bigG beside them."""
+    if files.subfolder == "sdxl_models" and "vit-h" in files.weight_name:
+        return f"models/{IMAGE_ENCODER}"
+    return IMAGE_ENCODER
+
+
+def check_encoder_width(pipe: Any, source: str) -> None:
+    """The image encoder must give the width the adapter's projection takes (else every frame would fail)."""
+    layer = pipe.unet.encoder_hid_proj.image_projection_layers[0]
+    config = pipe.image_encoder.config
+    if hasattr(layer, "image_embeds"):  # the plain IP-Adapter: the pooled, projected embedding
+        wanted, given = int(layer.image_embeds.in_features), int(config.projection_dim)
+    elif hasattr(layer, "proj_in"):  # Plus: the encoder's hidden states
+        wanted, given = int(layer.proj_in.in_features), int(config.hidden_size)
+    else:
+        return
+    if wanted != given:
+        raise BackendUnavailable(f"IP-Adapter {source!r} takes a {wanted}-wide image embedding, but the image "
+                                 f"encoder loaded with it gives {given}: it was trained with another encoder")
+
+
 def _call_loader(pipe: Any, files: IPAdapterFiles, source: str) -> None:
-    kwargs = {"subfolder": files.subfolder, "weight_name": files.weight_name, "image_encoder_folder": IMAGE_ENCODER}
+    kwargs = {"subfolder": files.subfolder, "weight_name": files.weight_name,
+              "image_encoder_folder": _encoder_folder(files)}
     if files.hub:
         try:
             pipe.load_ip_adapter(files.location, local_files_only=True, **kwargs)
@@ -114,6 +138,7 @@ def load_ip_adapter_into(pipe: Any, source: str, model: str) -> None:
     ours = int(pipe.unet.config.cross_attention_dim)
     if getattr(pipe, "image_encoder", None) is None:
         raise BackendUnavailable(f"IP-Adapter {source!r}: its image encoder did not load")
+    check_encoder_width(pipe, source)
     replaced = install_live_scale(pipe.unet)
     log.info("IP-Adapter %s loaded (%d cross-attention layers, context width %d)", source, replaced, ours)
 
