@@ -33,6 +33,7 @@ from vj.config_checks import (
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, PromptEntry, PromptMix, prompt_text_problem
+from vj.reference_config import ReferenceConfig
 from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
 from vj.schedule.ends import ScheduleEnd
 from vj.schedule.keyframes import compile_preset_schedules
@@ -95,6 +96,8 @@ class ModelConfig:
     channels_last: bool = config_field(False, doc="NHWC memory format for the UNet and VAE")
     fuse_qkv: bool = config_field(False, doc="fused QKV projections in the UNet's attention layers")
     loras: tuple[LoraConfig, ...] = config_field((), doc="LoRAs fused into the model ({source = ..., scale = ...})")
+    ip_adapter: str = config_field("", doc="IP-Adapter: Hugging Face id, local folder, .safetensors file, or 'tiny' "
+                                           "('' = none); steered by reference pictures and ip_adapter_scale")
 
     def __post_init__(self) -> None:
         check_items(self, "loras", LoraConfig, (MAX_LORAS, "LoRAs"))  # each has a live lora_<i>_scale
@@ -298,6 +301,7 @@ class PresetConfig:
     modulators: ModulatorsConfig = field(default_factory=ModulatorsConfig)
     input: InputConfig = field(default_factory=InputConfig)
     controlnet: tuple[ControlNetConfig, ...] = config_field((), doc="ControlNets ([[controlnet]] tables)")
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     source_path: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -314,6 +318,14 @@ class PresetConfig:
         if self.controlnet and self.model.compile == "aot":
             raise ConfigError(type(self).__name__, "controlnet", "compile off, auto or jit with a ControlNet "
                               "(its residuals are not inputs of the AOT packages)", "compile 'aot'")
+        if self.model.ip_adapter and (self.model.backend != "diffusers" or self.model.compile == "aot"):
+            raise ConfigError(type(self).__name__, "model.ip_adapter", "backend 'diffusers' with compile off, auto or "
+                              "jit (the reference is an input of the UNet call)",
+                              f"backend {self.model.backend!r}, compile {self.model.compile!r}")
+        unused = "images" if self.reference.images else "folder" if self.reference.folder else ""
+        if unused and not self.model.ip_adapter:
+            raise ConfigError(type(self).__name__, f"reference.{unused}", "an IP-Adapter ([model] ip_adapter, "
+                              "--ip-adapter) to steer with its pictures", "no IP-Adapter")
         if any(c.conditioning == "input" for c in self.controlnet) and not self.input.source:
             raise ConfigError(type(self).__name__, "controlnet.conditioning",
                               "an [input] source for conditioning = 'input'", "no input source")
@@ -328,11 +340,13 @@ class PresetConfig:
                        sampler: str | None = None, strength: float | None = None, backend: str | None = None,
                        cfg: str | None = None, loras: list[tuple[str, float]] | None = None,
                        depth_model: str | None = None,
-                       controlnets: list[tuple[str, str, float]] | None = None) -> PresetConfig:
+                       controlnets: list[tuple[str, str, float]] | None = None, ip_adapter: str | None = None,
+                       references: list[tuple[str, float]] | None = None,
+                       reference_folder: str | None = None) -> PresetConfig:
         """Apply the CLI's common overrides, validated exactly like preset values."""
         source = "command line"
         named = (("source", model), ("device", device), ("tiny_vae", tiny_vae), ("compile", compile), ("dtype", dtype),
-                 ("backend", backend), ("cfg", cfg))
+                 ("backend", backend), ("cfg", cfg), ("ip_adapter", ip_adapter))
         model_changes: dict[str, Any] = {k: v for k, v in named if v is not None}
         if loras:  # added to the preset's own LoRAs
             extra = tuple(_construct(LoraConfig, {"source": s, "scale": w}, source, "model.loras") for s, w in loras)
@@ -350,6 +364,12 @@ class PresetConfig:
             changes["controlnet"] = (*self.controlnet, *(
                 _construct(ControlNetConfig, {"source": s, "conditioning": k, "scale": w}, source, "controlnet")
                 for s, k, w in controlnets))
+        reference_changes: dict[str, Any] = {} if reference_folder is None else {"folder": reference_folder}
+        if references:  # replace the preset's pictures
+            reference_changes.update(images=tuple(r for r, _ in references), weights=tuple(w for _, w in references))
+        if reference_changes:
+            changes["reference"] = _construct(ReferenceConfig, {**_asdict(self.reference), **reference_changes},
+                                              source, "reference")
         return _construct(PresetConfig, {**_asdict(self), **changes}, source, "")
 
 
@@ -366,6 +386,7 @@ _NESTED: dict[str, type] = {
     "schedule": ScheduleConfig,
     "modulators": ModulatorsConfig,
     "input": InputConfig,
+    "reference": ReferenceConfig,
 }
 
 

@@ -175,6 +175,10 @@ def unused_slots(loras: int, controlnets: int) -> frozenset[str]:
                       *(controlnet_scale_name(i) for i in range(controlnets, MAX_CONTROLNETS))])
 
 
+# An IP-Adapter's parameters: a show without one leaves them off the page and the OSCQuery tree.
+REFERENCE_PARAMS = frozenset({"ip_adapter_scale", "reference_fade_s"})
+
+
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
 
@@ -252,6 +256,12 @@ class FrameParams:
     controlnet_scale: float = _float("diffusion", 1.0, 0.0, 2.0, "gain", 0.15,
                                      "master gain: multiplies every controlnet_<i>_scale (0 = no ControlNet "
                                      "effect)")
+    # A tensor input of the UNet call (not a processor attribute): a glide never recompiles.
+    ip_adapter_scale: float = _float("reference", 0.6, 0.0, 2.0, "scale", 0.15,
+                                     "how strongly the reference picture steers the style (IP-Adapter; "
+                                     "0 = text only)")
+    reference_fade_s: float = _float("reference", 2.0, 0.0, 60.0, "s", 0.0, "time a new reference picture "
+                                     "fades in over")
     noise: float = _float("image", 0.02, 0.0, 1.0, "amount", 0.15, "noise added before diffusion")
     noise_type: NoiseType = _choice("image", NoiseType.GAUSSIAN, "gaussian or perlin noise")
     contrast: float = _float("image", 1.0, 0.0, 2.0, "gain", 0.15, "contrast gain about mid-grey")

@@ -23,7 +23,9 @@ class ControlEvent:
     "prompts" (whole mix), "base" (preset values), "blackout" (value {"on", "fade_s"}: a performer
     switch the output side applies; recorded so a replay fades where the show did), "resize" (value
     {"width", "height"}: the engine takes the new frame size at the boundary of the frame that carries it),
-    "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on).
+    "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on),
+    "reference" (value {"files", "weights"} or {"grab", "weight"}: the IP-Adapter's pictures from that frame on;
+    files are paths the show resolved from the names it was sent).
     """
 
     kind: str
@@ -50,6 +52,16 @@ def resize_size(event: ControlEvent) -> tuple[int, int]:
     """(width, height) of a "resize" event."""
     size = dict(event.value)  # type: ignore[call-overload]
     return int(size["width"]), int(size["height"])
+
+
+def reference_event(files: list[str], weights: list[float], source: str) -> ControlEvent:
+    """The IP-Adapter's pictures (files resolved by the show, never a path a client sent); none: off."""
+    return ControlEvent("reference", "", {"files": list(files), "weights": [float(w) for w in weights]}, source)
+
+
+def grab_event(which: str, source: str, weight: float = 1.0) -> ControlEvent:
+    """The input's or the output's frame at the frame that carries it becomes the IP-Adapter's picture."""
+    return ControlEvent("reference", "", {"grab": which, "weight": float(weight)}, source)
 
 
 def depth_refresh_event(every_n: int, source: str) -> ControlEvent:

@@ -131,6 +131,22 @@ def controlnet(text: str) -> tuple[str, str, float]:
     return source, kind, scale
 
 
+def reference(text: str) -> tuple[str, float]:
+    """IMAGE[:WEIGHT]: a reference picture and its weight in the blend (default 1; a number >= 0 after the last ':')."""
+    image, _, tail = text.rpartition(":")
+    try:
+        weight = float(tail) if image else 1.0
+    except ValueError:
+        image, weight = "", 1.0
+    if not image:
+        image = text
+    if not math.isfinite(weight) or weight < 0:
+        raise argparse.ArgumentTypeError(f"--reference {text!r}: WEIGHT must be a number >= 0, found {tail!r}")
+    if not image.strip():
+        raise argparse.ArgumentTypeError(f"--reference {text!r}: expected IMAGE[:WEIGHT] (a picture file)")
+    return image, weight
+
+
 def sizes(text: str) -> list[tuple[int, int]]:
     """WxH[,WxH...]: frame sizes, each a multiple of 8 in 64..2048 (what a preset allows)."""
     found = []

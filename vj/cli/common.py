@@ -6,7 +6,17 @@ import argparse
 import sys
 
 from vj.choices import CFG_MODES, SAMPLERS
-from vj.cli.argtypes import RANDOM_SEED, controlnet, int_range, lora, pixels, rate, resolve_seed, seed
+from vj.cli.argtypes import (
+    RANDOM_SEED,
+    controlnet,
+    int_range,
+    lora,
+    pixels,
+    rate,
+    reference,
+    resolve_seed,
+    seed,
+)
 from vj.cli.inputs import add_input_arguments, apply_input_overrides
 from vj.config import BACKENDS, COMPILE_MODES, DTYPES, PresetConfig
 from vj.preset_files import load_preset
@@ -24,6 +34,16 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
                    help="add a ControlNet (hub id, folder, or tiny) conditioned on KIND: depth, canny (default), "
                         "input or feedback, at SCALE 0..2 (default 1; live: controlnet/<i>/scale, and controlnet_scale "
                         "on all); repeatable, at most 4 with the preset's")
+    g.add_argument("--ip-adapter", metavar="SOURCE",
+                   help="an IP-Adapter (Hugging Face id such as h94/IP-Adapter, folder, .safetensors file with an "
+                        "image_encoder/ folder beside it, or tiny): reference pictures steer the style, live weight "
+                        "ip_adapter_scale; a model family without one is refused, naming those with one")
+    g.add_argument("--reference", type=reference, action="append", metavar="IMAGE[:WEIGHT]",
+                   help="a reference picture (PNG, JPEG, WebP, BMP) for the IP-Adapter, blended at WEIGHT "
+                        "(default 1); repeatable; replaces the preset's [reference] images")
+    g.add_argument("--reference-folder", metavar="DIR",
+                   help="the folder whose pictures OSC and the page may name live (/vj/reference NAME): names, "
+                        "never paths")
     g.add_argument("--width", type=pixels)
     g.add_argument("--height", type=pixels)
     g.add_argument("--fps", type=rate, help="reference fps of motion and the output rate")
@@ -74,5 +94,8 @@ def apply_common_overrides(preset: PresetConfig, args: argparse.Namespace) -> Pr
                                    compile=args.compile, dtype=args.dtype, guidance=args.guidance,
                                    sampler=args.sampler, strength=args.strength, backend=args.backend, cfg=args.cfg,
                                    loras=getattr(args, "lora", None), depth_model=getattr(args, "depth_model", None),
-                                   controlnets=getattr(args, "controlnet", None))
+                                   controlnets=getattr(args, "controlnet", None),
+                                   ip_adapter=getattr(args, "ip_adapter", None),
+                                   references=getattr(args, "reference", None),
+                                   reference_folder=getattr(args, "reference_folder", None))
     return preset

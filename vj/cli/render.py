@@ -68,6 +68,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from vj.session.continued import check_continuable, continued_preset, resume_state_path_for
     from vj.session.controlnet import check_controlnets_before_load
     from vj.session.depth import check_depth_before_load
+    from vj.session.reference import check_reference_before_load
 
     out = check_video_path(args.out, "--out")
     check_writable(timeline_path_for(out), "--out (its timeline)")
@@ -83,6 +84,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_depth_before_load(preset)
     check_controlnets_before_load(preset)
     check_geometry_before_load(geometry_spec(args))
+    check_reference_before_load(preset)
     inputs = check_inputs(preset.input, offline=True)  # a missing or unreadable file: one line, before the model
     track = None
     if args.audio:

@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from vj.session.depth import check_depth_before_load
     from vj.session.live import LiveSession
     from vj.session.live_show import attach_show, check_show
+    from vj.session.reference import check_reference_before_load
 
     preset = preset_from_args(args)
     if args.target_fps is not None:
@@ -74,6 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset, wanted=config.outputs.wants_depth)
     check_controlnets_before_load(preset)
+    check_reference_before_load(preset)
     check_run_before_load(args)
     from vj.input.open import check_inputs
 

@@ -131,6 +131,9 @@ class OscQueryTree:
                        "DESCRIPTION": "recall the playing preset now: live overrides released, live LFOs cleared"}
         vj["reopen_preview"] = {"FULL_PATH": f"{PREFIX}reopen_preview", "TYPE": "N", "ACCESS": ACCESS_NONE,
                                 "DESCRIPTION": "close and reopen the preview window (if it stays black)"}
+        vj["reference"] = leaf("reference", "s", "IP-Adapter reference: a picture's name in the show's reference "
+                               "folder (NAME [WEIGHT] ... blends), 'off', or 'grab' then input|output",
+                               ACCESS_WRITE, [""])
         sw = self.switches
         switches = (("blackout", sw.blackout_on if sw else False, "fade the outputs to black (1) or back (0)"),
                     ("freeze", sw.frozen if sw else False, "hold the picture (1) or resume (0)"))

@@ -126,6 +126,11 @@ class InputStage:
             self._picture = fit_to(self._upload(pixels), width, height)
         return self._picture_at(width, height)
 
+    @property
+    def last_picture(self) -> torch.Tensor | None:
+        """The input picture of the last diffused frame (None: no input, or none yet)."""
+        return self._picture
+
     def _picture_at(self, width: int, height: int) -> torch.Tensor | None:
         picture = self._picture
         if picture is not None and tuple(picture.shape[-2:]) != (height, width):  # the size changed live

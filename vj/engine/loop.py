@@ -39,6 +39,8 @@ from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
+from vj.engine.conditioning.reference_images import ReferenceConditioner
+from vj.engine.conditioning.reference_pictures import apply_reference_event
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
@@ -157,6 +159,11 @@ class Engine:
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
         self.output_geometry = output_geometry
+        self.references: ReferenceConditioner | None = None  # an IP-Adapter's pictures (set_references)
+        loaded = getattr(backend, "references", None)
+        if loaded is not None:  # live: new pictures are encoded off the render thread
+            self.references = ReferenceConditioner(loaded.encoder, background=not settings.offline)
+            backend.attach_references(self.references)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -223,6 +230,8 @@ class Engine:
                 depth = self.depth
                 every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
                 depth.request_settings(resolution=depth.resolution, every_n=every_n, ema=depth.ema)
+            elif event.kind == "reference" and self.references is not None:  # live, or replayed from a take
+                apply_reference_event(self.references, event)
         if reset_anchor:
             self.feedback.anchor = None
         if resize and resize != (self.width, self.height):
@@ -322,6 +331,8 @@ class Engine:
             self.prime(snap.prompts)
             cond = self._prompts.conditioning(snap.prompts, snap.time_s, p.prompt_fade_s, p.prompt_blend)
             assert cond is not None
+        if self.references is not None:
+            self.references.frame(p.ip_adapter_scale, p.reference_fade_s, snap.time_s)
         timer.mark("prompt")
         fb = self.feedback
         warp = self._warp.for_frame(snap, fb.turbo_next)
@@ -364,6 +375,8 @@ class Engine:
         output = fb.turbo_next
         if fb.turbo_prev is not None and tween < 1.0:
             output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
+        if self.references is not None and self.references.grab_wanted is not None:
+            self.references.take_grab(self._inputs.last_picture, output, snap.frame_index)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
         shown, source = output, None
@@ -450,3 +463,5 @@ class Engine:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._thread.stop(timeout_s)
         self._cache.close()
+        if self.references is not None:
+            self.references.close()

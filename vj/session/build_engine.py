@@ -9,6 +9,7 @@ from __future__ import annotations
 from vj.config import PresetConfig
 from vj.engine.backends import Backend
 from vj.engine.clock import Clock
+from vj.engine.conditioning.reference_pictures import file_reference
 from vj.engine.input_stage import EngineInputs
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FrameSink
@@ -28,6 +29,9 @@ def build_engine(preset: PresetConfig, backend: Backend, store: ParamStore, sink
     render = preset.render
     settings = EngineSettings(render.width, render.height, render.fps, offline=offline, cfg=preset.model.cfg,
                               rcfg_delta=preset.model.rcfg_delta)
-    return Engine(backend, store, settings, sink, clock, start_index=start_index, inputs=inputs,
-                  depth=build_depth(preset, backend, wanted=publish_depth),
-                  publish_depth=publish_depth, controls=build_controlnets(preset, backend))
+    engine = Engine(backend, store, settings, sink, clock, start_index=start_index, inputs=inputs,
+                    depth=build_depth(preset, backend, wanted=publish_depth),
+                    publish_depth=publish_depth, controls=build_controlnets(preset, backend))
+    if engine.references is not None and preset.reference.images:
+        engine.references.prime([file_reference(image, weight) for image, weight in preset.reference.weighted()])
+    return engine

@@ -45,8 +45,13 @@ def check_controls(config: ControlsConfig, preset: PresetConfig) -> None:
 def show_actions(session: LiveSession) -> ShowActions:
     """The session's hooks every transport's commands reach (MIDI learn and the preview's reopen are added
     once the mapper and the window exist)."""
+    from vj.session.reference_control import reference_control
+
     presets = session.presets
+    refs = reference_control(session)
     return ShowActions(
+        reference=refs.by_names if refs else None, reference_grab=refs.grab if refs else None,
+        reference_upload=refs.upload if refs else None,
         preset=lambda name: presets.by_name(name, allow_paths=False), preset_file=presets.by_name,
         preset_step=presets.step, preset_number=presets.by_index, record=RecordToggle(session),
         is_recording=lambda: session.take is not None and session.take.is_recording,

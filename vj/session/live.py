@@ -28,7 +28,7 @@ from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.output.protocol import Output
 from vj.output.take import LiveTake
-from vj.registry import REGISTRY, unused_slots
+from vj.registry import REFERENCE_PARAMS, REGISTRY, unused_slots
 from vj.session.build_engine import build_engine
 from vj.session.components import Control
 from vj.session.depth import switch_depth
@@ -240,11 +240,13 @@ class LiveSession:
 
     @property
     def unused_slots(self) -> frozenset[str]:
-        """The LoRA and ControlNet slot parameters with nothing loaded (the page and OSCQuery leave them out).
+        """The LoRA and ControlNet slots with nothing loaded, and the reference picture's parameters without an
+        IP-Adapter (the page and OSCQuery leave them out).
 
         Known from the start: models, LoRAs and ControlNets load once per show and a preset switch keeps them.
         """
-        return unused_slots(self.engine.lora_scales.loaded, self.engine.controlnet_scales.loaded)
+        unused = unused_slots(self.engine.lora_scales.loaded, self.engine.controlnet_scales.loaded)
+        return unused if self.engine.references is not None else unused | REFERENCE_PARAMS
 
     def status_line(self) -> str:
         s = self.engine.stats

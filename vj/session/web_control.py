@@ -40,7 +40,8 @@ def attach_web(session: LiveSession, config: WebConfig, actions: ShowActions, *,
         record_info=lambda: _record_info(session),
         learning=(lambda: midi.mapper.learning) if midi is not None else (lambda: None),
         switches=lambda: {"blackout": session.performer.blackout_on, "freeze": session.performer.frozen},
-        status=lambda: _figures(session), hidden=session.unused_slots)
+        status=lambda: _figures(session), hidden=session.unused_slots,
+        reference_upload_bytes=int(session.preset.reference.max_upload_mb * 1_000_000))
     preview = PreviewSlot()
     session.add_output(preview)
     port = config.port if config.port is not None else (osc_port + 2 if osc_port else 0)

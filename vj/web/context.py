@@ -38,6 +38,7 @@ class WebContext:
     scheduled: Callable[[], Collection[str]] = tuple
     record_info: Callable[[], RecordInfo] = RecordInfo
     learning: Callable[[], str | None] = lambda: None
+    reference_upload_bytes: int = 8_000_000  # the largest reference picture a page may upload
     # the performer's switches (the session's Performer) and their states
     switches: Callable[[], Mapping[str, bool]] = dict
     # the status line's figures: fps, frame_ms, frames, dropped, errors, oom, oom_note, line

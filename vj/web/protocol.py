@@ -42,13 +42,16 @@ from vj.control.commands.reasons import (
     ACTION_FAILED,
     MALFORMED,
     OVERSIZED,
+    UNAVAILABLE,
     UNKNOWN_MESSAGE,
     WRONG_TYPE,
     Rejected,
 )
+from vj.control.commands.reference import blend
 from vj.control.commands.show import ShowCommands, at_once
 from vj.registry import ParamValue
 from vj.web.context import WebContext
+from vj.web.upload import PictureUpload
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ WEB_COMMANDS: Mapping[str, Command] = {
     "preset": Command.PRESET, "release": Command.RELEASE, "record": Command.RECORD, "tap": Command.TAP,
     "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO, "audio": Command.AUDIO,
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
-    "reopen_preview": Command.REOPEN_PREVIEW,
+    "reopen_preview": Command.REOPEN_PREVIEW, "reference": Command.REFERENCE,
 }
 # {"set": ...} also carries the LoRA / ControlNet slot scales (lora_<i>_scale), {"prompt": ...} the weight,
 # {"audio": {"onset": ...}} the onset action
@@ -87,7 +90,9 @@ class WebProtocol:
             Command.FREEZE: lambda v: c.freeze(values.switch(v, "freeze")),
             Command.PANIC: lambda v: c.panic() if v is True else _expected_true("panic", v),
             Command.REOPEN_PREVIEW: lambda v: c.reopen_preview() if v is True else _expected_true("reopen_preview", v),
+            Command.REFERENCE: self._reference,
         }
+        self._upload: PictureUpload | None = None  # the sending page's upload, while its message is handled
         self._counted = {Command.SET_PARAM, Command.PROMPT_TEXT, Command.NEGATIVE}  # tallied as writes
 
     # ------------------------------------------------------------------ entry points
@@ -99,12 +104,12 @@ class WebProtocol:
                               f"{key}: " if key else "", reason, detail[:200])
         return {"error": {"reason": reason, "detail": detail, "key": key}}
 
-    def handle_text(self, text: str | bytes,
-                    on_preview: Callable[[bool], None] | None = None) -> list[dict[str, object]]:
+    def handle_text(self, text: str | bytes, on_preview: Callable[[bool], None] | None = None,
+                    upload: PictureUpload | None = None) -> list[dict[str, object]]:
         """One WebSocket message; returns the error replies for its sender (empty when all was applied)."""
         self.counters.messages += 1
         if not isinstance(text, str):
-            return [self.reject(WRONG_TYPE, "binary messages are not part of the protocol; send JSON text")]
+            return self._chunk(text, upload)
         if len(text) > MAX_MESSAGE_CHARS:
             return [self.reject(OVERSIZED, f"message of {len(text)} characters (at most {MAX_MESSAGE_CHARS})")]
         try:
@@ -113,11 +118,12 @@ class WebProtocol:
             return [self.reject(MALFORMED, f"not JSON: {err}")]
         if not isinstance(message, dict) or not message:
             return [self.reject(MALFORMED, "a message is a JSON object such as {\"set\": {\"zoom\": 1.05}}")]
-        return self.handle(message, on_preview)
+        return self.handle(message, on_preview, upload)
 
-    def handle(self, message: Mapping[str, object],
-               on_preview: Callable[[bool], None] | None = None) -> list[dict[str, object]]:
+    def handle(self, message: Mapping[str, object], on_preview: Callable[[bool], None] | None = None,
+               upload: PictureUpload | None = None) -> list[dict[str, object]]:
         errors: list[dict[str, object]] = []
+        self._upload = upload
         for key, value in message.items():
             try:
                 if key == "preview" and on_preview is not None:
@@ -134,6 +140,53 @@ class WebProtocol:
             except Exception as err:  # an action of the session (preset load, recorder) failed: count, go on
                 errors.append(self.reject(ACTION_FAILED, f"{type(err).__name__}: {err}", key[:40]))
         return errors
+
+    def _chunk(self, data: bytes, upload: PictureUpload | None) -> list[dict[str, object]]:
+        """A binary message: the next part of an announced reference picture."""
+        try:
+            if upload is None:
+                raise Rejected(WRONG_TYPE, "binary messages are not part of the protocol here; send JSON text")
+            picture = upload.add(data)
+            if picture is not None:
+                self.commands.reference.upload(picture)
+                self.counters.commands += 1
+        except Rejected as err:
+            return [self.reject(err.reason, err.detail, "reference")]
+        except Exception as err:  # the session refused the picture (not one, too large): one line back
+            return [self.reject(WRONG_TYPE, str(err), "reference")]
+        return []
+
+    def _reference(self, value: object) -> None:
+        """"off", {"names": [...], "weights": [...]}, {"grab": "input"|"output"} or {"upload": BYTES}."""
+        reference = self.commands.reference
+        if value == "off":
+            reference.off()
+            return
+        if not isinstance(value, dict) or len(value) == 0:
+            raise Rejected(WRONG_TYPE, "reference: expected \"off\", {\"names\": [...]}, {\"grab\": \"output\"} "
+                                       "or {\"upload\": BYTES}")
+        if "grab" in value:
+            _known_fields("reference", value, {"grab"})
+            reference.grab(value["grab"])
+        elif "upload" in value:
+            _known_fields("reference", value, {"upload"})
+            if self._upload is None:
+                raise Rejected(UNAVAILABLE, "reference upload: only over the page's WebSocket")
+            if self.commands.actions.reference_upload is None:  # said before the bytes are sent
+                raise Rejected(UNAVAILABLE, "reference pictures (the show loaded no IP-Adapter: --ip-adapter) are "
+                                            "not available in this session")
+            self._upload.begin(value["upload"], self.ctx.reference_upload_bytes)
+        else:
+            _known_fields("reference", value, {"names", "weights"})
+            names, weights = value.get("names"), value.get("weights", [])
+            if not isinstance(names, list) or not isinstance(weights, list) or (weights and len(weights) != len(names)):
+                raise Rejected(WRONG_TYPE, "reference: expected {\"names\": [...], \"weights\": [...]} of one length")
+            args: list[object] = []
+            for i, name in enumerate(names):
+                args.append(name)
+                if weights:
+                    args.append(weights[i])
+            reference.names(blend(args))
 
     # ------------------------------------------------------------------ writes
     def _set(self, value: object) -> None:

@@ -33,6 +33,7 @@ from vj.web.context import WebContext
 from vj.web.preview import DEFAULT_MAX_SIDE, PreviewSlot, encode_jpeg
 from vj.web.protocol import MAX_MESSAGE_CHARS, WebProtocol
 from vj.web.state import PromptHistory, full_state, show_state, values_payload
+from vj.web.upload import PictureUpload
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class _Client:
         self.preview = True
         self.frame_pending = False  # newest frame wins: at most one frame queued per page
         self.dropped = False
+        self.upload = PictureUpload()  # a reference picture arriving in chunks
         self._rate = messages_per_s
         self._budget = 2.0 * messages_per_s
         self._t = time.monotonic()
@@ -187,10 +189,14 @@ class WebServer:
             self._push(client, {"state": full_state(self.ctx, self.history)})
             self._push(client, {"values": values_payload(self.ctx)})
             async for message in ws:
-                if not client.spend():
+                # An announced upload's chunks are bounded by its size, not by the message budget.
+                chunk = isinstance(message, bytes) and client.upload.pending
+                if not chunk and not client.spend():
                     self.protocol.reject(RATE_LIMITED, f"more than {self.messages_per_s:g} messages a second")
                     continue
-                for reply in self.protocol.handle_text(message, on_preview=lambda on: setattr(client, "preview", on)):
+                replies = self.protocol.handle_text(message, on_preview=lambda on: setattr(client, "preview", on),
+                                                    upload=client.upload)
+                for reply in replies:
                     self._push(client, reply)
         except ConnectionClosed as err:
             if err.sent is not None and err.sent.code == _CLOSE_TOO_BIG:

@@ -25,7 +25,7 @@ from vj.control.osc import OscControl
 from vj.engine.backends import load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.loop import Engine, EngineSettings
-from vj.registry import MAX_LORAS, controlnet_scale_name, lora_scale_name
+from vj.registry import MAX_LORAS, REFERENCE_PARAMS, controlnet_scale_name, lora_scale_name
 from vj.session import LiveSession
 from vj.session.controlnet import build_controlnets
 from vj.session.presets import build_store
@@ -167,7 +167,7 @@ def test_a_show_knows_its_empty_slots_and_a_switch_keeps_its_units(tiny_preset: 
     session = LiveSession(preset, offline=True)
     try:
         assert session.unused_slots == {*map(lora_scale_name, range(MAX_LORAS)), controlnet_scale_name(2),
-                                        controlnet_scale_name(3)}
+                                        controlnet_scale_name(3), *REFERENCE_PARAMS}  # no IP-Adapter either
         # the same units at other scales: the new scales become the bases
         session.apply_preset(_preset(tiny_preset, [("canny", 0.2), ("feedback", 0.3)]))
         assert session.store.target("controlnet_0_scale") == 0.2 and session.preset.controlnet[1].scale == 0.3

@@ -31,6 +31,11 @@ class ShowActions:
     freeze: Callable[[bool | None], object] | None = None
     panic: Callable[[], object] | None = None
     reopen_preview: Callable[[], object] | None = None
+    # the IP-Adapter's pictures (None: no IP-Adapter): a blend of named pictures from the show's folder (empty:
+    # off), a grab of the input or the output frame, an uploaded picture's bytes
+    reference: Callable[[tuple[tuple[str, float], ...]], object] | None = None
+    reference_grab: Callable[[str], object] | None = None
+    reference_upload: Callable[[bytes], object] | None = None
     tempo: TempoClock | None = None
     quantiser: Quantiser | None = None
     modulators: ModulatorBank | None = None

@@ -33,6 +33,7 @@ class Command(StrEnum):
     AUDIO_ONSET = "audio_onset"
     RESET_MOTION = "reset_motion"
     REOPEN_PREVIEW = "reopen_preview"
+    REFERENCE = "reference"  # the IP-Adapter's picture: named, grabbed, uploaded, or off
 
 
 _TEXT = "a MIDI controller sends numbers, not text"
@@ -57,6 +58,7 @@ NOT_OFFERED: dict[str, dict[Command, str]] = {
         Command.QUANTISE: "the quantise grid is a choice of words, set by OSC, the page or the preset",
         Command.REOPEN_PREVIEW: "a controller's buttons play the show; the window is fixed by its w key, OSC "
                                 "or the page",
+        Command.REFERENCE: "a reference picture is named, grabbed or uploaded by OSC or the page",
     },
     "preview": {c: _KEYS for c in Command if c not in (
         Command.RECORD, Command.PRESET_STEP, Command.BLACKOUT, Command.FREEZE, Command.PANIC,

@@ -29,6 +29,7 @@ from vj.control.commands.reasons import (
     WRONG_TYPE,
     Rejected,
 )
+from vj.control.commands.reference import ReferenceCommands
 from vj.control.tempo import MAX_BPM, MIN_BPM, Quantise
 from vj.registry import (
     MAX_CONTROLNETS,
@@ -63,6 +64,7 @@ class ShowCommands:
         self.source = source
         self.lfo = LfoCommands(store, actions)
         self.audio = AudioCommands(store, actions)
+        self.reference = ReferenceCommands(actions)
 
     # ------------------------------------------------------------------ parameter values
     def spec(self, name: str, *, numeric: bool = False, what: str = "") -> ParamSpec:

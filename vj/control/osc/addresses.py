@@ -76,6 +76,11 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}learn", "<param|prompt/<i>/weight|off>",
                    "MIDI learn: map the next control moved to this target"),
         OscAddress(f"{PREFIX}reopen_preview", "", "close and reopen the preview window (if it stays black)"),
+        OscAddress(f"{PREFIX}reference", "<name> [weight] ...",
+                   "IP-Adapter reference: pictures of the show's reference folder by name (never a path), blended"),
+        OscAddress(f"{PREFIX}reference", "off", "fade the reference picture out"),
+        OscAddress(f"{PREFIX}reference", "grab <input|output>",
+                   "the live input's or the show's own next frame becomes the reference"),
         # Older forms, still routed for OSC senders; not in the OSCQuery tree (a method there is a leaf).
         OscAddress(f"{PREFIX}<param>/norm", "<float 0..1>", f"same as {PREFIX}norm/<param>"),
         OscAddress(f"{PREFIX}prompt/<i>", "<string>", f"same as {PREFIX}prompt/<i>/text"),

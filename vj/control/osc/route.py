@@ -45,6 +45,7 @@ OSC_COMMANDS: Mapping[str, Command] = {
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
     "tap": Command.TAP, "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO,
     "audio": Command.AUDIO, "audio/onset": Command.AUDIO_ONSET, "reopen_preview": Command.REOPEN_PREVIEW,
+    "reference": Command.REFERENCE,
 }
 
 
@@ -89,6 +90,7 @@ class OscRouter:
             Command.PANIC: self._panic,
             Command.REOPEN_PREVIEW: lambda args: c.reopen_preview() if len(args) <= 1 else _too_many(
                 "reopen_preview takes no argument (or one, ignored)"),
+            Command.REFERENCE: c.reference.from_args,
         }
 
     @property

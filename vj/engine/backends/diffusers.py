@@ -24,6 +24,7 @@ from vj.engine.backends.model_defaults import ModelDefault, model_param_defaults
 from vj.engine.compile.aot import AotCompiled, default_cache_dir, weights_fingerprint
 from vj.engine.compile.jit import JitCompiled, allow_graphs, compile_settings, graphs_needed, resolve_compile_mode
 from vj.engine.conditioning.embeddings import Conditioning
+from vj.engine.conditioning.reference_images import ReferenceConditioner, ReferenceEncoder
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.families.family import TextEncoder
 from vj.engine.families.lookup import family_of_unet
@@ -115,6 +116,19 @@ class DiffusersBackend:
         self._guidance_cached: tuple[float, torch.Tensor] | None = None
         self.loras = loras
         self.controls: ControlNets | None = None  # attach_controlnets
+        # An IP-Adapter loaded into the pipeline (vj.engine.conditioning.ip_adapter_load): every UNet call
+        # then takes the reference embedding and scale; synchronous until the engine attaches its own.
+        image_encoder = getattr(pipe, "image_encoder", None)
+        self.references: ReferenceConditioner | None = None
+        if image_encoder is not None and self.unet.encoder_hid_proj is not None:
+            pictures = ReferenceEncoder(_placed(image_encoder, device, dtype), self.unet.encoder_hid_proj, device,
+                                        dtype)
+            self.references = ReferenceConditioner(pictures, background=False)
+            if self.tuning.fuse_qkv:  # diffusers' fusing replaces every attention processor, the adapter's too
+                raise ValueError(f"{name}: fuse_qkv cannot be used with an IP-Adapter; set [model] fuse_qkv = false")
+            if resolve_compile_mode(compile_mode, device) == "aot":
+                raise ValueError(f"{name}: an IP-Adapter cannot run under compile = 'aot' (its reference and scale "
+                                 "are not inputs of the packages); use compile off or jit")
         lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
         self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
                                                                                lcm_lora)
@@ -252,12 +266,15 @@ class DiffusersBackend:
         time_cond = None if embedding is None else embedding.expand(latents.shape[0], -1)
         extra = added if time_cond is None else (*added, time_cond)
         sample, timestep = latents.to(self.dtype), self._timesteps[t]
+        image: dict[str, torch.Tensor] = {}
+        if self.references is not None:
+            image["image_embeds"], image["ip_scale"] = self.references.inputs(latents.shape[0])
         if self.controls is None:
-            out = self._predict_call(sample, timestep, cond.embeddings, *extra)
+            out = self._predict_call(sample, timestep, cond.embeddings, *extra, **image)
         else:
             down, mid = self.controls.residuals(sample, timestep, cond.embeddings, added, time_cond)
             out = self._predict_call(sample, timestep, cond.embeddings, *extra, down_residuals=down,
-                                     mid_residual=mid)
+                                     mid_residual=mid, **image)
         return self._owned(out, torch.float32)
 
     def attach_controlnets(self, controls: ControlNets) -> None:
@@ -265,6 +282,13 @@ class DiffusersBackend:
         if self.compile_mode == "aot":
             raise ValueError(f"{self.name}: a ControlNet cannot run under compile = 'aot'; use off or jit")
         self.controls = controls
+
+    def attach_references(self, references: ReferenceConditioner) -> None:
+        """The reference pictures every UNet call reads from now on (the engine's, live or offline)."""
+        if self.references is None:
+            raise ValueError(f"{self.name}: no IP-Adapter is loaded (--ip-adapter)")
+        self.references.close()
+        self.references = references
 
     def set_lora_scale(self, index: int, scale: float) -> None:
         """Re-fuse LoRA `index` at `scale` (eager and jit read the weights in place; aot baked them in)."""

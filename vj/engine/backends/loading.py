@@ -135,6 +135,10 @@ def load_diffusers_backend(config: ModelConfig, backend_class: type[DiffusersBac
     for spec in specs:  # before the model: a wrong LoRA path should not cost a model load
         check_lora_source(spec.source)
     pipe = load_pipeline(config.source, dtype)
+    if config.ip_adapter:  # before the LoRAs fuse and the backend places the UNet: its processors change
+        from vj.engine.conditioning.ip_adapter_load import load_ip_adapter_into
+
+        load_ip_adapter_into(pipe, config.ip_adapter, config.source)
     loras = FusedLoras(pipe, specs) if specs else None
     tiny_vae = load_tiny_vae(config.tiny_vae, dtype) if config.tiny_vae else None
     try:

@@ -36,6 +36,20 @@ class TextEncoder:
     model: Any
 
 
+# The hub repository of the public IP-Adapters; a hub id or folder without a file path follows its layout.
+IP_ADAPTER_HUB = "h94/IP-Adapter"
+
+
+@dataclass(frozen=True, slots=True)
+class IPAdapterLayout:
+    """One IP-Adapter in IP_ADAPTER_HUB's layout: `subfolder`/`weight_name`, its CLIP image encoder in
+    `subfolder`/image_encoder."""
+
+    subfolder: str
+    weight_name: str
+    label: str  # the models it is for, for people: "SD 1.5"
+
+
 class ModelFamily(Protocol):
     name: str  # short and stable: messages, tests, engine-cache keys ("sd", "xl")
     label: str  # for people: "Stable Diffusion 1.x/2.x", "SDXL"
@@ -100,6 +114,10 @@ class ModelFamily(Protocol):
 
     def size_rule(self, model: str, vae_factor: int, unet_config: Mapping[str, Any]) -> SizeRule:
         """Which frame sizes the model can render."""
+        ...
+
+    def ip_adapter_layout(self, unet_config: Mapping[str, Any]) -> IPAdapterLayout | None:
+        """Where IP_ADAPTER_HUB keeps the IP-Adapter of a model with this UNet config; None: it has none."""
         ...
 
 

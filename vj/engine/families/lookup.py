@@ -28,6 +28,15 @@ def what_vj_runs() -> str:
             "with an LCM-LoRA); SD3, Flux and video models are not supported")
 
 
+def ip_adapter_models() -> str:
+    """Which models take an IP-Adapter, for a refusal."""
+    labels = [layout.label for family in reversed(FAMILIES)
+              if (layout := family.ip_adapter_layout({})) is not None]
+    return (f"IP-Adapters exist for {' and '.join(labels)} models (an LCM-distilled SD 1.5, SD 1.5 with an "
+            "LCM-LoRA, sdxl-turbo; --model tiny or tiny-xl with --ip-adapter tiny); Stable Diffusion 2.x "
+            "(sd-turbo) has none")
+
+
 def family_named(name: str) -> ModelFamily:
     for family in FAMILIES:
         if family.name == name:

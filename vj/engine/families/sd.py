@@ -13,9 +13,18 @@ from typing import Any
 import torch
 
 from vj.engine.conditioning.embeddings import Conditioning
-from vj.engine.families.family import TextEncoder, scaled_linear_schedule, token_embeddings, unet_size_rule
+from vj.engine.families.family import (
+    IPAdapterLayout,
+    TextEncoder,
+    scaled_linear_schedule,
+    token_embeddings,
+    unet_size_rule,
+)
 from vj.engine.families.size_rule import SizeRule
 from vj.engine.sampling import NoiseSchedule
+
+_SD2_CONTEXT_WIDTH = 1024  # SD 2.x's OpenCLIP text width: no public IP-Adapter was trained for it
+IP_ADAPTER = IPAdapterLayout("models", "ip-adapter_sd15.safetensors", "SD 1.5")
 
 
 class NoisePredictor(torch.nn.Module):
@@ -27,10 +36,13 @@ class NoisePredictor(torch.nn.Module):
 
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                 timestep_cond: torch.Tensor | None = None, down_residuals: tuple[torch.Tensor, ...] | None = None,
-                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
-        """`down_residuals`, `mid_residual`: a ControlNet's, added inside the UNet (None: none)."""
+                mid_residual: torch.Tensor | None = None, image_embeds: torch.Tensor | None = None,
+                ip_scale: torch.Tensor | None = None) -> torch.Tensor:
+        """`down_residuals`, `mid_residual`: a ControlNet's, added inside the UNet (None: none);
+        `image_embeds`, `ip_scale`: an IP-Adapter's reference embedding and scale (None: no IP-Adapter)."""
+        added = None if image_embeds is None else {"image_embeds": ([image_embeds], ip_scale)}
         return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
-                         down_block_additional_residuals=down_residuals,
+                         added_cond_kwargs=added, down_block_additional_residuals=down_residuals,
                          mid_block_additional_residual=mid_residual).sample
 
 
@@ -93,6 +105,9 @@ class StableDiffusion:
 
     def size_rule(self, model: str, vae_factor: int, unet_config: Mapping[str, Any]) -> SizeRule:
         return unet_size_rule(model, vae_factor, unet_config)
+
+    def ip_adapter_layout(self, unet_config: Mapping[str, Any]) -> IPAdapterLayout | None:
+        return None if unet_config.get("cross_attention_dim") == _SD2_CONTEXT_WIDTH else IP_ADAPTER
 
 
 SD = StableDiffusion()

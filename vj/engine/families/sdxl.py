@@ -14,12 +14,13 @@ from typing import Any
 import torch
 
 from vj.engine.conditioning.embeddings import Conditioning
-from vj.engine.families.family import TextEncoder, scaled_linear_schedule, unet_size_rule
+from vj.engine.families.family import IPAdapterLayout, TextEncoder, scaled_linear_schedule, unet_size_rule
 from vj.engine.families.size_rule import SizeRule
 from vj.engine.sampling import NoiseSchedule
 
 _CONTEXT_WIDTH = 2048  # SDXL's cross-attention width (768 + 1280): a UNet config with it is SDXL's
 _SECOND_ENCODER = "conditioner.embedders.1."  # a single-file checkpoint's second text encoder
+IP_ADAPTER = IPAdapterLayout("sdxl_models", "ip-adapter_sdxl.safetensors", "SDXL")
 
 
 class XLNoisePredictor(torch.nn.Module):
@@ -32,8 +33,11 @@ class XLNoisePredictor(torch.nn.Module):
     def forward(self, sample: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor, text_embeds: torch.Tensor,
                 time_ids: torch.Tensor, timestep_cond: torch.Tensor | None = None,
                 down_residuals: tuple[torch.Tensor, ...] | None = None,
-                mid_residual: torch.Tensor | None = None) -> torch.Tensor:
-        added = {"text_embeds": text_embeds, "time_ids": time_ids}
+                mid_residual: torch.Tensor | None = None, image_embeds: torch.Tensor | None = None,
+                ip_scale: torch.Tensor | None = None) -> torch.Tensor:
+        added: dict[str, object] = {"text_embeds": text_embeds, "time_ids": time_ids}
+        if image_embeds is not None:  # an IP-Adapter's reference embedding and scale
+            added["image_embeds"] = ([image_embeds], ip_scale)
         return self.unet(sample, timestep, encoder_hidden_states=context, timestep_cond=timestep_cond,
                          added_cond_kwargs=added, down_block_additional_residuals=down_residuals,
                          mid_block_additional_residual=mid_residual).sample
@@ -111,6 +115,9 @@ class StableDiffusionXL:
 
     def size_rule(self, model: str, vae_factor: int, unet_config: Mapping[str, Any]) -> SizeRule:
         return unet_size_rule(model, vae_factor, unet_config)
+
+    def ip_adapter_layout(self, unet_config: Mapping[str, Any]) -> IPAdapterLayout | None:
+        return IP_ADAPTER
 
 
 SDXL = StableDiffusionXL()

@@ -454,8 +454,23 @@ function showAudioMeters(meters) {
   }
 }
 
+// ---------------------------------------------------------------- reference picture
+// Announced with its size, then sent in binary chunks that each stay under the server's frame limit.
+const UPLOAD_CHUNK = 48 * 1024;
+async function uploadReference(file) {
+  if (!file || !ws || ws.readyState !== WebSocket.OPEN) return;
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  send({ reference: { upload: bytes.length } });
+  for (let start = 0; start < bytes.length; start += UPLOAD_CHUNK) ws.send(bytes.subarray(start, start + UPLOAD_CHUNK));
+  toast("reference: " + file.name);
+}
+
 // ---------------------------------------------------------------- wiring
 function wire() {
+  $("reference-file").addEventListener("change", (e) => uploadReference(e.target.files[0]));
+  $("reference-grab-output").addEventListener("click", () => send({ reference: { grab: "output" } }));
+  $("reference-grab-input").addEventListener("click", () => send({ reference: { grab: "input" } }));
+  $("reference-off").addEventListener("click", () => send({ reference: "off" }));
   $("release-all").addEventListener("click", () => send({ release: "all" }));
   $("panic").addEventListener("click", () => send({ panic: true }));
   $("blackout").addEventListener("click", () => send({ blackout: !(state.performer && state.performer.blackout) }));
