@@ -219,12 +219,12 @@ def test_settings_that_would_drop_the_adapter_are_refused(option: dict[str, obje
 
 def test_an_image_encoder_of_another_width_is_refused_and_vit_h_sdxl_files_take_the_vit_h_encoder(
         tmp_path: Path) -> None:
-    from vj.engine.conditioning.ip_adapter_load import IPAdapterFiles, _encoder_folder
+    from vj.engine.families.sd import IP_ADAPTER as SD_LAYOUT
+    from vj.engine.families.sdxl import IP_ADAPTER as XL_LAYOUT
 
-    assert _encoder_folder(IPAdapterFiles("h94/IP-Adapter", "sdxl_models", "ip-adapter_sdxl_vit-h.safetensors",
-                                          hub=True)) == "models/image_encoder"
-    assert _encoder_folder(IPAdapterFiles("h94/IP-Adapter", "sdxl_models", "ip-adapter_sdxl.safetensors",
-                                          hub=True)) == "image_encoder"
+    assert XL_LAYOUT.encoder_folder("sdxl_models", "ip-adapter_sdxl_vit-h.safetensors") == "models/image_encoder"
+    assert XL_LAYOUT.encoder_folder("sdxl_models", "ip-adapter_sdxl.safetensors") == "image_encoder"
+    assert SD_LAYOUT.encoder_folder("models", "ip-adapter_sd15_vit-G.safetensors") == "image_encoder"
     pipe = tiny_family("tiny").build_tiny_pipeline()  # type: ignore[union-attr]
     weights = save_tiny_ip_adapter(pipe.unet, tmp_path, layout_of(pipe.unet.config, "tiny"))
     import json

@@ -85,14 +85,6 @@ def resolve_source(source: str, layout: IPAdapterLayout) -> IPAdapterFiles:
     return IPAdapterFiles(hub_id, "" if parent == "." else parent, inner_path.name, hub=True)
 
 
-def _encoder_folder(files: IPAdapterFiles) -> str:
-    """The image encoder's folder: beside the file, except the hub's SDXL "vit-h" adapters, trained with the
-    ViT-H encoder the SD 1.5 ones use (models/image_encoder), not the ViT-bigG beside them."""
-    if files.subfolder == "sdxl_models" and "vit-h" in files.weight_name:
-        return f"models/{IMAGE_ENCODER}"
-    return IMAGE_ENCODER
-
-
 def check_encoder_width(pipe: Any, source: str) -> None:
     """The image encoder must give the width the adapter's projection takes (else every frame would fail)."""
     layer = pipe.unet.encoder_hid_proj.image_projection_layers[0]
@@ -108,9 +100,9 @@ def check_encoder_width(pipe: Any, source: str) -> None:
                                  f"encoder loaded with it gives {given}: it was trained with another encoder")
 
 
-def _call_loader(pipe: Any, files: IPAdapterFiles, source: str) -> None:
+def _call_loader(pipe: Any, files: IPAdapterFiles, layout: IPAdapterLayout, source: str) -> None:
     kwargs = {"subfolder": files.subfolder, "weight_name": files.weight_name,
-              "image_encoder_folder": _encoder_folder(files)}
+              "image_encoder_folder": layout.encoder_folder(files.subfolder, files.weight_name)}
     if files.hub:
         try:
             pipe.load_ip_adapter(files.location, local_files_only=True, **kwargs)
@@ -132,9 +124,9 @@ def load_ip_adapter_into(pipe: Any, source: str, model: str) -> None:
     if source == TINY_IP_ADAPTER:
         with tempfile.TemporaryDirectory(prefix="vj-tiny-ip-adapter-") as folder:
             save_tiny_ip_adapter(pipe.unet, Path(folder), layout)
-            _call_loader(pipe, resolve_source(folder, layout), source)
+            _call_loader(pipe, resolve_source(folder, layout), layout, source)
     else:
-        _call_loader(pipe, resolve_source(source, layout), source)
+        _call_loader(pipe, resolve_source(source, layout), layout, source)
     ours = int(pipe.unet.config.cross_attention_dim)
     if getattr(pipe, "image_encoder", None) is None:
         raise BackendUnavailable(f"IP-Adapter {source!r}: its image encoder did not load")

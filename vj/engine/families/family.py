@@ -48,6 +48,15 @@ class IPAdapterLayout:
     subfolder: str
     weight_name: str
     label: str  # the models it is for, for people: "SD 1.5"
+    # The encoder of this folder's "vit-h" adapters, when it is not the one beside them (diffusers reads a
+    # folder with a "/" from the repository's root): h94's SDXL vit-h adapters use the SD 1.5 ViT-H encoder.
+    vit_h_encoder: str = "image_encoder"
+
+    def encoder_folder(self, subfolder: str, weight_name: str) -> str:
+        """The image encoder's folder for the adapter file `subfolder`/`weight_name`."""
+        if subfolder == self.subfolder and "vit-h" in weight_name:
+            return self.vit_h_encoder
+        return "image_encoder"
 
 
 class ModelFamily(Protocol):

@@ -20,7 +20,7 @@ from vj.engine.sampling import NoiseSchedule
 
 _CONTEXT_WIDTH = 2048  # SDXL's cross-attention width (768 + 1280): a UNet config with it is SDXL's
 _SECOND_ENCODER = "conditioner.embedders.1."  # a single-file checkpoint's second text encoder
-IP_ADAPTER = IPAdapterLayout("sdxl_models", "ip-adapter_sdxl.safetensors", "SDXL")
+IP_ADAPTER = IPAdapterLayout("sdxl_models", "ip-adapter_sdxl.safetensors", "SDXL", vit_h_encoder="models/image_encoder")
 
 
 class XLNoisePredictor(torch.nn.Module):
