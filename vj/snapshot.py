@@ -23,7 +23,10 @@ class ControlEvent:
     "prompts" (whole mix), "base" (preset values), "blackout" (value {"on", "fade_s"}: a performer
     switch the output side applies; recorded so a replay fades where the show did), "resize" (value
     {"width", "height"}: the engine takes the new frame size at the boundary of the frame that carries it),
-    "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on).
+    "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on),
+    "model" (value {"key", "width", "height", "fade_s", "model"}: the engine switches to the model staged under
+    "key" at the boundary of the frame that carries it, at that size, crossfading over fade_s; "model" is the
+    `[model]` table a replay loads it from).
     """
 
     kind: str
@@ -54,6 +57,30 @@ def resize_size(event: ControlEvent) -> tuple[int, int]:
 
 def depth_refresh_event(every_n: int, source: str) -> ControlEvent:
     return ControlEvent("depth_refresh", "", {"every_n": int(every_n)}, source)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSwitch:
+    """What a "model" event asks for."""
+
+    key: str
+    width: int
+    height: int
+    fade_s: float
+    model: Mapping[str, object]  # the [model] table's fields that differ from the show's (source, loras, ...)
+
+
+def model_switch_event(key: str, width: int, height: int, fade_s: float, source: str,
+                       model: Mapping[str, object] | None = None) -> ControlEvent:
+    return ControlEvent("model", "", {"key": key, "width": int(width), "height": int(height),
+                                      "fade_s": float(fade_s), "model": dict(model or {})}, source)
+
+
+def model_switch(event: ControlEvent) -> ModelSwitch:
+    """The switch a "model" event asks for."""
+    value = dict(event.value)  # type: ignore[call-overload]
+    return ModelSwitch(str(value["key"]), int(value["width"]), int(value["height"]), float(value["fade_s"]),
+                       dict(value.get("model") or {}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
+from vj.engine.model_swap import ModelParts, ModelSwitches, model_parts
 from vj.engine.noise import add_noise
 from vj.engine.publish import FramePublisher, Published
 from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, RenderThread, render_until
@@ -154,6 +155,8 @@ class Engine:
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
+        self.models = ModelSwitches(backend.name)  # model switches mid-show (vj.engine.model_swap)
+        self.owns_model = False  # closed when a switch releases it (False: handed in by a caller)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -216,6 +219,8 @@ class Engine:
                     log.warning("kept %dx%d: %s", self.width, self.height, err)
                 else:
                     resize = resize_size(event)
+            elif event.kind == "model":  # before a resize: the new model checks the size
+                self.models.take(self, event, snap.frame_index, snap.time_s, snap.dt_s)
             elif event.kind == "depth_refresh" and self.depth is not None:  # taken up by this frame's depth
                 depth = self.depth
                 every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
@@ -235,6 +240,37 @@ class Engine:
                                                 align_corners=False)
             self._noise.resize(self._latent_shape())
             self._warp.resized()
+
+    # ------------------------------------------------------------------ model switches (vj.engine.model_swap)
+    def model_parts(self) -> ModelParts:
+        """The parts of the model playing now (the first model's are made on first asking)."""
+        return ModelParts(self.models.key, self.backend, self._cache, self._prompts, self.lora_scales, self.controls,
+                          self.controlnet_scales, self.owns_model)
+
+    def new_model_parts(self, key: str, backend: Backend, controls: ControlNets | None = None, *,
+                        owned: bool = True) -> ModelParts:
+        """Parts for a model to switch to, encoding prompts as this engine does (`owned`: closed when released)."""
+        return model_parts(key, backend, controls, background=not self.settings.offline, owned=owned)
+
+    def install_model(self, parts: ModelParts) -> ModelParts:
+        """Put `parts` in place of the playing model's, between frames; the parts that were in place."""
+        old = self.model_parts()
+        self.backend, self._cache, self._prompts = parts.backend, parts.cache, parts.prompts
+        self.lora_scales, self.controls, self.controlnet_scales = parts.lora_scales, parts.controls, \
+            parts.controlnet_scales
+        self.owns_model = parts.owned
+        self._noise.resize(self._latent_shape())  # the new model's latent channels and VAE factor
+        return old
+
+    def last_picture(self) -> torch.Tensor | None:
+        return self._last_good if self._last_good is not None else self.feedback.turbo_next
+
+    def carry_event(self, event: ControlEvent) -> None:
+        self._carry_events = (*self._carry_events, event)
+
+    def undo_model_switch(self) -> str | None:
+        """After a device OOM during a model switch's crossfade: back to the old model (vj.engine.oom_recovery)."""
+        return self.models.undo(self)
 
     @property
     def good_size(self) -> tuple[int, int] | None:
@@ -361,6 +397,7 @@ class Engine:
         output = fb.turbo_next
         if fb.turbo_prev is not None and tween < 1.0:
             output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
+        output = self.models.blend(output, snap.time_s)  # a model switch's crossfade (the feedback stays unmixed)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
         done = self._publisher.submit(output, ticket, depth)
@@ -440,3 +477,4 @@ class Engine:
     def stop(self, timeout_s: float = 10.0) -> None:
         self._thread.stop(timeout_s)
         self._cache.close()
+        self.models.close()

@@ -18,13 +18,18 @@ With the same settings the parameter snapshots match the live take exactly; repl
 checks each frame's digest and reports the first frame that differs. What is not in the
 timeline cannot be replayed: LFO/tempo modulators and the schedules of a preset switched
 to mid-show (its values and prompts are replayed, they are events).
+
+A model switch is an event too: the model it names is loaded when its frame comes (after the
+playing one is let go, as a switch that did not fit live does) and the switch happens on the
+same frame, with the same crossfade on the recorded clock. A replay with `--model` keeps that
+model throughout. The ControlNets of a switched-to preset are not in the event: not replayed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +37,8 @@ from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.cpu_threads import on_the_render_cores
+from vj.engine.loop import Engine
+from vj.engine.model_swap import ModelParts, Staged, prime_parts
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
@@ -40,9 +47,10 @@ from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.build_engine import build_engine
+from vj.session.model_switch import model_from_data, model_key
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
-from vj.snapshot import blackout_switch
+from vj.snapshot import blackout_switch, model_switch, model_switch_event
 from vj.store import ControlEvent, ParamStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +67,7 @@ class ReplayResult:
     ticks: OutputTicks | None = None  # with paced=True: how the output frames follow the live take
     output_frames: int = 0  # frames handed to the outputs (= frames unless paced)
     snapshots: list = field(default_factory=list)  # ParamSnapshot per frame when keep_snapshots
+    model_switches: list = field(default_factory=list)  # vj.engine.model_swap.Switched, in order
 
 
 def replay_preset(timeline: Timeline, *, model: str | None = None, width: int | None = None,
@@ -141,6 +150,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         # A take started mid-show continues the live frame count, so schedules see the same index.
         engine = build_engine(preset, backend, store, sink, RecordedClock(times, dts), offline=False,
                               start_index=start)
+        engine.models.key = model_key(preset.model)
         try:
             engine.prime(_prompt_texts(store, frames))
             waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)
@@ -161,10 +171,15 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                 if on_frame is not None:
                     on_frame(frame)
 
+            models = _ReplayModels(engine, preset, backend, _prompt_texts(store, frames))
             for recorded in frames:
                 for event in recorded.events:
                     if event.kind == "resize" and (width is not None or height is not None):
                         continue  # a replay at a size of its own keeps it (the governor's sizes were the take's)
+                    if event.kind == "model":
+                        if model is not None:
+                            continue  # --model: that model throughout
+                        event = models.stage(event, width, height)
                     store.apply_event(event)
                     result.events += 1
                 waiting.append(recorded)
@@ -177,8 +192,36 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
             if last is not None:
                 published(last)
         finally:
+            result.model_switches = list(engine.models.switched)
             engine.stop()
     return result
+
+
+class _ReplayModels:
+    """The models a take's "model" events name, loaded on the render thread when their frame comes."""
+
+    def __init__(self, engine: Engine, preset: PresetConfig, backend: Backend, prompts: PromptMix) -> None:
+        self.engine, self.preset, self.prompts = engine, preset, prompts
+        self.first = (model_key(preset.model), backend)  # the take's first model, handed in: never closed
+
+    def stage(self, event: ControlEvent, width: int | None, height: int | None) -> ControlEvent:
+        """Stage the model `event` names; the event, at the replay's own size if it has one."""
+        switch = model_switch(event)
+        self.engine.models.stage(switch.key, Staged(load=lambda: self._load(switch.key, switch.model)))
+        if width is None and height is None:
+            return event
+        size = (width or switch.width, height or switch.height)
+        return model_switch_event(switch.key, *size, switch.fade_s, event.source, switch.model)
+
+    def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
+        if key == self.first[0]:
+            parts = self.engine.new_model_parts(key, self.first[1], owned=False)
+        else:
+            model = model_from_data(self.preset.model, data)
+            backend = load_backend(model)
+            parts = self.engine.new_model_parts(key, backend)
+        prime_parts(parts, self.prompts)
+        return parts
 
 
 class _TakeBlackout:
