@@ -198,6 +198,7 @@ class ModelSwitches:
                         frame_index, self.key)
             return
         held = self.last_or_none(engine)
+        self._fade = None  # a switch during the last one's fade: from this picture on
         if self._previous is not None:  # a switch during the last one's fade: that old model goes now
             release_later(self._previous)
             self._previous = None

@@ -83,7 +83,7 @@ class LiveSession:
         self.models = ModelSwitcher(self)  # a preset naming another model, or the model command
         self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
-        self.controls: list[Control] = [self.models]
+        self.controls: list[Control] = []
         if self.input is not None:  # started, stopped and shown in the status line like a control
             self.controls.append(self.input)
         self._preset_lock = threading.Lock()
@@ -250,6 +250,7 @@ class LiveSession:
         self._stopped = True
         self.freeze_gate.close()  # a frozen render thread must not hold up the stop
         self.engine.stop()
+        self.models.close()
         for control in self.controls:
             _close_quietly(control)
         for output in self.outputs:
@@ -289,6 +290,8 @@ class LiveSession:
         if self.engine.lora_scales.refusal:
             parts.append(self.engine.lora_scales.refusal)
         parts.extend(self.switch_notes)
+        if self.models.status():  # loading, holding, failed: the page shows this line too
+            parts.append(self.models.status())
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         if self.performer.status():

@@ -34,7 +34,7 @@ from vj.config import ModelConfig, PresetConfig
 from vj.engine.backends import load_backend
 from vj.engine.families.lookup import FAMILIES
 from vj.engine.memory_estimate import readable
-from vj.engine.model_swap import ModelParts, Staged, prime_parts
+from vj.engine.model_swap import ModelParts, Staged, prime_parts, release_parts
 from vj.engine.warmup_plan import plan_variants
 from vj.registry import REGISTRY
 from vj.session.controlnet import build_controlnets
@@ -100,6 +100,7 @@ class ModelSwitcher:
         self._note = ""  # the status line's word: loading, holding, failed
         self._threads: list[threading.Thread] = []
         self._landed: str | None = None  # the key last landed: the note goes once the engine plays it
+        self._closed = threading.Event()
         self.held_paths = 0  # switches that went by holding the last frame (they did not fit beside each other)
 
     # ------------------------------------------------------------------ requests
@@ -149,7 +150,7 @@ class ModelSwitcher:
                 raise SwitchRefused(f"a switch to {self._busy} is under way")
             self._busy = key
         try:
-            fits, why = self._fits(preset)
+            fits, why = self.fits(preset)
         except Exception as err:  # an estimate that cannot be made is not a reason to refuse
             fits, why = True, f"memory not estimated ({err})"
         log.info("model switch to %s: %s", key, why)
@@ -168,7 +169,8 @@ class ModelSwitcher:
                                                          reload=self._reload_playing(), on_progress=self._progress))
             self.session.quantiser.submit(lambda: self._land(preset, key, values))
 
-    def _fits(self, preset: PresetConfig) -> tuple[bool, str]:
+    def fits(self, preset: PresetConfig) -> tuple[bool, str]:
+        """Whether `preset`'s model fits in the device's free memory now (beside the playing one), and the figures."""
         report = memory_report(preset, free=None)
         free = self._free(report.device)
         if free is None or not report.estimate.complete:
@@ -209,6 +211,9 @@ class ModelSwitcher:
         except Exception as err:  # a missing model, out of memory while loading: the old one plays on
             self._failed(key, err)
             return
+        if self._closed.is_set():  # the show ended while it loaded
+            release_parts(parts)
+            return
         self.session.engine.models.stage(key, Staged(parts=parts))
         self._progress(f"model {preset.model.source} ready: switching on the grid")
         self.session.quantiser.submit(lambda: self._land(preset, key, values))
@@ -244,13 +249,12 @@ class ModelSwitcher:
         self._landed = key
         log.info("model switch to %s lands at the next frame", key)
 
-    # ------------------------------------------------------------------ control protocol
-    def start(self) -> None:
-        pass
-
+    # ------------------------------------------------------------------ the session's
     def close(self) -> None:
+        """The show ends: a model still loading is let go when it is done (the load cannot be interrupted)."""
+        self._closed.set()
         for thread in self._threads:
-            thread.join(timeout=30.0)
+            thread.join(timeout=1.0)
 
     @property
     def busy(self) -> bool:

@@ -11,8 +11,6 @@ and the take's control timeline and its replay switch on the same frame.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
