@@ -53,9 +53,14 @@ def test_model_switch_tiny_sd_to_tiny_sdxl_loads_beside_crossfades_and_replays_o
     try:
         osc = next(c for c in session.controls if type(c).__name__ == "OscControl")
         wait_for(lambda: session.engine.stats.frames >= 6, timeout_s=60)
+        client = SimpleUDPClient("127.0.0.1", osc.port)
+        client.send_message("/vj/angle", 7.0)  # a live value, held by the performer across the switch
+        wait_for(lambda: session.store.held_by("angle") == "osc")
         asked_at = len(sink.frames)
-        SimpleUDPClient("127.0.0.1", osc.port).send_message("/vj/model", "tiny-xl")
-        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+        client.send_message("/vj/model", "tiny-xl")
+        # Waited for from the outside: the first published frame whose events carry the switch.
+        wait_for(lambda: any(e.kind == "model" for f in sink.frames[asked_at:] for e in f.snapshot.events),
+                 timeout_s=120)
         switch = session.engine.models.switched[0]
         # The picture plays on past the crossfade, then the take is closed by OSC as a performer would.
         wait_for(lambda: sink.frames[-1].snapshot.time_s > by_time(sink, switch.frame) + DEFAULT_FADE_S + 1.0,
@@ -66,7 +71,13 @@ def test_model_switch_tiny_sd_to_tiny_sdxl_loads_beside_crossfades_and_replays_o
         session.stop()
     assert session.engine.fatal_error is None
     assert (switch.key, switch.held) == ("tiny-xl", False)
+    assert [f.index for f in sink.frames if any(e.kind == "model" for e in f.snapshot.events)] == [switch.frame]
     assert session.backend.name == "tiny-xl" and session.preset.model.source == "tiny-xl"
+    # What the performer played carries over: the held value, the prompts, the seed.
+    last = sink.frames[-1].snapshot
+    assert session.store.held_by("angle") == "osc" and abs(last.params.angle - 7.0) < 1e-3
+    assert last.prompts == sink.frames[asked_at].snapshot.prompts
+    assert last.params.seed == sink.frames[0].snapshot.params.seed
     by_index = {f.index: f for f in sink.frames}
 
     # The frame counter never stalled while the model loaded beside the playing one.

@@ -163,3 +163,25 @@ def test_model_switch_refuses_a_name_no_preset_gives_and_a_second_switch_while_o
         assert any("a switch to tiny-xl is under way" in r.getMessage() for r in caplog.records)
     finally:
         session.stop()
+
+
+def test_model_switch_by_a_preset_naming_another_model_brings_its_values_and_size(
+        tiny_backend, tiny_preset, tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "xl.toml"
+    path.write_text('[preset]\nname = "xl"\n[model]\nsource = "tiny-xl"\ndevice = "cpu"\n[render]\nwidth = 96\n'
+                    'height = 96\nfps = 24\n[[prompts.mix]]\ntext = "a glass forest"\n[params]\nstrength = 0.4\n')
+    session, sink = started(tiny_backend, tiny_preset)
+    try:
+        assert session.presets.by_name(str(path)) == "xl"
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+        switch = session.engine.models.switched[0]
+        wait_for(lambda: len(sink.frames) > 0 and sink.frames[-1].index > switch.frame + 2, timeout_s=60)
+    finally:
+        session.stop()
+    assert session.engine.fatal_error is None and session.switch_notes == ()  # nothing kept back
+    by_index = {f.index: f for f in sink.frames}
+    before, first = by_index[switch.frame - 1], by_index[switch.frame]
+    assert (before.width, first.width, first.height) == (64, 96, 96)  # the feedback picture resized with it
+    # The preset's values and prompts landed with the model (the values glide there).
+    assert first.snapshot.prompts.entries[0].text == "a glass forest" and session.store.target("strength") == 0.4
+    assert session.preset.name == "xl" and session.preset.model.source == "tiny-xl"
