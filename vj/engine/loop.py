@@ -44,7 +44,7 @@ from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
-from vj.engine.model_swap import ModelParts, ModelSwitches, model_parts
+from vj.engine.model_swap import ModelParts, ModelSwitches
 from vj.engine.noise import add_noise
 from vj.engine.publish import FramePublisher, Published
 from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, RenderThread, render_until
@@ -243,14 +243,8 @@ class Engine:
 
     # ------------------------------------------------------------------ model switches (vj.engine.model_swap)
     def model_parts(self) -> ModelParts:
-        """The parts of the model playing now (the first model's are made on first asking)."""
         return ModelParts(self.models.key, self.backend, self._cache, self._prompts, self.lora_scales, self.controls,
                           self.controlnet_scales, self.owns_model)
-
-    def new_model_parts(self, key: str, backend: Backend, controls: ControlNets | None = None, *,
-                        owned: bool = True) -> ModelParts:
-        """Parts for a model to switch to, encoding prompts as this engine does (`owned`: closed when released)."""
-        return model_parts(key, backend, controls, background=not self.settings.offline, owned=owned)
 
     def install_model(self, parts: ModelParts) -> ModelParts:
         """Put `parts` in place of the playing model's, between frames; the parts that were in place."""

@@ -191,7 +191,9 @@ class ModelSwitches:
         switch = model_switch(event)
         with self._lock:
             staged = self._staged.pop(switch.key, None)
-        if switch.key == self.key:
+        if switch.key == self.key:  # already playing (a switch back and forth on one grid point)
+            if staged is not None and staged.parts is not None:
+                release_later(staged.parts)
             return
         if staged is None:
             log.warning("model switch to %s at frame %d skipped: it was not loaded; %s plays on", switch.key,
@@ -256,6 +258,8 @@ class ModelSwitches:
                 release_later(self._previous)
                 self._previous = None
             return output
+        if fade.held.shape != output.shape:  # resized during the fade (the governor): the held picture follows
+            fade.held = F.interpolate(fade.held, size=output.shape[-2:], mode="bilinear", align_corners=False)
         return torch.lerp(fade.held, output, max(weight, 0.0))
 
     def undo(self, engine: SwitchesModels) -> str | None:

@@ -34,7 +34,7 @@ from vj.config import ModelConfig, PresetConfig
 from vj.engine.backends import load_backend
 from vj.engine.families.lookup import FAMILIES
 from vj.engine.memory_estimate import readable
-from vj.engine.model_swap import ModelParts, Staged, prime_parts, release_parts
+from vj.engine.model_swap import ModelParts, Staged, model_parts, prime_parts, release_parts
 from vj.engine.warmup_plan import plan_variants
 from vj.registry import REGISTRY
 from vj.session.controlnet import build_controlnets
@@ -113,6 +113,9 @@ class ModelSwitcher:
 
         A remote sender may name a built-in tiny model or a model the show's presets name (shipped, or in
         --presets-dir), never an arbitrary path or id: loading one reads files or the network."""
+        if source == self.session.preset.model.source:
+            log.info("model %s is already playing", source)
+            return source
         allowed = self.allowed_sources()
         if source not in allowed:
             log.warning("model switch refused: %r is not a model the show's presets name (%s)", source[:80],
@@ -149,23 +152,26 @@ class ModelSwitcher:
             if self._busy is not None:
                 raise SwitchRefused(f"a switch to {self._busy} is under way")
             self._busy = key
+        self._note = f"preparing model {preset.model.source}"
+        thread = threading.Thread(target=self._prepare, args=(preset, key, values), name="vj-model-load", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _prepare(self, preset: PresetConfig, key: str, values: bool) -> None:
+        """The fit check (it may read config files), then one path or the other; off the caller's thread."""
         try:
             fits, why = self.fits(preset)
         except Exception as err:  # an estimate that cannot be made is not a reason to refuse
             fits, why = True, f"memory not estimated ({err})"
         log.info("model switch to %s: %s", key, why)
         if fits:
-            self._note = f"loading model {preset.model.source}"
-            thread = threading.Thread(target=self._load_beside, args=(preset, key, values),
-                                      name="vj-model-load", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+            self._load_beside(preset, key, values)
         else:
             self.held_paths += 1
             log.warning("model %s does not fit beside %s (%s): the last frame is held while one is swapped for the "
                         "other", preset.model.source, self.session.preset.model.source, why)
             self._note = f"model {preset.model.source} does not fit beside the playing one: will hold the frame"
-            self.session.engine.models.stage(key, Staged(load=lambda: self._load_parts(preset, key),
+            self.session.engine.models.stage(key, Staged(load=lambda: self._load_holding(preset, key),
                                                          reload=self._reload_playing(), on_progress=self._progress))
             self.session.quantiser.submit(lambda: self._land(preset, key, values))
 
@@ -195,10 +201,19 @@ class ModelSwitcher:
                                  embeds_guidance=backend.embeds_guidance)
         backend.warmup(variants, lambda done, of: self._progress(f"warming model {preset.model.source} "
                                                                    f"{done}/{of}"))
-        parts = session.engine.new_model_parts(key, backend, controls)
+        parts = model_parts(key, backend, controls, background=True)
         self._progress(f"encoding prompts with {preset.model.source}")
         prime_parts(parts, session.store.prompts())
         return parts
+
+    def _load_holding(self, preset: PresetConfig, key: str) -> ModelParts:
+        """The hold path's load, on the render thread: a failure is said on the status line (the old model is
+        loaded again by the engine)."""
+        try:
+            return self._load_parts(preset, key)
+        except BaseException as err:
+            self._failed(key, err)
+            raise
 
     def _load_beside(self, preset: PresetConfig, key: str, values: bool) -> None:
         from vj.engine.cpu_threads import keep_off_the_render_cores
@@ -223,7 +238,7 @@ class ModelSwitcher:
         engine = self.session.engine
         playing = engine.model_parts()
         if not playing.owned:  # handed in by a caller: never closed, so still whole
-            return lambda: engine.new_model_parts(playing.key, playing.backend, playing.controls, owned=False)
+            return lambda: model_parts(playing.key, playing.backend, playing.controls, owned=False)
         preset = self.session.preset
         return lambda: self._load_parts(preset, playing.key)
 

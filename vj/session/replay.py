@@ -38,7 +38,7 @@ from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.loop import Engine
-from vj.engine.model_swap import ModelParts, Staged, prime_parts
+from vj.engine.model_swap import ModelParts, Staged, model_parts, prime_parts
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
@@ -215,11 +215,11 @@ class _ReplayModels:
 
     def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
         if key == self.first[0]:
-            parts = self.engine.new_model_parts(key, self.first[1], owned=False)
+            parts = model_parts(key, self.first[1], owned=False)
         else:
             model = model_from_data(self.preset.model, data)
             backend = load_backend(model)
-            parts = self.engine.new_model_parts(key, backend)
+            parts = model_parts(key, backend)
         prime_parts(parts, self.prompts)
         return parts
 
