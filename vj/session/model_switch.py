@@ -209,11 +209,19 @@ class ModelSwitcher:
     def _load_holding(self, preset: PresetConfig, key: str) -> ModelParts:
         """The hold path's load, on the render thread: a failure is said on the status line (the old model is
         loaded again by the engine)."""
+        from vj.engine.cpu_threads import claim_the_render_cores, keep_off_the_render_cores
+
+        on_cpu = self.session.engine.device.type == "cpu"
+        if on_cpu:  # building a model is many small ops: one core each is faster than a team (vj.engine.cpu_threads)
+            keep_off_the_render_cores()
         try:
             return self._load_parts(preset, key)
         except BaseException as err:
             self._failed(key, err)
             raise
+        finally:
+            if on_cpu:
+                claim_the_render_cores()
 
     def _load_beside(self, preset: PresetConfig, key: str, values: bool) -> None:
         from vj.engine.cpu_threads import keep_off_the_render_cores
