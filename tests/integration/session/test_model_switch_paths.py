@@ -187,3 +187,25 @@ def test_model_switch_by_a_preset_naming_another_model_brings_its_values_and_siz
     # The preset's values and prompts landed with the model (the values glide there).
     assert first.snapshot.prompts.entries[0].text == "a glass forest" and session.store.target("strength") == 0.4
     assert session.preset.name == "xl" and session.preset.model.source == "tiny-xl"
+
+
+def test_model_switch_by_a_preset_brings_its_controlnets_built_for_the_new_model(tiny_backend,  # noqa: ANN001
+                                                                                 tiny_preset) -> None:  # noqa: ANN001
+    from vj.config import ControlNetConfig
+
+    xl = tiny_preset.replace(name="xl-canny", model=ModelConfig(source="tiny-xl", device="cpu"),
+                             controlnet=(ControlNetConfig(source="tiny", conditioning="canny", scale=0.7),))
+    session, sink = started(tiny_backend, tiny_preset)
+    assert session.engine.controls is None
+    try:
+        session.apply_preset(xl)
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+        switch = session.engine.models.switched[0]
+        wait_for(lambda: sink.frames[-1].index > switch.frame + 2, timeout_s=60)
+    finally:
+        session.stop()
+    assert session.engine.fatal_error is None and session.engine.stats.errors == 0
+    controls = session.engine.controls
+    assert controls is not None and len(controls.units) == 1 and session.engine.controlnet_scales.loaded == 1
+    assert session.store.target("controlnet_0_scale") == 0.7  # the unit's scale is the new base value
+    assert session.unused_slots.isdisjoint({"controlnet_0_scale"})
