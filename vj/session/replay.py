@@ -130,6 +130,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     if not timeline.frames:
         raise VjError(f"{timeline.path}: the timeline holds no frames to replay")
     preset = replay_preset(timeline, model=model, width=width, height=height, steps=steps, device=device)
+    handed_in = backend
     backend = backend if backend is not None else load_backend(preset.model)
     store = build_store(preset, backend)
     frames, filled = dense_frames(timeline)
@@ -151,6 +152,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         engine = build_engine(preset, backend, store, sink, RecordedClock(times, dts), offline=False,
                               start_index=start)
         engine.models.key = model_key(preset.model)
+        engine.owns_model = handed_in is None  # a switch away closes the replay's own model, not a caller's
         try:
             engine.prime(_prompt_texts(store, frames))
             waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)
@@ -171,7 +173,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                 if on_frame is not None:
                     on_frame(frame)
 
-            models = _ReplayModels(engine, preset, backend, _prompt_texts(store, frames))
+            models = _ReplayModels(engine, preset, handed_in, _prompt_texts(store, frames))
             for recorded in frames:
                 for event in recorded.events:
                     if event.kind == "resize" and (width is not None or height is not None):
@@ -200,9 +202,10 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
 class _ReplayModels:
     """The models a take's "model" events name, loaded on the render thread when their frame comes."""
 
-    def __init__(self, engine: Engine, preset: PresetConfig, backend: Backend, prompts: PromptMix) -> None:
+    def __init__(self, engine: Engine, preset: PresetConfig, handed_in: Backend | None, prompts: PromptMix) -> None:
+        """`handed_in`: the take's first model as the caller gave it (never closed, reused on a switch back)."""
         self.engine, self.preset, self.prompts = engine, preset, prompts
-        self.first = (model_key(preset.model), backend)  # the take's first model, handed in: never closed
+        self.first = (model_key(preset.model), handed_in)
 
     def stage(self, event: ControlEvent, width: int | None, height: int | None) -> ControlEvent:
         """Stage the model `event` names; the event, at the replay's own size if it has one."""
@@ -214,12 +217,12 @@ class _ReplayModels:
         return model_switch_event(switch.key, *size, switch.fade_s, event.source, switch.model)
 
     def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
-        if key == self.first[0]:
-            parts = model_parts(key, self.first[1], owned=False)
-        else:
-            model = model_from_data(self.preset.model, data)
-            backend = load_backend(model)
-            parts = model_parts(key, backend)
+        handed_in = self.first[1]
+        if key == self.first[0] and handed_in is not None:
+            parts = model_parts(key, handed_in, owned=False)
+        else:  # a model the replay loads, closed when a later switch lets it go
+            model = self.preset.model if key == self.first[0] else model_from_data(self.preset.model, data)
+            parts = model_parts(key, load_backend(model))
         prime_parts(parts, self.prompts)
         return parts
 
