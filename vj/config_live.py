@@ -14,6 +14,7 @@ from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT
 from vj.control.osc.pickup import PickupMode
 from vj.control.tempo import Quantise
 from vj.output.ndi import DEFAULT_SOURCE_NAME as DEFAULT_NDI_NAME
+from vj.output_size import GeometrySpec, OutputSize
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class OutputsConfig:
     ndi_depth: bool = False
     spout: str | None = None  # sender name
     syphon: str | None = None  # server name
+    geometry: GeometrySpec | None = None  # the show-wide output size, made on the device (None: the render's)
+    output_sizes: tuple[OutputSize, ...] = ()  # an output's own size, made on its host thread
+    blend: bool = False  # outputs blend the two latest frames on each tick (False: repeat the last one)
 
     @property
     def wants_depth(self) -> bool:

@@ -31,6 +31,8 @@ class Frame:
     diffused: bool = True
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     depth: np.ndarray | None = None  # greyscale uint8 (height, width), 255 = nearest, when asked for
+    render_size: tuple[int, int] | None = None  # (width, height) the engine rendered; None: the image's own
+    render_image: np.ndarray | None = None  # the picture at the render size, when it rode along (--record-size)
 
     @property
     def height(self) -> int:

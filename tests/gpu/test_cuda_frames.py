@@ -170,3 +170,18 @@ def test_compiled_controlnet_units_keep_their_own_weights_under_cuda_graphs() ->
     from tests.controlnet_checks import check_compiled_units_keep_their_own_weights
 
     check_compiled_units_keep_their_own_weights(CUDA, torch.float16)
+
+
+def test_a_1080p_output_is_a_pinned_double_buffered_copy_without_a_host_sync() -> None:
+    from vj.engine.output_geometry import OutputGeometry
+    from vj.output_size import Fit, GeometrySpec
+
+    engine = _engine(_tiny("off"), _store(64), 64)
+    engine.output_geometry = OutputGeometry(GeometrySpec((1920, 1080), Fit.FILL, keep_render_copy=True))
+    for _ in range(WARMUP_FRAMES):
+        engine.render_frame()
+    torch.cuda.synchronize()
+    frames_without_host_sync(engine.render_frame, frames=10)
+    slots = engine._publisher._slots
+    assert len(slots) == 2 and all(s.host.is_pinned() for s in slots)
+    assert all(s.host.numel() == 1920 * 1080 * 3 + 64 * 64 * 3 + 1 for s in slots)

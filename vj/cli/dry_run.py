@@ -106,5 +106,15 @@ def _outputs(show: ShowConfig) -> list[str]:
     found += [name for name, on in (("virtual camera", o.vcam), ("NDI " + repr(o.ndi_name), o.ndi),
                                     ("preview" + (" fullscreen" if o.preview_fullscreen else ""), o.preview)) if on]
     found += [f"{kind} {name!r}" for kind, name in (("Spout", o.spout), ("Syphon", o.syphon)) if name]
-    return found or ["none (status line only)"]
+    if not found:
+        return ["none (status line only)"]
+    g = o.geometry
+    if g is not None:
+        upscaler = f", upscaler {g.upscaler}" if g.upscaler else ""
+        found.append(f"at {g.size[0]}x{g.size[1]} ({g.fit}, {g.resample}{upscaler}; recorded at the "
+                     f"{'render' if g.keep_render_copy else 'output'} size)")
+    found += [f"{s.output} at {s.size[0]}x{s.size[1]} ({s.fit})" for s in o.output_sizes]
+    if o.blend:
+        found.append("blending between frames")
+    return found
 

@@ -11,6 +11,7 @@ from vj.cli.argtypes import crf, frame_count
 from vj.cli.common import add_common_arguments, apply_common_overrides
 from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
 from vj.cli.init_image import add_fetch_argument, usable_init_image
+from vj.cli.output_flags import add_output_size_arguments, check_geometry_before_load, geometry_spec
 from vj.config import PresetConfig
 from vj.errors import VjError
 from vj.output.paths import check_video_path, check_writable
@@ -42,6 +43,7 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--continue", dest="continue_from", metavar="CLIP",
                         help="continue an earlier `vj render` from its last frame, into the new file --out (the "
                              "preset, seed and frame count come from CLIP's timeline and resume state beside it)")
+    add_output_size_arguments(parser, live=False)
     add_memory_arguments(parser)
 
 
@@ -80,6 +82,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_size_before_load(preset.model, preset.render.width, preset.render.height)
     check_depth_before_load(preset)
     check_controlnets_before_load(preset)
+    check_geometry_before_load(geometry_spec(args))
     inputs = check_inputs(preset.input, offline=True)  # a missing or unreadable file: one line, before the model
     track = None
     if args.audio:
@@ -110,16 +113,20 @@ def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: 
     from vj.session.offline import render_offline
 
     render = preset.render
-    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=render.fps, live=False,
+    geometry = geometry_spec(args)
+    width, height = geometry.size if geometry is not None else (render.width, render.height)
+    recorder = VideoRecorder(args.out, width=width, height=height, fps=render.fps, live=False,
                              crf=args.crf, preset=args.x264_preset, audio_track=track)
-    header = make_header(preset, start_frame=start, video=Path(args.out).name,
-                         extra={"kind": "render", "crf": args.crf,
-                                "continues": continued.video.name if continued is not None else None})
+    extra = {"kind": "render", "crf": args.crf, "continues": continued.video.name if continued is not None else None}
+    if geometry is not None:
+        extra["video_size"] = [width, height]
+    header = make_header(preset, start_frame=start, video=Path(args.out).name, extra=extra)
     timeline = TimelineWriter(timeline_path_for(args.out), header)
     what = f"frames {start}-{start + frames - 1}" if start else f"{frames} frames"
     sound = f" with {track.duration_s:.2f} s of {args.audio}" if track is not None else ""
     print(f"vj: rendering {what} of {preset.name!r} with {preset.model.source} "
-          f"({render.width}x{render.height} @ {render.fps:g} fps){sound} to {args.out}", file=sys.stderr)
+          f"({render.width}x{render.height} @ {render.fps:g} fps){sound} to {args.out}"
+          + (f" at {width}x{height} ({geometry.fit})" if geometry is not None else ""), file=sys.stderr)
     resume = load_resume_state(continued) if continued is not None else None
     backend = load_backend(preset.model)
     drivers: list[OfflineAudio] = []
@@ -127,7 +134,7 @@ def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: 
         done = render_offline(preset, frames=frames, outputs=[recorder, timeline], backend=backend,
                               on_frame=lambda _f: bar.update(1), inputs=inputs,
                               resume_state=resume, save_state=resume_state_path_for(args.out),
-                              audio=track, on_audio=drivers.append)
+                              audio=track, on_audio=drivers.append, output_geometry=geometry)
     if recorder.failed:
         return _write_failed(recorder)
     audio = ""
@@ -172,11 +179,15 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"vj: replaying {len(timeline.frames)} frames of {Path(args.replay).name} ({state}) with "
           f"{preset.model.source} at {render.width}x{render.height} to {args.out}", file=sys.stderr)
     fps = output_rate(timeline)  # the live take's rate: the replay lasts as long as the take
-    recorder = VideoRecorder(args.out, width=render.width, height=render.height, fps=fps, live=False,
+    geometry = geometry_spec(args)
+    check_geometry_before_load(geometry)
+    width, height = geometry.size if geometry is not None else (render.width, render.height)
+    recorder = VideoRecorder(args.out, width=width, height=height, fps=fps, live=False,
                              crf=args.crf, preset=args.x264_preset)
     with tqdm(total=len(timeline.frames), unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         result = replay(timeline, outputs=[recorder], model=args.model, width=args.width, height=args.height,
-                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1), paced=True)
+                        steps=args.steps, device=args.device, on_frame=lambda _f: bar.update(1), paced=True,
+                        output_geometry=geometry)
     if recorder.failed:
         return _write_failed(recorder)
     check = ("parameters identical to the live take" if result.checked and not result.mismatches else

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from vj.cli.argtypes import crf, frame_count, seconds, target_rate
 from vj.cli.common import add_common_arguments, preset_from_args
 from vj.cli.dry_run import add_memory_arguments, check_memory, print_dry_run
+from vj.cli.output_flags import add_output_size_arguments
 from vj.cli.preflight import check_run_before_load
 from vj.cli.run_flags import (
     add_audio_arguments,
@@ -41,6 +42,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser)
     add_live_control_arguments(parser)
     add_output_arguments(parser)
+    add_output_size_arguments(parser, live=True)
     add_web_arguments(parser)
     add_audio_arguments(parser)
     add_memory_arguments(parser)

@@ -11,6 +11,7 @@ import ipaddress
 from pathlib import Path
 
 from vj.cli.argtypes import float_range, port, rate
+from vj.cli.output_flags import geometry_spec, output_sizes
 from vj.config_live import AudioInConfig, ControlsConfig, OutputsConfig, ShowConfig, WebConfig
 from vj.control.audio.inputs import FILE_PREFIX
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT
@@ -163,7 +164,8 @@ def outputs_config(args: argparse.Namespace) -> OutputsConfig:
         preview_fullscreen=fullscreen is not None,
         preview_monitor=fullscreen if isinstance(fullscreen, int) else None, preview_help=args.preview_help,
         preview_status=args.preview_status, show=args.show, ndi=args.ndi, ndi_name=args.ndi_name,
-        ndi_depth=args.ndi_depth, spout=args.spout, syphon=args.syphon)
+        ndi_depth=args.ndi_depth, spout=args.spout, syphon=args.syphon, geometry=geometry_spec(args),
+        output_sizes=output_sizes(args), blend=args.output_rate_mode == "blend")
 
 
 def web_config(args: argparse.Namespace) -> WebConfig:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from vj.choices import LfoShape
 from vj.config import LFO_LEVEL_RANGE, LFO_RATE_RANGE
 from vj.control._serving import stop_serving
+from vj.control.admission import Admission
 from vj.control.audio.modulators import AudioModulators
 from vj.control.modulators import Lfo, ModulatorBank
 from vj.control.osc import PREFIX
@@ -235,9 +236,7 @@ class OscQueryServer:
         self.advertised = False
         self._closing = threading.Event()  # ends the LISTEN WebSockets with the server
         self.listeners = 0  # WebSocket (LISTEN) connections so far
-        self.listening = 0  # LISTEN connections open now
-        self.listeners_refused = 0  # upgrades answered 503: `max_listeners` were listening
-        self._listen_lock = threading.Lock()
+        self.listen_slots = Admission(max_listeners)  # LISTEN connections open now; beyond the most, 503
 
     def host_info(self) -> dict[str, Any]:
         return {"NAME": self.name, "EXTENSIONS": dict(EXTENSIONS), "OSC_IP": self.osc_host,
@@ -312,15 +311,15 @@ class OscQueryServer:
     @property
     def active_connections(self) -> int:
         """Connections being served now (each on a thread of its own), LISTEN WebSockets included."""
-        return self._httpd.active if self._httpd is not None else 0
+        return self._httpd.connections.active if self._httpd is not None else 0
 
     @property
     def connections_refused(self) -> int:
         """Connections closed at once because `max_connections` were being served."""
-        return self._httpd.refused if self._httpd is not None else 0
+        return self._httpd.connections.refused if self._httpd is not None else 0
 
     def status(self) -> str:
-        refused = self.connections_refused + self.listeners_refused
+        refused = self.connections_refused + self.listen_slots.refused
         return (f"oscquery :{self.port} req {self.requests}" + (f" err {self.errors}" if self.errors else "")
                 + (f" refused {refused}" if refused else ""))
 
@@ -367,13 +366,7 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
         def _listen(self) -> None:
             """LISTEN / IGNORE over a WebSocket on this port (vj.control.oscquery_listen)."""
             self.close_connection = True
-            with server._listen_lock:
-                full = server.listening >= server.max_listeners
-                if full:
-                    server.listeners_refused += 1
-                else:
-                    server.listening += 1
-            if full:
+            if not server.listen_slots.try_enter():
                 log.info("OSCQuery LISTEN from %s refused: %d clients listen already (the most)",
                          self.client_address[0], server.max_listeners)
                 self.wfile.write(ListenSession.busy(f"vj: {server.max_listeners} OSCQuery clients listen "
@@ -387,8 +380,7 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
                 server.listeners += 1
                 ListenSession(self.connection, server.shared_tree.get, server._closing).run()
             finally:
-                with server._listen_lock:
-                    server.listening -= 1
+                server.listen_slots.leave()
 
         def _answer(self) -> tuple[HTTPStatus, Any]:
             parts = urlsplit(self.path)

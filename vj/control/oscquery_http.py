@@ -9,9 +9,10 @@ beyond the cap is closed at once (counted in `refused`), and a request handler t
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from vj.control.admission import Admission
 
 MAX_CONNECTIONS = 64  # connections served at once, LISTEN WebSockets included
 IDLE_TIMEOUT_S = 10.0  # a connection that sends no complete request line in this long is closed
@@ -24,27 +25,18 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], handler: Callable[..., BaseHTTPRequestHandler],
                  max_connections: int = MAX_CONNECTIONS) -> None:
-        self.max_connections = max_connections
-        self.active = 0  # connections being served now
-        self.refused = 0  # connections closed at once because `max_connections` were being served
-        self._count_lock = threading.Lock()
+        self.connections = Admission(max_connections)  # refused ones are closed at once
         super().__init__(address, handler)
 
     def process_request(self, request: socket.socket | tuple[bytes, socket.socket],  # type: ignore[override]
                         client_address: tuple[str, int]) -> None:
-        with self._count_lock:
-            full = self.active >= self.max_connections
-            if full:
-                self.refused += 1
-            else:
-                self.active += 1
-        if full:
+        if not self.connections.try_enter():
             self.shutdown_request(request)  # type: ignore[arg-type]
             return
         try:
             super().process_request(request, client_address)  # type: ignore[arg-type]
         except BaseException:  # no thread started: the slot is free again
-            self._release()
+            self.connections.leave()
             raise
 
     def process_request_thread(self, request: socket.socket | tuple[bytes, socket.socket],  # type: ignore[override]
@@ -52,8 +44,4 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)  # type: ignore[arg-type]
         finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._count_lock:
-            self.active -= 1
+            self.connections.leave()

@@ -46,6 +46,7 @@ from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.model_swap import ModelParts, ModelSwitches
 from vj.engine.noise import add_noise
+from vj.engine.output_geometry import OutputGeometry
 from vj.engine.publish import FramePublisher, Published
 from vj.engine.render_thread import MAX_FAILURES_BEFORE_FIRST_FRAME, RenderThread, render_until
 from vj.engine.sampling import img2img
@@ -121,13 +122,14 @@ class Engine:
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
                  clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None,
                  depth: DepthEstimator | None = None, publish_depth: bool = False,
-                 controls: ControlNets | None = None) -> None:
+                 controls: ControlNets | None = None, output_geometry: OutputGeometry | None = None) -> None:
         """`start_index`: the first frame's index (a replayed take that began mid-show).
 
         `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
         `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
         `publish_depth`: each Frame carries the depth map too (in the frame's own copy to the host);
-        `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame."""
+        `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame;
+        `output_geometry`: the frames go out at the output size (resized on the device before the copy)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -155,6 +157,7 @@ class Engine:
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
+        self.output_geometry = output_geometry
         self.models = ModelSwitches(backend.name)  # model switches mid-show (vj.engine.model_swap)
         self.owns_model = False  # closed when a switch releases it (False: handed in by a caller)
 
@@ -394,7 +397,12 @@ class Engine:
         output = self.models.blend(output, snap.time_s)  # a model switch's crossfade (the feedback stays unmixed)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
-        done = self._publisher.submit(output, ticket, depth)
+        shown, source = output, None
+        if self.output_geometry is not None:
+            shown = self.output_geometry.apply(output)
+            depth = self.output_geometry.apply_depth(depth) if depth is not None else None
+            source = output if self.output_geometry.spec.keep_render_copy else None
+        done = self._publisher.submit(shown, ticket, depth, source)
         timer.mark("publish")
         return self._deliver(done)
 
@@ -407,9 +415,11 @@ class Engine:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
             stage_ms = t.timer.stage_ms()
-            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, item.depth)
+            render_size = (int(t.image.shape[3]), int(t.image.shape[2]))
+            frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, item.depth,
+                          render_size, item.source)
             self._last_good = t.image
-            self._good_size = (int(item.pixels.shape[1]), int(item.pixels.shape[0]))
+            self._good_size = render_size
             self.sink.offer(frame)
             now = time.perf_counter()
             self.stats.frames += 1

@@ -3,7 +3,8 @@
 The conversion to uint8 HWC runs on the device, and a finite-pixels flag rides in the same
 buffer as one extra byte, so the host learns whether a frame is usable from the one copy it
 makes anyway (no extra synchronisation). A depth channel an output shows rides there too,
-rather than in a blocking copy of its own that would drain the pipeline every frame.
+rather than in a blocking copy of its own that would drain the pipeline every frame; so does the
+picture at the render size when the outputs get another size and the recording keeps the render's.
 On CUDA the copy runs on its own stream into
 pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
 event has completed and returns while this one is still being computed and copied, so
@@ -27,8 +28,10 @@ _RING = 2  # the frame being copied out and the one being computed
 
 @dataclass
 class _Slot(Generic[T]):
-    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) + 1]: the pixels, the depth if any, then the finite flag
+    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ h·w·3) + 1]: the pixels, the depth and the
+    # render-size picture if any, then the finite flag
     scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
+    source_scratch: torch.Tensor | None  # device float [h, w, 3]: the render-size picture, when it rides along
     host: torch.Tensor  # host uint8, as `staged`, pinned on CUDA
     event: torch.cuda.Event | None = None
     ticket: T | None = None
@@ -41,6 +44,7 @@ class Published(Generic[T]):
     ticket: T
     pixels: np.ndarray | None
     depth: np.ndarray | None = None  # uint8 [H, W], when submitted with one
+    source: np.ndarray | None = None  # uint8 [h, w, 3]: the render-size picture, when submitted with one
 
 
 class FramePublisher(Generic[T]):
@@ -54,6 +58,7 @@ class FramePublisher(Generic[T]):
         self._slots: list[_Slot[T]] = []
         self._size: tuple[int, int] | None = None
         self._with_depth = False
+        self._source_size: tuple[int, int] | None = None
         self._next = 0
         self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
 
@@ -61,19 +66,27 @@ class FramePublisher(Generic[T]):
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None) -> list[Published[T]]:
+    def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None,
+               source: torch.Tensor | None = None) -> list[Published[T]]:
         """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete.
 
-        `depth`: a uint8 [H, W] channel on the device that rides in the same copy (no copy of its own).
+        `depth`: a uint8 [H, W] channel on the device that rides in the same copy (no copy of its own);
+        `source`: a second [1, 3, h, w] picture (the render's, before the output geometry), likewise.
         """
         done: list[Published[T]] = []
         height, width = int(image.shape[2]), int(image.shape[3])
-        if self._size != (height, width) or self._with_depth != (depth is not None):
+        source_size = (int(source.shape[2]), int(source.shape[3])) if source is not None else None
+        if (self._size != (height, width) or self._with_depth != (depth is not None)
+                or self._source_size != source_size):
             done = self.flush()
-            self._allocate(height, width, with_depth=depth is not None)
+            self._allocate(height, width, with_depth=depth is not None, source_size=source_size)
         slot = self._slots[self._next]
         self._next = (self._next + 1) % len(self._slots)
         self._stage(image, slot)
+        if source is not None:
+            assert slot.source_scratch is not None
+            start = height * width * (4 if depth is not None else 3)
+            _to_uint8(source, slot.source_scratch, slot.staged[start:start + slot.source_scratch.numel()])
         if depth is not None:
             if tuple(depth.shape) != (height, width):
                 raise ValueError(f"the depth channel is {tuple(depth.shape)}; expected the frame's {(height, width)}")
@@ -112,23 +125,25 @@ class FramePublisher(Generic[T]):
         return dropped
 
     # ------------------------------------------------------------------ the steps
-    def _allocate(self, height: int, width: int, *, with_depth: bool = False) -> None:
-        count = height * width * (4 if with_depth else 3) + 1
+    def _allocate(self, height: int, width: int, *, with_depth: bool = False,
+                  source_size: tuple[int, int] | None = None) -> None:
+        extra = source_size[0] * source_size[1] * 3 if source_size is not None else 0
+        count = height * width * (4 if with_depth else 3) + extra + 1
         pin = self._cuda
         self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
                              scratch=torch.empty(height, width, 3, device=self.device),
+                             source_scratch=(torch.empty(*source_size, 3, device=self.device)
+                                             if source_size is not None else None),
                              host=torch.empty(count, dtype=torch.uint8, pin_memory=pin))
                        for _ in range(_RING)]
         self._size = (height, width)
         self._with_depth = with_depth
+        self._source_size = source_size
         self._next = 0
 
     def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
         """On the device: pixels ×255, rounded, clamped, cast to uint8 HWC, and the finite flag."""
-        hwc = image[0].permute(1, 2, 0)
-        torch.mul(hwc, 255, out=slot.scratch)
-        slot.scratch.round_().clamp_(0, 255)
-        slot.staged[:slot.scratch.numel()].view(slot.scratch.shape).copy_(slot.scratch)
+        _to_uint8(image, slot.scratch, slot.staged[:slot.scratch.numel()])
         slot.staged[-1:].copy_(torch.isfinite(image).all().view(1))
 
     def _copy_out(self, slot: _Slot[T]) -> None:
@@ -156,4 +171,16 @@ class FramePublisher(Generic[T]):
         count = height * width * 3
         pixels = slot.host[:count].view(height, width, 3).numpy().copy()  # the ring buffer is reused
         depth = slot.host[count:count + height * width].view(height, width).numpy().copy() if self._with_depth else None
-        return Published(ticket, pixels, depth)
+        source = None
+        if self._source_size is not None:
+            start = height * width * (4 if self._with_depth else 3)
+            sh, sw = self._source_size
+            source = slot.host[start:start + sh * sw * 3].view(sh, sw, 3).numpy().copy()
+        return Published(ticket, pixels, depth, source)
+
+
+def _to_uint8(image: torch.Tensor, scratch: torch.Tensor, staged: torch.Tensor) -> None:
+    """[1, 3, H, W] in [0, 1] -> ×255, rounded, clamped, uint8 HWC into `staged` (all on the device)."""
+    torch.mul(image[0].permute(1, 2, 0), 255, out=scratch)
+    scratch.round_().clamp_(0, 255)
+    staged.view(scratch.shape).copy_(scratch)

@@ -129,4 +129,8 @@ class MasterStage:
     def _send(self, frame: Frame, gain: float) -> None:
         self._sent_gain = gain
         image = scaled(frame.image, gain)
-        self.sink.offer(frame if image is frame.image else dataclasses.replace(frame, image=image))
+        if image is not frame.image:
+            source = frame.render_image
+            frame = dataclasses.replace(frame, image=image,
+                                        render_image=scaled(source, gain) if source is not None else None)
+        self.sink.offer(frame)

@@ -181,9 +181,9 @@ class LiveTake:
                 return
             if self._first_frame:
                 self._open_locked(frame)
-            elif self._files is not None and (frame.width, frame.height) != (self._files.recorder.width,
-                                                                              self._files.recorder.height):
-                log.info("frame size changed to %dx%d mid-take: continuing in a new file", frame.width, frame.height)
+            elif self._files is not None and video_size(frame) != (self._files.recorder.width,
+                                                                    self._files.recorder.height):
+                log.info("frame size changed to %dx%d mid-take: continuing in a new file", *video_size(frame))
                 retired, self._files = self._files, None
                 self.paths.append(self._next_path())
                 self._open_locked(frame)
@@ -257,12 +257,17 @@ class LiveTake:
                      "prompts": mix_to_json(frame.snapshot.prompts)}
             if self._blacked_out():
                 state["blackout"] = True
-        render = dataclasses.replace(preset.render, width=frame.width, height=frame.height)
+        render_width, render_height = frame.render_size or (frame.width, frame.height)
+        render = dataclasses.replace(preset.render, width=render_width, height=render_height)
+        width, height = video_size(frame)
+        extra: dict[str, Any] = {"output_fps": self.fps, "codec": self.codec, "crf": self.crf}
+        if (width, height) != (render_width, render_height):
+            extra["video_size"] = [width, height]  # the video is at the output size; a replay renders the render's
         header = make_header(preset.replace(render=render), start_frame=frame.index, state=state, video=path.name,
-            extra={"output_fps": self.fps, "codec": self.codec, "crf": self.crf})
+                             extra=extra)
         recorder: VideoRecorder | None = None
         try:
-            recorder = VideoRecorder(path, width=frame.width, height=frame.height, fps=self.fps, live=True,
+            recorder = VideoRecorder(path, width=width, height=height, fps=self.fps, live=True,
                                      codec=self.codec, crf=self.crf, preset=self.encoder_preset,
                                      audio_format=self.audio_format)
             recorder.start()
@@ -282,7 +287,7 @@ class LiveTake:
                                   clock=self._clock, wait=self._wait)
         files.paced.start()
         self._files = files
-        log.info("recording %s at %g fps (%dx%d, %s crf %d %s)", path, self.fps, frame.width, frame.height,
+        log.info("recording %s at %g fps (%dx%d, %s crf %d %s)", path, self.fps, width, height,
                  self.codec, self.crf, self.encoder_preset)
 
     def _encode(self, files: _TakeFiles, frame: Frame, fresh: bool) -> None:
@@ -291,7 +296,7 @@ class LiveTake:
         if paced is None or files.failure:
             return
         try:
-            files.recorder.write_now(frame.image, pts=paced.tick)
+            files.recorder.write_now(video_picture(frame), pts=paced.tick)
             if self.audio_format is not None and paced.start_s is not None:
                 self._write_audio(files, paced.start_s)
         except Exception as err:  # disk full, folder gone: this take ends, the show goes on
@@ -338,6 +343,16 @@ class LiveTake:
         if failure:
             self.errors += 1
             self.failures.append(f"{files.path.name}: {failure}")
+
+
+def video_picture(frame: Frame) -> np.ndarray:
+    """What the take's video shows of a frame: the render-size picture when it rode along, else the output's."""
+    return frame.render_image if frame.render_image is not None else frame.image
+
+
+def video_size(frame: Frame) -> tuple[int, int]:
+    height, width = video_picture(frame).shape[:2]
+    return int(width), int(height)
 
 
 def _discard_empty_take(files: _TakeFiles) -> None:

@@ -22,6 +22,7 @@ from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
 from vj.output.protocol import Output
+from vj.output_size import GeometrySpec
 from vj.session.build_engine import build_engine
 from vj.session.inputs import build_inputs
 from vj.session.presets import build_store_and_bank
@@ -51,7 +52,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                    backend: Backend | None = None, on_frame: Callable[[Frame], None] | None = None,
                    inputs: CheckedInputs | None = None, resume_state: dict[str, Any] | None = None,
                    save_state: str | Path | None = None, audio: AudioTrack | None = None,
-                   on_audio: Callable[[OfflineAudio], None] | None = None, publish_depth: bool = False) -> int:
+                   on_audio: Callable[[OfflineAudio], None] | None = None, publish_depth: bool = False,
+                   output_geometry: GeometrySpec | None = None) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure.
 
     `inputs`: the `[input]` table as checked before the model loaded (checked here otherwise).
@@ -59,7 +61,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     save this render's final state, so it can be continued in turn.
     With `audio`, the preset's audio modulators follow the track, analysed frame by frame
     before each frame is rendered (`on_audio` gets the driver, e.g. to report its onsets).
-    `publish_depth`: frames carry the depth map too.
+    `publish_depth`: frames carry the depth map too; `output_geometry`: the frames leave the device at
+    that size (vj.engine.output_geometry).
     """
     backend = backend if backend is not None else load_backend(preset.model)
     store, bank = build_store_and_bank(preset, backend)
@@ -82,6 +85,10 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
             engine = build_engine(preset, backend, store, MasterStage(fanout),  # a scheduled `master` fades the file
                                   clock, offline=True, start_index=start, inputs=engine_inputs,
                                   publish_depth=publish_depth)
+            if output_geometry is not None:
+                from vj.engine.output_geometry import build_output_geometry
+
+                engine.output_geometry = build_output_geometry(output_geometry, backend.device, backend.dtype)
             try:
                 engine.prime(store.prompts())
                 if resume_state is not None:

@@ -45,6 +45,7 @@ from vj.output.master import Blackout, MasterStage
 from vj.output.protocol import Output
 from vj.output.ticks import OutputTicks, output_ticks
 from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_digest
+from vj.output_size import GeometrySpec
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.build_engine import build_engine
 from vj.session.model_switch import model_from_data, model_key
@@ -118,12 +119,14 @@ def _apply_start_state(store: ParamStore, timeline: Timeline) -> None:
 def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), backend: Backend | None = None,
            model: str | None = None, width: int | None = None, height: int | None = None,
            steps: int | None = None, device: str | None = None, keep_snapshots: bool = False,
-           on_frame: Callable[[Frame], None] | None = None, paced: bool = False) -> ReplayResult:
+           on_frame: Callable[[Frame], None] | None = None, paced: bool = False,
+           output_geometry: GeometrySpec | None = None) -> ReplayResult:
     """Render every recorded frame again into `outputs` (started here, closed at the end).
 
     Give it a recorder with `live=False`: it applies back-pressure, so no frame is lost.
     `paced`: each frame goes to the outputs once per output tick the live take showed it
     (give the recorder the take's output rate, `vj.output.ticks.output_rate`).
+    `output_geometry`: the frames leave the device at that size (the render stays the take's).
     """
     if not isinstance(timeline, Timeline):
         timeline = read_timeline(timeline)
@@ -153,6 +156,10 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                               start_index=start)
         engine.models.key = model_key(preset.model)
         engine.owns_model = handed_in is None  # a switch away closes the replay's own model, not a caller's
+        if output_geometry is not None:
+            from vj.engine.output_geometry import build_output_geometry
+
+            engine.output_geometry = build_output_geometry(output_geometry, backend.device, backend.dtype)
         try:
             engine.prime(_prompt_texts(store, frames))
             waiting: deque[TimelineFrame] = deque()  # recorded frames rendered but not yet handed out (pipelined)

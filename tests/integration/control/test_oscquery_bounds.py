@@ -105,9 +105,9 @@ def test_listeners_beyond_the_cap_are_refused_503_and_counted(limited: tuple[Osc
         with pytest.raises(InvalidStatus) as refused:
             listen(stack, server)
         assert refused.value.response.status_code == 503
-        assert server.listeners_refused == 1 and "refused 1" in server.status()
+        assert server.listen_slots.refused == 1 and "refused 1" in server.status()
         clients.pop().close()
-        wait_for(lambda: server.listening == 2)
+        wait_for(lambda: server.listen_slots.active == 2)
         packet(listen(stack, server, "/vj/zoom"))  # a freed place is taken again
 
 
