@@ -25,7 +25,10 @@ class ControlEvent:
     {"width", "height"}: the engine takes the new frame size at the boundary of the frame that carries it),
     "depth_refresh" (value {"every_n"}: the depth model estimates every N frames from that frame on),
     "reference" (value {"files", "weights"} or {"grab", "weight"}: the IP-Adapter's pictures from that frame on;
-    files are paths the show resolved from the names it was sent).
+    files are paths the show resolved from the names it was sent),
+    "model" (value {"key", "width", "height", "fade_s", "model"}: the engine switches to the model staged under
+    "key" at the boundary of the frame that carries it, at that size, crossfading over fade_s; "model" is the
+    `[model]` table a replay loads it from).
     """
 
     kind: str
@@ -66,6 +69,30 @@ def grab_event(which: str, source: str, weight: float = 1.0) -> ControlEvent:
 
 def depth_refresh_event(every_n: int, source: str) -> ControlEvent:
     return ControlEvent("depth_refresh", "", {"every_n": int(every_n)}, source)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSwitch:
+    """What a "model" event asks for."""
+
+    key: str
+    width: int
+    height: int
+    fade_s: float
+    model: Mapping[str, object]  # the [model] table's fields that differ from the show's (source, loras, ...)
+
+
+def model_switch_event(key: str, width: int, height: int, fade_s: float, source: str,
+                       model: Mapping[str, object] | None = None) -> ControlEvent:
+    return ControlEvent("model", "", {"key": key, "width": int(width), "height": int(height),
+                                      "fade_s": float(fade_s), "model": dict(model or {})}, source)
+
+
+def model_switch(event: ControlEvent) -> ModelSwitch:
+    """The switch a "model" event asks for."""
+    value = dict(event.value)  # type: ignore[call-overload]
+    return ModelSwitch(str(value["key"]), int(value["width"]), int(value["height"]), float(value["fade_s"]),
+                       dict(value.get("model") or {}))
 
 
 @dataclass(frozen=True, slots=True)

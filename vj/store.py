@@ -430,7 +430,7 @@ class ParamStore:
             self.set_prompts(mix_from_json(event.value), source=source)
         elif event.kind == "base":
             self.set_base(dict(event.value), source=source)  # type: ignore[call-overload]
-        elif event.kind in ("blackout", "resize", "depth_refresh", "reference"):
+        elif event.kind in ("blackout", "resize", "depth_refresh", "reference", "model"):
             # The store keeps no blackout or size state: the switch goes on in the next frame's events, for the
             # replay's master stage (live, the master stage adds it to the first frame it darkens).
             with self._lock:

@@ -120,6 +120,8 @@ class OscQueryTree:
             vj["audio"] = container("audio", audio_nodes(self.audio, params),
                                     "the audio modulators loaded, the onset action and the sound's levels")
         vj["preset"] = leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
+        vj["model"] = leaf("model", "s", "switch the model by its source (loaded beside, then crossfaded)",
+                           ACCESS_WRITE, [""])
         vj["release"] = leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
                               ACCESS_WRITE, ["all"], RANGE=[{"VALS": [*params, "prompt", "all"]}])
         vj["record"] = leaf("record", "i", "start (1) or stop (0) recording", ACCESS_WRITE, [0],

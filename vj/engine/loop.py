@@ -46,6 +46,7 @@ from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
+from vj.engine.model_swap import ModelParts, ModelSwitches
 from vj.engine.noise import add_noise
 from vj.engine.output_geometry import OutputGeometry
 from vj.engine.publish import FramePublisher, Published
@@ -164,6 +165,8 @@ class Engine:
         if loaded is not None:  # live: new pictures are encoded off the render thread
             self.references = ReferenceConditioner(loaded.encoder, background=not settings.offline)
             backend.attach_references(self.references)  # type: ignore[attr-defined]
+        self.models = ModelSwitches(backend.name)  # model switches mid-show (vj.engine.model_swap)
+        self.owns_model = False  # closed when a switch releases it (False: handed in by a caller)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -226,6 +229,8 @@ class Engine:
                     log.warning("kept %dx%d: %s", self.width, self.height, err)
                 else:
                     resize = resize_size(event)
+            elif event.kind == "model":  # before a resize: the new model checks the size
+                self.models.take(self, event, snap.frame_index, snap.time_s, snap.dt_s)
             elif event.kind == "depth_refresh" and self.depth is not None:  # taken up by this frame's depth
                 depth = self.depth
                 every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
@@ -247,6 +252,31 @@ class Engine:
                                                 align_corners=False)
             self._noise.resize(self._latent_shape())
             self._warp.resized()
+
+    # ------------------------------------------------------------------ model switches (vj.engine.model_swap)
+    def model_parts(self) -> ModelParts:
+        return ModelParts(self.models.key, self.backend, self._cache, self._prompts, self.lora_scales, self.controls,
+                          self.controlnet_scales, self.owns_model)
+
+    def install_model(self, parts: ModelParts) -> ModelParts:
+        """Put `parts` in place of the playing model's, between frames; the parts that were in place."""
+        old = self.model_parts()
+        self.backend, self._cache, self._prompts = parts.backend, parts.cache, parts.prompts
+        self.lora_scales, self.controls, self.controlnet_scales = parts.lora_scales, parts.controls, \
+            parts.controlnet_scales
+        self.owns_model = parts.owned
+        self._noise.resize(self._latent_shape())  # the new model's latent channels and VAE factor
+        return old
+
+    def last_picture(self) -> torch.Tensor | None:
+        return self._last_good if self._last_good is not None else self.feedback.turbo_next
+
+    def carry_event(self, event: ControlEvent) -> None:
+        self._carry_events = (*self._carry_events, event)
+
+    def undo_model_switch(self) -> str | None:
+        """After a device OOM during a model switch's crossfade: back to the old model (vj.engine.oom_recovery)."""
+        return self.models.undo(self)
 
     @property
     def good_size(self) -> tuple[int, int] | None:
@@ -377,6 +407,7 @@ class Engine:
             output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
         if self.references is not None and self.references.grab_wanted is not None:
             self.references.take_grab(self._inputs.last_picture, output, snap.frame_index)
+        output = self.models.blend(output, snap.time_s)  # a model switch's crossfade (the feedback stays unmixed)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
         shown, source = output, None
@@ -465,3 +496,4 @@ class Engine:
         self._cache.close()
         if self.references is not None:
             self.references.close()
+        self.models.close()

@@ -12,8 +12,9 @@ at a bounded rate instead of spun on. Every OOM and every undo is counted, logge
 line. Only before the first good frame is it fatal (nothing on stage to hold, nothing proven to fit):
 the render loop raises its own clear message then.
 
-The model, its ControlNets and LoRAs are the show's (a live preset switch keeps them loaded), so the
-size and the depth resolution are the changes a frame boundary can bring that add memory.
+The changes a frame boundary can bring that add memory are the size, the depth resolution and a model
+switch (vj.engine.model_swap): while its crossfade runs the old model is still held, and an OOM then
+switches back to it and releases the new one (the switch back is recorded in the take).
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ class Recoverable(Protocol):
     def resize_now(self, width: int, height: int) -> None:
         """Change the size at once (the render thread is between frames)."""
 
+    def undo_model_switch(self) -> str | None:
+        """Back to the model a switch replaced, while it is still held; what was done, in words, else None."""
+
 
 class OomRecovery:
     """The render loop's answer to `torch.cuda.OutOfMemoryError` after the first good frame."""
@@ -116,6 +120,9 @@ class OomRecovery:
     def _undo(self, at: tuple[int, int]) -> list[str]:
         """Put back what grew since the last good frame; what was put back, in words."""
         undone = []
+        model = self.engine.undo_model_switch()
+        if model is not None:
+            undone.append(model)
         good = self.engine.good_size
         if good is not None and good != at:
             self.engine.resize_now(*good)

@@ -53,7 +53,8 @@ def show_actions(session: LiveSession) -> ShowActions:
         reference=refs.by_names if refs else None, reference_grab=refs.grab if refs else None,
         reference_upload=refs.upload if refs else None,
         preset=lambda name: presets.by_name(name, allow_paths=False), preset_file=presets.by_name,
-        preset_step=presets.step, preset_number=presets.by_index, record=RecordToggle(session),
+        preset_step=presets.step, preset_number=presets.by_index, model=session.models.by_source,
+        record=RecordToggle(session),
         is_recording=lambda: session.take is not None and session.take.is_recording,
         blackout=session.performer.blackout, freeze=session.performer.freeze, panic=session.performer.panic,
         tempo=session.tempo, quantiser=session.quantiser, modulators=session.modulators, audio=session.audio)

@@ -35,6 +35,7 @@ from vj.session.depth import switch_depth
 from vj.session.governor import smaller_sizes
 from vj.session.governor_control import FrameRateGovernor
 from vj.session.inputs import build_inputs
+from vj.session.model_switch import ModelSwitcher, SwitchRefused, model_key
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, build_show_store, install_preset
 from vj.session.switch_policy import keep_loaded
@@ -59,11 +60,11 @@ class LiveSession:
         device = backend.device if backend is not None else pick_device(preset.model.device)
         if not offline and device.type == "cpu":  # the render thread does the heavy work: vj.engine.cpu_threads
             keep_off_the_render_cores()
-        self.backend = backend if backend is not None else load_backend(preset.model)
+        loaded = backend if backend is not None else load_backend(preset.model)
         mods = preset.modulators
         self.tempo = TempoClock(mods.bpm, mods.beats_per_bar)
         self.quantiser = Quantiser(self.tempo, Quantise(mods.quantise), mods.lookahead_ms / 1000.0)
-        self.store, self.modulators, self.audio = build_show_store(preset, self.backend, self.tempo,
+        self.store, self.modulators, self.audio = build_show_store(preset, loaded, self.tempo,
                                                                    engine_time=offline)
         self.presets = PresetSwitcher(self, self.quantiser)
         self.take: LiveTake | None = None
@@ -74,9 +75,12 @@ class LiveSession:
         live_clock = LiveClock(preset.render.fps, now=self.freeze_gate.running_time)
         self.input, engine_inputs = build_inputs(preset, inputs, offline=offline)
         frame_clock = clock or (FixedClock(preset.render.fps) if offline else live_clock)
-        self.engine = build_engine(preset, self.backend, self.store, self.master,
+        self.engine = build_engine(preset, loaded, self.store, self.master,
                                    FreezableClock(frame_clock, self.freeze_gate), offline=offline,
                                    inputs=engine_inputs, publish_depth=publish_depth)
+        self.engine.models.key = model_key(preset.model)
+        self.engine.owns_model = backend is None  # a switch away closes the session's own model only
+        self.models = ModelSwitcher(self)  # a preset naming another model, or the model command
         self.performer = Performer(self, self.master, self.freeze_gate)
         self.outputs: list[Output] = []
         self.controls: list[Control] = []
@@ -95,6 +99,11 @@ class LiveSession:
         if preset.render.target_fps > 0 and not offline:
             self.governor = FrameRateGovernor(self, preset.render.target_fps, self._governor_sizes())
             self.controls.append(self.governor)
+
+    @property
+    def backend(self) -> Backend:
+        """The model playing now (a model switch changes it at a frame boundary)."""
+        return self.engine.backend
 
     def _governor_sizes(self) -> tuple[tuple[int, int], ...]:
         def allowed(width: int, height: int) -> bool:
@@ -133,34 +142,53 @@ class LiveSession:
     def apply_preset(self, preset: PresetConfig) -> None:
         """Switch preset at the next frame boundary: values, prompts, schedules, and size.
 
-        One policy for every way a preset is switched (OSC, MIDI, preview keys): the model
-        and the fps stay for the whole show (a model swap would stall it; the outputs run at
-        a fixed rate), and the size follows the preset unless the command line fixed it. The input
+        One policy for every way a preset is switched (OSC, MIDI, preview keys). A preset that names
+        another model switches the model (vj.session.model_switch): it loads beside the playing one and
+        the preset lands with it on the grid. The fps stays for the whole show (the outputs run at a
+        fixed rate), and the size follows the preset unless the command line fixed it. The input
         (camera, clip, NDI) stays too: it is the show's, opened before the model loaded. So does
         the depth model; the preset's other `[depth]` settings (resolution, every_n, ema) follow
         it from the next frame (`switch_depth`).
         """
+        if self.models.wants(preset):
+            try:
+                self.models.switch_to(preset)
+                return
+            except SwitchRefused as err:  # the show's model plays on with the preset's values (keep_loaded)
+                log.warning("preset %r names model %s: %s", preset.name, preset.model.source, err)
         with self._preset_lock:
-            kept = keep_loaded(self.preset, preset)
-            current = self.preset.render
-            size = (current.width, current.height) if self.fixed_size else (preset.render.width,
-                                                                              preset.render.height)
-            render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
-            control_depth = self.engine.controls.depth if self.engine.controls is not None else None
-            depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
-            self.switch_notes = (*kept.notes, depth_note) if depth_note else kept.notes
-            depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
-            preset = preset.replace(model=kept.model, render=render, input=self.preset.input, depth=depth,
-                                    controlnet=kept.controlnet)
-            self.store.load_preset_state(base_values(preset, self.backend), preset.prompts.to_mix(), {})
-            install_preset(self.store, preset, self.modulators, self.audio)
-            if (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
-                self.engine.request_resize(preset.render.width, preset.render.height)
-            self.engine.reset_anchor()
-            self.preset = preset
-            if self.governor is not None:  # the switch released its overrides: level 0 is the new preset
-                self.governor.replan(size=(preset.render.width, preset.render.height))
-            log.info("preset %r applied", preset.name)
+            self._apply_values(preset, self.backend, resize=True)
+
+    def land_model(self, preset: PresetConfig, *, values: bool) -> None:
+        """A model switch lands (on the grid): the show's model is now `preset`'s; with `values`, the preset's
+        values, prompts and schedules too (the size rides in the switch's event)."""
+        with self._preset_lock:
+            self.preset = self.preset.replace(model=preset.model, controlnet=preset.controlnet)
+            if values:
+                self._apply_values(preset, self.engine.models.ready_backend(model_key(preset.model)) or self.backend,
+                                   resize=False)
+
+    def _apply_values(self, preset: PresetConfig, backend: Backend, *, resize: bool) -> None:
+        kept = keep_loaded(self.preset, preset)
+        current = self.preset.render
+        size = (current.width, current.height) if self.fixed_size else (preset.render.width,
+                                                                          preset.render.height)
+        render = dataclasses.replace(preset.render, width=size[0], height=size[1], fps=current.fps)
+        control_depth = self.engine.controls.depth if self.engine.controls is not None else None
+        depth_note = switch_depth(self.engine.depth, self.preset, preset, control_depth)
+        self.switch_notes = (*kept.notes, depth_note) if depth_note else kept.notes
+        depth = dataclasses.replace(preset.depth, model=self.preset.depth.model)
+        preset = preset.replace(model=kept.model, render=render, input=self.preset.input, depth=depth,
+                                controlnet=kept.controlnet)
+        self.store.load_preset_state(base_values(preset, backend), preset.prompts.to_mix(), {})
+        install_preset(self.store, preset, self.modulators, self.audio)
+        if resize and (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
+            self.engine.request_resize(preset.render.width, preset.render.height)
+        self.engine.reset_anchor()
+        self.preset = preset
+        if self.governor is not None:  # the switch released its overrides: level 0 is the new preset
+            self.governor.replan(size=(preset.render.width, preset.render.height))
+        log.info("preset %r applied", preset.name)
 
     # ------------------------------------------------------------------ running
     def warmup_variants(self, extra: Iterable[PresetConfig] = ()) -> tuple[Variant, ...]:
@@ -222,6 +250,7 @@ class LiveSession:
         self._stopped = True
         self.freeze_gate.close()  # a frozen render thread must not hold up the stop
         self.engine.stop()
+        self.models.close()
         for control in self.controls:
             _close_quietly(control)
         for output in self.outputs:
@@ -243,7 +272,7 @@ class LiveSession:
         """The LoRA and ControlNet slots with nothing loaded, and the reference picture's parameters without an
         IP-Adapter (the page and OSCQuery leave them out).
 
-        Known from the start: models, LoRAs and ControlNets load once per show and a preset switch keeps them.
+        A model switch brings its own LoRAs and ControlNets: this follows the model playing.
         """
         unused = unused_slots(self.engine.lora_scales.loaded, self.engine.controlnet_scales.loaded)
         return unused if self.engine.references is not None else unused | REFERENCE_PARAMS
@@ -263,6 +292,8 @@ class LiveSession:
         if self.engine.lora_scales.refusal:
             parts.append(self.engine.lora_scales.refusal)
         parts.extend(self.switch_notes)
+        if self.models.status():  # loading, holding, failed: the page shows this line too
+            parts.append(self.models.status())
         if s.stage_ms:  # measured on the device with CUDA events on a GPU, host clocks elsewhere
             parts.append("ms " + " ".join(f"{name} {ms:.1f}" for name, ms in s.stage_ms.items()))
         if self.performer.status():

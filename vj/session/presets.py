@@ -123,6 +123,10 @@ class PresetSwitcher:
         self.refused = 0  # remote requests refused by name policy (status, tests)
         self._recall_listeners: list[Callable[[], None]] = []
 
+    def paths(self) -> list[Path]:
+        """The shipped presets (the list steps and numbers walk)."""
+        return self._presets()
+
     def on_recall(self, listener: Callable[[], None]) -> None:
         self._recall_listeners.append(listener)
 

@@ -18,13 +18,18 @@ With the same settings the parameter snapshots match the live take exactly; repl
 checks each frame's digest and reports the first frame that differs. What is not in the
 timeline cannot be replayed: LFO/tempo modulators and the schedules of a preset switched
 to mid-show (its values and prompts are replayed, they are events).
+
+A model switch is an event too: the model it names is loaded when its frame comes (after the
+playing one is let go, as a switch that did not fit live does) and the switch happens on the
+same frame, with the same crossfade on the recorded clock. A replay with `--model` keeps that
+model throughout. The ControlNets of a switched-to preset are not in the event: not replayed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +37,8 @@ from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
 from vj.engine.cpu_threads import on_the_render_cores
+from vj.engine.loop import Engine
+from vj.engine.model_swap import ModelParts, Staged, model_parts, prime_parts
 from vj.errors import VjError
 from vj.frames import Frame, FrameSink
 from vj.output.master import Blackout, MasterStage
@@ -41,9 +48,10 @@ from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_
 from vj.output_size import GeometrySpec
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.build_engine import build_engine
+from vj.session.model_switch import model_from_data, model_key
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
-from vj.snapshot import blackout_switch
+from vj.snapshot import blackout_switch, model_switch, model_switch_event
 from vj.store import ControlEvent, ParamStore
 
 log = logging.getLogger(__name__)
@@ -60,6 +68,7 @@ class ReplayResult:
     ticks: OutputTicks | None = None  # with paced=True: how the output frames follow the live take
     output_frames: int = 0  # frames handed to the outputs (= frames unless paced)
     snapshots: list = field(default_factory=list)  # ParamSnapshot per frame when keep_snapshots
+    model_switches: list = field(default_factory=list)  # vj.engine.model_swap.Switched, in order
 
 
 def replay_preset(timeline: Timeline, *, model: str | None = None, width: int | None = None,
@@ -124,6 +133,7 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
     if not timeline.frames:
         raise VjError(f"{timeline.path}: the timeline holds no frames to replay")
     preset = replay_preset(timeline, model=model, width=width, height=height, steps=steps, device=device)
+    handed_in = backend
     backend = backend if backend is not None else load_backend(preset.model)
     store = build_store(preset, backend)
     frames, filled = dense_frames(timeline)
@@ -144,6 +154,8 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
         # A take started mid-show continues the live frame count, so schedules see the same index.
         engine = build_engine(preset, backend, store, sink, RecordedClock(times, dts), offline=False,
                               start_index=start)
+        engine.models.key = model_key(preset.model)
+        engine.owns_model = handed_in is None  # a switch away closes the replay's own model, not a caller's
         if output_geometry is not None:
             from vj.engine.output_geometry import build_output_geometry
 
@@ -168,10 +180,15 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
                 if on_frame is not None:
                     on_frame(frame)
 
+            models = _ReplayModels(engine, preset, handed_in, _prompt_texts(store, frames))
             for recorded in frames:
                 for event in recorded.events:
                     if event.kind == "resize" and (width is not None or height is not None):
                         continue  # a replay at a size of its own keeps it (the governor's sizes were the take's)
+                    if event.kind == "model":
+                        if model is not None:
+                            continue  # --model: that model throughout
+                        event = models.stage(event, width, height)
                     store.apply_event(event)
                     result.events += 1
                 waiting.append(recorded)
@@ -184,8 +201,37 @@ def replay(timeline: Timeline | str | Path, *, outputs: Iterable[Output] = (), b
             if last is not None:
                 published(last)
         finally:
+            result.model_switches = list(engine.models.switched)
             engine.stop()
     return result
+
+
+class _ReplayModels:
+    """The models a take's "model" events name, loaded on the render thread when their frame comes."""
+
+    def __init__(self, engine: Engine, preset: PresetConfig, handed_in: Backend | None, prompts: PromptMix) -> None:
+        """`handed_in`: the take's first model as the caller gave it (never closed, reused on a switch back)."""
+        self.engine, self.preset, self.prompts = engine, preset, prompts
+        self.first = (model_key(preset.model), handed_in)
+
+    def stage(self, event: ControlEvent, width: int | None, height: int | None) -> ControlEvent:
+        """Stage the model `event` names; the event, at the replay's own size if it has one."""
+        switch = model_switch(event)
+        self.engine.models.stage(switch.key, Staged(load=lambda: self._load(switch.key, switch.model)))
+        if width is None and height is None:
+            return event
+        size = (width or switch.width, height or switch.height)
+        return model_switch_event(switch.key, *size, switch.fade_s, event.source, switch.model)
+
+    def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
+        handed_in = self.first[1]
+        if key == self.first[0] and handed_in is not None:
+            parts = model_parts(key, handed_in, owned=False)
+        else:  # a model the replay loads, closed when a later switch lets it go
+            model = self.preset.model if key == self.first[0] else model_from_data(self.preset.model, data)
+            parts = model_parts(key, load_backend(model))
+        prime_parts(parts, self.prompts)
+        return parts
 
 
 class _TakeBlackout:

@@ -1,10 +1,12 @@
 """What a live preset switch keeps of the show: the loaded model, its LoRAs and its ControlNets.
 
-These load once per show (loading one mid-show would stall the picture for seconds), so a
-switched-to preset that names others cannot bring them. Where it names the same ones, its
-scales become the base values (release and panic return to them); where it names others,
-the show's stay at their scales, one warning says so and the status line keeps a note
-until the next switch.
+A preset that names another model switches the model (vj.session.model_switch: it loads beside
+the playing one and brings its own LoRAs and ControlNets); this is the policy for a preset on
+the same model, and for one whose model switch was refused (one already under way). LoRAs and
+ControlNets load with the model, so a switched-to preset on the same model that names others
+cannot bring them. Where it names the same ones, its scales become the base values (release and
+panic return to them); where it names others, the show's stay at their scales, one warning says
+so and the status line keeps a note until the next switch.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def keep_loaded(show: PresetConfig, preset: PresetConfig) -> KeptOnSwitch:
     notes: list[str] = []
     model = show.model
     if preset.model.source != show.model.source:
-        log.warning("preset %r names model %s; keeping %s (models are not swapped live)",
+        log.warning("preset %r names model %s; keeping %s (its model switch was refused)",
                     preset.name, preset.model.source, show.model.source)
         notes.append(f"model kept: {show.model.source} (preset names {preset.model.source})")
     elif _lora_files(preset.model) == _lora_files(show.model):

@@ -6,6 +6,7 @@ A message is one JSON object; each key is a command, applied in order:
     {"prompt": {"slot": 0, "text": "…", "weight": 1.0}}   text and/or weight of a slot
     {"negative": "…"}                               the negative prompt
     {"preset": "spiral"}                            switch to a shipped preset (name or number)
+    {"model": "tiny-xl"}                            switch the model (a tiny one or one the presets name)
     {"release": "zoom" | "prompt" | "all"}          hand back to the schedule / preset value
     {"record": true}                                start / stop the take
     {"tap": true}  {"bpm": 128}  {"quantise": "bar"}
@@ -61,7 +62,8 @@ MAX_MESSAGE_CHARS = 16 * 1024  # a full `set` of every parameter is ~1 KB, a pro
 # The page's message keys and the show command each one carries.
 WEB_COMMANDS: Mapping[str, Command] = {
     "set": Command.SET_PARAM, "prompt": Command.PROMPT_TEXT, "negative": Command.NEGATIVE,
-    "preset": Command.PRESET, "release": Command.RELEASE, "record": Command.RECORD, "tap": Command.TAP,
+    "preset": Command.PRESET, "model": Command.MODEL, "release": Command.RELEASE, "record": Command.RECORD,
+    "tap": Command.TAP,
     "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO, "audio": Command.AUDIO,
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
     "reopen_preview": Command.REOPEN_PREVIEW, "reference": Command.REFERENCE,
@@ -83,7 +85,7 @@ class WebProtocol:
         c = self.commands
         self._handlers: dict[Command, Callable[[object], object]] = {
             Command.SET_PARAM: self._set, Command.PROMPT_TEXT: self._prompt, Command.NEGATIVE: self._negative,
-            Command.PRESET: c.preset, Command.RELEASE: c.release, Command.RECORD: c.record,
+            Command.PRESET: c.preset, Command.MODEL: c.model, Command.RELEASE: c.release, Command.RECORD: c.record,
             Command.TAP: lambda v: c.tap() if v is True else _expected_true("tap", v),
             Command.BPM: c.bpm, Command.QUANTISE: c.quantise, Command.LFO: self._lfo, Command.AUDIO: self._audio,
             Command.LEARN: c.learn, Command.BLACKOUT: lambda v: c.blackout(values.switch(v, "blackout")),

@@ -227,9 +227,9 @@ def test_live_session_uses_real_time_and_switches_preset_at_a_frame_boundary(tin
     assert "fps" in session.status_line()
 
 
-def test_preset_switch_policy_keeps_model_fps_and_a_command_line_size(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
-    other = tiny_preset.replace(render=tiny_preset.render.__class__(width=128, height=64, fps=12),
-                                model=tiny_preset.model.__class__(source="stabilityai/sd-turbo"))
+def test_preset_switch_policy_keeps_fps_and_a_command_line_size(tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    # (A preset naming another model switches the model: tests/integration/session/test_model_switch_paths.py.)
+    other = tiny_preset.replace(render=tiny_preset.render.__class__(width=128, height=64, fps=12))
     free = LiveSession(tiny_preset, backend=tiny_backend)
     free.apply_preset(other)
     assert (free.preset.render.width, free.preset.render.fps, free.preset.model.source) == (128, 24, "tiny")

@@ -81,13 +81,15 @@ def _osc(router: OscRouter, address: str, *args: object) -> str | None:
 def _show() -> tuple[ParamStore, ShowActions]:
     store = ParamStore()
     tempo = TempoClock(120.0)
-    return store, ShowActions(preset=lambda name: None, learn=lambda target: False, tempo=tempo,
-                              quantiser=Quantiser(tempo), modulators=ModulatorBank(store, tempo))
+    return store, ShowActions(preset=lambda name: None, model=lambda source: None, learn=lambda target: False,
+                              tempo=tempo, quantiser=Quantiser(tempo), modulators=ModulatorBank(store, tempo))
 
 
 # The same faulty command over OSC and from the page: the same reason.
 SAME_FAULTS = [
     (("/vj/preset", "../../etc/passwd"), {"preset": "../../etc/passwd"}, "refused"),
+    (("/vj/model", "../../etc/passwd"), {"model": "../../etc/passwd"}, "refused"),
+    (("/vj/model", 3.0), {"model": 3}, "wrong_type"),
     (("/vj/quantise", "sometimes"), {"quantise": "sometimes"}, "unknown_choice"),
     (("/vj/learn", "no-such-target"), {"learn": "no-such-target"}, "unknown_choice"),
     (("/vj/bpm", 5000.0), {"bpm": 5000}, "out_of_range"),

@@ -24,6 +24,8 @@ class ShowActions:
     preset_file: Callable[[str], object] | None = None
     preset_step: Callable[[int], object] | None = None  # +1 next, -1 previous
     preset_number: Callable[[int], object] | None = None  # the n-th shipped preset
+    # a model by its source (a tiny model or one the show's presets name); returns None when refused
+    model: Callable[[str], object] | None = None
     record: Callable[[bool], object] | None = None
     is_recording: Callable[[], bool] | None = None
     learn: Callable[[str], bool] | None = None  # False: not a mappable target

@@ -19,6 +19,7 @@ class Command(StrEnum):
     NEGATIVE = "negative"
     PRESET = "preset"  # by name or number
     PRESET_STEP = "preset_step"  # next / previous
+    MODEL = "model"  # switch the model by its source (loaded beside the playing one, then crossfaded)
     RELEASE = "release"  # hand a parameter (or all) back to its schedule / preset
     RECORD = "record"
     LEARN = "learn"
@@ -54,6 +55,8 @@ NOT_OFFERED: dict[str, dict[Command, str]] = {
         Command.PROMPT_TEXT: _TEXT,
         Command.NEGATIVE: _TEXT,
         Command.AUDIO_ONSET: "the onset action is a word, not a position",
+        Command.MODEL: "a model is named by text; a controller switches models with presets that name them "
+                       "(program change)",
         Command.BPM: "MIDI sets the tempo by its clock (24 pulses a beat) or the tap button",
         Command.QUANTISE: "the quantise grid is a choice of words, set by OSC, the page or the preset",
         Command.REOPEN_PREVIEW: "a controller's buttons play the show; the window is fixed by its w key, OSC "

@@ -155,6 +155,15 @@ class ShowCommands:
         if switch(str(value)) is None:
             raise Rejected(REFUSED, f"no preset named {str(value)[:80]!r} (shipped names, or --presets-dir)")
 
+    def model(self, value: object) -> None:
+        """Switch the model: loaded and warmed beside the playing one, then crossfaded on the grid."""
+        source = values.text(value, "model")
+        if len(source) > MAX_PRESET_NAME:
+            raise Rejected(OVERSIZED, f"model name longer than {MAX_PRESET_NAME} characters")
+        if self._hook(self.actions.model, "model switching")(source) is None:
+            raise Rejected(REFUSED, f"model {source[:80]!r} refused (a built-in tiny model or one the show's "
+                                    "presets name; one switch at a time)")
+
     def preset_file(self, name: str) -> None:
         """A preset the performer's own mapping file names (a name or a path)."""
         self._hook(self.actions.preset_file, "preset switching")(name)

@@ -50,6 +50,8 @@ def address_map(registry: Mapping[str, ParamSpec] = REGISTRY) -> list[OscAddress
         OscAddress(f"{PREFIX}prompt/<i>/weight", f"<float 0..{MAX_PROMPT_WEIGHT:g}>", "blend weight of prompt slot i"),
         OscAddress(f"{PREFIX}negative", "<string>", "negative prompt"),
         OscAddress(f"{PREFIX}preset", "<name|int>", "switch preset at the next frame boundary (quantisable)"),
+        OscAddress(f"{PREFIX}model", "<source>", "switch the model: loaded beside the playing one, then crossfaded "
+                   "on the grid (a built-in tiny model or one the show's presets name)"),
         OscAddress(f"{PREFIX}release", "<param|prompt|all>", "hand a parameter back to its schedule or preset"),
         OscAddress(f"{PREFIX}record", "<1|0>", "start or stop recording"),
         OscAddress(f"{PREFIX}blackout", "[1|0]", "fade the outputs to black (1) or back (0) over blackout_fade_s; "

@@ -41,7 +41,8 @@ SOURCE = "osc"
 OSC_COMMANDS: Mapping[str, Command] = {
     "<param>": Command.SET_PARAM, "norm": Command.SET_PARAM, "lora": Command.LORA_SCALE,
     "controlnet": Command.CONTROLNET_SCALE, "prompt": Command.PROMPT_TEXT, "prompt/<i>/weight": Command.PROMPT_WEIGHT,
-    "negative": Command.NEGATIVE, "preset": Command.PRESET, "release": Command.RELEASE, "record": Command.RECORD,
+    "negative": Command.NEGATIVE, "preset": Command.PRESET, "model": Command.MODEL, "release": Command.RELEASE,
+    "record": Command.RECORD,
     "learn": Command.LEARN, "blackout": Command.BLACKOUT, "freeze": Command.FREEZE, "panic": Command.PANIC,
     "tap": Command.TAP, "bpm": Command.BPM, "quantise": Command.QUANTISE, "lfo": Command.LFO,
     "audio": Command.AUDIO, "audio/onset": Command.AUDIO_ONSET, "reopen_preview": Command.REOPEN_PREVIEW,
@@ -79,6 +80,7 @@ class OscRouter:
         c = self.commands
         self._handlers: dict[Command, Callable[[list[object]], object]] = {
             Command.PRESET: lambda args: c.preset(_one_arg(args)),
+            Command.MODEL: lambda args: c.model(_one_arg(args)),
             Command.RELEASE: lambda args: c.release(_one_arg(args)),
             Command.RECORD: lambda args: c.record(_record_value(_one_arg(args))),
             Command.TAP: lambda args: c.tap() if len(args) <= 1 else _too_many("tap takes no argument (or one)"),
