@@ -35,6 +35,7 @@ from vj.choices import CfgMode, ColourSpace
 from vj.engine.backends.base import Backend
 from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
+from vj.engine.coherence.similarity_skip import SimilaritySkip
 from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
@@ -154,6 +155,7 @@ class Engine:
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
+        self.similarity_skip = SimilaritySkip(self.device)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -324,10 +326,15 @@ class Engine:
         warp = self._warp.for_frame(snap, fb.turbo_next)
         cadence = p.cadence
         diffused = fb.cadence_left <= 0 or fb.turbo_next is None
+        picture = self._inputs.picture(snap, self.width, self.height) if diffused else None
+        signal, held = self._similarity(picture, snap, due=diffused)
+        diffused = diffused and not held
         seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else fb.last_seed
-        if diffused:
+        if held:  # the input barely changed: the last output again, and the cadence still due
+            assert fb.turbo_next is not None  # only a frame after the first is held
+            fb.cadence_left += 1
+        elif diffused:
             first = fb.turbo_next is None
-            picture = self._inputs.picture(snap, self.width, self.height)
             fb.anchor = self._inputs.anchor(fb.anchor, picture, p.color_coherence, self.width, self.height)
             warped = warp(fb.turbo_next) if fb.turbo_next is not None else None
             timer.mark("warp")
@@ -344,6 +351,7 @@ class Engine:
             if space is not ColourSpace.NONE and (fb.anchor is None or fb.anchor.space != space):
                 fb.anchor = colour_stats(image, space)
                 self._anchor_index = snap.frame_index
+            self.similarity_skip.diffused(picture)
             fb.turbo_prev = warped if cadence > 1 else None
             fb.turbo_next = image
             fb.cadence_left = fb.block_cadence = cadence
@@ -363,15 +371,32 @@ class Engine:
             output = torch.lerp(fb.turbo_prev, fb.turbo_next, tween)
         depth = self._warp.depth_grey(output, p.animation_mode) if self._warp.publish_depth else None
         ticket = _Ticket(snap.frame_index, snap.time_s, snap, seed, diffused, timer, output, start)
-        done = self._publisher.submit(output, ticket, depth)
+        done = self._publisher.submit(output, ticket, depth, signal)
         timer.mark("publish")
         return self._deliver(done)
+
+    def _similarity(self, picture: torch.Tensor | None, snap: ParamSnapshot, *,
+                    due: bool) -> tuple[torch.Tensor | None, bool]:
+        """The input's similarity to send with this frame (None without an input: every frame of a show
+        sends one or none, so the publish buffers keep their layout), and whether a diffusion that is `due`
+        holds the last output instead (vj.engine.coherence.similarity_skip)."""
+        if self._inputs.inputs.frames is None:
+            return None, False
+        p = snap.params
+        signal = self.similarity_skip.measure(picture)
+        reaches = due and picture is not None and (p.video_mix > 0.0 or self.controls is not None)
+        held = (reaches and self.feedback.turbo_next is not None and p.similarity_skip > 0.0
+                and self.similarity_skip.should_skip(p.similarity_skip, p.similarity_skip_max, snap.frame_index))
+        if held:
+            self.stats.skipped += 1
+        return signal, held
 
     def _deliver(self, done: list[Published[_Ticket]]) -> Frame | None:
         """Hand the completed frames to the sink; a non-finite one restarts the feedback instead."""
         frame = None
         for position, item in enumerate(done):
             t = item.ticket
+            self.similarity_skip.observe(item.signal)
             if item.pixels is None:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
@@ -396,6 +421,7 @@ class Engine:
         self.feedback.turbo_next = self._last_good
         self.feedback.turbo_prev = None
         self.feedback.cadence_left = 0  # diffuse again at once
+        self.similarity_skip.reset()
         if self._anchor_index >= bad.index:
             self.feedback.anchor = None  # the anchor came from the bad frame or after it
         if later:

@@ -3,7 +3,8 @@
 The conversion to uint8 HWC runs on the device, and a finite-pixels flag rides in the same
 buffer as one extra byte, so the host learns whether a frame is usable from the one copy it
 makes anyway (no extra synchronisation). A depth channel an output shows rides there too,
-rather than in a blocking copy of its own that would drain the pipeline every frame.
+rather than in a blocking copy of its own that would drain the pipeline every frame, and so does a
+float32 `signal` the engine measured on the device (the similarity skip's picture similarity).
 On CUDA the copy runs on its own stream into
 pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
 event has completed and returns while this one is still being computed and copied, so
@@ -27,7 +28,7 @@ _RING = 2  # the frame being copied out and the one being computed
 
 @dataclass
 class _Slot(Generic[T]):
-    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) + 1]: the pixels, the depth if any, then the finite flag
+    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ 4) + 1]: pixels, depth, signal if any, the finite flag
     scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
     host: torch.Tensor  # host uint8, as `staged`, pinned on CUDA
     event: torch.cuda.Event | None = None
@@ -41,6 +42,7 @@ class Published(Generic[T]):
     ticket: T
     pixels: np.ndarray | None
     depth: np.ndarray | None = None  # uint8 [H, W], when submitted with one
+    signal: float | None = None  # the float32 value submitted with the frame, when one was
 
 
 class FramePublisher(Generic[T]):
@@ -54,6 +56,7 @@ class FramePublisher(Generic[T]):
         self._slots: list[_Slot[T]] = []
         self._size: tuple[int, int] | None = None
         self._with_depth = False
+        self._with_signal = False
         self._next = 0
         self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
 
@@ -61,16 +64,19 @@ class FramePublisher(Generic[T]):
     def in_flight(self) -> int:
         return len(self._pending)
 
-    def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None) -> list[Published[T]]:
+    def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None,
+               signal: torch.Tensor | None = None) -> list[Published[T]]:
         """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete.
 
         `depth`: a uint8 [H, W] channel on the device that rides in the same copy (no copy of its own).
+        `signal`: a one-element float32 tensor on the device that rides there too.
         """
         done: list[Published[T]] = []
         height, width = int(image.shape[2]), int(image.shape[3])
-        if self._size != (height, width) or self._with_depth != (depth is not None):
+        layout = (depth is not None, signal is not None)
+        if self._size != (height, width) or (self._with_depth, self._with_signal) != layout:
             done = self.flush()
-            self._allocate(height, width, with_depth=depth is not None)
+            self._allocate(height, width, with_depth=depth is not None, with_signal=signal is not None)
         slot = self._slots[self._next]
         self._next = (self._next + 1) % len(self._slots)
         self._stage(image, slot)
@@ -79,6 +85,8 @@ class FramePublisher(Generic[T]):
                 raise ValueError(f"the depth channel is {tuple(depth.shape)}; expected the frame's {(height, width)}")
             pixels = height * width * 3
             slot.staged[pixels:pixels + height * width].view(height, width).copy_(depth)
+        if signal is not None:
+            slot.staged[-5:-1].copy_(signal.reshape(1).to(torch.float32).view(torch.uint8))
         slot.ticket = ticket
         self._copy_out(slot)
         self._pending.append(slot)
@@ -112,8 +120,8 @@ class FramePublisher(Generic[T]):
         return dropped
 
     # ------------------------------------------------------------------ the steps
-    def _allocate(self, height: int, width: int, *, with_depth: bool = False) -> None:
-        count = height * width * (4 if with_depth else 3) + 1
+    def _allocate(self, height: int, width: int, *, with_depth: bool = False, with_signal: bool = False) -> None:
+        count = height * width * (4 if with_depth else 3) + (4 if with_signal else 0) + 1
         pin = self._cuda
         self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
                              scratch=torch.empty(height, width, 3, device=self.device),
@@ -121,6 +129,7 @@ class FramePublisher(Generic[T]):
                        for _ in range(_RING)]
         self._size = (height, width)
         self._with_depth = with_depth
+        self._with_signal = with_signal
         self._next = 0
 
     def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
@@ -156,4 +165,5 @@ class FramePublisher(Generic[T]):
         count = height * width * 3
         pixels = slot.host[:count].view(height, width, 3).numpy().copy()  # the ring buffer is reused
         depth = slot.host[count:count + height * width].view(height, width).numpy().copy() if self._with_depth else None
-        return Published(ticket, pixels, depth)
+        signal = float(slot.host[-5:-1].numpy().view(np.float32)[0]) if self._with_signal else None
+        return Published(ticket, pixels, depth, signal)

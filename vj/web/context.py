@@ -40,7 +40,7 @@ class WebContext:
     learning: Callable[[], str | None] = lambda: None
     # the performer's switches (the session's Performer) and their states
     switches: Callable[[], Mapping[str, bool]] = dict
-    # the status line's figures: fps, frame_ms, frames, dropped, errors, oom, oom_note, line
+    # the status line's figures: fps, frame_ms, frames, dropped, errors, oom, oom_note, skipped, line
     status: Callable[[], Mapping[str, object]] = dict
     # parameters the page shows no control for (LoRA and ControlNet slots with nothing loaded)
     hidden: Collection[str] = field(default_factory=frozenset)
