@@ -35,7 +35,8 @@ from vj.choices import CfgMode, ColourSpace
 from vj.engine.backends.base import Backend
 from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
-from vj.engine.coherence.similarity_skip import SimilaritySkip
+from vj.engine.coherence.feature_bank import FeatureBank
+from vj.engine.coherence.stage import CoherenceStage
 from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
@@ -121,13 +122,14 @@ class Engine:
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
                  clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None,
                  depth: DepthEstimator | None = None, publish_depth: bool = False,
-                 controls: ControlNets | None = None) -> None:
+                 controls: ControlNets | None = None, bank: FeatureBank | None = None) -> None:
         """`start_index`: the first frame's index (a replayed take that began mid-show).
 
         `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
         `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
         `publish_depth`: each Frame carries the depth map too (in the frame's own copy to the host);
-        `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame."""
+        `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame;
+        `bank`: the feature bank installed in `backend`'s UNet (vj.engine.coherence.feature_bank)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -155,7 +157,7 @@ class Engine:
         self.lora_scales = LoraScaleApplier(backend)
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
-        self.similarity_skip = SimilaritySkip(self.device)
+        self.coherence = CoherenceStage(self.device, bank)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -277,6 +279,7 @@ class Engine:
         backend = self.backend
         latents = (torch.zeros(self._latent_shape(), device=self.device) if init is None
                    else backend.encode_image(init).float())
+        latents = self.coherence.start(latents, p)  # the latent blend; the feature bank's frame
         timer.mark("encode")
         noise = self._noise.frame_noise(seed, p.seed, snap.time_s, p.seed_morph_s)
         model = guided_model(backend, cond[0], cond[1], p.guidance, mode=self.settings.cfg,
@@ -284,6 +287,7 @@ class Engine:
         latents = img2img(model, latents, noise, denoise=denoise, steps=p.steps,
                           sampler=p.sampler, schedule=backend.schedule,
                           step_noise=lambda i: self._noise.noise(_ancestral_seed(seed, i)))
+        self.coherence.blend.keep(latents)
         timer.mark("denoise")
         image = backend.decode(latents).float()
         timer.mark("decode")
@@ -327,7 +331,10 @@ class Engine:
         cadence = p.cadence
         diffused = fb.cadence_left <= 0 or fb.turbo_next is None
         picture = self._inputs.picture(snap, self.width, self.height) if diffused else None
-        signal, held = self._similarity(picture, snap, due=diffused)
+        signal, held = self.coherence.similarity(
+            picture, p, snap.frame_index, has_input=self._inputs.inputs.frames is not None,
+            reaches=p.video_mix > 0.0 or self.controls is not None, due=diffused)
+        self.stats.skipped += int(held)
         diffused = diffused and not held
         seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else fb.last_seed
         if held:  # the input barely changed: the last output again, and the cadence still due
@@ -351,7 +358,7 @@ class Engine:
             if space is not ColourSpace.NONE and (fb.anchor is None or fb.anchor.space != space):
                 fb.anchor = colour_stats(image, space)
                 self._anchor_index = snap.frame_index
-            self.similarity_skip.diffused(picture)
+            self.coherence.skip.diffused(picture)
             fb.turbo_prev = warped if cadence > 1 else None
             fb.turbo_next = image
             fb.cadence_left = fb.block_cadence = cadence
@@ -375,28 +382,12 @@ class Engine:
         timer.mark("publish")
         return self._deliver(done)
 
-    def _similarity(self, picture: torch.Tensor | None, snap: ParamSnapshot, *,
-                    due: bool) -> tuple[torch.Tensor | None, bool]:
-        """The input's similarity to send with this frame (None without an input: every frame of a show
-        sends one or none, so the publish buffers keep their layout), and whether a diffusion that is `due`
-        holds the last output instead (vj.engine.coherence.similarity_skip)."""
-        if self._inputs.inputs.frames is None:
-            return None, False
-        p = snap.params
-        signal = self.similarity_skip.measure(picture)
-        reaches = due and picture is not None and (p.video_mix > 0.0 or self.controls is not None)
-        held = (reaches and self.feedback.turbo_next is not None and p.similarity_skip > 0.0
-                and self.similarity_skip.should_skip(p.similarity_skip, p.similarity_skip_max, snap.frame_index))
-        if held:
-            self.stats.skipped += 1
-        return signal, held
-
     def _deliver(self, done: list[Published[_Ticket]]) -> Frame | None:
         """Hand the completed frames to the sink; a non-finite one restarts the feedback instead."""
         frame = None
         for position, item in enumerate(done):
             t = item.ticket
-            self.similarity_skip.observe(item.signal)
+            self.coherence.skip.observe(item.signal)
             if item.pixels is None:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
@@ -421,7 +412,7 @@ class Engine:
         self.feedback.turbo_next = self._last_good
         self.feedback.turbo_prev = None
         self.feedback.cadence_left = 0  # diffuse again at once
-        self.similarity_skip.reset()
+        self.coherence.restart()
         if self._anchor_index >= bad.index:
             self.feedback.anchor = None  # the anchor came from the bad frame or after it
         if later:

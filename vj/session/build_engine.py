@@ -9,6 +9,7 @@ from __future__ import annotations
 from vj.config import PresetConfig
 from vj.engine.backends import Backend
 from vj.engine.clock import Clock
+from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.input_stage import EngineInputs
 from vj.engine.loop import Engine, EngineSettings
 from vj.frames import FrameSink
@@ -30,4 +31,13 @@ def build_engine(preset: PresetConfig, backend: Backend, store: ParamStore, sink
                               rcfg_delta=preset.model.rcfg_delta)
     return Engine(backend, store, settings, sink, clock, start_index=start_index, inputs=inputs,
                   depth=build_depth(preset, backend, wanted=publish_depth),
-                  publish_depth=publish_depth, controls=build_controlnets(preset, backend))
+                  publish_depth=publish_depth, controls=build_controlnets(preset, backend),
+                  bank=FeatureBank.install(backend) if wants_feature_bank(preset) else None)
+
+
+def wants_feature_bank(preset: PresetConfig) -> bool:
+    """A preset that sets or schedules `bank_strength` (even to 0) gets the feature bank's processors.
+
+    The bank costs a second attention in every self-attention layer whatever its strength, so a show
+    that never mentions it does not carry it; one that does can play the strength from 0 live."""
+    return "bank_strength" in preset.params or "bank_strength" in preset.schedules
