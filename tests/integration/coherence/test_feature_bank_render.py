@@ -67,8 +67,8 @@ def test_the_latent_blend_at_0_is_exact_and_above_0_pulls_toward_the_last_frame(
     on = render(preset_with(clip, video_mix=0.6, latent_blend=0.7), tiny_backend, 6)
     assert same(plain, off)
     assert np.array_equal(plain[0].image, on[0].image)
-    change = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(plain, plain[1:])]
-    blended = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(on, on[1:])]
+    change = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(plain, plain[1:], strict=False)]
+    blended = [np.abs(a.image.astype(int) - b.image.astype(int)).mean() for a, b in zip(on, on[1:], strict=False)]
     assert np.mean(blended) < np.mean(change)
 
 

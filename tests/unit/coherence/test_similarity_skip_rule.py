@@ -64,3 +64,17 @@ def test_the_signal_rides_in_the_publish_copy_pipelined_or_not() -> None:
         assert [(p.ticket, p.signal) for p in got] == [(0, 0.25), (1, 1.25), (2, 2.25)]
         plain = publisher.submit(torch.rand(1, 3, 8, 8), 9) + publisher.flush()
         assert plain[0].signal is None and plain[0].pixels is not None
+
+
+def test_a_bank_strength_without_a_loaded_bank_is_said_once_and_changes_nothing(caplog) -> None:  # noqa: ANN001
+    from vj.engine.coherence.stage import CoherenceStage
+    from vj.registry import FrameParams
+
+    stage = CoherenceStage(torch.device("cpu"))
+    latents = torch.rand(1, 4, 8, 8)
+    with caplog.at_level("WARNING", logger="vj.engine.coherence.stage"):
+        for _ in range(3):
+            assert stage.start(latents, FrameParams(bank_strength=0.5)) is latents
+    assert [r.getMessage() for r in caplog.records] == [
+        "bank_strength 0.50 changes nothing: this show has no feature bank (set bank_strength in the preset's "
+        "[params], even to 0, to load it)"]

@@ -3,6 +3,8 @@ decision, the latent blend and the feature bank around each diffusion, and a res
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from vj.engine.coherence.feature_bank import FeatureBank
@@ -10,12 +12,15 @@ from vj.engine.coherence.latent_blend import LatentBlend
 from vj.engine.coherence.similarity_skip import SimilaritySkip
 from vj.registry import FrameParams
 
+log = logging.getLogger(__name__)
+
 
 class CoherenceStage:
     def __init__(self, device: torch.device, bank: FeatureBank | None = None) -> None:
         self.skip = SimilaritySkip(device)
         self.blend = LatentBlend()
         self.bank = bank
+        self._said_no_bank = False
 
     def similarity(self, picture: torch.Tensor | None, p: FrameParams, frame_index: int, *, has_input: bool,
                    reaches: bool, due: bool) -> tuple[torch.Tensor | None, bool]:
@@ -33,6 +38,10 @@ class CoherenceStage:
         """Before the UNet runs: the blended start latent; the bank's slot, frames and strength set."""
         if self.bank is not None:
             self.bank.begin_frame(int(latents.shape[-2]), int(latents.shape[-1]), p.bank_strength, p.bank_frames)
+        elif p.bank_strength > 0.0 and not self._said_no_bank:
+            self._said_no_bank = True
+            log.warning("bank_strength %.2f changes nothing: this show has no feature bank (set bank_strength "
+                        "in the preset's [params], even to 0, to load it)", p.bank_strength)
         return self.blend.start(latents, p.latent_blend)
 
     def restart(self) -> None:
