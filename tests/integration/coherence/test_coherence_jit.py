@@ -46,7 +46,7 @@ def test_live_changes_compile_nothing_new_and_match_eager() -> None:
     preset = _preset()
     eager = _render(preset, load_backend(preset.model), 8)
     compiled = load_backend(preset.with_overrides(compile="jit").model)
-    _render(preset, compiled, 1)  # compiles the frame's graphs (the bank's size is set before the first call)
+    _render(preset, compiled, 2)  # compiles the graphs: text to image, then img2img (the encoder)
     with dynamo_window() as window:
         found = _render(preset, compiled, 8)
     assert (window.recompiles, window.graph_breaks) == (0, 0)
