@@ -90,3 +90,23 @@ def test_the_rings_are_on_the_device_in_the_unets_dtype() -> None:
     for p in bank.processors:
         assert p.keys.device == META and p.keys.dtype == DTYPE and p.values.shape == p.keys.shape
     assert bank.controls.strength.device == META and bank.controls.bias.dtype == torch.float32
+
+
+@pytest.mark.timeout(900)
+def test_the_memory_estimate_counts_the_rings_the_bank_holds(tmp_path: Path) -> None:
+    from tests.contract.memory_trace import config_folder
+    from vj.engine.memory_estimate import MemoryPlan, estimate_memory
+
+    pipe = sdxl_pipeline()
+    parts = {"unet": pipe.unet, "text_encoder": pipe.text_encoder, "text_encoder_2": pipe.text_encoder_2,
+             "vae": pipe.vae}
+    folder = config_folder(tmp_path / "sdxl", "StableDiffusionXLPipeline", parts)
+    plan = MemoryPlan(model=str(folder), dtype=DTYPE, sizes=((1024, 1024), (512, 512)), feature_bank=True)
+    found = {p.component: p.nbytes for p in estimate_memory(plan).parts}
+    without = {p.component for p in estimate_memory(MemoryPlan(model=str(folder), dtype=DTYPE,
+                                                               sizes=((1024, 1024),))).parts}
+    b = DiffusersBackend(pipe, name="sdxl-architecture", device=META, dtype=DTYPE)
+    bank = FeatureBank.install(b)
+    bank.resize(128, 128)  # the largest size warmed: the rings are one set, at one size
+    assert found["feature bank"] == bank.bytes_held() and "feature bank" not in without
+    assert 1.5 * 2**30 < bank.bytes_held() < 2.5 * 2**30  # the guide's "about 2 GiB" for SDXL at 1024

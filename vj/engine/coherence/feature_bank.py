@@ -157,6 +157,13 @@ def _self_attention_levels(unet: Any) -> list[tuple[Any, int]]:
     return found
 
 
+def ring_bytes(unet: Any, latent_h: int, latent_w: int, element_size: int) -> int:
+    """The device memory the bank's rings take in `unet` at this latent size (keys and values, every slot):
+    what `FeatureBank.bytes_held` will hold, known from the architecture alone (the memory estimate)."""
+    return sum(2 * SLOTS * _tokens(latent_h, latent_w, level) * int(attn.to_out[0].in_features) * element_size
+               for attn, level in _self_attention_levels(unet))
+
+
 def _tokens(latent_h: int, latent_w: int, level: int) -> int:
     for _ in range(level):  # a stride-2 convolution with padding 1: ceil(n / 2)
         latent_h, latent_w = (latent_h + 1) // 2, (latent_w + 1) // 2
