@@ -191,7 +191,7 @@ class FeatureBank:
         if not layers:
             raise ValueError("the feature bank found no self-attention layers in this UNet")
         if any(attn.norm_k is not None or attn.spatial_norm is not None for attn, _ in layers):
-            raise ValueError("the feature bank supports self-attention without q/k norms (SD 1.x, 2.x, SDXL)")
+            raise ValueError("the feature bank supports self-attention layers without q/k or spatial norms only")
         first = layers[0][0].processor
         self.controls = first.controls if isinstance(first, BankAttnProcessor) else BankControls(device)
         self._layers: list[tuple[BankAttnProcessor, int]] = []
