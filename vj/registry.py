@@ -178,6 +178,9 @@ def unused_slots(loras: int, controlnets: int) -> frozenset[str]:
 # An IP-Adapter's parameters: a show without one leaves them off the page and the OSCQuery tree.
 REFERENCE_PARAMS = frozenset({"ip_adapter_scale", "reference_fade_s"})
 
+# The feature bank's ring holds this many past frames at most (its memory is allocated for all of them).
+MAX_BANK_FRAMES = 4
+SIMILARITY_SKIP_MAX = 0.999  # the skip rule divides by 1 - threshold
 
 SEED_MAX = 2**32 - 1  # seeds are unsigned 32-bit, as in Deforum and torch generators
 SEED_MODULUS = SEED_MAX + 1
@@ -281,6 +284,16 @@ class FrameParams:
     video_mix: float = _float("input", 0.0, 0.0, 1.0, "fraction", 0.15,
                               "share of the input picture (--input) in the init image: 0 = pure feedback, "
                               "1 = pure input")
+    # Steadiness for an input picture (vj.engine.coherence): all device-side, so none of them recompiles.
+    similarity_skip: float = _float("coherence", 0.0, 0.0, SIMILARITY_SKIP_MAX, "cosine", 0.0,
+                                    "hold the last output while the input picture's similarity to the last "
+                                    "diffused one is above this (0 = off; 0.98 is a usual start)")
+    similarity_skip_max: int = _int("coherence", 10, 1, 120, "frames", "most frames held in a row by similarity_skip")
+    bank_strength: float = _float("coherence", 0.0, 0.0, 1.0, "fraction", 0.15,
+                                  "share of self-attention that reads the past frames' features (0 = off)")
+    bank_frames: int = _int("coherence", 2, 1, MAX_BANK_FRAMES, "frames", "past frames the feature bank holds")
+    latent_blend: float = _float("coherence", 0.0, 0.0, 1.0, "fraction", 0.15,
+                                 "share of the previous output's latent in the next frame's start (0 = off)")
     # Applied where frames leave the loop for the outputs, never to the feedback (vj.output.master).
     master: float = _float("output", 1.0, 0.0, 1.0, "gain", 0.1, "output brightness: 0 fades the outputs to black")
     blackout_fade_s: float = _float("output", 1.0, 0.0, 30.0, "s", 0.0, "time a blackout fades out (and back in) over")

@@ -132,11 +132,13 @@ def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: 
     resume = load_resume_state(continued) if continued is not None else None
     backend = load_backend(preset.model)
     drivers: list[OfflineAudio] = []
+    skipped: list[int] = []
     with tqdm(total=frames, unit="frame", disable=args.no_progress, file=sys.stderr) as bar:
         done = render_offline(preset, frames=frames, outputs=[recorder, timeline], backend=backend,
                               on_frame=lambda _f: bar.update(1), inputs=inputs,
                               resume_state=resume, save_state=resume_state_path_for(args.out),
-                              audio=track, on_audio=drivers.append, output_geometry=geometry)
+                              audio=track, on_audio=drivers.append, output_geometry=geometry,
+                              on_stats=lambda s: skipped.append(s.skipped))
     if recorder.failed:
         return _write_failed(recorder)
     audio = ""
@@ -145,7 +147,9 @@ def _render(args: argparse.Namespace, preset: PresetConfig, frames: int, start: 
         fired = ", ".join(f"{n} {a}" for a, n in driver.modulators.fired.items())
         audio = (f" and {recorder.audio_samples_written / track.rate:.2f} s of audio"
                  f" ({driver.modulators.onsets} onsets{'; ' + fired if fired else ''})")
-    print(f"vj: wrote {recorder.frames_written} frames{audio} to {args.out} (+ {timeline.path.name}, "
+    skip_on = bool(skipped and skipped[0]) or float(preset.params.get("similarity_skip", 0.0)) > 0.0  # type: ignore[arg-type]
+    held = f", skipped {skipped[0] if skipped else 0} (similarity_skip held the last output)" if skip_on else ""
+    print(f"vj: wrote {recorder.frames_written} frames{audio}{held} to {args.out} (+ {timeline.path.name}, "
           f"{resume_state_path_for(args.out).name}: `vj render --continue {args.out}` carries on from here)",
           file=sys.stderr)
     return 0 if done == frames and recorder.frames_written == frames else 1

@@ -35,18 +35,19 @@ from vj.choices import CfgMode, ColourSpace
 from vj.engine.backends.base import Backend
 from vj.engine.backends.lora_scales import LoraScaleApplier
 from vj.engine.clock import Clock
+from vj.engine.coherence.feature_bank import FeatureBank
+from vj.engine.coherence.stage import CoherenceStage
 from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
-from vj.engine.conditioning.reference_images import ReferenceConditioner
 from vj.engine.conditioning.reference_pictures import apply_reference_event
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
 from vj.engine.input_stage import EngineInputs, InputStage
-from vj.engine.model_swap import ModelParts, ModelSwitches
+from vj.engine.model_swap import ModelParts, ModelSwitches, attach_references
 from vj.engine.noise import add_noise
 from vj.engine.output_geometry import OutputGeometry
 from vj.engine.publish import FramePublisher, Published
@@ -124,14 +125,16 @@ class Engine:
     def __init__(self, backend: Backend, store, settings: EngineSettings, sink: FrameSink,  # noqa: ANN001
                  clock: Clock, *, start_index: int = 0, inputs: EngineInputs | None = None,
                  depth: DepthEstimator | None = None, publish_depth: bool = False,
-                 controls: ControlNets | None = None, output_geometry: OutputGeometry | None = None) -> None:
+                 controls: ControlNets | None = None, output_geometry: OutputGeometry | None = None,
+                 bank: FeatureBank | None = None) -> None:
         """`start_index`: the first frame's index (a replayed take that began mid-show).
 
         `inputs`: an input picture, init image or colour anchor from outside the loop (vj.engine.input_stage).
         `depth`: the 3D warp's depth of the previous frame (None: a flat plane);
         `publish_depth`: each Frame carries the depth map too (in the frame's own copy to the host);
         `controls`: the ControlNets attached to `backend`, given their pictures each diffused frame;
-        `output_geometry`: the frames go out at the output size (resized on the device before the copy)."""
+        `output_geometry`: the frames go out at the output size (resized on the device before the copy);
+        `bank`: the feature bank installed in `backend`'s UNet (vj.engine.coherence.feature_bank)."""
         backend.check_resolution(settings.width, settings.height)
         self.backend = backend
         self.store = store
@@ -160,13 +163,11 @@ class Engine:
         self.controls = controls
         self.controlnet_scales = ControlNetScales(len(controls.units) if controls is not None else 0)
         self.output_geometry = output_geometry
-        self.references: ReferenceConditioner | None = None  # an IP-Adapter's pictures (set_references)
-        loaded = getattr(backend, "references", None)
-        if loaded is not None:  # live: new pictures are encoded off the render thread
-            self.references = ReferenceConditioner(loaded.encoder, background=not settings.offline)
-            backend.attach_references(self.references)  # type: ignore[attr-defined]
+        # An IP-Adapter's pictures (set_references); live, new pictures are encoded off the render thread
+        self.references = attach_references(backend, background=not settings.offline)
         self.models = ModelSwitches(backend.name)  # model switches mid-show (vj.engine.model_swap)
         self.owns_model = False  # closed when a switch releases it (False: handed in by a caller)
+        self.coherence = CoherenceStage(self.device, bank)
 
     # ------------------------------------------------------------------ control from other threads
     def request_resize(self, width: int, height: int) -> None:
@@ -256,7 +257,7 @@ class Engine:
     # ------------------------------------------------------------------ model switches (vj.engine.model_swap)
     def model_parts(self) -> ModelParts:
         return ModelParts(self.models.key, self.backend, self._cache, self._prompts, self.lora_scales, self.controls,
-                          self.controlnet_scales, self.owns_model)
+                          self.controlnet_scales, self.owns_model, self.coherence.bank, self.references)
 
     def install_model(self, parts: ModelParts) -> ModelParts:
         """Put `parts` in place of the playing model's, between frames; the parts that were in place."""
@@ -265,6 +266,8 @@ class Engine:
         self.lora_scales, self.controls, self.controlnet_scales = parts.lora_scales, parts.controls, \
             parts.controlnet_scales
         self.owns_model = parts.owned
+        self.coherence.bank, self.references = parts.bank, parts.references
+        self.coherence.restart()  # the last latent, the skip's last picture and the bank's frames are the old model's
         self._noise.resize(self._latent_shape())  # the new model's latent channels and VAE factor
         return old
 
@@ -317,6 +320,7 @@ class Engine:
         backend = self.backend
         latents = (torch.zeros(self._latent_shape(), device=self.device) if init is None
                    else backend.encode_image(init).float())
+        latents = self.coherence.start(latents, p)  # the latent blend; the feature bank's frame
         timer.mark("encode")
         noise = self._noise.frame_noise(seed, p.seed, snap.time_s, p.seed_morph_s)
         model = guided_model(backend, cond[0], cond[1], p.guidance, mode=self.settings.cfg,
@@ -324,6 +328,7 @@ class Engine:
         latents = img2img(model, latents, noise, denoise=denoise, steps=p.steps,
                           sampler=p.sampler, schedule=backend.schedule,
                           step_noise=lambda i: self._noise.noise(_ancestral_seed(seed, i)))
+        self.coherence.blend.keep(latents)
         timer.mark("denoise")
         image = backend.decode(latents).float()
         timer.mark("decode")
@@ -368,10 +373,18 @@ class Engine:
         warp = self._warp.for_frame(snap, fb.turbo_next)
         cadence = p.cadence
         diffused = fb.cadence_left <= 0 or fb.turbo_next is None
+        picture = self._inputs.picture(snap, self.width, self.height) if diffused else None
+        signal, held = self.coherence.similarity(
+            picture, p, snap.frame_index, has_input=self._inputs.inputs.frames is not None,
+            reaches=p.video_mix > 0.0 or self.controls is not None, due=diffused)
+        self.stats.skipped += int(held)
+        diffused = diffused and not held
         seed = self._seeds.next(p.seed, p.seed_behavior, p.seed_iter_n) if diffused else fb.last_seed
-        if diffused:
+        if held:  # the input barely changed: the last output again, and the cadence still due
+            assert fb.turbo_next is not None  # only a frame after the first is held
+            fb.cadence_left += 1
+        elif diffused:
             first = fb.turbo_next is None
-            picture = self._inputs.picture(snap, self.width, self.height)
             fb.anchor = self._inputs.anchor(fb.anchor, picture, p.color_coherence, self.width, self.height)
             warped = warp(fb.turbo_next) if fb.turbo_next is not None else None
             timer.mark("warp")
@@ -388,6 +401,7 @@ class Engine:
             if space is not ColourSpace.NONE and (fb.anchor is None or fb.anchor.space != space):
                 fb.anchor = colour_stats(image, space)
                 self._anchor_index = snap.frame_index
+            self.coherence.skip.diffused(picture)
             fb.turbo_prev = warped if cadence > 1 else None
             fb.turbo_next = image
             fb.cadence_left = fb.block_cadence = cadence
@@ -415,7 +429,7 @@ class Engine:
             shown = self.output_geometry.apply(output)
             depth = self.output_geometry.apply_depth(depth) if depth is not None else None
             source = output if self.output_geometry.spec.keep_render_copy else None
-        done = self._publisher.submit(shown, ticket, depth, source)
+        done = self._publisher.submit(shown, ticket, depth, source, signal)
         timer.mark("publish")
         return self._deliver(done)
 
@@ -424,6 +438,7 @@ class Engine:
         frame = None
         for position, item in enumerate(done):
             t = item.ticket
+            self.coherence.skip.observe(item.signal)
             if item.pixels is None:
                 self._restart_after_non_finite(t, later=len(done) - position - 1)
                 break
@@ -450,6 +465,7 @@ class Engine:
         self.feedback.turbo_next = self._last_good
         self.feedback.turbo_prev = None
         self.feedback.cadence_left = 0  # diffuse again at once
+        self.coherence.restart()
         if self._anchor_index >= bad.index:
             self.feedback.anchor = None  # the anchor came from the bad frame or after it
         if later:

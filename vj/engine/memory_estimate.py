@@ -41,6 +41,7 @@ from typing import Any
 
 import torch
 
+from vj.engine.coherence.feature_bank import SLOTS, ring_bytes
 from vj.engine.memory_models import MemoryPlan as MemoryPlan  # the plan is the estimate's input: one import
 from vj.engine.memory_models import MetaModel, PlanModels, build_models, dtype_bytes, vae_factor
 from vj.engine.memory_models import parameter_count as parameter_count
@@ -202,6 +203,10 @@ def _activations(plan: MemoryPlan, models: PlanModels) -> tuple[list[Part], int]
     peak = max(stages, key=lambda p: p.nbytes, default=None)
     parts = [] if peak is None else [Part(f"{peak.component} (the largest stage)", ACTIVATIONS, peak.nbytes,
                                           peak.detail + "; stages run one after another: only the largest counts")]
+    if plan.feature_bank and models.unet is not None:
+        rings = ring_bytes(models.unet.module, lh, lw, dtype_bytes(models.unet.dtype))
+        parts.append(Part("feature bank", ACTIVATIONS, rings, f"keys and values of {SLOTS} frames in every "
+                          f"self-attention layer at {lw}x{lh} latents"))
     frames = FRAME_BUFFERS * 3 * width * height * 4
     parts.append(Part("frame buffers", ACTIVATIONS, frames, f"{FRAME_BUFFERS} float32 RGB frames at {width}x{height}"))
     return parts, peak.nbytes if peak is not None else 0

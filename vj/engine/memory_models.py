@@ -42,6 +42,7 @@ class MemoryPlan:
     depth: tuple[str, ...] = ()  # resolved depth sources, one per depth model that loads (warp, depth ControlNet)
     depth_resolution: int = 252
     cuda_graphs: bool = False  # compile jit on a CUDA device
+    feature_bank: bool = False  # the preset loads the feature bank (its rings, one set at the largest size)
 
 
 @dataclass(slots=True)

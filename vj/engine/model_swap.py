@@ -29,7 +29,9 @@ import torch.nn.functional as F
 
 from vj.engine.backends.base import Backend
 from vj.engine.backends.lora_scales import LoraScaleApplier
+from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
+from vj.engine.conditioning.reference_images import ReferenceConditioner
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.errors import FatalRenderError
@@ -51,14 +53,32 @@ class ModelParts:
     controls: ControlNets | None
     controlnet_scales: ControlNetScales
     owned: bool  # loaded for the switch: closed when released (a backend handed in by a caller is only dropped)
+    bank: FeatureBank | None = None  # the feature bank's processors in this model's UNet, when the show has one
+    references: ReferenceConditioner | None = None  # this model's IP-Adapter pictures, when it has an adapter
 
 
 def model_parts(key: str, backend: Backend, controls: ControlNets | None = None, *, background: bool = True,
-                owned: bool = True) -> ModelParts:
-    """The engine's parts for `backend`; `background`: prompts are encoded on a thread of their own (live)."""
+                owned: bool = True, bank: FeatureBank | None = None) -> ModelParts:
+    """The engine's parts for `backend`; `background`: prompts and reference pictures are encoded on threads
+    of their own (live); `bank`: the feature bank installed in `backend` (before its warm-up, which sizes it)."""
     cache = EmbeddingCache(backend.encode_prompt, background=background)
     return ModelParts(key, backend, cache, PromptConditioner(cache), LoraScaleApplier(backend), controls,
-                      ControlNetScales(len(controls.units) if controls is not None else 0), owned)
+                      ControlNetScales(len(controls.units) if controls is not None else 0), owned, bank,
+                      attach_references(backend, background=background))
+
+
+def attach_references(backend: Backend, *, background: bool) -> ReferenceConditioner | None:
+    """The model's own reference pictures, when it has an IP-Adapter; None otherwise.
+
+    They belong to the model, not the show: the pictures are encoded by the adapter's image encoder, and
+    another model's encoder (another family's) gives embeddings of another width, so a model switch
+    starts the new model without reference pictures until they are set again."""
+    loaded = getattr(backend, "references", None)
+    if loaded is None:
+        return None
+    references = ReferenceConditioner(loaded.encoder, background=background)
+    backend.attach_references(references)  # type: ignore[attr-defined]
+    return references
 
 
 def prime_parts(parts: ModelParts, mix: PromptMix, timeout_s: float = 120.0) -> None:
@@ -80,6 +100,8 @@ def release_parts(parts: ModelParts, *, collect: bool = True) -> None:
     `collect`: run the garbage collector too (what reference cycles hold is freed now, not later), when the
     memory is needed at once; it holds the GIL for a while, so not while the show renders."""
     parts.cache.close()
+    if parts.references is not None:
+        parts.references.close()
     if parts.owned:
         parts.backend.close()
     if collect:

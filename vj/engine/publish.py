@@ -4,7 +4,8 @@ The conversion to uint8 HWC runs on the device, and a finite-pixels flag rides i
 buffer as one extra byte, so the host learns whether a frame is usable from the one copy it
 makes anyway (no extra synchronisation). A depth channel an output shows rides there too,
 rather than in a blocking copy of its own that would drain the pipeline every frame; so does the
-picture at the render size when the outputs get another size and the recording keeps the render's.
+picture at the render size when the outputs get another size and the recording keeps the render's,
+and a float32 `signal` the engine measured on the device (the similarity skip's picture similarity).
 On CUDA the copy runs on its own stream into
 pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
 event has completed and returns while this one is still being computed and copied, so
@@ -28,8 +29,8 @@ _RING = 2  # the frame being copied out and the one being computed
 
 @dataclass
 class _Slot(Generic[T]):
-    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ h·w·3) + 1]: the pixels, the depth and the
-    # render-size picture if any, then the finite flag
+    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ h·w·3) (+ 4) + 1]: the pixels, the depth, the
+    # render-size picture and the signal if any, then the finite flag
     scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
     source_scratch: torch.Tensor | None  # device float [h, w, 3]: the render-size picture, when it rides along
     host: torch.Tensor  # host uint8, as `staged`, pinned on CUDA
@@ -45,6 +46,7 @@ class Published(Generic[T]):
     pixels: np.ndarray | None
     depth: np.ndarray | None = None  # uint8 [H, W], when submitted with one
     source: np.ndarray | None = None  # uint8 [h, w, 3]: the render-size picture, when submitted with one
+    signal: float | None = None  # the float32 value submitted with the frame, when one was
 
 
 class FramePublisher(Generic[T]):
@@ -59,6 +61,7 @@ class FramePublisher(Generic[T]):
         self._size: tuple[int, int] | None = None
         self._with_depth = False
         self._source_size: tuple[int, int] | None = None
+        self._with_signal = False
         self._next = 0
         self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
 
@@ -67,19 +70,21 @@ class FramePublisher(Generic[T]):
         return len(self._pending)
 
     def submit(self, image: torch.Tensor, ticket: T, depth: torch.Tensor | None = None,
-               source: torch.Tensor | None = None) -> list[Published[T]]:
+               source: torch.Tensor | None = None, signal: torch.Tensor | None = None) -> list[Published[T]]:
         """Start publishing a [1, 3, H, W] float image in [0, 1]; returns the frames now complete.
 
         `depth`: a uint8 [H, W] channel on the device that rides in the same copy (no copy of its own);
-        `source`: a second [1, 3, h, w] picture (the render's, before the output geometry), likewise.
+        `source`: a second [1, 3, h, w] picture (the render's, before the output geometry), likewise;
+        `signal`: a one-element float32 tensor on the device that rides there too.
         """
         done: list[Published[T]] = []
         height, width = int(image.shape[2]), int(image.shape[3])
         source_size = (int(source.shape[2]), int(source.shape[3])) if source is not None else None
         if (self._size != (height, width) or self._with_depth != (depth is not None)
-                or self._source_size != source_size):
+                or self._source_size != source_size or self._with_signal != (signal is not None)):
             done = self.flush()
-            self._allocate(height, width, with_depth=depth is not None, source_size=source_size)
+            self._allocate(height, width, with_depth=depth is not None, source_size=source_size,
+                           with_signal=signal is not None)
         slot = self._slots[self._next]
         self._next = (self._next + 1) % len(self._slots)
         self._stage(image, slot)
@@ -92,6 +97,8 @@ class FramePublisher(Generic[T]):
                 raise ValueError(f"the depth channel is {tuple(depth.shape)}; expected the frame's {(height, width)}")
             pixels = height * width * 3
             slot.staged[pixels:pixels + height * width].view(height, width).copy_(depth)
+        if signal is not None:
+            slot.staged[-5:-1].copy_(signal.reshape(1).to(torch.float32).view(torch.uint8))
         slot.ticket = ticket
         self._copy_out(slot)
         self._pending.append(slot)
@@ -126,9 +133,9 @@ class FramePublisher(Generic[T]):
 
     # ------------------------------------------------------------------ the steps
     def _allocate(self, height: int, width: int, *, with_depth: bool = False,
-                  source_size: tuple[int, int] | None = None) -> None:
+                  source_size: tuple[int, int] | None = None, with_signal: bool = False) -> None:
         extra = source_size[0] * source_size[1] * 3 if source_size is not None else 0
-        count = height * width * (4 if with_depth else 3) + extra + 1
+        count = height * width * (4 if with_depth else 3) + extra + (4 if with_signal else 0) + 1
         pin = self._cuda
         self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
                              scratch=torch.empty(height, width, 3, device=self.device),
@@ -139,6 +146,7 @@ class FramePublisher(Generic[T]):
         self._size = (height, width)
         self._with_depth = with_depth
         self._source_size = source_size
+        self._with_signal = with_signal
         self._next = 0
 
     def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
@@ -176,7 +184,8 @@ class FramePublisher(Generic[T]):
             start = height * width * (4 if self._with_depth else 3)
             sh, sw = self._source_size
             source = slot.host[start:start + sh * sw * 3].view(sh, sw, 3).numpy().copy()
-        return Published(ticket, pixels, depth, source)
+        signal = float(slot.host[-5:-1].numpy().view(np.float32)[0]) if self._with_signal else None
+        return Published(ticket, pixels, depth, source, signal)
 
 
 def _to_uint8(image: torch.Tensor, scratch: torch.Tensor, staged: torch.Tensor) -> None:

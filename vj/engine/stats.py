@@ -11,6 +11,7 @@ class EngineStats:
     diffused: int = 0
     errors: int = 0
     non_finite: int = 0  # frames held back because a pixel was NaN or infinite
+    skipped: int = 0  # frames that held the last output because the input picture barely changed
     fps: float = 0.0
     frame_ms: float = 0.0
     stage_ms: dict[str, float] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from vj.config import PresetConfig
 from vj.engine.backends import Backend
 from vj.engine.clock import Clock
+from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.conditioning.reference_pictures import file_reference
 from vj.engine.input_stage import EngineInputs
 from vj.engine.loop import Engine, EngineSettings
@@ -31,7 +32,16 @@ def build_engine(preset: PresetConfig, backend: Backend, store: ParamStore, sink
                               rcfg_delta=preset.model.rcfg_delta)
     engine = Engine(backend, store, settings, sink, clock, start_index=start_index, inputs=inputs,
                     depth=build_depth(preset, backend, wanted=publish_depth),
-                    publish_depth=publish_depth, controls=build_controlnets(preset, backend))
+                    publish_depth=publish_depth, controls=build_controlnets(preset, backend),
+                    bank=FeatureBank.install(backend) if wants_feature_bank(preset) else None)
     if engine.references is not None and preset.reference.images:
         engine.references.prime([file_reference(image, weight) for image, weight in preset.reference.weighted()])
     return engine
+
+
+def wants_feature_bank(preset: PresetConfig) -> bool:
+    """A preset that sets or schedules `bank_strength` (even to 0) gets the feature bank's processors.
+
+    The bank costs a second attention in every self-attention layer whatever its strength, so a show
+    that never mentions it does not carry it; one that does can play the strength from 0 live."""
+    return "bank_strength" in preset.params or "bank_strength" in preset.schedules

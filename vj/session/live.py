@@ -287,6 +287,8 @@ class LiveSession:
             parts.append(f"errors {s.errors}")
         if s.non_finite:
             parts.append(f"non-finite {s.non_finite}")
+        if s.skipped:
+            parts.append(f"skipped {s.skipped}")
         if s.oom:  # survived mid-show: what the last one did stays in view
             parts.append(f"out of memory {s.oom} (undone {s.oom_undone}): {s.oom_note}")
         if self.engine.lora_scales.refusal:

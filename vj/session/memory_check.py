@@ -24,6 +24,7 @@ from vj.engine.families.family import ModelFamily
 from vj.engine.memory_estimate import MemoryEstimate, MemoryPlan, estimate_memory, readable
 from vj.errors import VjError
 from vj.registry import REGISTRY
+from vj.session.build_engine import wants_feature_bank
 from vj.session.controlnet import control_depth_source
 from vj.session.depth import depth_source_to_load
 
@@ -73,7 +74,8 @@ def memory_plan(preset: PresetConfig, *, sizes: tuple[tuple[int, int], ...] | No
                       tiny_vae=model.tiny_vae, controlnets=tuple(u.source for u in preset.controlnet),
                       loras=tuple(lora.source for lora in model.loras),
                       depth=depths, depth_resolution=preset.depth.resolution,
-                      cuda_graphs=device.type == "cuda" and resolve_compile_mode(model.compile, device) == "jit")
+                      cuda_graphs=device.type == "cuda" and resolve_compile_mode(model.compile, device) == "jit",
+                      feature_bank=wants_feature_bank(preset))
 
 
 def device_free(device: torch.device) -> int | None:

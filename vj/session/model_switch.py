@@ -32,6 +32,7 @@ import torch
 
 from vj.config import ModelConfig, PresetConfig
 from vj.engine.backends import load_backend
+from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.families.lookup import FAMILIES
 from vj.engine.memory_estimate import readable
 from vj.engine.model_swap import ModelParts, Staged, model_parts, prime_parts, release_parts
@@ -195,13 +196,15 @@ class ModelSwitcher:
         backend = load_backend(preset.model)
         backend.check_resolution(*size)
         controls = build_controlnets(preset, backend)
+        # The show's feature bank goes into the new UNet too, before the warm-up that sizes its rings
+        bank = FeatureBank.install(backend) if session.engine.coherence.bank is not None else None
         steps = {int(session.store.target("steps")),
                  int(base_values(preset, backend).get("steps", REGISTRY["steps"].default))}
         variants = plan_variants({size}, steps, cfg=session.preset.model.cfg,
                                  embeds_guidance=backend.embeds_guidance)
         backend.warmup(variants, lambda done, of: self._progress(f"warming model {preset.model.source} "
                                                                    f"{done}/{of}"))
-        parts = model_parts(key, backend, controls, background=True)
+        parts = model_parts(key, backend, controls, background=True, bank=bank)
         self._progress(f"encoding prompts with {preset.model.source}")
         prime_parts(parts, session.store.prompts())
         return parts
@@ -246,7 +249,7 @@ class ModelSwitcher:
         engine = self.session.engine
         playing = engine.model_parts()
         if not playing.owned:  # handed in by a caller: never closed, so still whole
-            return lambda: model_parts(playing.key, playing.backend, playing.controls, owned=False)
+            return lambda: model_parts(playing.key, playing.backend, playing.controls, owned=False, bank=playing.bank)
         preset = self.session.preset
         return lambda: self._load_parts(preset, playing.key)
 

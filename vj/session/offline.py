@@ -18,6 +18,7 @@ from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import FixedClock
 from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.resume_state import restore_engine_state, save_engine_state
+from vj.engine.stats import EngineStats
 from vj.frames import FanOut, Frame
 from vj.input.open import CheckedInputs
 from vj.output.master import MasterStage
@@ -53,7 +54,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                    inputs: CheckedInputs | None = None, resume_state: dict[str, Any] | None = None,
                    save_state: str | Path | None = None, audio: AudioTrack | None = None,
                    on_audio: Callable[[OfflineAudio], None] | None = None, publish_depth: bool = False,
-                   output_geometry: GeometrySpec | None = None) -> int:
+                   output_geometry: GeometrySpec | None = None,
+                   on_stats: Callable[[EngineStats], None] | None = None) -> int:
     """Render `frames` frames at exactly 1/fps each; outputs apply back-pressure.
 
     `inputs`: the `[input]` table as checked before the model loaded (checked here otherwise).
@@ -62,7 +64,7 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
     With `audio`, the preset's audio modulators follow the track, analysed frame by frame
     before each frame is rendered (`on_audio` gets the driver, e.g. to report its onsets).
     `publish_depth`: frames carry the depth map too; `output_geometry`: the frames leave the device at
-    that size (vj.engine.output_geometry).
+    that size (vj.engine.output_geometry). `on_stats` gets the engine's statistics at the end.
     """
     backend = backend if backend is not None else load_backend(preset.model)
     store, bank = build_store_and_bank(preset, backend)
@@ -109,6 +111,8 @@ def render_offline(preset: PresetConfig, *, frames: int, outputs: Iterable[Outpu
                     save_engine_state(engine, save_state)
             finally:
                 engine.stop()
+                if on_stats is not None:
+                    on_stats(engine.stats)
     finally:
         if source is not None:
             source.close()

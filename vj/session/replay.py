@@ -36,6 +36,7 @@ from pathlib import Path
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
 from vj.engine.clock import RecordedClock
+from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.cpu_threads import on_the_render_cores
 from vj.engine.loop import Engine
 from vj.engine.model_swap import ModelParts, Staged, model_parts, prime_parts
@@ -225,11 +226,13 @@ class _ReplayModels:
 
     def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
         handed_in = self.first[1]
+        with_bank = self.engine.coherence.bank is not None  # the take's show had one: every model gets it
         if key == self.first[0] and handed_in is not None:
-            parts = model_parts(key, handed_in, owned=False)
+            parts = model_parts(key, handed_in, owned=False, bank=FeatureBank.install(handed_in) if with_bank else None)
         else:  # a model the replay loads, closed when a later switch lets it go
             model = self.preset.model if key == self.first[0] else model_from_data(self.preset.model, data)
-            parts = model_parts(key, load_backend(model))
+            backend = load_backend(model)
+            parts = model_parts(key, backend, bank=FeatureBank.install(backend) if with_bank else None)
         prime_parts(parts, self.prompts)
         return parts
 

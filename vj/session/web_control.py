@@ -66,5 +66,5 @@ def _record_info(session: LiveSession) -> RecordInfo:
 def _figures(session: LiveSession) -> dict[str, object]:
     s = session.engine.stats
     return {"fps": round(s.fps, 2), "frame_ms": round(s.frame_ms, 2), "frames": s.frames,
-            "dropped": session.dropped, "errors": s.errors, "oom": s.oom,
+            "dropped": session.dropped, "errors": s.errors, "oom": s.oom, "skipped": s.skipped,
             "oom_note": s.oom_note, "line": session.status_line()}

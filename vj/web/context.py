@@ -41,7 +41,7 @@ class WebContext:
     reference_upload_bytes: int = 8_000_000  # the largest reference picture a page may upload
     # the performer's switches (the session's Performer) and their states
     switches: Callable[[], Mapping[str, bool]] = dict
-    # the status line's figures: fps, frame_ms, frames, dropped, errors, oom, oom_note, line
+    # the status line's figures: fps, frame_ms, frames, dropped, errors, oom, oom_note, skipped, line
     status: Callable[[], Mapping[str, object]] = dict
     # parameters the page shows no control for (LoRA and ControlNet slots with nothing loaded)
     hidden: Collection[str] = field(default_factory=frozenset)

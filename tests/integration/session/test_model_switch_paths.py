@@ -209,3 +209,34 @@ def test_model_switch_by_a_preset_brings_its_controlnets_built_for_the_new_model
     assert controls is not None and len(controls.units) == 1 and session.engine.controlnet_scales.loaded == 1
     assert session.store.target("controlnet_0_scale") == 0.7  # the unit's scale is the new base value
     assert session.unused_slots.isdisjoint({"controlnet_0_scale"})
+
+
+def test_model_switch_takes_the_feature_bank_into_the_new_model_and_starts_its_coherence_afresh() -> None:
+    from tests.conftest import TINY_PRESET
+    from vj.config import parse_preset
+    from vj.engine.coherence.feature_bank import BankAttnProcessor
+
+    def bank_layers(backend: Any) -> int:
+        return sum(isinstance(p, BankAttnProcessor) for p in backend.unet.attn_processors.values())
+
+    # A backend of its own: the bank replaces attention processors in the UNet it is installed in.
+    preset = parse_preset(TINY_PRESET + "bank_strength = 0.6\nlatent_blend = 0.3\n", "bank.toml")
+    session = LiveSession(preset)
+    sink = CollectFrames()
+    session.add_output(sink)
+    session.start()
+    try:
+        wait_for(lambda: session.engine.stats.frames >= 4, timeout_s=60)
+        old_bank = session.engine.coherence.bank
+        assert old_bank is not None and bank_layers(session.engine.backend) > 0
+        assert session.models.by_source("tiny-xl") == "tiny-xl"
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+        switch = session.engine.models.switched[0]
+        wait_for(lambda: len(sink.frames) > 0 and sink.frames[-1].index > switch.frame + 3, timeout_s=60)
+        engine = session.engine
+        assert engine.models.key == "tiny-xl" and engine.fatal_error is None
+        # The bank the frames drive is the one in the playing UNet, not the released model's.
+        assert engine.coherence.bank is not None and engine.coherence.bank is not old_bank
+        assert bank_layers(engine.backend) == len(engine.coherence.bank.processors)
+    finally:
+        session.stop()

@@ -12,7 +12,7 @@ absolute, so `import diffusers` always means the package.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,9 @@ class DiffusersBackend:
             if resolve_compile_mode(compile_mode, device) == "aot":
                 raise ValueError(f"{name}: an IP-Adapter cannot run under compile = 'aot' (its reference and scale "
                                  "are not inputs of the packages); use compile off or jit")
+        # Called with each warm-up variant's latent (height, width) before its UNet calls: state kept per
+        # size inside the UNet (the feature bank's rings) is then the shape the show will compile with.
+        self.warmup_size_hooks: list[Callable[[int, int], None]] = []
         lcm_lora = next((s for s in loras.sources if is_lcm_lora(s)), None) if loras else None
         self.param_defaults: Mapping[str, ModelDefault] = model_param_defaults(pipe.scheduler, self.unet.config,
                                                                                lcm_lora)
@@ -191,6 +194,8 @@ class DiffusersBackend:
             image = torch.zeros(1, 3, variant.height, variant.width, device=self.device)
             latents = self.encode_image(image).float()
             batch = latents.expand(variant.batch, -1, -1, -1)
+            for hook in self.warmup_size_hooks:
+                hook(int(latents.shape[-2]), int(latents.shape[-1]))
             cond = blank.repeated(variant.batch)
             if self.controls is not None:  # the ControlNets warm up (and compile) inside predict_noise
                 hint = self.controls.blank(variant.width, variant.height)

@@ -115,6 +115,7 @@ function onStatus(s) {
                                        `frames ${s.frames}`, `dropped ${s.dropped}`);
   if (s.errors) parts.push(`errors ${s.errors}`);
   if (s.oom) parts.push(`out of memory ${s.oom}`);
+  if (s.skipped) parts.push(`skipped ${s.skipped}`);
   parts.push(`pages ${s.pages}`);
   $("figures").textContent = parts.join(" · ");
   $("status-line").textContent = s.line || "";
