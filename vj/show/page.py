@@ -28,7 +28,7 @@ from vj.errors import DeviceNotConnected
 from vj.show.engine_state import leaves
 from vj.show.fanout import ALL
 from vj.show.supervisor import Show
-from vj.web.access import Access, StaticFiles, is_loopback, new_token, url_host
+from vj.web.access import Access, StaticFiles, gate_request, is_loopback, new_token, url_host
 
 log = logging.getLogger(__name__)
 
@@ -122,14 +122,7 @@ class ShowPage:
         await server.wait_closed()
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        websocket = path == "/ws"
-        refused = self.access.check(request, websocket=websocket, needs_token=path in ("/", "/index.html", "/ws"))
-        if refused is not None:
-            return connection.respond(403, f"vj: {refused}\n")
-        if websocket:
-            return None
-        return self.static.response(path) or connection.respond(404, "vj: no such page (try /)\n")
+        return gate_request(self.access, self.static, connection, request)
 
     async def _handler(self, ws: ServerConnection) -> None:
         self._clients.add(ws)

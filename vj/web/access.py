@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -121,3 +122,17 @@ class StaticFiles:
                            ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
                            ("Content-Security-Policy", CSP), ("Referrer-Policy", "no-referrer")])
         return Response(200, "OK", headers, body)
+
+
+def gate_request(access: Access, static: StaticFiles, connection: ServerConnection,
+                 request: Request) -> Response | None:
+    """A page server's answer to an HTTP request: 403 naming what was refused, a static file, a 404,
+    or None for a `/ws` request let through to the WebSocket handshake (websockets' `process_request`)."""
+    path = request.path.split("?", 1)[0]
+    websocket = path == "/ws"
+    refused = access.check(request, websocket=websocket, needs_token=path in ("/", "/index.html", "/ws"))
+    if refused is not None:
+        return connection.respond(403, f"vj: {refused}\n")
+    if websocket:
+        return None  # go on with the WebSocket handshake
+    return static.response(path) or connection.respond(404, "vj: no such page (try /)\n")

@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 
 from vj.control.commands.reasons import OVERSIZED, RATE_LIMITED
 from vj.errors import DeviceNotConnected
-from vj.web.access import Access, StaticFiles, is_loopback, new_token, url_host
+from vj.web.access import Access, StaticFiles, gate_request, is_loopback, new_token, url_host
 from vj.web.context import WebContext
 from vj.web.preview import DEFAULT_MAX_SIDE, PreviewSlot, encode_jpeg
 from vj.web.protocol import MAX_MESSAGE_CHARS, WebProtocol
@@ -171,14 +171,7 @@ class WebServer:
 
     # ------------------------------------------------------------------ HTTP and connections
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
-        websocket = path == "/ws"
-        refused = self.access.check(request, websocket=websocket, needs_token=path in ("/", "/index.html", "/ws"))
-        if refused is not None:
-            return connection.respond(403, f"vj: {refused}\n")
-        if websocket:
-            return None  # go on with the WebSocket handshake
-        return self.static.response(path) or connection.respond(404, "vj: no such page (try /)\n")
+        return gate_request(self.access, self.static, connection, request)
 
     async def _handler(self, ws: ServerConnection) -> None:
         client = _Client(ws, self.send_queue, self.messages_per_s)
