@@ -43,6 +43,19 @@ from vj.store import ParamStore
 
 log = logging.getLogger(__name__)
 
+def node_answer(node: dict[str, Any] | None, query: str) -> tuple[HTTPStatus, Any]:
+    """The HTTP answer for a tree node and the query string after its path ("", "VALUE", "RANGE", ...)."""
+    if node is None:
+        return HTTPStatus.NOT_FOUND, None
+    if not query:
+        return HTTPStatus.OK, node
+    if query not in ATTRIBUTES:
+        return HTTPStatus.BAD_REQUEST, None
+    if query not in node or (query == "VALUE" and node.get("ACCESS") in (ACCESS_NONE, ACCESS_WRITE)):
+        return HTTPStatus.NO_CONTENT, None  # a write-only VALUE is a placeholder, not a reading
+    return HTTPStatus.OK, {query: node[query]}
+
+
 ATTRIBUTES = ("FULL_PATH", "CONTENTS", "TYPE", "RANGE", "ACCESS", "VALUE", "DESCRIPTION", "CLIPMODE", "UNIT")
 EXTENSIONS = {"ACCESS": True, "VALUE": True, "RANGE": True, "DESCRIPTION": True, "CLIPMODE": True,
               "UNIT": True, "TAGS": False, "EXTENDED_TYPE": False, "CRITICAL": False, "OVERLOADS": False,
@@ -394,15 +407,6 @@ def _make_handler(server: OscQueryServer) -> Callable[..., BaseHTTPRequestHandle
             query = parts.query
             if query == "HOST_INFO":
                 return HTTPStatus.OK, server.host_info()
-            node = server.tree.node(path)
-            if node is None:
-                return HTTPStatus.NOT_FOUND, None
-            if not query:
-                return HTTPStatus.OK, node
-            if query not in ATTRIBUTES:
-                return HTTPStatus.BAD_REQUEST, None
-            if query not in node or (query == "VALUE" and node["ACCESS"] in (ACCESS_NONE, ACCESS_WRITE)):
-                return HTTPStatus.NO_CONTENT, None  # a write-only VALUE is a placeholder, not a reading
-            return HTTPStatus.OK, {query: node[query]}
+            return node_answer(server.tree.node(path), query)
 
     return Handler

@@ -21,8 +21,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from vj.control._serving import stop_serving
-from vj.control.oscquery import ATTRIBUTES, EXTENSIONS
+from vj.control.oscquery import EXTENSIONS, node_answer
 from vj.control.oscquery_http import IDLE_TIMEOUT_S, BoundedHTTPServer
+from vj.control.oscquery_listen import lookup
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +55,6 @@ def combined_tree(trees: dict[str, dict[str, Any]], order: list[str]) -> dict[st
     return {"FULL_PATH": "/", "ACCESS": 0, "DESCRIPTION": "vj show", "CONTENTS": {
         "vj": {"FULL_PATH": "/vj", "ACCESS": 0, "CONTENTS": vj,
                "DESCRIPTION": "every engine of the show (/vj/<engine>/... for one)"}}}
-
-
-def node_at(tree: dict[str, Any], path: str) -> dict[str, Any] | None:
-    node = tree
-    for part in [p for p in path.split("/") if p]:
-        contents = node.get("CONTENTS")
-        if not isinstance(contents, dict) or part not in contents:
-            return None
-        node = contents[part]
-    return node
 
 
 class ShowTreeServer:
@@ -118,16 +109,7 @@ class ShowTreeServer:
     def answer(self, path: str, query: str) -> tuple[int, Any]:
         if query == "HOST_INFO":
             return HTTPStatus.OK, self.host_info()
-        node = node_at(self.tree(), path)
-        if node is None:
-            return HTTPStatus.NOT_FOUND, None
-        if not query:
-            return HTTPStatus.OK, node
-        if query not in ATTRIBUTES:
-            return HTTPStatus.BAD_REQUEST, None
-        if query not in node:
-            return HTTPStatus.NO_CONTENT, None
-        return HTTPStatus.OK, {query: node[query]}
+        return node_answer(lookup(self.tree(), path), query)
 
     def _advertise(self) -> None:
         try:

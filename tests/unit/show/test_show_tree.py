@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from vj.control.oscquery import OscQueryTree
+from vj.control.oscquery_listen import lookup as node_at
 from vj.control.tempo import TempoClock
 from vj.show.engine_state import leaves
 from vj.show.supervisor import free_port
-from vj.show.tree import ShowTreeServer, combined_tree, node_at
+from vj.show.tree import ShowTreeServer, combined_tree
 from vj.store import ParamStore
 
 
