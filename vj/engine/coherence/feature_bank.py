@@ -33,6 +33,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from vj.engine.conditioning.attention_frame import attention_input, attention_output
 from vj.registry import MAX_BANK_FRAMES
 
 log = logging.getLogger(__name__)
@@ -81,19 +82,11 @@ class BankAttnProcessor(torch.nn.Module):
     def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
                  attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None,
                  *args: Any, **kwargs: Any) -> torch.Tensor:
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
+        hidden_states, residual, shape = attention_input(attn, hidden_states, temb)
         batch, tokens, _ = hidden_states.shape
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, tokens, batch)
             attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         if getattr(attn, "fused_projections", False):  # [model] fuse_qkv
             query, key, value = attn.to_qkv(hidden_states).chunk(3, dim=-1)
         else:
@@ -113,13 +106,7 @@ class BankAttnProcessor(torch.nn.Module):
         if int(self.keys.shape[2]) == tokens:  # the ring is for this size (a warm-up variant may not be)
             out = self._with_bank(q, out, key, value, batch, tokens)
         hidden_states = out.transpose(1, 2).reshape(batch, -1, heads * head_dim).to(q.dtype)
-        hidden_states = attn.to_out[0](hidden_states)
-        hidden_states = attn.to_out[1](hidden_states)
-        if input_ndim == 4:
-            hidden_states = hidden_states.transpose(-1, -2).reshape(batch, channel, height, width)
-        if attn.residual_connection:
-            hidden_states = hidden_states + residual
-        return hidden_states / attn.rescale_output_factor
+        return attention_output(attn, hidden_states, residual, shape)
 
     def _with_bank(self, q: torch.Tensor, plain: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                    batch: int, tokens: int) -> torch.Tensor:

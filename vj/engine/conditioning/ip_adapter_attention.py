@@ -19,6 +19,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from vj.engine.conditioning.attention_frame import attention_input, attention_output
+
 # What the UNet's `added_cond_kwargs["image_embeds"]` carries here: one embedding tensor per adapter
 # ([batch, images, dim] or, for an IP-Adapter Plus, [batch, images, tokens, dim]) and the scale (0-dim).
 ImageInput = tuple[list[torch.Tensor], torch.Tensor]
@@ -70,19 +72,11 @@ class LiveScaleIPAdapterProcessor(torch.nn.Module):
             raise ValueError("an IP-Adapter cross-attention needs (text, (image tokens, scale)): the UNet was "
                              "called without image embeddings")
         text, (image_tokens, scale) = encoder_hidden_states
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        input_ndim = hidden_states.ndim
-        if input_ndim == 4:
-            batch, channel, height, width = hidden_states.shape
-            hidden_states = hidden_states.view(batch, channel, height * width).transpose(1, 2)
+        hidden_states, residual, shape = attention_input(attn, hidden_states, temb)
         batch = hidden_states.shape[0]
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, text.shape[1], batch)
             attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
         query = attn.to_q(hidden_states)
         if attn.norm_cross:
             text = attn.norm_encoder_hidden_states(text)
@@ -98,12 +92,7 @@ class LiveScaleIPAdapterProcessor(torch.nn.Module):
                                                    _heads(to_v(tokens), batch, attn.heads, head_dim))
             image = image.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
             out = out + scale.to(out.dtype) * image
-        out = attn.to_out[1](attn.to_out[0](out))
-        if input_ndim == 4:
-            out = out.transpose(-1, -2).reshape(batch, channel, height, width)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        return attention_output(attn, out, residual, shape)
 
 
 def install_live_scale(unet: Any) -> int:
