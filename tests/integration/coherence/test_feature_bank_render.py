@@ -10,29 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY_PRESET
-from tests.helpers import CollectFrames
-from vj.config import PresetConfig, parse_preset
 from vj.engine.backends import load_backend
 from vj.engine.coherence.feature_bank import SLOTS, BankAttnProcessor, FeatureBank
 from vj.frames import Frame
-from vj.session import render_offline
 
 pytest.importorskip("cv2", reason="the test clips are written with OpenCV's blur")
 
 from tests.integration.analysis.videos import moving, write_video  # noqa: E402
-
-
-def preset_with(source: Path | None, **params: object) -> PresetConfig:
-    extra = f'[input]\nsource = "{source}"\n' if source is not None else ""
-    preset = parse_preset(TINY_PRESET + extra, "bank-test.toml")
-    return preset.replace(params={**preset.params, **params})
-
-
-def render(preset: PresetConfig, backend, frames: int) -> list[Frame]:  # noqa: ANN001
-    sink = CollectFrames()
-    render_offline(preset, frames=frames, outputs=[sink], backend=backend)
-    return sink.frames
+from tests.integration.coherence.renders import preset_with, render  # noqa: E402
 
 
 @pytest.fixture

@@ -11,25 +11,11 @@ import pytest
 
 from tests.conftest import TINY_PRESET
 from tests.helpers import CollectFrames
-from vj.config import PresetConfig, parse_preset
-from vj.frames import Frame
-from vj.session import render_offline
 
 pytest.importorskip("cv2", reason="the test clips are written with OpenCV's blur")
 
 from tests.integration.analysis.videos import moving, still, write_video  # noqa: E402
-
-
-def preset_with(source: Path | None, **params: object) -> PresetConfig:
-    extra = f'[input]\nsource = "{source}"\n' if source is not None else ""
-    preset = parse_preset(TINY_PRESET + extra, "skip-test.toml")
-    return preset.replace(params={**preset.params, **params})
-
-
-def render(preset: PresetConfig, backend, frames: int) -> list[Frame]:  # noqa: ANN001
-    sink = CollectFrames()
-    render_offline(preset, frames=frames, outputs=[sink], backend=backend)
-    return sink.frames
+from tests.integration.coherence.renders import preset_with, render  # noqa: E402
 
 
 def test_a_still_clip_holds_frames_at_most_max_in_a_row(tiny_backend, tmp_path: Path) -> None:  # noqa: ANN001
