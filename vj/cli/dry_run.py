@@ -56,10 +56,9 @@ def print_dry_run(command: str, preset: PresetConfig, report: MemoryReport, *, s
            f"(cfg {model.cfg}); steps {', '.join(map(str, sorted(set(steps) or set(plan.steps))))}"]
     if preset.controlnet:
         out.append("  controlnet " + ", ".join(f"{u.source} ({u.conditioning})" for u in preset.controlnet))
-    if model.ip_adapter:  # not in the memory estimate: its image encoder is read from the adapter's own files
+    if model.ip_adapter:
         pictures = len(preset.reference.images)
-        out.append(f"  ip-adapter {model.ip_adapter}, {pictures} starting picture{'s' if pictures != 1 else ''} "
-                   "(its image encoder is not in the estimate below)")
+        out.append(f"  ip-adapter {model.ip_adapter}, {pictures} starting picture{'s' if pictures != 1 else ''}")
     if plan.depth:
         out.append(f"  depth     {', '.join(plan.depth)} at resolution {plan.depth_resolution}")
     if show is not None:

@@ -171,6 +171,10 @@ def _weights(models: PlanModels) -> list[Part]:
         parts.append(Part(f"LoRA {i}", WEIGHTS, count * size, f"{count / 1e6:,.1f} M elements x {size} B ({source})"))
     for i, depth in enumerate(models.depths):
         add("depth model" + (f" {i + 1}" if len(models.depths) > 1 else ""), depth)
+    add("IP-Adapter image encoder", models.image_encoder)
+    if models.ip_adapter is not None:
+        source, count = models.ip_adapter
+        parts.append(Part("IP-Adapter", WEIGHTS, count * size, f"{count / 1e6:,.1f} M elements x {size} B ({source})"))
     return parts
 
 

@@ -43,6 +43,7 @@ class MemoryPlan:
     depth_resolution: int = 252
     cuda_graphs: bool = False  # compile jit on a CUDA device
     feature_bank: bool = False  # the preset loads the feature bank (its rings, one set at the largest size)
+    ip_adapter: str = ""  # the IP-Adapter's source ("" = none): its image encoder and its own weights
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ class PlanModels:
     controlnets: list[MetaModel] = field(default_factory=list)
     depths: list[MetaModel] = field(default_factory=list)
     loras: list[tuple[str, int]] = field(default_factory=list)  # (source, tensor elements)
+    image_encoder: MetaModel | None = None  # the IP-Adapter's CLIP image encoder
+    ip_adapter: tuple[str, int] | None = None  # (source, elements): its image projection and attention weights
     unknown: list[str] = field(default_factory=list)
 
 
@@ -235,6 +238,55 @@ def _lora_sizes(plan: MemoryPlan, models: PlanModels) -> None:
         models.loras.append((source, count))
 
 
+def _ip_adapter_models(plan: MemoryPlan, models: PlanModels) -> None:
+    """The IP-Adapter's image encoder (from its config) and its weights (from the file's header where the file is
+    on this machine, else the plain adapter's shapes: 4 image tokens)."""
+    if not plan.ip_adapter or models.unet is None:
+        return
+    from vj.engine.conditioning import ip_adapter_load as ip
+    from vj.errors import BackendUnavailable
+
+    try:
+        layout = ip.layout_of(models.unet.config, f"model {plan.model!r}")  # refused before loading anyway
+        if plan.ip_adapter == ip.TINY_IP_ADAPTER:
+            encoder_config: dict[str, Any] | None = ip.tiny_image_encoder_config(ip.TINY_EMBED_DIM)
+            weights: Path | None = None
+        else:
+            files = ip.resolve_source(plan.ip_adapter, layout)
+            encoder = layout.encoder_folder(files.subfolder, files.weight_name)
+            inner = encoder if "/" in encoder or not files.subfolder else f"{files.subfolder}/{encoder}"
+            encoder_config = cached_config(files.location, f"{inner}/config.json")
+            weights = _cached_file(files.location, f"{files.subfolder}/{files.weight_name}".lstrip("/"))
+    except BackendUnavailable as err:
+        models.unknown.append(f"IP-Adapter {plan.ip_adapter} ({err})")
+        return
+    if encoder_config is None:
+        models.unknown.append(f"IP-Adapter {plan.ip_adapter} (no image encoder config.json of it on this machine)")
+        return
+    module = _transformers_model("CLIPVisionModelWithProjection", encoder_config)
+    models.image_encoder = MetaModel(module, module.config, plan.dtype)
+    if weights is not None:
+        from safetensors import safe_open
+
+        with safe_open(str(weights), framework="pt") as f:
+            count = sum(math.prod(f.get_slice(name).get_shape()) for name in f.keys())  # noqa: SIM118
+    else:
+        count = ip.adapter_elements(models.unet.module, int(module.config.projection_dim))
+    models.ip_adapter = (plan.ip_adapter, count)
+
+
+def _cached_file(location: str, name: str) -> Path | None:
+    """A safetensors file of a local folder, or of a hub id in the local cache; None if not on this machine."""
+    folder = Path(location).expanduser()
+    if folder.is_dir():
+        path = folder / name
+        return path if path.is_file() and path.suffix == ".safetensors" else None
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(location, name)
+    return Path(cached) if isinstance(cached, str) and cached.endswith(".safetensors") else None
+
+
 def vae_factor(models: PlanModels) -> int:
     if models.vae is None:
         return 8
@@ -250,4 +302,5 @@ def build_models(plan: MemoryPlan) -> PlanModels:
     _controlnet_models(plan, models)
     _depth_models(plan, models)
     _lora_sizes(plan, models)
+    _ip_adapter_models(plan, models)
     return models

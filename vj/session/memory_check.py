@@ -75,7 +75,7 @@ def memory_plan(preset: PresetConfig, *, sizes: tuple[tuple[int, int], ...] | No
                       loras=tuple(lora.source for lora in model.loras),
                       depth=depths, depth_resolution=preset.depth.resolution,
                       cuda_graphs=device.type == "cuda" and resolve_compile_mode(model.compile, device) == "jit",
-                      feature_bank=wants_feature_bank(preset))
+                      feature_bank=wants_feature_bank(preset), ip_adapter=model.ip_adapter)
 
 
 def device_free(device: torch.device) -> int | None:

@@ -27,6 +27,7 @@ from vj.errors import BackendUnavailable
 log = logging.getLogger(__name__)
 
 TINY_IP_ADAPTER = "tiny"
+TINY_EMBED_DIM = 16  # the tiny image encoder's embedding width
 TINY_IP_ADAPTER_SEED = 4321
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -159,6 +160,14 @@ def _cross_attention_widths(unet: Any) -> list[int]:
     return widths
 
 
+def adapter_elements(unet: Any, embed_dim: int, tokens: int = 4) -> int:
+    """The plain IP-Adapter's weights for `unet` (as `save_tiny_ip_adapter` lays them out and h94's files hold
+    them): the image projection to `tokens` context tokens, and a key and a value per cross-attention."""
+    context = int(unet.config.cross_attention_dim)
+    projection = tokens * context * embed_dim + tokens * context + 2 * context
+    return projection + sum(2 * width * context for width in _cross_attention_widths(unet))
+
+
 def save_tiny_ip_adapter(unet: Any, root: Path, layout: IPAdapterLayout) -> Path:
     """A random IP-Adapter for `unet` in `root`/<subfolder>: the weights file (image_proj.* and
     ip_adapter.<n>.to_k_ip/to_v_ip.* tensors) and image_encoder/ (config.json, model.safetensors)."""
@@ -166,7 +175,7 @@ def save_tiny_ip_adapter(unet: Any, root: Path, layout: IPAdapterLayout) -> Path
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
     context = int(unet.config.cross_attention_dim)
-    embed_dim = 16
+    embed_dim = TINY_EMBED_DIM
     generator = torch.Generator().manual_seed(TINY_IP_ADAPTER_SEED)
     folder = root / layout.subfolder
     with torch.random.fork_rng(devices=[]):
