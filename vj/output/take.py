@@ -102,7 +102,10 @@ class LiveTake:
         self._lock = threading.Lock()
         self._recording = False
         self._files: _TakeFiles | None = None
-        self._closers: list[threading.Thread] = []
+        # Takes taken off the fan-out whose files are not finished yet, whichever thread finishes them (an OSC
+        # stop, a resize's closer, a failed take's): close() waits for all of them, so no file is left half written.
+        self._finishing = 0
+        self._all_finished = threading.Condition(self._lock)
         self._first_frame = True
         self._takes = 0
         self.paths: list[Path] = []
@@ -147,6 +150,8 @@ class LiveTake:
                 return
             self._recording = False
             files, self._files = self._files, None
+            if files is not None:
+                self._finishing += 1
         if files is not None:  # finished outside the lock: the render thread's offer never waits on it
             self._finish(files, "stopped")
 
@@ -166,10 +171,12 @@ class LiveTake:
         self.start_recording()
         return True
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Stop recording and wait until every take's files are finished, on whatever thread they are."""
         self.stop_recording()
-        for closer in list(self._closers):  # files still being finished must be complete at exit
-            closer.join(30.0)
+        with self._all_finished:
+            if not self._all_finished.wait_for(lambda: self._finishing == 0, timeout_s):
+                log.error("%d take(s) still being finished after %.0f s", self._finishing, timeout_s)
 
     # ------------------------------------------------------------------ FrameSink
     def offer(self, frame: Frame) -> None:
@@ -185,6 +192,7 @@ class LiveTake:
                                                                     self._files.recorder.height):
                 log.info("frame size changed to %dx%d mid-take: continuing in a new file", *video_size(frame))
                 retired, self._files = self._files, None
+                self._finishing += 1
                 self.paths.append(self._next_path())
                 self._open_locked(frame)
             files = self._files
@@ -314,17 +322,25 @@ class LiveTake:
             if self._files is not files:
                 return
             self._files = None
-            # Listed before the take reads as stopped: whoever sees is_recording turn False and calls
-            # close() must find this closer to join. Not finished here: this is the paced thread being stopped.
+            # Counted before the take reads as stopped: whoever sees is_recording turn False and calls close()
+            # must wait for it. Not finished here: this is the paced thread being stopped.
+            self._finishing += 1
             self._finish_in_background(files, "failed")
             self._recording = False
 
     def _finish_in_background(self, files: _TakeFiles, reason: str) -> None:
-        closer = threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True)
-        closer.start()  # started before it is listed: close() may join the list from another thread at once
-        self._closers = [c for c in self._closers if c.is_alive()] + [closer]
+        threading.Thread(target=self._finish, args=(files, reason), name="vj-record-close", daemon=True).start()
 
     def _finish(self, files: _TakeFiles, reason: str) -> None:
+        """Finish a take counted in `_finishing` (on any thread); close() waits for it."""
+        try:
+            self._finish_files(files, reason)
+        finally:
+            with self._all_finished:
+                self._finishing -= 1
+                self._all_finished.notify_all()
+
+    def _finish_files(self, files: _TakeFiles, reason: str) -> None:
         if files.paced is not None:
             files.paced.stop()
             counters = files.paced.counters

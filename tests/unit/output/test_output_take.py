@@ -104,3 +104,39 @@ def test_a_take_whose_file_fails_mid_show_ends_itself_and_says_so(tmp_path: Path
     assert take.failures[0].startswith("take.mkv: OSError") and "No space left" in take.failures[0]
     assert take.status().startswith("REC FAILED take.mkv: OSError") and len(take.status()) < 80
     assert read_timeline(tmp_path / "take.jsonl").complete
+
+
+def test_close_waits_for_a_take_another_thread_is_still_finishing(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OSC stop flushing the encoder on its own thread while the session closes: the file is complete."""
+    import threading
+
+    from vj.output import take as take_module
+
+    release = threading.Event()
+
+    class SlowToFinish(take_module.VideoRecorder):
+        def close(self, timeout_s: float = 30.0) -> None:
+            release.wait(60.0)
+            super().close(timeout_s)
+
+    monkeypatch.setattr(take_module, "VideoRecorder", SlowToFinish)
+    take = LiveTake(tmp_path / "show.mkv", 50.0, PresetConfig, encoder_preset="ultrafast")
+    take.start_recording()
+    _feed(take, 0, 10)
+    stopper = threading.Thread(target=take.stop_recording)
+    stopper.start()
+    deadline = time.monotonic() + 30.0
+    while take.is_recording and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not take.is_recording
+    closer = threading.Thread(target=take.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive(), "close() returned while the stopped take's file was still being finished"
+    release.set()
+    closer.join(60.0)
+    stopper.join(60.0)
+    assert not closer.is_alive()
+    with av.open(str(tmp_path / "show.mkv")) as container:
+        assert sum(1 for _ in container.decode(video=0)) >= 1
