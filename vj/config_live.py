@@ -64,6 +64,7 @@ class OutputsConfig:
     geometry: GeometrySpec | None = None  # the show-wide output size, made on the device (None: the render's)
     output_sizes: tuple[OutputSize, ...] = ()  # an output's own size, made on its host thread
     blend: bool = False  # outputs blend the two latest frames on each tick (False: repeat the last one)
+    in_betweens: int = 0  # with `blend`: pictures the device makes between two frames (0: blended on the host)
 
     @property
     def wants_depth(self) -> bool:

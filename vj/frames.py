@@ -33,6 +33,9 @@ class Frame:
     depth: np.ndarray | None = None  # greyscale uint8 (height, width), 255 = nearest, when asked for
     render_size: tuple[int, int] | None = None  # (width, height) the engine rendered; None: the image's own
     render_image: np.ndarray | None = None  # the picture at the render size, when it rode along (--record-size)
+    # Pictures between the previous frame and this one, blended on the device at i/(k+1), i = 1..k
+    # (`--output-rate-mode blend`): what a paced output shows between engine frames.
+    in_betweens: tuple[np.ndarray, ...] = ()
 
     @property
     def height(self) -> int:

@@ -101,6 +101,9 @@ class GeometrySpec:
 
 
 OUTPUT_NAMES = ("vcam", "ndi", "ndi-depth", "spout", "syphon", "preview")
+# Between engine frames an output repeats the last one, or blends the two latest: from in-betweens the device
+# made (`blend`) or on its own thread (`blend-host`).
+RATE_MODES = ("repeat", "blend", "blend-host")
 EVEN_ONLY = ("vcam", "ndi", "ndi-depth")  # 4:2:0 / 4:2:2 pixel formats
 
 

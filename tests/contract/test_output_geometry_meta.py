@@ -75,3 +75,14 @@ def test_an_upscaling_network_runs_on_the_device_before_the_resample(models) -> 
     run = start(backend(models), PARAMS, output_geometry=geometry)
     _run(run, HD[0] * HD[1] * 3 + 1)
     assert len(calls) == 4 and all(c.device == META and c.dtype == DTYPE and c.shape[-1] == SIZE for c in calls)
+
+
+def test_the_in_betweens_for_the_display_rate_ride_in_the_same_copy(models) -> None:  # noqa: ANN001
+    """`--output-rate-mode blend`: the pictures between two frames are blended on the device from the two uint8
+    pictures and leave in the frame's one copy (one more 1080p picture each), with no host read or copy in."""
+    geometry = OutputGeometry(GeometrySpec(HD, Fit.FIT))
+    run = start(backend(models), PARAMS, output_geometry=geometry)
+    run.engine.in_betweens = 2
+    _run(run, HD[0] * HD[1] * 3 * 3 + 1)
+    frame = run.sink.frames[-1]
+    assert len(frame.in_betweens) == 2 and all(b.shape == (HD[1], HD[0], 3) for b in frame.in_betweens)

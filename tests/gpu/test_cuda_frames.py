@@ -185,3 +185,18 @@ def test_a_1080p_output_is_a_pinned_double_buffered_copy_without_a_host_sync() -
     slots = engine._publisher._slots
     assert len(slots) == 2 and all(s.host.is_pinned() for s in slots)
     assert all(s.host.numel() == 1920 * 1080 * 3 + 64 * 64 * 3 + 1 for s in slots)
+
+
+def test_in_betweens_for_the_display_rate_ride_in_the_pinned_copy_without_a_host_sync() -> None:
+    from vj.engine.output_geometry import OutputGeometry
+    from vj.output_size import Fit, GeometrySpec
+
+    engine = _engine(_tiny("off"), _store(64), 64)
+    engine.output_geometry = OutputGeometry(GeometrySpec((1920, 1080), Fit.FIT))
+    engine.in_betweens = 1
+    for _ in range(WARMUP_FRAMES):
+        engine.render_frame()
+    torch.cuda.synchronize()
+    frames_without_host_sync(engine.render_frame, frames=10)
+    slots = engine._publisher._slots
+    assert len(slots) == 2 and all(s.host.is_pinned() and s.host.numel() == 2 * 1920 * 1080 * 3 + 1 for s in slots)

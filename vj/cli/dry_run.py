@@ -118,6 +118,7 @@ def _outputs(show: ShowConfig) -> list[str]:
                      f"{'render' if g.keep_render_copy else 'output'} size)")
     found += [f"{s.output} at {s.size[0]}x{s.size[1]} ({s.fit})" for s in o.output_sizes]
     if o.blend:
-        found.append("blending between frames")
+        where = f"{o.in_betweens} made on the device per frame" if o.in_betweens else "on the host"
+        found.append(f"blending between frames ({where})")
     return found
 

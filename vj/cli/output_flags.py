@@ -11,6 +11,7 @@ import argparse
 from vj.errors import VjError
 from vj.output_size import (
     OUTPUT_NAMES,
+    RATE_MODES,
     Fit,
     GeometrySpec,
     OutputSize,
@@ -21,7 +22,8 @@ from vj.output_size import (
 )
 
 RECORD_SIZES = ("output", "render")
-RATE_MODES = ("repeat", "blend")
+MAX_IN_BETWEENS = 4  # 60 Hz from an engine down to 12 fps: more buys no smoother picture, only copy bytes
+DEFAULT_IN_BETWEENS = 1  # 25-40 fps into 60 Hz: one tick or two per frame, the halfway picture serves both
 
 
 def _show_size(text: str) -> tuple[int, int]:
@@ -64,7 +66,34 @@ def add_output_size_arguments(parser: argparse.ArgumentParser, *, live: bool) ->
                         "in the same copy out)")
     g.add_argument("--output-rate-mode", choices=RATE_MODES, default="repeat",
                    help="between engine frames, outputs repeat the last frame (default) or blend the two latest "
-                        "(smooth motion at a display rate above the engine's; one engine frame of latency)")
+                        "(smooth motion at a display rate above the engine's; one engine frame of latency): "
+                        "blend makes the in-between pictures on the device, in the frame's one copy out; "
+                        "blend-host blends on each output's thread (no extra copy, a sum per tick on the CPU)")
+    g.add_argument("--output-blend-steps", type=_in_betweens, metavar="N",
+                   help=f"with --output-rate-mode blend: pictures the device makes between two engine frames, 1 to "
+                        f"{MAX_IN_BETWEENS} (default {DEFAULT_IN_BETWEENS}; 2 suits an engine below 25 fps into "
+                        "60 Hz); each adds one output-size picture to the copy out")
+
+
+def _in_betweens(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number 1 to {MAX_IN_BETWEENS}, found {text!r}") from None
+    if not 1 <= count <= MAX_IN_BETWEENS:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_IN_BETWEENS} pictures between frames, found {count}")
+    return count
+
+
+def in_betweens(args: argparse.Namespace) -> int:
+    """Pictures the device makes between two frames: --output-blend-steps with the device blend, else 0."""
+    steps = getattr(args, "output_blend_steps", None)
+    mode = getattr(args, "output_rate_mode", "repeat")
+    if steps is not None and mode != "blend":
+        raise VjError(f"--output-blend-steps: only with --output-rate-mode blend (found {mode})")
+    if mode != "blend":
+        return 0
+    return DEFAULT_IN_BETWEENS if steps is None else steps
 
 
 def geometry_spec(args: argparse.Namespace) -> GeometrySpec | None:

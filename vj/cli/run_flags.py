@@ -11,7 +11,7 @@ import ipaddress
 from pathlib import Path
 
 from vj.cli.argtypes import float_range, port, rate
-from vj.cli.output_flags import geometry_spec, output_sizes
+from vj.cli.output_flags import geometry_spec, in_betweens, output_sizes
 from vj.config_live import AudioInConfig, ControlsConfig, OutputsConfig, ShowConfig, WebConfig
 from vj.control.audio.inputs import FILE_PREFIX
 from vj.control.osc import DEFAULT_HOST, DEFAULT_PORT
@@ -165,7 +165,7 @@ def outputs_config(args: argparse.Namespace) -> OutputsConfig:
         preview_monitor=fullscreen if isinstance(fullscreen, int) else None, preview_help=args.preview_help,
         preview_status=args.preview_status, show=args.show, ndi=args.ndi, ndi_name=args.ndi_name,
         ndi_depth=args.ndi_depth, spout=args.spout, syphon=args.syphon, geometry=geometry_spec(args),
-        output_sizes=output_sizes(args), blend=args.output_rate_mode == "blend")
+        output_sizes=output_sizes(args), blend=args.output_rate_mode != "repeat", in_betweens=in_betweens(args))
 
 
 def web_config(args: argparse.Namespace) -> WebConfig:

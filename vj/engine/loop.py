@@ -445,7 +445,7 @@ class Engine:
             stage_ms = t.timer.stage_ms()
             render_size = (int(t.image.shape[3]), int(t.image.shape[2]))
             frame = Frame(t.index, t.time_s, item.pixels, t.snapshot, t.seed, t.diffused, stage_ms, item.depth,
-                          render_size, item.source)
+                          render_size, item.source, item.in_betweens)
             self._last_good = t.image
             self._good_size = render_size
             self.sink.offer(frame)
@@ -484,6 +484,15 @@ class Engine:
     def in_flight(self) -> int:
         """Frames launched and not yet handed to the sink (one, pipelined on a GPU)."""
         return self._publisher.in_flight
+
+    @property
+    def in_betweens(self) -> int:
+        """Pictures blended on the device between consecutive frames, carried in each frame's copy out."""
+        return self._publisher.in_betweens
+
+    @in_betweens.setter
+    def in_betweens(self, count: int) -> None:
+        self._publisher.in_betweens = count  # the next frame reallocates the ring for them
 
     def run(self, stop: threading.Event, max_frames: int | None = None) -> None:
         """Render until `stop` is set or `max_frames` frames are published (`render_until`'s retry policy)."""

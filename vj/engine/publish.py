@@ -6,6 +6,11 @@ makes anyway (no extra synchronisation). A depth channel an output shows rides t
 rather than in a blocking copy of its own that would drain the pipeline every frame; so does the
 picture at the render size when the outputs get another size and the recording keeps the render's,
 and a float32 `signal` the engine measured on the device (the similarity skip's picture similarity).
+
+In-betweens (`in_betweens` k > 0, `--output-rate-mode blend`): k pictures between the previous
+frame and this one, at weights 1/(k+1) ... k/(k+1), blended on the device from the two uint8
+pictures (the previous one is still in the other ring slot) and carried in the same copy, so an
+output ticking at 60 Hz shows a device-made blend without a copy or a sum of its own.
 On CUDA the copy runs on its own stream into
 pinned memory with an event; pipelined, `submit` hands back the *previous* frame once its
 event has completed and returns while this one is still being computed and copied, so
@@ -23,14 +28,16 @@ from typing import Generic, TypeVar
 import numpy as np
 import torch
 
+from vj.picture_blend import blend_pictures, blend_weight
+
 T = TypeVar("T")
 _RING = 2  # the frame being copied out and the one being computed
 
 
 @dataclass
 class _Slot(Generic[T]):
-    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ h·w·3) (+ 4) + 1]: the pixels, the depth, the
-    # render-size picture and the signal if any, then the finite flag
+    staged: torch.Tensor  # device uint8 [H·W·3 (+ H·W) (+ h·w·3) (+ k·H·W·3) (+ 4) + 1]: the pixels, the
+    # depth, the render-size picture, the in-betweens and the signal if any, then the finite flag
     scratch: torch.Tensor  # device float [H, W, 3]: the scaled pixels before the cast
     source_scratch: torch.Tensor | None  # device float [h, w, 3]: the render-size picture, when it rides along
     host: torch.Tensor  # host uint8, as `staged`, pinned on CUDA
@@ -47,13 +54,15 @@ class Published(Generic[T]):
     depth: np.ndarray | None = None  # uint8 [H, W], when submitted with one
     source: np.ndarray | None = None  # uint8 [h, w, 3]: the render-size picture, when submitted with one
     signal: float | None = None  # the float32 value submitted with the frame, when one was
+    in_betweens: tuple[np.ndarray, ...] = ()  # uint8 [H, W, 3] each: the previous frame blended into this one
 
 
 class FramePublisher(Generic[T]):
     """Device image → host uint8 pixels, in submission order, with a ticket of the caller's."""
 
-    def __init__(self, device: torch.device, *, pipelined: bool | None = None) -> None:
+    def __init__(self, device: torch.device, *, pipelined: bool | None = None, in_betweens: int = 0) -> None:
         self.device = device
+        self.in_betweens = in_betweens  # pictures blended between consecutive frames on the device (0: none)
         self.pipelined = device.type == "cuda" if pipelined is None else pipelined
         self._cuda = device.type == "cuda"
         self._copy_stream = torch.cuda.Stream(device) if self._cuda else None
@@ -62,6 +71,8 @@ class FramePublisher(Generic[T]):
         self._with_depth = False
         self._source_size: tuple[int, int] | None = None
         self._with_signal = False
+        self._in_betweens = 0  # as allocated
+        self._previous: _Slot[T] | None = None  # the slot holding the last frame's pixels (blended from)
         self._next = 0
         self._pending: list[_Slot[T]] = []  # submitted, not yet handed back, oldest first
 
@@ -81,7 +92,8 @@ class FramePublisher(Generic[T]):
         height, width = int(image.shape[2]), int(image.shape[3])
         source_size = (int(source.shape[2]), int(source.shape[3])) if source is not None else None
         if (self._size != (height, width) or self._with_depth != (depth is not None)
-                or self._source_size != source_size or self._with_signal != (signal is not None)):
+                or self._source_size != source_size or self._with_signal != (signal is not None)
+                or self._in_betweens != self.in_betweens):
             done = self.flush()
             self._allocate(height, width, with_depth=depth is not None, source_size=source_size,
                            with_signal=signal is not None)
@@ -97,6 +109,9 @@ class FramePublisher(Generic[T]):
                 raise ValueError(f"the depth channel is {tuple(depth.shape)}; expected the frame's {(height, width)}")
             pixels = height * width * 3
             slot.staged[pixels:pixels + height * width].view(height, width).copy_(depth)
+        if self._in_betweens:
+            self._stage_in_betweens(slot)
+        self._previous = slot
         if signal is not None:
             slot.staged[-5:-1].copy_(signal.reshape(1).to(torch.float32).view(torch.uint8))
         slot.ticket = ticket
@@ -121,6 +136,7 @@ class FramePublisher(Generic[T]):
                 slot.event.synchronize()  # its buffer is reused next: the copy must be over
             slot.ticket = None
         self._pending.clear()
+        self._previous = None  # the next frame does not follow on from a dropped one
         return dropped
 
     def release(self) -> int:
@@ -135,6 +151,7 @@ class FramePublisher(Generic[T]):
     def _allocate(self, height: int, width: int, *, with_depth: bool = False,
                   source_size: tuple[int, int] | None = None, with_signal: bool = False) -> None:
         extra = source_size[0] * source_size[1] * 3 if source_size is not None else 0
+        extra += self.in_betweens * height * width * 3
         count = height * width * (4 if with_depth else 3) + extra + (4 if with_signal else 0) + 1
         pin = self._cuda
         self._slots = [_Slot(staged=torch.empty(count, dtype=torch.uint8, device=self.device),
@@ -147,7 +164,32 @@ class FramePublisher(Generic[T]):
         self._with_depth = with_depth
         self._source_size = source_size
         self._with_signal = with_signal
+        self._in_betweens = self.in_betweens
+        self._previous = None
         self._next = 0
+
+    def _in_betweens_start(self) -> int:
+        assert self._size is not None
+        height, width = self._size
+        start = height * width * (4 if self._with_depth else 3)
+        if self._source_size is not None:
+            start += self._source_size[0] * self._source_size[1] * 3
+        return start
+
+    def _stage_in_betweens(self, slot: _Slot[T]) -> None:
+        """On the device: the previous frame's uint8 pixels blended into this one's at i/(k+1), i = 1..k.
+
+        The first frame (and the first after a resize or a dropped frame) has no previous one: its
+        in-betweens are the frame itself, so an output simply holds it."""
+        assert self._size is not None
+        height, width = self._size
+        count = height * width * 3
+        newer = slot.staged[:count].view(height, width, 3)
+        older = self._previous.staged[:count].view(height, width, 3) if self._previous is not None else newer
+        start = self._in_betweens_start()
+        for i in range(1, self._in_betweens + 1):
+            out = slot.staged[start + (i - 1) * count:start + i * count].view(height, width, 3)
+            blend_pictures(older, newer, blend_weight(i / (self._in_betweens + 1)), out=out)
 
     def _stage(self, image: torch.Tensor, slot: _Slot[T]) -> None:
         """On the device: pixels ×255, rounded, clamped, cast to uint8 HWC, and the finite flag."""
@@ -185,7 +227,10 @@ class FramePublisher(Generic[T]):
             sh, sw = self._source_size
             source = slot.host[start:start + sh * sw * 3].view(sh, sw, 3).numpy().copy()
         signal = float(slot.host[-5:-1].numpy().view(np.float32)[0]) if self._with_signal else None
-        return Published(ticket, pixels, depth, source, signal)
+        start = self._in_betweens_start()
+        in_betweens = tuple(slot.host[start + i * count:start + (i + 1) * count].view(height, width, 3).numpy().copy()
+                            for i in range(self._in_betweens))
+        return Published(ticket, pixels, depth, source, signal, in_betweens)
 
 
 def _to_uint8(image: torch.Tensor, scratch: torch.Tensor, staged: torch.Tensor) -> None:

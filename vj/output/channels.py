@@ -30,7 +30,7 @@ def depth_frame(frame: Frame) -> Frame | None:
     if frame.depth is None:
         return None
     grey = np.ascontiguousarray(np.repeat(frame.depth[..., None], 3, axis=2))
-    return dataclasses.replace(frame, image=grey)
+    return dataclasses.replace(frame, image=grey, in_betweens=())  # those are of the picture, not the depth
 
 
 class DepthChannel:

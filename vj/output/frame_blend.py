@@ -8,12 +8,17 @@ the one before, by how far the tick is into the engine's frame interval (a runni
 the gaps between frames), so every tick moves the picture a little. The price is one engine
 frame of latency: a frame shows fully one interval after it arrives.
 
-Where the blend runs: each engine frame leaves the device once (vj.engine.publish), so the two
-frames a tick blends are already on the host; blending them there costs no bus traffic, where a
-blend on the device would copy every output tick out (twice the bytes at 30 fps into 60 Hz).
-`blend_pictures` is torch on whichever device its tensors live, `blend_images` the same sums in
-numpy for the host (the benchmark measures the costs, benchmarks/RESULTS.md). Fixed point, 7 bits of weight: int16
-holds 255 x 128 without overflow, and 1/128 steps are below a grey level of difference.
+Where the blend is made:
+- `--output-rate-mode blend` (the default blend): on the device. The engine publishes each frame
+  with k in-betweens (vj.engine.publish: the previous frame blended into this one at 1/(k+1) ...
+  k/(k+1), made from the two uint8 pictures on the device and carried in the frame's one copy
+  out), and each tick shows the one nearest its fade: no sum on the host, and every output
+  shares the same pictures. The price is k more pictures in the copy (at 1080p, 6.2 MB each).
+- `--output-rate-mode blend-host`: on the host, on each output's own thread, by the exact fade
+  of the tick (`blend_images`): no extra bus traffic, and a sum per output per tick on the CPU.
+  Outputs whose frames carry no in-betweens blend this way too: a depth channel (its in-betweens
+  would be the picture's) and an output with a size of its own (vj.output.resized), whose picture
+  is made on the host anyway. The costs are measured in benchmarks/output_rate.py (RESULTS.md).
 """
 
 from __future__ import annotations
@@ -22,55 +27,27 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-import numpy as np
-import torch
-
 from vj.frames import Frame
 from vj.output.pacing import LatestFrame
+from vj.picture_blend import WEIGHT_ONE, blend_images, blend_weight
 
-WEIGHT_ONE = 128  # alpha 1.0 in fixed point
 INTERVAL_SMOOTHING = 0.2  # how fast the running frame interval follows a change of engine rate
 MAX_INTERVAL_S = 1.0  # a gap longer than this (a freeze, a preset load) is not an engine rate
 
 
-def blend_weight(alpha: float) -> int:
-    """alpha in [0, 1] as a weight 0..WEIGHT_ONE."""
-    return int(round(min(max(alpha, 0.0), 1.0) * WEIGHT_ONE))
+def nearest_in_between(older: Frame, newest: Frame, alpha: float) -> tuple[Frame, bool] | None:
+    """The device-made picture nearest the fade `alpha` (None: the newest frame carries none).
 
-
-def blend_pictures(older: torch.Tensor, newer: torch.Tensor, weight: int, out: torch.Tensor | None = None
-                   ) -> torch.Tensor:
-    """uint8 pictures (any shape, one device): (older·(128-w) + newer·w + 64) / 128, rounded, as uint8."""
-    if older.shape != newer.shape:
-        raise ValueError(f"cannot blend pictures of shapes {tuple(older.shape)} and {tuple(newer.shape)}")
-    if weight <= 0:
-        return older
-    if weight >= WEIGHT_ONE:
-        return newer
-    mixed = older.to(torch.int16).mul_(WEIGHT_ONE - weight)
-    mixed.add_(newer.to(torch.int16).mul_(weight)).add_(WEIGHT_ONE // 2).bitwise_right_shift_(7)
-    if out is None:
-        return mixed.to(torch.uint8)
-    return out.copy_(mixed)
-
-
-def blend_images(older: np.ndarray, newer: np.ndarray, weight: int) -> np.ndarray:
-    """`blend_pictures` on host arrays, the same sums in numpy (several times faster than torch's int16 on a CPU:
-    benchmarks/output_rate.py)."""
-    if older.shape != newer.shape:
-        raise ValueError(f"cannot blend pictures of shapes {older.shape} and {newer.shape}")
-    if weight <= 0:
-        return older
-    if weight >= WEIGHT_ONE:
-        return newer
-    mixed = older.astype(np.uint16)
-    mixed *= WEIGHT_ONE - weight
-    part = newer.astype(np.uint16)
-    part *= weight
-    mixed += part
-    mixed += WEIGHT_ONE // 2
-    mixed >>= 7
-    return mixed.astype(np.uint8)
+    With k in-betweens the choices are the older picture, the k in-betweens and the newest, at
+    0, 1/(k+1), ..., 1; the frame returned shows that picture, and the bool says it is the newest itself."""
+    k = len(newest.in_betweens)
+    if not k:
+        return None
+    step = int(round(min(max(alpha, 0.0), 1.0) * (k + 1)))
+    if step >= k + 1:
+        return newest, True
+    picture = older.image if step == 0 else newest.in_betweens[step - 1]
+    return dataclasses.replace(newest, image=picture), False
 
 
 class BlendingMailbox(LatestFrame):
@@ -89,6 +66,7 @@ class BlendingMailbox(LatestFrame):
         self.interval_s: float | None = None  # the running average gap between engine frames
         self._shown_full = False
         self.blended = 0  # ticks that showed a blend (the rest showed a frame as it came)
+        self.from_device = 0  # of those, ticks that showed an in-between made on the device (the rest: on the host)
 
     def put(self, frame: Frame) -> None:
         now = self._clock()
@@ -126,12 +104,17 @@ class BlendingMailbox(LatestFrame):
             self._fresh = False
             if newest is None:
                 return None, False
-            weight = blend_weight(self._alpha_locked(now))
-            if older is None or weight >= WEIGHT_ONE:
+            alpha = self._alpha_locked(now)
+            weight = blend_weight(alpha)
+            made = None if older is None or weight >= WEIGHT_ONE else nearest_in_between(older, newest, alpha)
+            if older is None or weight >= WEIGHT_ONE or (made is not None and made[1]):
                 fresh = not self._shown_full
                 self._shown_full = True
                 return newest, fresh
         self.blended += 1
+        if made is not None:
+            self.from_device += 1
+            return made[0], True
         image = blend_images(older.image, newest.image, weight)
         return dataclasses.replace(newest, image=image), True
 

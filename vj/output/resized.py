@@ -93,4 +93,5 @@ class ResizedOutput:
                 log.exception("%s: resizing a frame to %dx%d failed", self.spec.output, *self.spec.size)
                 continue
             self.resized += 1
-            self.output.offer(dataclasses.replace(frame, image=image))
+            # The device's in-betweens are at the show's size: this output blends its own resized frames instead.
+            self.output.offer(dataclasses.replace(frame, image=image, in_betweens=()))

@@ -3,7 +3,8 @@
 Output size and rate: the show-wide size is made by the engine on the device (`config.geometry`);
 an output with a size of its own is wrapped to resize on its own thread (vj.output.resized); with
 `config.blend` every paced output but the take blends between the two latest frames
-(vj.output.frame_blend). The take records what the engine made, never a blend, so a replay matches it.
+(vj.output.frame_blend), from `config.in_betweens` pictures the engine makes on the device, or on the
+host. The take records what the engine made, never a blend, so a replay matches it.
 
 Recording: every show gets a `LiveTake` (`session.take`), idle unless `record` names a file
 to start at once; `/vj/record`, the record button and the preview's r key switch it (path:
@@ -72,6 +73,7 @@ def attach_outputs(session: LiveSession, config: OutputsConfig, actions: ShowAct
 
         session.engine.output_geometry = build_output_geometry(config.geometry, session.backend.device,
                                                                session.backend.dtype)
+    session.engine.in_betweens = config.in_betweens
     shaped = _OutputShaping(config)
     take = LiveTake(config.record or None, fps, lambda: session.preset,
                     live_state=session.store.live_overrides, blacked_out=lambda: session.performer.blackout_on,

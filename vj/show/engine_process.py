@@ -104,7 +104,8 @@ class EngineProcess:
                "--oscquery-port", str(self.ports.oscquery), "--web-port", str(self.ports.web), "--no-zeroconf"]
         for flag, value in (("--device", e.device), ("--model", e.model), ("--width", e.width),
                             ("--height", e.height), ("--fps", e.fps), ("--steps", e.steps), ("--seed", e.seed),
-                            ("--target-fps", e.target_fps), ("--bpm", show.bpm)):
+                            ("--target-fps", e.target_fps), ("--bpm", show.bpm), ("--output-fps", e.output_fps),
+                            ("--output-rate-mode", e.output_rate_mode)):
             if value is not None:
                 cmd += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
         if e.output_size is not None:

@@ -34,7 +34,7 @@ from typing import Any
 from vj.control.osc import PREFIX
 from vj.control.osc.addresses import address_map
 from vj.errors import ConfigError
-from vj.output_size import MAX_SIDE, MIN_SIDE
+from vj.output_size import MAX_SIDE, MIN_SIDE, RATE_MODES
 
 DEFAULT_OSC_PORT = 9000
 LOCAL_HOST = "127.0.0.1"
@@ -42,10 +42,10 @@ ENGINE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 OUTPUT_SIZE = re.compile(r"^(\d{1,5})x(\d{1,5})$")
 
 SHOW_KEYS = frozenset({"osc_host", "osc_port", "oscquery_port", "web_port", "web_host", "bpm", "link", "midi",
-                       "midi_map", "zeroconf", "restart", "output_size", "model"})
+                       "midi_map", "zeroconf", "restart", "output_size", "output_fps", "output_rate_mode", "model"})
 LOCAL_ENGINE_KEYS = frozenset({"preset", "device", "model", "width", "height", "fps", "steps", "seed", "output_size",
-                               "ndi", "ndi_name", "record", "vcam", "vcam_device", "spout", "syphon", "midi",
-                               "osc_port", "oscquery_port", "web_port", "target_fps"})
+                               "output_fps", "output_rate_mode", "ndi", "ndi_name", "record", "vcam", "vcam_device",
+                               "spout", "syphon", "midi", "osc_port", "oscquery_port", "web_port", "target_fps"})
 REMOTE_ENGINE_KEYS = frozenset({"host", "osc_port", "oscquery_port", "web_port"})
 
 
@@ -65,6 +65,8 @@ class EngineEntry:
     seed: int | None = None
     target_fps: float | None = None
     output_size: tuple[int, int] | None = None
+    output_fps: float | None = None  # the outputs' tick rate (a 60 Hz screen), independent of the engine's
+    output_rate_mode: str | None = None  # vj.output_size.RATE_MODES (None: vj run's default, repeat)
     ndi: bool = False
     ndi_name: str | None = None  # None: "vj-<name>"
     record: Path | None = None
@@ -136,7 +138,7 @@ def parse_show(data: Mapping[str, Any], source: str = "<show>") -> ShowFile:
     engines_table = _table(data.get("engines"), source, "engines")
     if not engines_table:
         raise ConfigError(source, "engines", "at least one [engines.<name>] table", "none")
-    defaults = {k: show[k] for k in ("output_size", "model") if k in show}
+    defaults = {k: show[k] for k in ("output_size", "output_fps", "output_rate_mode", "model") if k in show}
     engines = tuple(_engine(name, _table(raw, source, f"engines.{name}"), defaults, source)
                     for name, raw in engines_table.items())
     osc_port = _int(show, "osc_port", source, "show.", 0, 65535, DEFAULT_OSC_PORT)
@@ -206,6 +208,8 @@ def _engine(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any], sour
         steps=_int(raw, "steps", source, prefix, 1, 4), seed=_int(raw, "seed", source, prefix, -1, 2**32 - 1),
         target_fps=_float(raw, "target_fps", source, prefix, 0.0, 240.0),
         output_size=parse_output_size(merged.get("output_size"), source, f"{prefix}output_size"),
+        output_fps=_float(merged, "output_fps", source, prefix, 1.0, 240.0),
+        output_rate_mode=_choice(merged, "output_rate_mode", RATE_MODES, source, prefix),
         ndi=_bool(raw, "ndi", source, prefix, False), ndi_name=_str(raw, "ndi_name", source, prefix),
         record=Path(record) if record else None, vcam=_bool(raw, "vcam", source, prefix, False),
         vcam_device=_str(raw, "vcam_device", source, prefix), spout=_str(raw, "spout", source, prefix),
@@ -281,6 +285,13 @@ def _str(table: Mapping[str, Any], key: str, source: str, prefix: str) -> str | 
     value = table.get(key)
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise ConfigError(source, f"{prefix}{key}", "a non-empty string", value)
+    return value
+
+
+def _choice(table: Mapping[str, Any], key: str, choices: tuple[str, ...], source: str, prefix: str) -> str | None:
+    value = table.get(key)
+    if value is not None and value not in choices:
+        raise ConfigError(source, f"{prefix}{key}", f"one of {', '.join(choices)}", value)
     return value
 
 

@@ -72,6 +72,8 @@ def test_a_size_an_output_cannot_take_is_one_line_before_anything_loads(tmp_path
         (("--output-size", "0x0"), "argument --output-size: the width must be 16..8192 pixels, found 0x0"),
         (("--output-size", "big"), "argument --output-size: expected WIDTHxHEIGHT such as 1920x1080, found 'big'"),
         (("--output-size-for", "ndi=1281x720"), "argument --output-size-for: ndi: 1281x720 cannot be encoded"),
+        (("--output-rate-mode", "blend", "--output-blend-steps", "5"),
+         "argument --output-blend-steps: expected 1 to 4 pictures between frames, found 5"),
     ]:
         result = run_vj("run", "drift", "--model", "tiny", *args, *LIVE)
         assert result.returncode == 2, result.stderr
@@ -89,5 +91,12 @@ def test_the_dry_run_plan_names_the_output_size_and_rate(tmp_path: Path) -> None
                     "--output-size", "1920x1080", "--output-fit", "fill", "--record-size", "render",
                     "--output-rate-mode", "blend", *LIVE)
     assert result.returncode == 0, result.stderr
-    assert ("at 1920x1080 (fill, bilinear; recorded at the render size), blending between frames"
-            in result.stdout), result.stdout
+    assert ("at 1920x1080 (fill, bilinear; recorded at the render size), blending between frames (1 made on "
+            "the device per frame)" in result.stdout), result.stdout
+    result = run_vj("run", "drift", "--model", "tiny", "--dry-run", "--output-size", "1280x720",
+                    "--record", str(tmp_path / "t.mkv"), "--output-rate-mode", "blend-host", *LIVE)
+    assert result.returncode == 0 and "blending between frames (on the host)" in result.stdout, result.stdout
+    result = run_vj("run", "drift", "--model", "tiny", "--dry-run", "--output-blend-steps", "2", *LIVE)
+    assert result.returncode != 0 and ("--output-blend-steps: only with --output-rate-mode blend (found repeat)"
+                                       in result.stderr), result.stderr
+    assert "loading" not in result.stderr

@@ -3,13 +3,18 @@ with a fake clock (the real-time measurement is benchmarks/outputs_rate.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from tests.unit.output_helpers import FakeTime, make_frame
-from vj.output.frame_blend import BlendingMailbox, blend_images, blend_on_ticks, blend_pictures, blend_weight
+from vj.frames import Frame
+from vj.output import frame_blend
+from vj.output.frame_blend import BlendingMailbox, blend_on_ticks
 from vj.output.pacing import PacedOutput
+from vj.picture_blend import blend_images, blend_pictures, blend_weight
 
 
 def test_blend_of_a_known_picture_against_hand_computed_pixels() -> None:
@@ -62,7 +67,40 @@ def test_a_new_size_is_not_blended_across() -> None:
     assert frame is not None and frame.width == 32 and box.blended == 0
 
 
-def _shown_at_60_hz(engine_fps: float, *, blend: bool, seconds: float = 1.0) -> list[float]:
+def _with_in_betweens(frame: Frame, previous: Frame | None, count: int) -> Frame:
+    """`frame` as the engine publishes it with `count` device in-betweens (vj.engine.publish's sums)."""
+    older = previous.image if previous is not None else frame.image
+    made = tuple(blend_images(older, frame.image, blend_weight(i / (count + 1))) for i in range(1, count + 1))
+    return dataclasses.replace(frame, in_betweens=made)
+
+
+def test_with_device_in_betweens_each_tick_shows_the_nearest_and_sums_nothing_on_the_host(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_host_sum(*_args: object) -> None:
+        raise AssertionError("the host blended a frame that carried in-betweens made on the device")
+
+    monkeypatch.setattr(frame_blend, "blend_images", no_host_sum)
+    fake = FakeTime(0.0)
+    box = BlendingMailbox(fake.clock)
+    first = _with_in_betweens(make_frame(0, value=0), None, 3)
+    box.put(first)
+    box.take()
+    fake.now = 0.04
+    box.put(_with_in_betweens(make_frame(1, value=200), first, 3))  # in-betweens 50, 100, 150
+    # Fades 0 .. 1 over the 40 ms interval: the older picture, then the in-between nearest each fade.
+    for now, red in [(0.04, 0), (0.047, 50), (0.06, 100), (0.0655, 150), (0.072, 150)]:
+        fake.now = now
+        frame, fresh = box.take()
+        assert frame is not None and fresh and frame.index == 1 and int(frame.image[0, 0, 0]) == red, now
+    fake.now = 0.076  # nearer the newest than the last in-between: the frame itself, once, then a hold
+    frame, fresh = box.take()
+    assert frame is not None and int(frame.image[0, 0, 0]) == 200 and fresh
+    frame, fresh = box.take()
+    assert frame is not None and not fresh
+    assert box.blended == 5 and box.from_device == 5
+
+
+def _shown_at_60_hz(engine_fps: float, *, blend: bool, seconds: float = 1.0, in_betweens: int = 0) -> list[float]:
     """The red value of every frame a 60 Hz paced output sends while the engine publishes at `engine_fps`."""
     fake = FakeTime()
     shown: list[float] = []
@@ -80,9 +118,15 @@ def _shown_at_60_hz(engine_fps: float, *, blend: bool, seconds: float = 1.0) -> 
     start = fake.now
     produced = [0]
 
+    previous: list[Frame] = []
+
     def engine(now: float) -> None:
         while start + produced[0] / engine_fps <= now + 1e-9:
-            out.offer(make_frame(produced[0], value=4 * produced[0]))  # the picture moves 4 levels a frame
+            frame = make_frame(produced[0], value=4 * produced[0])  # the picture moves 4 levels a frame
+            if in_betweens:
+                frame = _with_in_betweens(frame, previous[-1] if previous else None, in_betweens)
+            previous[:] = [frame]
+            out.offer(frame)
             produced[0] += 1
 
     fake.hooks.append(engine)
@@ -114,3 +158,11 @@ def test_the_host_blend_and_the_torch_blend_make_the_same_pixels() -> None:
         on_host = blend_images(older, newer, weight)
         in_torch = blend_pictures(torch.from_numpy(older), torch.from_numpy(newer), weight).numpy()
         assert np.array_equal(on_host, in_torch), weight
+
+
+@pytest.mark.parametrize(("engine_fps", "in_betweens"), [(30.0, 1), (25.0, 2), (40.0, 1)])
+def test_at_60_hz_the_device_in_betweens_move_the_picture_every_tick(engine_fps: float, in_betweens: int) -> None:
+    shown = _shown_at_60_hz(engine_fps, blend=True, in_betweens=in_betweens)[3:]
+    moves = np.diff(shown)
+    assert np.all(moves >= 1), moves  # no hold, no step back
+    assert abs(float(np.mean(moves)) - 4 * engine_fps / 60) <= 0.25, moves  # the engine's own speed

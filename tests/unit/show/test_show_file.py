@@ -19,6 +19,8 @@ osc_port = 9100
 bpm = 128
 midi = "nano"
 output_size = "1280x720"
+output_fps = 60
+output_rate_mode = "blend"
 
 [engines.left]
 preset = "drift"
@@ -34,6 +36,7 @@ ndi = true
 ndi_name = "stage right"
 midi = false
 osc_port = 9200
+output_rate_mode = "repeat"
 
 [engines.wall]
 host = "10.0.0.7"
@@ -68,10 +71,12 @@ def test_an_engines_command_line_is_a_vj_run_with_its_keys_and_the_show_wide_one
     text = " ".join(cmd[4:])
     for part in ("--osc-port 9300", "--oscquery-port 9301", "--web-port 9302", "--no-zeroconf", "--device cpu",
                  "--model tiny", "--bpm 128", "--output-size 1280x720", "--link", "--midi nano",
-                 "--ndi --ndi-name vj-left", "--record left.mkv"):
+                 "--ndi --ndi-name vj-left", "--record left.mkv", "--output-fps 60",
+                 "--output-rate-mode blend"):
         assert part in text, (part, text)
     right = EngineProcess(show.engine("right"), show, EnginePorts(9200, 9201, 9202)).command()
     assert "--midi" not in right and "--output-size 640x360" in " ".join(right)
+    assert "--output-rate-mode repeat" in " ".join(right)  # its own mode over the show's
     left.runs = 2  # the third process of a restarted engine records a take of its own
     assert "--record left-restart2.mkv" in " ".join(left.command())
     assert take_path(Path("a/left.mkv"), 0) == Path("a/left.mkv")
@@ -80,6 +85,9 @@ def test_an_engines_command_line_is_a_vj_run_with_its_keys_and_the_show_wide_one
 @pytest.mark.parametrize(("text", "message"), [
     ("[show]\nosc_prot = 1\n[engines.a]\npreset = 'drift'\n", r"show\.osc_prot: expected one of .*an unknown key"),
     ("[engines.a]\npreset = 'drift'\nzoom = 2\n", r"engines\.a\.zoom: expected one of .*found 'an unknown key'"),
+    ("[engines.a]\npreset = 'drift'\noutput_rate_mode = 'smooth'\n",
+     r"engines\.a\.output_rate_mode: expected one of repeat, blend, blend-host, found 'smooth'"),
+    ("[show]\noutput_fps = 0\n[engines.a]\npreset = 'drift'\n", r"engines\.a\.output_fps: expected a number 1\.\.240"),
     ("[engines.a]\nhost = 'h'\nosc_port = 9000\nmodel = 'tiny'\n", r"engines\.a\.model: expected .*remote engine"),
     ("[engines]\n", r"engines: expected at least one \[engines.<name>\] table"),
     ("[show]\n[engines.a]\n", r"engines\.a\.preset: expected a preset name"),
