@@ -106,7 +106,10 @@ def test_the_page_uploads_a_picture_in_chunks_and_bad_uploads_are_one_line(live:
             ws.send(json.dumps({"reference": {"upload": len(picture)}}))
             for start in range(0, len(picture), MAX_FRAME_BYTES // 2):
                 ws.send(picture[start:start + MAX_FRAME_BYTES // 2])
-            wait_for(lambda: len(refs.names) == 1 and refs.names[0].startswith("upload-"), timeout_s=30.0)
+            # Kept in the show's folder and set through a "reference" event the next frame takes.
+            kept = live.preset.reference.folder + "/upload-"
+            wait_for(lambda: _frame_then(live, lambda: len(refs.names) == 1 and kept in refs.names[0]),
+                     timeout_s=30.0)
             replies = []
             ws.send(json.dumps({"reference": {"upload": 10_000_000}}))  # over the show's limit
             ws.send(json.dumps({"reference": {"upload": 12}}))
@@ -175,3 +178,50 @@ def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
     result = replay(tmp_path / "take.jsonl", backend=ip_backend)
     assert result.events >= 1 and result.mismatches == 0
     assert applied[1:] == applied[:1]  # the replay set the same pictures again
+
+
+def test_an_upload_is_kept_as_a_file_the_take_names_and_a_replay_sets_again(
+        live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import vj.engine.loop as loop
+    from vj.output.timeline import TimelineWriter, make_header
+    from vj.session.replay import replay
+
+    applied: list[object] = []
+    original = loop.apply_reference_event
+    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+                                                                            original(refs, event)))
+    take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
+    live.add_output(take)
+    upload = show_actions(live).reference_upload
+    assert upload is not None
+    picture = _png(9)
+    upload(picture)
+    upload(picture)  # the same picture again: the same file, not a second copy
+    live.run(frames=3)
+    live.stop()
+    kept = sorted((tmp_path / "refs").glob("upload-*"))
+    assert len(kept) == 1 and kept[0].suffix == ".png" and kept[0].read_bytes() == picture
+    assert not list((tmp_path / "refs").glob(".*.part"))
+    assert [[Path(f) for f in value["files"]] for value in applied] == [[kept[0]], [kept[0]]]  # type: ignore[index]
+    result = replay(tmp_path / "take.jsonl", backend=ip_backend)
+    assert result.events >= 2 and result.mismatches == 0
+    assert applied[2:] == applied[:2]  # the replay set the uploaded picture again, from the kept file
+
+
+def test_an_upload_that_cannot_be_kept_is_one_line_and_changes_nothing(
+        tiny_preset: PresetConfig, ip_backend, tmp_path: Path) -> None:  # noqa: ANN001
+    from vj.engine.conditioning.reference_pictures import PictureRefused
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the folder should be")
+    preset = tiny_preset.replace(model=ip_backend_model(tiny_preset), reference=ReferenceConfig(folder=str(blocked)))
+    session = LiveSession(preset, backend=ip_backend)
+    try:
+        upload = show_actions(session).reference_upload
+        assert upload is not None
+        with pytest.raises(PictureRefused, match=r"uploaded reference: cannot be kept in .*not-a-folder.* for the "
+                                                 r"take"):
+            upload(_png(5))
+        assert not [e for e in session.store.snapshot(0, 0.0, 0.04).events if e.kind == "reference"]
+    finally:
+        session.engine.stop()

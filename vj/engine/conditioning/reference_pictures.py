@@ -27,9 +27,14 @@ class PictureRefused(VjError):
     """A picture that is not one, or is too large: the message says which and what is taken."""
 
 
-def check_picture_bytes(data: bytes, what: str, max_bytes: int) -> None:
-    """Refuse, in one line, bytes that are too many or not a still picture (reads the header only)."""
+def check_picture_bytes(data: bytes, what: str, max_bytes: int) -> str:
+    """Refuse, in one line, bytes that are too many or not a still picture (reads the header only); returns its
+    format (one of PICTURE_FORMATS)."""
+    from PIL import Image
+
     picture_from_bytes(data, what, max_bytes, decode=False)
+    with Image.open(io.BytesIO(data)) as probe:
+        return str(probe.format)
 
 
 def picture_from_bytes(data: bytes, what: str, max_bytes: int, *, decode: bool = True) -> torch.Tensor:
@@ -85,13 +90,29 @@ def file_reference(path: str, weight: float = 1.0, max_bytes: int = FILE_LIMIT_B
     return Reference(f"{file.resolve()}@{stamp}", lambda: read_picture_file(file, max_bytes), weight)
 
 
-def upload_reference(data: bytes, max_bytes: int) -> Reference:
-    """An uploaded picture as a blend entry (checked now, decoded on the encoder's thread)."""
+SUFFIX_OF_FORMAT = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp"}
+
+
+def keep_upload(data: bytes, folder: Path, max_bytes: int) -> Path:
+    """An uploaded picture checked, then kept as `upload-<digest>.<ext>` in `folder` (made if missing), so a
+    take can name it like any file and a replay finds it; the same picture again is the same file.
+
+    PictureRefused in one line when it is not a picture, is too large, or cannot be written there."""
     import hashlib
 
-    check_picture_bytes(data, "uploaded reference", max_bytes)
-    digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()[:16]
-    return Reference(f"upload-{digest}", lambda: picture_from_bytes(data, "uploaded reference", max_bytes))
+    suffix = SUFFIX_OF_FORMAT[check_picture_bytes(data, "uploaded reference", max_bytes)]
+    path = folder.expanduser() / f"upload-{hashlib.sha1(data, usedforsecurity=False).hexdigest()[:16]}{suffix}"
+    if path.is_file() and path.stat().st_size == len(data):
+        return path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.part")
+        partial.write_bytes(data)
+        partial.replace(path)  # never a half-written picture under the name a take records
+    except OSError as err:
+        raise PictureRefused(f"uploaded reference: cannot be kept in {str(folder)!r} for the take "
+                             f"({err.strerror or err})") from err
+    return path
 
 
 def folder_file(folder: str, name: str) -> Path:
