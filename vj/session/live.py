@@ -39,6 +39,7 @@ from vj.session.model_switch import ModelSwitcher, SwitchRefused, model_key
 from vj.session.performer import FreezableClock, FreezeGate, Performer
 from vj.session.presets import PresetSwitcher, base_values, build_show_store, install_preset
 from vj.session.switch_policy import keep_loaded
+from vj.snapshot import reference_event
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,12 @@ class LiveSession:
                                 controlnet=kept.controlnet)
         self.store.load_preset_state(base_values(preset, backend), preset.prompts.to_mix(), {})
         install_preset(self.store, preset, self.modulators, self.audio)
+        if preset.reference.images and self.engine.references is not None:
+            # The preset's pictures, through the same event a live command sends: the take records the switch's
+            # pictures and a replay sets them again. A preset without pictures keeps the ones playing.
+            pictures = preset.reference.weighted()
+            self.store.apply_event(reference_event([image for image, _ in pictures],
+                                                   [weight for _, weight in pictures], "preset"))
         if resize and (preset.render.width, preset.render.height) != (self.engine.width, self.engine.height):
             self.engine.request_resize(preset.render.width, preset.render.height)
         self.engine.reset_anchor()

@@ -225,3 +225,25 @@ def test_an_upload_that_cannot_be_kept_is_one_line_and_changes_nothing(
         assert not [e for e in session.store.snapshot(0, 0.0, 0.04).events if e.kind == "reference"]
     finally:
         session.engine.stop()
+
+
+def test_a_preset_switch_sets_the_presets_pictures_and_one_without_keeps_them(
+        live: LiveSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vj.engine.loop as loop
+
+    applied: list[object] = []
+    original = loop.apply_reference_event
+    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+                                                                            original(refs, event)))
+    refs = live.engine.references
+    assert refs is not None
+    band = str(tmp_path / "refs" / "band.jpg")
+    with_pictures = live.preset.replace(name="album", reference=ReferenceConfig(images=(band,), weights=(0.7,)))
+    live.apply_preset(with_pictures)
+    wait_for(lambda: _frame_then(live, lambda: len(refs.names) == 1 and "band.jpg" in refs.names[0]),
+             timeout_s=30.0)
+    assert applied == [{"files": [band], "weights": [0.7]}]
+    live.apply_preset(live.preset.replace(name="plain", reference=ReferenceConfig()))
+    for _ in range(3):
+        live.engine.render_frame()
+    assert len(applied) == 1 and "band.jpg" in refs.names[0]  # no pictures in the preset: the playing ones stay
