@@ -298,6 +298,8 @@ class LiveSession:
             parts.append(f"skipped {s.skipped}")
         if s.oom:  # survived mid-show: what the last one did stays in view
             parts.append(f"out of memory {s.oom} (undone {s.oom_undone}): {s.oom_note}")
+        if self.engine.references is not None and self.engine.references.status():
+            parts.append(self.engine.references.status())
         if self.engine.lora_scales.refusal:
             parts.append(self.engine.lora_scales.refusal)
         parts.extend(self.switch_notes)

@@ -243,6 +243,7 @@ def test_a_preset_switch_sets_the_presets_pictures_and_one_without_keeps_them(
     wait_for(lambda: _frame_then(live, lambda: len(refs.names) == 1 and "band.jpg" in refs.names[0]),
              timeout_s=30.0)
     assert applied == [{"files": [band], "weights": [0.7]}]
+    assert "ref band.jpg x" in live.status_line()  # the status line (and the page) names the picture on screen
     live.apply_preset(live.preset.replace(name="plain", reference=ReferenceConfig()))
     for _ in range(3):
         live.engine.render_frame()

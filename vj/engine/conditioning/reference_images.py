@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -186,6 +187,15 @@ class ReferenceConditioner:
         self.grabs += 1
         self.set([Reference(f"grab-{source}-{frame_index}", lambda: copy, weight)])
         return True
+
+    def status(self) -> str:
+        """For the status line: the pictures on screen (file names), the weight they act with now, and the last
+        refusal; "" with no picture and nothing wrong."""
+        names = [Path(name.rsplit("@", 1)[0]).name for name in self.names]  # a file's name is path@mtime
+        parts = [f"ref {' + '.join(names)} x{self._scale_value:.2f}"] if names else []
+        if self.errors:
+            parts.append(f"ref errors {self.errors}: {self.last_error}"[:120])
+        return " ".join(parts)
 
     def close(self) -> None:
         if self._queue is not None and self._thread is not None:
