@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ def attach_web(session: LiveSession, config: WebConfig, actions: ShowActions, *,
         store=session.store, actions=actions,
         preset_names=lambda: [p.stem for p in list_presets()],
         playing_preset=lambda: Path(session.preset.source_path).stem or session.preset.name,
+        model_names=_model_names(session), playing_model=lambda: session.preset.model.source,
         scheduled=lambda: tuple(session.preset.schedules),
         record_info=lambda: _record_info(session),
         learning=(lambda: midi.mapper.learning) if midi is not None else (lambda: None),
@@ -48,6 +50,22 @@ def attach_web(session: LiveSession, config: WebConfig, actions: ShowActions, *,
     session.add_control(WebServer(ctx, host=config.host, port=port, preview=preview,
                                   require_token=True if config.token else None,
                                   on_started=on_started or (lambda url: log.info("control page on %s", url))))
+
+
+MODEL_LIST_TTL_S = 10.0  # the list reads every preset file: not on every state tick, but a new file shows soon
+
+
+def _model_names(session: LiveSession) -> Callable[[], list[str]]:
+    """The models the page offers: the ones a model command may name, read again at most every few seconds."""
+    cached: list[tuple[float, list[str]]] = []
+
+    def names() -> list[str]:
+        now = time.monotonic()
+        if not cached or now - cached[0][0] > MODEL_LIST_TTL_S:
+            cached[:] = [(now, sorted(session.models.allowed_sources()))]
+        return cached[0][1]
+
+    return names
 
 
 def _record_info(session: LiveSession) -> RecordInfo:

@@ -34,6 +34,9 @@ class WebContext:
     actions: ShowActions
     preset_names: Callable[[], list[str]] = list
     playing_preset: Callable[[], str] = lambda: ""
+    # the models a switch may name (a built-in tiny model or one the show's presets name), and the playing one
+    model_names: Callable[[], list[str]] = list
+    playing_model: Callable[[], str] = lambda: ""
     # parameters the playing preset drives with a schedule
     scheduled: Callable[[], Collection[str]] = tuple
     record_info: Callable[[], RecordInfo] = RecordInfo

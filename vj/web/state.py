@@ -76,6 +76,8 @@ def show_state(ctx: WebContext, history: PromptHistory) -> dict[str, object]:
     return {
         "preset": ctx.playing_preset(),
         "presets": ctx.preset_names(),
+        "model": ctx.playing_model(),
+        "models": ctx.model_names() if ctx.actions.model is not None else [],
         "prompts": {"entries": [{"text": e.text, "weight": e.weight} for e in mix.entries],
                     "negative": mix.negative},
         "history": history.texts(),

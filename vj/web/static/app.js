@@ -80,6 +80,7 @@ function onState(changed) {
   if (changed.prompts || changed.limits || changed.params) renderPrompts();
   if (changed.history) renderHistory();
   if (changed.presets || changed.preset) renderPresets();
+  if (changed.models || changed.model) renderModels();
   if (changed.record) renderRecord();
   if (changed.tempo) renderTempo();
   if (changed.quantise || changed.quantise_modes) renderQuantise();
@@ -305,6 +306,15 @@ function renderPresets() {
   box.replaceChildren(...(state.presets || []).map((name) =>
     el("button", { class: name === state.preset ? "on" : "", onclick: () => send({ preset: name }) }, name)));
   $("playing").textContent = state.preset || "";
+}
+
+// A switch loads the model beside the playing one and crossfades on the grid: the status line shows its progress.
+function renderModels() {
+  const models = state.models || [];
+  $("model-row").hidden = models.length === 0;
+  $("models").replaceChildren(...models.map((source) =>
+    el("button", { class: source === state.model ? "on" : "", title: "switch the model (loaded beside the playing one)",
+                   onclick: () => send({ model: source }) }, source)));
 }
 
 function renderRecord() {
