@@ -41,11 +41,11 @@ from vj.engine.colour import apply_contrast, colour_stats, match_colour, unsharp
 from vj.engine.conditioning.embeddings import Conditioning
 from vj.engine.conditioning.guidance import guided_model
 from vj.engine.conditioning.prompt_conditioner import EmbeddingCache, PromptConditioner
-from vj.engine.conditioning.reference_pictures import apply_reference_event
 from vj.engine.conditioning.seeds import NoiseBank, SeedSequencer
 from vj.engine.controlnet.scales import ControlNetScales
 from vj.engine.controlnet.units import ControlNets
 from vj.engine.feedback_state import CarriedState, FeedbackState
+from vj.engine.frame_boundary import BoundaryRequests, apply_boundary
 from vj.engine.input_stage import EngineInputs, InputStage
 from vj.engine.model_swap import ModelParts, ModelSwitches, attach_references
 from vj.engine.noise import add_noise
@@ -61,7 +61,6 @@ from vj.errors import FatalRenderError
 from vj.frames import Frame, FrameSink
 from vj.prompt_mix import PromptMix
 from vj.registry import SEED_MODULUS
-from vj.snapshot import resize_size
 from vj.store import ControlEvent, ParamSnapshot
 
 log = logging.getLogger(__name__)
@@ -92,27 +91,6 @@ class _Ticket:
     timer: StageTimer
     image: torch.Tensor  # the frame on the device: the feedback restarts from it if a later one is bad
     start_s: float
-
-
-class _BoundaryRequests:
-    """What other threads ask of the loop (a new size, a colour re-anchor), taken at a frame boundary."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._resize: tuple[int, int] | None = None
-        self._reset_anchor = False
-
-    def ask(self, *, resize: tuple[int, int] | None = None, reset_anchor: bool = False) -> None:
-        with self._lock:
-            self._resize = resize or self._resize
-            self._reset_anchor = self._reset_anchor or reset_anchor
-
-    def take(self) -> tuple[tuple[int, int] | None, bool]:
-        """The requests since the last take, cleared."""
-        with self._lock:
-            asked = self._resize, self._reset_anchor
-            self._resize, self._reset_anchor = None, False
-        return asked
 
 
 def _ancestral_seed(seed: int, step: int) -> int:
@@ -149,7 +127,7 @@ class Engine:
         self._noise = NoiseBank(self._latent_shape(), self.device, torch.float32)
         self._cache = EmbeddingCache(backend.encode_prompt, background=not settings.offline)
         self._prompts = PromptConditioner(self._cache)
-        self._requests = _BoundaryRequests()
+        self._requests = BoundaryRequests()
         self._carry_events: tuple[ControlEvent, ...] = ()
         self._publisher: FramePublisher[_Ticket] = FramePublisher(self.device, pipelined=settings.pipelined)
         self._last_good: torch.Tensor | None = None
@@ -220,28 +198,7 @@ class Engine:
         return (1, self.backend.latent_channels, self.height // f, self.width // f)
 
     def _apply_pending(self, snap: ParamSnapshot) -> None:
-        resize, reset_anchor = self._requests.take()
-        requested = resize is not None  # a preset switch's own size wins over an event in the same frame
-        for event in snap.events:  # a size change that rides in the frame's events (the governor's, replayed)
-            if event.kind == "resize" and not requested:
-                try:
-                    self.backend.check_resolution(*resize_size(event))
-                except ValueError as err:  # a replay on a model that cannot render the recorded size
-                    log.warning("kept %dx%d: %s", self.width, self.height, err)
-                else:
-                    resize = resize_size(event)
-            elif event.kind == "model":  # before a resize: the new model checks the size
-                self.models.take(self, event, snap.frame_index, snap.time_s, snap.dt_s)
-            elif event.kind == "depth_refresh" and self.depth is not None:  # taken up by this frame's depth
-                depth = self.depth
-                every_n = int(dict(event.value)["every_n"])  # type: ignore[call-overload]
-                depth.request_settings(resolution=depth.resolution, every_n=every_n, ema=depth.ema)
-            elif event.kind == "reference" and self.references is not None:  # live, or replayed from a take
-                apply_reference_event(self.references, event)
-        if reset_anchor:
-            self.feedback.anchor = None
-        if resize and resize != (self.width, self.height):
-            self.resize_now(*resize)
+        apply_boundary(self, self._requests, snap)
 
     def resize_now(self, width: int, height: int) -> None:
         """Change the size on the render thread, between frames (a boundary request, an undo after an OOM)."""

@@ -158,13 +158,13 @@ def test_the_reference_parameters_show_only_with_an_adapter(live: LiveSession, t
 
 def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
         live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    import vj.engine.loop as loop
+    import vj.engine.frame_boundary as boundary
     from vj.output.timeline import TimelineWriter, make_header
     from vj.session.replay import replay
 
     applied: list[object] = []
-    original = loop.apply_reference_event
-    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+    original = boundary.apply_reference_event
+    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
                                                                             original(refs, event)))
     take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
     live.add_output(take)
@@ -182,13 +182,13 @@ def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
 
 def test_an_upload_is_kept_as_a_file_the_take_names_and_a_replay_sets_again(
         live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    import vj.engine.loop as loop
+    import vj.engine.frame_boundary as boundary
     from vj.output.timeline import TimelineWriter, make_header
     from vj.session.replay import replay
 
     applied: list[object] = []
-    original = loop.apply_reference_event
-    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+    original = boundary.apply_reference_event
+    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
                                                                             original(refs, event)))
     take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
     live.add_output(take)
@@ -229,11 +229,11 @@ def test_an_upload_that_cannot_be_kept_is_one_line_and_changes_nothing(
 
 def test_a_preset_switch_sets_the_presets_pictures_and_one_without_keeps_them(
         live: LiveSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vj.engine.loop as loop
+    import vj.engine.frame_boundary as boundary
 
     applied: list[object] = []
-    original = loop.apply_reference_event
-    monkeypatch.setattr(loop, "apply_reference_event", lambda refs, event: (applied.append(event.value),
+    original = boundary.apply_reference_event
+    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
                                                                             original(refs, event)))
     refs = live.engine.references
     assert refs is not None
