@@ -226,7 +226,8 @@ class _ReplayModels:
 
     def _load(self, key: str, data: Mapping[str, object]) -> ModelParts:
         handed_in = self.first[1]
-        with_bank = self.engine.coherence.bank is not None  # the take's show had one: every model gets it
+        # The take's show had a bank: every model gets it (the handed-in backend's is the one already in its UNet).
+        with_bank = self.engine.coherence.bank is not None
         if key == self.first[0] and handed_in is not None:
             parts = model_parts(key, handed_in, owned=False, bank=FeatureBank.install(handed_in) if with_bank else None)
         else:  # a model the replay loads, closed when a later switch lets it go

@@ -55,6 +55,7 @@ class BankControls:
         self.age = torch.full((SLOTS,), _NEVER, dtype=torch.long, device=device)  # frames since each slot was written
         self.bias = torch.full((SLOTS,), float("-inf"), device=device)  # added to the attention logits of a slot
         self.any_valid = torch.zeros((), dtype=torch.bool, device=device)
+        self.bank: FeatureBank | None = None  # the bank these control: how a second install finds it in the UNet
 
 
 class BankAttnProcessor(torch.nn.Module):
@@ -162,31 +163,49 @@ class FeatureBank:
 
     @classmethod
     def install(cls, backend: Any) -> FeatureBank:
-        """The bank in `backend`'s UNet (a diffusers backend, eager or jit), sized by its warm-up variants."""
+        """The bank in `backend`'s UNet (a diffusers backend, eager or jit), sized by its warm-up variants.
+
+        One bank per UNet: where its processors are in place already (a second engine on the same backend:
+        a replay, a switch back to a model handed in), that bank is the one returned, with its rings and its
+        one warm-up hook; a new bank would add a hook and a bank object on every install."""
         unet = getattr(backend, "unet", None)
         if unet is None or getattr(backend, "compile_mode", "off") == "aot":
             raise ValueError(f"{backend.name}: the feature bank needs the diffusers backend with compile off or "
                              "jit (an AOT package or a TensorRT engine has no attention processors to replace)")
+        present = cls.installed_in(unet)
+        if present is not None:
+            return present
+        hooks = backend.warmup_size_hooks  # a bank whose processors were replaced since is sized no more
+        hooks[:] = [hook for hook in hooks if not isinstance(getattr(hook, "__self__", None), FeatureBank)]
         bank = cls(unet, backend.device, backend.dtype)
-        backend.warmup_size_hooks.append(bank.resize)
+        hooks.append(bank.resize)
         return bank
 
+    @staticmethod
+    def installed_in(unet: Any) -> FeatureBank | None:
+        """The bank whose processors are in every self-attention layer of `unet`; None where there is none."""
+        layers = _self_attention_levels(unet)
+        first = layers[0][0].processor if layers else None
+        if not isinstance(first, BankAttnProcessor) or first.controls.bank is None:
+            return None
+        bank = first.controls.bank
+        intact = len(bank.processors) == len(layers) and all(
+            attn.processor is processor for (attn, _), processor in zip(layers, bank.processors, strict=True))
+        return bank if intact else None
+
     def __init__(self, unet: Any, device: torch.device, dtype: torch.dtype) -> None:
-        """Install the processors in `unet`'s self-attention layers, or take over the ones installed there
-        before (a second engine on the same backend: a preset switch, a replay)."""
+        """Install new processors in `unet`'s self-attention layers (`install` reuses the ones there)."""
         layers = _self_attention_levels(unet)
         if not layers:
             raise ValueError("the feature bank found no self-attention layers in this UNet")
         if any(attn.norm_k is not None or attn.spatial_norm is not None for attn, _ in layers):
             raise ValueError("the feature bank supports self-attention layers without q/k or spatial norms only")
-        first = layers[0][0].processor
-        self.controls = first.controls if isinstance(first, BankAttnProcessor) else BankControls(device)
+        self.controls = BankControls(device)
+        self.controls.bank = self
         self._layers: list[tuple[BankAttnProcessor, int]] = []
         for attn, level in layers:
-            processor = attn.processor
-            if not isinstance(processor, BankAttnProcessor):
-                processor = BankAttnProcessor(self.controls, int(attn.to_out[0].in_features), device, dtype)
-                attn.set_processor(processor)
+            processor = BankAttnProcessor(self.controls, int(attn.to_out[0].in_features), device, dtype)
+            attn.set_processor(processor)
             self._layers.append((processor, level))
         self._size: tuple[int, int] | None = None
         self._next_slot = 0
@@ -207,7 +226,9 @@ class FeatureBank:
         self.clear()
 
     def clear(self) -> None:
-        """Forget every frame held (a feedback restart, a new size)."""
+        """Forget every frame held (a feedback restart, a new size, a new engine on the same backend); the next
+        frame writes the first slot, as in a bank installed afresh."""
+        self._next_slot = 0
         self.controls.age.fill_(_NEVER)
         self.controls.bias.fill_(float("-inf"))
         self.controls.any_valid.fill_(False)

@@ -20,6 +20,8 @@ class CoherenceStage:
         self.skip = SimilaritySkip(device)
         self.blend = LatentBlend()
         self.bank = bank
+        if bank is not None:  # the bank of a backend used before (a replay again) holds that engine's frames
+            bank.clear()
         self._said_no_bank = False
 
     def similarity(self, picture: torch.Tensor | None, p: FrameParams, frame_index: int, *, has_input: bool,
