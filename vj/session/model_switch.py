@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from vj.config import ModelConfig, PresetConfig
+from vj.config import ControlNetConfig, ModelConfig, PresetConfig
 from vj.engine.backends import load_backend
 from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.families.lookup import FAMILIES
@@ -57,10 +57,24 @@ def model_key(model: ModelConfig) -> str:
     return f"{model.source}+{loras}" if loras else model.source
 
 
-def model_data(model: ModelConfig) -> dict[str, object]:
-    """The `[model]` fields a replay loads the model from (the rest are the show's)."""
-    return {"source": model.source, "tiny_vae": model.tiny_vae, "dtype": model.dtype,
-            "loras": [{"source": lora.source, "scale": lora.scale} for lora in model.loras]}
+def model_data(model: ModelConfig, controlnet: tuple[ControlNetConfig, ...] = ()) -> dict[str, object]:
+    """The `[model]` fields a replay loads the model from (the rest are the show's), and the ControlNets a
+    preset brings with it (built for that model)."""
+    data: dict[str, object] = {"source": model.source, "tiny_vae": model.tiny_vae, "dtype": model.dtype,
+                               "loras": [{"source": lora.source, "scale": lora.scale} for lora in model.loras]}
+    if controlnet:
+        data["controlnet"] = [{"source": c.source, "conditioning": c.conditioning, "scale": c.scale}
+                              for c in controlnet]
+    return data
+
+
+def controlnets_from_data(data: Mapping[str, object]) -> tuple[ControlNetConfig, ...]:
+    """The ControlNets a recorded "model" event brings (none in a take recorded before they were recorded)."""
+    entries = data.get("controlnet") or []
+    if not isinstance(entries, list):
+        raise ValueError(f"a model event's controlnet: expected a list, found {entries!r}")
+    return tuple(ControlNetConfig(source=str(d["source"]), conditioning=str(d["conditioning"]),
+                                  scale=float(d["scale"])) for d in entries)
 
 
 def model_from_data(show: ModelConfig, data: Mapping[str, object]) -> ModelConfig:
@@ -269,7 +283,8 @@ class ModelSwitcher:
         session.land_model(preset, values=values)
         size = (session.engine.width, session.engine.height) if session.fixed_size else (preset.render.width,
                                                                                          preset.render.height)
-        session.store.apply_event(model_switch_event(key, *size, self.fade_s, SOURCE, model_data(preset.model)))
+        session.store.apply_event(model_switch_event(key, *size, self.fade_s, SOURCE,
+                                                        model_data(preset.model, preset.controlnet)))
         with self._lock:
             self._busy = None
         self._landed = key

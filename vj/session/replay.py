@@ -35,6 +35,7 @@ from pathlib import Path
 
 from vj.config import PresetConfig
 from vj.engine.backends import Backend, load_backend
+from vj.engine.backends.diffusers import DiffusersBackend
 from vj.engine.clock import RecordedClock
 from vj.engine.coherence.feature_bank import FeatureBank
 from vj.engine.cpu_threads import on_the_render_cores
@@ -49,7 +50,8 @@ from vj.output.timeline import Timeline, TimelineFrame, read_timeline, snapshot_
 from vj.output_size import GeometrySpec
 from vj.prompt_mix import PromptEntry, PromptMix, mix_from_json
 from vj.session.build_engine import build_engine
-from vj.session.model_switch import model_from_data, model_key
+from vj.session.controlnet import build_controlnets
+from vj.session.model_switch import controlnets_from_data, model_from_data, model_key
 from vj.session.offline import started_outputs
 from vj.session.presets import build_store
 from vj.snapshot import blackout_switch, model_switch, model_switch_event
@@ -228,12 +230,19 @@ class _ReplayModels:
         handed_in = self.first[1]
         # The take's show had a bank: every model gets it (the handed-in backend's is the one already in its UNet).
         with_bank = self.engine.coherence.bank is not None
-        if key == self.first[0] and handed_in is not None:
-            parts = model_parts(key, handed_in, owned=False, bank=FeatureBank.install(handed_in) if with_bank else None)
+        owned = not (key == self.first[0] and handed_in is not None)
+        if not owned:
+            assert handed_in is not None
+            backend = handed_in
         else:  # a model the replay loads, closed when a later switch lets it go
-            model = self.preset.model if key == self.first[0] else model_from_data(self.preset.model, data)
-            backend = load_backend(model)
-            parts = model_parts(key, backend, bank=FeatureBank.install(backend) if with_bank else None)
+            backend = load_backend(self.preset.model if key == self.first[0] else
+                                   model_from_data(self.preset.model, data))
+        # The ControlNets the switch's preset brought, built for this model as the show built them.
+        controls = build_controlnets(self.preset.replace(controlnet=controlnets_from_data(data)), backend)
+        if controls is None and isinstance(backend, DiffusersBackend):
+            backend.detach_controlnets()  # a handed-in model may still carry the take's first ControlNets
+        parts = model_parts(key, backend, controls, owned=owned,
+                            bank=FeatureBank.install(backend) if with_bank else None)
         prime_parts(parts, self.prompts)
         return parts
 

@@ -211,6 +211,42 @@ def test_model_switch_by_a_preset_brings_its_controlnets_built_for_the_new_model
     assert session.unused_slots.isdisjoint({"controlnet_0_scale"})
 
 
+def test_model_switch_replayed_builds_the_presets_controlnets_for_the_new_model(
+        tiny_backend, tiny_preset, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import vj.session.replay as replay_module
+    from vj.config import ControlNetConfig
+    from vj.output.timeline import TimelineWriter, make_header, read_timeline
+
+    xl = tiny_preset.replace(name="xl-canny", model=ModelConfig(source="tiny-xl", device="cpu"),
+                             controlnet=(ControlNetConfig(source="tiny", conditioning="canny", scale=0.7),))
+    session = LiveSession(tiny_preset, backend=tiny_backend)
+    sink = CollectFrames()
+    session.add_output(sink)
+    session.add_output(TimelineWriter(tmp_path / "take.jsonl", make_header(session.preset)))
+    session.start()
+    try:
+        wait_for(lambda: session.engine.stats.frames >= 4, timeout_s=60)
+        session.apply_preset(xl)
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+        switch = session.engine.models.switched[0]
+        wait_for(lambda: sink.frames[-1].index > switch.frame + 2, timeout_s=60)
+    finally:
+        session.stop()
+    (event,) = [e for f in read_timeline(tmp_path / "take.jsonl").frames for e in f.events if e.kind == "model"]
+    assert event.value["model"]["controlnet"] == [{"source": "tiny", "conditioning": "canny", "scale": 0.7}]
+
+    built: list[Any] = []
+    real_build = replay_module.build_controlnets
+    monkeypatch.setattr(replay_module, "build_controlnets",
+                        lambda preset, backend: built.append((preset.controlnet, real_build(preset, backend)))
+                        or built[-1][1])
+    result = replay_module.replay(tmp_path / "take.jsonl", backend=tiny_backend)
+    assert [s.frame for s in result.model_switches] == [switch.frame] and result.mismatches == 0
+    ((configs, controls),) = built
+    assert [c.conditioning for c in configs] == ["canny"] and controls is not None and len(controls.units) == 1
+    assert controls.units[0].kind.value == "canny"
+
+
 def test_model_switch_takes_the_feature_bank_into_the_new_model_and_starts_its_coherence_afresh() -> None:
     from tests.conftest import TINY_PRESET
     from vj.config import parse_preset

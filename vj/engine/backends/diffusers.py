@@ -288,6 +288,10 @@ class DiffusersBackend:
             raise ValueError(f"{self.name}: a ControlNet cannot run under compile = 'aot'; use off or jit")
         self.controls = controls
 
+    def detach_controlnets(self) -> None:
+        """No ControlNet residuals from now on (a handed-in model a replay switches back to without them)."""
+        self.controls = None
+
     def attach_references(self, references: ReferenceConditioner) -> None:
         """The reference pictures every UNet call reads from now on (the engine's, live or offline)."""
         if self.references is None:
