@@ -32,6 +32,7 @@ from vj.config_checks import (
 )
 from vj.depth_sources import check_depth_source
 from vj.errors import ConfigError
+from vj.preset_rules import check_across_tables
 from vj.prompt_mix import MAX_PROMPT_WEIGHT, PromptEntry, PromptMix, prompt_text_problem
 from vj.reference_config import ReferenceConfig
 from vj.registry import MAX_CONTROLNETS, MAX_LORAS, ParamValue
@@ -312,23 +313,7 @@ class PresetConfig:
         check_strings(self, "schedules")
         check_strings(self, "prompt_schedule")
         check_items(self, "controlnet", ControlNetConfig, (MAX_CONTROLNETS, "ControlNets"))  # controlnet_<i>_scale
-        if self.controlnet and self.model.backend != "diffusers":
-            raise ConfigError(type(self).__name__, "controlnet", "backend 'diffusers' with a ControlNet",
-                              f"backend {self.model.backend!r}")
-        if self.controlnet and self.model.compile == "aot":
-            raise ConfigError(type(self).__name__, "controlnet", "compile off, auto or jit with a ControlNet "
-                              "(its residuals are not inputs of the AOT packages)", "compile 'aot'")
-        if self.model.ip_adapter and (self.model.backend != "diffusers" or self.model.compile == "aot"):
-            raise ConfigError(type(self).__name__, "model.ip_adapter", "backend 'diffusers' with compile off, auto or "
-                              "jit (the reference is an input of the UNet call)",
-                              f"backend {self.model.backend!r}, compile {self.model.compile!r}")
-        unused = "images" if self.reference.images else "folder" if self.reference.folder else ""
-        if unused and not self.model.ip_adapter:
-            raise ConfigError(type(self).__name__, f"reference.{unused}", "an IP-Adapter ([model] ip_adapter, "
-                              "--ip-adapter) to steer with its pictures", "no IP-Adapter")
-        if any(c.conditioning == "input" for c in self.controlnet) and not self.input.source:
-            raise ConfigError(type(self).__name__, "controlnet.conditioning",
-                              "an [input] source for conditioning = 'input'", "no input source")
+        check_across_tables(self)
 
     def replace(self, **changes: Any) -> PresetConfig:
         return dataclasses.replace(self, **changes)
