@@ -14,13 +14,12 @@ import asyncio
 import json
 import logging
 import re
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -29,6 +28,7 @@ from vj.show.engine_state import leaves
 from vj.show.fanout import ALL
 from vj.show.supervisor import Show
 from vj.web.access import Access, StaticFiles, gate_request, is_loopback, new_token, url_host
+from vj.web.serving import ServerThread
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,7 @@ class ShowPage:
         self.rejected = 0
         self.last_rejection = ""
         self._clients: set[ServerConnection] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = ServerThread("vj-show-web", self._open_server, self._tick)
         self._ws_log = logging.getLogger("vj.show.websockets")
         self._ws_log.setLevel(logging.WARNING)
 
@@ -94,32 +90,17 @@ class ShowPage:
         return f"http://{url_host(self.host)}:{self.port}/{token}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="vj-show-web", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10.0) or self._error is not None:
-            raise DeviceNotConnected(f"show page: cannot listen on http://{self.host}:{self.port}: {self._error} "
-                                     "(is another program using the port? set [show] web_port)")
+        if not self._serving.start():
+            raise DeviceNotConnected(f"show page: cannot listen on http://{self.host}:{self.port}: "
+                                     f"{self._serving.error} (is another program using the port? set [show] web_port)")
+        self.port = self._serving.port or self.port
         log.info("show page on %s", self.url)
         if self.on_started is not None:
             self.on_started(self.url)
 
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            server = await serve(self._handler, self.host, self.port, process_request=self._http,
-                                 max_size=MAX_MESSAGE_CHARS, compression=None, logger=self._ws_log)
-        except OSError as err:
-            self._error = err
-            self._ready.set()
-            return
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        ticker = asyncio.create_task(self._tick())
-        await self._stop.wait()
-        ticker.cancel()
-        server.close()
-        await server.wait_closed()
+    def _open_server(self) -> Awaitable[Server]:
+        return serve(self._handler, self.host, self.port, process_request=self._http, max_size=MAX_MESSAGE_CHARS,
+                     compression=None, logger=self._ws_log)
 
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         return gate_request(self.access, self.static, connection, request)
@@ -185,11 +166,7 @@ class ShowPage:
         return engine, address, value
 
     def close(self) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        if self._thread is not None:
-            self._thread.join(3.0)
+        self._serving.close()
 
     def status(self) -> str:
         return f"web :{self.port} pages {len(self._clients)} rx {self.received} bad {self.rejected}"

@@ -18,9 +18,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -32,6 +31,7 @@ from vj.web.access import Access, StaticFiles, gate_request, is_loopback, new_to
 from vj.web.context import WebContext
 from vj.web.preview import DEFAULT_MAX_SIDE, PreviewSlot, encode_jpeg
 from vj.web.protocol import MAX_MESSAGE_CHARS, WebProtocol
+from vj.web.serving import ServerThread
 from vj.web.state import PromptHistory, full_state, show_state, values_payload
 from vj.web.upload import PictureUpload
 
@@ -96,11 +96,7 @@ class WebServer:
         self.connections = 0
         self.dropped_clients = 0
         self.frames_sent = 0
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+        self._serving = ServerThread("vj-web", self._open_server, self._ticker)
         self._record_since: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -113,25 +109,17 @@ class WebServer:
         return f"http://{url_host(self.host)}:{self.port}/" + (f"?token={self.token}" if self.token else "")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="vj-web", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10.0):
-            raise DeviceNotConnected("web: the server did not start within 10 s")
-        if self._error is not None:
-            raise DeviceNotConnected(f"web: cannot listen on http://{self.host}:{self.port}: {self._error} "
+        if not self._serving.start():
+            raise DeviceNotConnected(f"web: cannot listen on http://{self.host}:{self.port}: {self._serving.error} "
                                      "(is another program using the port? choose one with --web-port, "
-                                     "or --no-web)") from self._error
+                                     "or --no-web)") from self._serving.error
+        self.port = self._serving.port or self.port
         log.info("web control on %s", self.url)
         if self.on_started is not None:
             self.on_started(self.url)
 
     def close(self, timeout_s: float = 3.0) -> None:
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-        self._thread = None
+        self._serving.close(timeout_s)
 
     def status(self) -> str:
         c = self.protocol.counters
@@ -140,34 +128,11 @@ class WebServer:
         return (f"web :{self.port} pages {len(self.clients)} rx {c.messages} bad {c.rejected_total()}"
                 + (f" ({bad})" if bad else "") + dropped)
 
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except Exception as err:  # the loop died: say so rather than vanish
-            log.exception("web server stopped")
-            self._error = self._error or err
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        try:
-            # No compression: frames are JPEG already, and inflating a hostile page's frames costs CPU.
-            server: Server = await serve(self._handler, self.host, self.port, process_request=self._http,
-                                         max_size=MAX_FRAME_BYTES, max_queue=16, compression=None,
-                                         ping_interval=5.0, ping_timeout=10.0, close_timeout=1.0,
-                                         logger=self._ws_log)
-        except OSError as err:
-            self._error = err
-            self._ready.set()
-            return
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        ticker = asyncio.create_task(self._ticker())
-        await self._stop.wait()
-        ticker.cancel()
-        server.close()
-        await server.wait_closed()
+    def _open_server(self) -> Awaitable[Server]:
+        # No compression: frames are JPEG already, and inflating a hostile page's frames costs CPU.
+        return serve(self._handler, self.host, self.port, process_request=self._http, max_size=MAX_FRAME_BYTES,
+                     max_queue=16, compression=None, ping_interval=5.0, ping_timeout=10.0, close_timeout=1.0,
+                     logger=self._ws_log)
 
     # ------------------------------------------------------------------ HTTP and connections
     def _http(self, connection: ServerConnection, request: Request) -> Response | None:
