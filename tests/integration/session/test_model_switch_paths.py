@@ -189,29 +189,7 @@ def test_model_switch_by_a_preset_naming_another_model_brings_its_values_and_siz
     assert session.preset.name == "xl" and session.preset.model.source == "tiny-xl"
 
 
-def test_model_switch_by_a_preset_brings_its_controlnets_built_for_the_new_model(tiny_backend,  # noqa: ANN001
-                                                                                 tiny_preset) -> None:  # noqa: ANN001
-    from vj.config import ControlNetConfig
-
-    xl = tiny_preset.replace(name="xl-canny", model=ModelConfig(source="tiny-xl", device="cpu"),
-                             controlnet=(ControlNetConfig(source="tiny", conditioning="canny", scale=0.7),))
-    session, sink = started(tiny_backend, tiny_preset)
-    assert session.engine.controls is None
-    try:
-        session.apply_preset(xl)
-        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
-        switch = session.engine.models.switched[0]
-        wait_for(lambda: sink.frames[-1].index > switch.frame + 2, timeout_s=60)
-    finally:
-        session.stop()
-    assert session.engine.fatal_error is None and session.engine.stats.errors == 0
-    controls = session.engine.controls
-    assert controls is not None and len(controls.units) == 1 and session.engine.controlnet_scales.loaded == 1
-    assert session.store.target("controlnet_0_scale") == 0.7  # the unit's scale is the new base value
-    assert session.unused_slots.isdisjoint({"controlnet_0_scale"})
-
-
-def test_model_switch_replayed_builds_the_presets_controlnets_for_the_new_model(
+def test_model_switch_by_a_preset_brings_its_controlnets_built_for_the_new_model_and_the_replay_too(
         tiny_backend, tiny_preset, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import vj.session.replay as replay_module
     from vj.config import ControlNetConfig
@@ -226,12 +204,19 @@ def test_model_switch_replayed_builds_the_presets_controlnets_for_the_new_model(
     session.start()
     try:
         wait_for(lambda: session.engine.stats.frames >= 4, timeout_s=60)
+        assert session.engine.controls is None
         session.apply_preset(xl)
         wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
         switch = session.engine.models.switched[0]
         wait_for(lambda: sink.frames[-1].index > switch.frame + 2, timeout_s=60)
     finally:
         session.stop()
+    assert session.engine.fatal_error is None and session.engine.stats.errors == 0
+    controls = session.engine.controls
+    assert controls is not None and len(controls.units) == 1 and session.engine.controlnet_scales.loaded == 1
+    assert session.store.target("controlnet_0_scale") == 0.7  # the unit's scale is the new base value
+    assert session.unused_slots.isdisjoint({"controlnet_0_scale"})
+    # The take's event names the ControlNet; the replay builds it for the new model on the same frame.
     (event,) = [e for f in read_timeline(tmp_path / "take.jsonl").frames for e in f.events if e.kind == "model"]
     assert event.value["model"]["controlnet"] == [{"source": "tiny", "conditioning": "canny", "scale": 0.7}]
 
@@ -242,9 +227,9 @@ def test_model_switch_replayed_builds_the_presets_controlnets_for_the_new_model(
                         or built[-1][1])
     result = replay_module.replay(tmp_path / "take.jsonl", backend=tiny_backend)
     assert [s.frame for s in result.model_switches] == [switch.frame] and result.mismatches == 0
-    ((configs, controls),) = built
-    assert [c.conditioning for c in configs] == ["canny"] and controls is not None and len(controls.units) == 1
-    assert controls.units[0].kind.value == "canny"
+    ((configs, replayed),) = built
+    assert [c.conditioning for c in configs] == ["canny"] and replayed is not None and len(replayed.units) == 1
+    assert replayed.units[0].kind.value == "canny"
 
 
 def test_model_switch_takes_the_feature_bank_into_the_new_model_and_starts_its_coherence_afresh() -> None:

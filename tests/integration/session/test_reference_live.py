@@ -53,6 +53,18 @@ def live(tiny_preset: PresetConfig, ip_backend, tmp_path: Path) -> Iterator[Live
     session.engine.stop()
 
 
+@pytest.fixture()
+def applied(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The value of every "reference" event the engine applies at a frame boundary (live or replayed), in order."""
+    import vj.engine.frame_boundary as boundary
+
+    seen: list[object] = []
+    original = boundary.apply_reference_event
+    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (seen.append(event.value),
+                                                                                original(refs, event)))
+    return seen
+
+
 def ip_backend_model(preset: PresetConfig) -> ModelConfig:
     from dataclasses import replace
 
@@ -157,15 +169,10 @@ def test_the_reference_parameters_show_only_with_an_adapter(live: LiveSession, t
 
 
 def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
-        live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    import vj.engine.frame_boundary as boundary
+        live: LiveSession, ip_backend, tmp_path: Path, applied: list[object]) -> None:  # noqa: ANN001
     from vj.output.timeline import TimelineWriter, make_header
     from vj.session.replay import replay
 
-    applied: list[object] = []
-    original = boundary.apply_reference_event
-    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
-                                                                            original(refs, event)))
     take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
     live.add_output(take)
     actions = show_actions(live)
@@ -181,15 +188,10 @@ def test_a_takes_timeline_records_the_pictures_and_a_replay_sets_them_again(
 
 
 def test_an_upload_is_kept_as_a_file_the_take_names_and_a_replay_sets_again(
-        live: LiveSession, ip_backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    import vj.engine.frame_boundary as boundary
+        live: LiveSession, ip_backend, tmp_path: Path, applied: list[object]) -> None:  # noqa: ANN001
     from vj.output.timeline import TimelineWriter, make_header
     from vj.session.replay import replay
 
-    applied: list[object] = []
-    original = boundary.apply_reference_event
-    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
-                                                                            original(refs, event)))
     take = TimelineWriter(tmp_path / "take.jsonl", make_header(live.preset))
     live.add_output(take)
     upload = show_actions(live).reference_upload
@@ -228,13 +230,8 @@ def test_an_upload_that_cannot_be_kept_is_one_line_and_changes_nothing(
 
 
 def test_a_preset_switch_sets_the_presets_pictures_and_one_without_keeps_them(
-        live: LiveSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import vj.engine.frame_boundary as boundary
+        live: LiveSession, tmp_path: Path, applied: list[object]) -> None:
 
-    applied: list[object] = []
-    original = boundary.apply_reference_event
-    monkeypatch.setattr(boundary, "apply_reference_event", lambda refs, event: (applied.append(event.value),
-                                                                            original(refs, event)))
     refs = live.engine.references
     assert refs is not None
     band = str(tmp_path / "refs" / "band.jpg")
