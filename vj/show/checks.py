@@ -59,6 +59,29 @@ def check_presets(show: ShowFile) -> None:
             raise VjError(f"{show.source}: engines.{engine.name}.preset: {err}") from None
 
 
+def check_midi_maps(show: ShowFile) -> None:
+    """Every MIDI map an engine opens its input with loads (a missing or broken map: one line, before any engine
+    starts); a map with no MIDI input to read is refused too."""
+    from vj.control.midi.mapping_file import load_mapping
+
+    if show.midi_map and not show.midi:
+        raise ConfigError(show.source, "show.midi_map", "show.midi, the MIDI input it maps", "no MIDI input")
+    for engine in show.engines:
+        if engine.remote or not engine.midi_map:
+            continue
+        if not show.midi or not engine.midi:
+            raise ConfigError(show.source, f"engines.{engine.name}.midi_map", "show.midi, the MIDI input it maps "
+                              "(and midi not false for this engine)", "no MIDI input")
+    for key, path in [("show.midi_map", show.midi_map),
+                      *((f"engines.{e.name}.midi_map", e.midi_map) for e in show.engines if not e.remote)]:
+        if path:
+            try:
+                load_mapping(path)
+            except VjError as err:
+                raise VjError(f"{show.source}: {key}: {err}") from None
+
+
 def check_show_before_start(show: ShowFile) -> None:
     check_devices(show)
     check_presets(show)
+    check_midi_maps(show)

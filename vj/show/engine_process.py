@@ -112,8 +112,9 @@ class EngineProcess:
             cmd += ["--output-size", f"{e.output_size[0]}x{e.output_size[1]}"]
         if show.link:
             cmd.append("--link")
+        midi_map = e.midi_map or show.midi_map
         if e.midi and show.midi:
-            cmd += ["--midi", show.midi] + (["--midi-map", show.midi_map] if show.midi_map else [])
+            cmd += ["--midi", show.midi] + (["--midi-map", midi_map] if midi_map else [])
         if e.ndi_source is not None:
             cmd += ["--ndi", "--ndi-name", e.ndi_source]
         if e.record is not None:

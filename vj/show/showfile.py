@@ -45,7 +45,8 @@ SHOW_KEYS = frozenset({"osc_host", "osc_port", "oscquery_port", "web_port", "web
                        "midi_map", "zeroconf", "restart", "output_size", "output_fps", "output_rate_mode", "model"})
 LOCAL_ENGINE_KEYS = frozenset({"preset", "device", "model", "width", "height", "fps", "steps", "seed", "output_size",
                                "output_fps", "output_rate_mode", "ndi", "ndi_name", "record", "vcam", "vcam_device",
-                               "spout", "syphon", "midi", "osc_port", "oscquery_port", "web_port", "target_fps"})
+                               "spout", "syphon", "midi", "midi_map", "osc_port", "oscquery_port", "web_port",
+                               "target_fps"})
 REMOTE_ENGINE_KEYS = frozenset({"host", "osc_port", "oscquery_port", "web_port"})
 
 
@@ -75,6 +76,7 @@ class EngineEntry:
     spout: str | None = None
     syphon: str | None = None
     midi: bool = True  # open the show's MIDI input (when the show names one)
+    midi_map: str | None = None  # its own mapping of that input (None: the show's): a fader for this engine alone
     osc_port: int | None = None  # None: a free port, chosen when the show starts
     oscquery_port: int | None = None
     web_port: int | None = None
@@ -214,6 +216,7 @@ def _engine(name: str, raw: Mapping[str, Any], defaults: Mapping[str, Any], sour
         record=Path(record) if record else None, vcam=_bool(raw, "vcam", source, prefix, False),
         vcam_device=_str(raw, "vcam_device", source, prefix), spout=_str(raw, "spout", source, prefix),
         syphon=_str(raw, "syphon", source, prefix), midi=_bool(raw, "midi", source, prefix, True),
+        midi_map=_str(raw, "midi_map", source, prefix),
         osc_port=_int(raw, "osc_port", source, prefix, 1, 65535),
         oscquery_port=_int(raw, "oscquery_port", source, prefix, 1, 65535),
         web_port=_int(raw, "web_port", source, prefix, 1, 65535))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.helpers import run_vj
-from vj.errors import ConfigError
-from vj.show.checks import check_devices
+from vj.errors import ConfigError, VjError
+from vj.show.checks import check_devices, check_midi_maps
 from vj.show.engine_process import EnginePorts, EngineProcess, take_path
 from vj.show.showfile import engine_ports, load_show_file, parse_show, show_ports
 
@@ -144,6 +145,31 @@ def test_devices_this_machine_has_pass() -> None:
     show = parse_show({"engines": {"a": {"preset": "drift", "device": "cuda:1"}, "b": {"preset": "drift"},
                                    "c": {"preset": "drift", "device": "cpu"}}})
     check_devices(show, cuda_count=lambda: 2, has_mps=lambda: False)
+
+
+def test_each_engine_may_map_the_shows_midi_input_its_own_way(tmp_path: Path) -> None:
+    show = parse_show({"show": {"midi": "nano", "midi_map": "nanokontrol2"},
+                       "engines": {"left": {"preset": "drift"}, "right": {"preset": "drift", "midi_map": "midimix"}}})
+    check_midi_maps(show)
+    left, right = (EngineProcess(e, show, EnginePorts(9300, 9301, 9302)).command() for e in show.engines)
+    assert "--midi nano --midi-map nanokontrol2" in " ".join(left)
+    assert "--midi nano --midi-map midimix" in " ".join(right)  # a fader for the right engine alone
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"show": {"midi": "nano"}, "engines": {"a": {"preset": "drift", "midi_map": "no-such-map"}}},
+     r"engines\.a\.midi_map: .*expected a mapping file or a shipped profile"),
+    ({"engines": {"a": {"preset": "drift", "midi_map": "midimix"}}},
+     r"engines\.a\.midi_map: expected show\.midi, the MIDI input it maps .*found 'no MIDI input'"),
+    ({"show": {"midi": "nano"}, "engines": {"a": {"preset": "drift", "midi": False, "midi_map": "midimix"}}},
+     r"engines\.a\.midi_map: expected show\.midi"),
+    ({"show": {"midi_map": "midimix"}, "engines": {"a": {"preset": "drift"}}},
+     r"show\.midi_map: expected show\.midi, the MIDI input it maps"),
+])
+def test_a_midi_map_that_does_not_load_or_has_no_input_is_refused_before_anything_starts(
+        table: dict[str, Any], message: str) -> None:
+    with pytest.raises(VjError, match=message):
+        check_midi_maps(parse_show(table))
 
 
 def test_vj_show_refuses_a_bad_file_in_one_line_before_anything_starts(tmp_path: Path) -> None:
