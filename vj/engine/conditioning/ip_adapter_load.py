@@ -168,9 +168,12 @@ def adapter_elements(unet: Any, embed_dim: int, tokens: int = 4) -> int:
     return projection + sum(2 * width * context for width in _cross_attention_widths(unet))
 
 
-def save_tiny_ip_adapter(unet: Any, root: Path, layout: IPAdapterLayout) -> Path:
+def save_tiny_ip_adapter(unet: Any, root: Path, layout: IPAdapterLayout, *, plus: bool = False) -> Path:
     """A random IP-Adapter for `unet` in `root`/<subfolder>: the weights file (image_proj.* and
-    ip_adapter.<n>.to_k_ip/to_v_ip.* tensors) and image_encoder/ (config.json, model.safetensors)."""
+    ip_adapter.<n>.to_k_ip/to_v_ip.* tensors) and image_encoder/ (config.json, model.safetensors).
+
+    `plus`: an IP-Adapter Plus (a resampler over the encoder's hidden states, as ip-adapter-plus_*.safetensors),
+    its projection written in the original files' names."""
     from safetensors.torch import save_file
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
@@ -182,17 +185,55 @@ def save_tiny_ip_adapter(unet: Any, root: Path, layout: IPAdapterLayout) -> Path
         torch.manual_seed(TINY_IP_ADAPTER_SEED)
         encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**tiny_image_encoder_config(embed_dim)))
     encoder.save_pretrained(folder / IMAGE_ENCODER, safe_serialization=True)
-    tokens = 4  # the plain IP-Adapter's image tokens
+    tokens = 4  # the plain IP-Adapter's image tokens (and the tiny Plus's queries)
 
     def rand(*shape: int, scale: float = 0.2) -> torch.Tensor:
         return torch.randn(shape, generator=generator) * scale
 
-    weights = {"image_proj.proj.weight": rand(tokens * context, embed_dim),
-               "image_proj.proj.bias": rand(tokens * context),
-               "image_proj.norm.weight": torch.ones(context), "image_proj.norm.bias": torch.zeros(context)}
+    if plus:
+        hidden = int(encoder.config.hidden_size)  # Plus reads the encoder's hidden states, not its projection
+        weights = {f"image_proj.{k}": v for k, v in plus_projection_weights(hidden, context, tokens).items()}
+    else:
+        weights = {"image_proj.proj.weight": rand(tokens * context, embed_dim),
+                   "image_proj.proj.bias": rand(tokens * context),
+                   "image_proj.norm.weight": torch.ones(context), "image_proj.norm.bias": torch.zeros(context)}
     for i, width in enumerate(_cross_attention_widths(unet)):
         key = 2 * i + 1  # the original numbering: every attention layer, cross-attentions odd
         weights[f"ip_adapter.{key}.to_k_ip.weight"] = rand(width, context)
         weights[f"ip_adapter.{key}.to_v_ip.weight"] = rand(width, context)
     save_file(weights, str(folder / layout.weight_name))
     return folder / layout.weight_name
+
+
+PLUS_DEPTH = 4  # the resampler's blocks: the original files have 4, and diffusers' conversion names 4
+PLUS_HEAD_DIM = 64  # diffusers infers the heads from the query width / 64
+
+
+def plus_projection_weights(embed_dims: int, context: int, queries: int) -> dict[str, torch.Tensor]:
+    """A random IP-Adapter Plus resampler (diffusers' `IPAdapterPlusImageProjection`, one head) as the original
+    files name its tensors: latents, proj_in, proj_out, norm_out, and per block layers.<i>.0 (norm1, norm2, to_q,
+    to_kv, to_out: the attention) and layers.<i>.1.<0|1|3> (the feed-forward's norm and two linears)."""
+    from diffusers.models.embeddings import IPAdapterPlusImageProjection
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_IP_ADAPTER_SEED + 1)
+        module = IPAdapterPlusImageProjection(embed_dims=embed_dims, output_dims=context, hidden_dims=PLUS_HEAD_DIM,
+                                              depth=PLUS_DEPTH, dim_head=PLUS_HEAD_DIM, heads=1, num_queries=queries)
+    theirs = module.state_dict()
+    ours: dict[str, torch.Tensor] = {}
+    for name, value in theirs.items():
+        if not name.startswith("layers."):
+            ours[name] = value
+            continue
+        _, block, part, rest = name.split(".", 3)
+        head = f"layers.{block}"
+        if part in ("ln0", "ln1"):
+            ours[f"{head}.0.norm{int(part[-1]) + 1}.{rest}"] = value
+        elif part == "attn" and rest.startswith(("to_q.", "to_out.0.")):
+            ours[f"{head}.0.{rest.replace('to_out.0.', 'to_out.')}"] = value
+        elif part == "attn" and rest.startswith("to_k."):
+            ours[f"{head}.0.to_kv.{rest[len('to_k.'):]}"] = torch.cat([value, theirs[name.replace("to_k.", "to_v.")]])
+        elif part == "ff":
+            index = {"0": "0", "1.net.0.proj": "1", "1.net.2": "3"}[rest.rsplit(".", 1)[0]]
+            ours[f"{head}.1.{index}.{rest.rsplit('.', 1)[1]}"] = value
+    return ours
