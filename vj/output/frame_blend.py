@@ -87,6 +87,9 @@ class BlendingMailbox(LatestFrame):
 
     offer = put
 
+    def note(self) -> str:
+        return f", blended {self.blended} ({self.from_device} from the device)"
+
     def alpha(self, now_s: float) -> float:
         """How far the newest frame has faded in at `now_s` (1: fully shown)."""
         with self._lock:

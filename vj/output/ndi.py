@@ -176,7 +176,7 @@ class NdiOutput(PacedSender[NdiSender, NdiFormat]):
             state = f"{self._sender.source_name!r} {fmt.width}x{fmt.height} {fmt.fourcc}" if fmt else "open"
         return (f"ndi {state} @ {self.paced.fps:g} fps: receivers {self.connections}, sent {self.delivered}, "
                 f"repeated {c.repeated}, stale dropped {self.paced.mailbox.stale_dropped}, "
-                f"late ticks {c.skipped_ticks}, errors {c.errors}")
+                f"late ticks {c.skipped_ticks}, errors {c.errors}{self.paced.mailbox.note()}")
 
     @property
     def source_name(self) -> str | None:

@@ -100,6 +100,10 @@ class LatestFrame:
 
     offer = put  # FrameSink protocol
 
+    def note(self) -> str:
+        """What the output's status line adds about its mailbox (a plain one: nothing)."""
+        return ""
+
     def take(self) -> tuple[Frame | None, bool]:
         with self._lock:
             fresh = self._fresh

@@ -228,7 +228,8 @@ class PreviewWindow:
 
     def status(self) -> str:
         c = self.paced.counters
-        return f"preview: shown {c.sent}, repeated {c.repeated}, snapshots {len(self.snapshots)}, errors {c.errors}"
+        return (f"preview: shown {c.sent}, repeated {c.repeated}, snapshots {len(self.snapshots)}, errors {c.errors}"
+                f"{self.paced.mailbox.note()}")
 
     # drawing (preview thread) ---------------------------------------------------------
     def _ensure_window(self, width: int, height: int) -> Window:

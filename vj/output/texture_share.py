@@ -151,7 +151,7 @@ class TextureShareOutput(PacedSender[TextureSender, tuple[int, int]]):
         size = f" {self._config[0]}x{self._config[1]}" if self._config and self._sender is not None else ""
         state = "closed" if self._closed else (f"{self.name!r}{size}" if self._sender else "waiting for a frame")
         return (f"{label} {state} @ {self.paced.fps:g} fps: sent {self.delivered}, repeated {c.repeated}, "
-                f"errors {c.errors}")
+                f"errors {c.errors}{self.paced.mailbox.note()}")
 
     # PacedSender hooks (the sender ones run on the paced thread) ----------------------
     def _why_unavailable(self) -> str | None:

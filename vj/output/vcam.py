@@ -98,7 +98,8 @@ class VirtualCameraOutput(ReportsOpenRetry):
         else:
             state = f"{self._camera_name()} {self._size[0]}x{self._size[1]}" if self._size else "open"
         return (f"vcam {state} @ {self.paced.fps:g} fps: sent {self.delivered}, repeated {c.repeated}, "
-                f"stale dropped {self.paced.mailbox.stale_dropped}, late ticks {c.skipped_ticks}, errors {c.errors}")
+                f"stale dropped {self.paced.mailbox.stale_dropped}, late ticks {c.skipped_ticks}, errors {c.errors}"
+                f"{self.paced.mailbox.note()}")
 
     @property
     def is_open(self) -> bool:

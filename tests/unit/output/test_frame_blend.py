@@ -98,6 +98,7 @@ def test_with_device_in_betweens_each_tick_shows_the_nearest_and_sums_nothing_on
     frame, fresh = box.take()
     assert frame is not None and not fresh
     assert box.blended == 5 and box.from_device == 5
+    assert box.note() == ", blended 5 (5 from the device)"  # what the output's status line adds
 
 
 def _shown_at_60_hz(engine_fps: float, *, blend: bool, seconds: float = 1.0, in_betweens: int = 0) -> list[float]:
