@@ -89,8 +89,11 @@ class OscQueryTree:
 
     def __init__(self, store: ParamStore, tempo: TempoClock | None = None, name: str = "vj",
                  modulators: ModulatorBank | None = None, switches: PerformerSwitches | None = None,
-                 hidden: Collection[str] = (), audio: AudioModulators | None = None) -> None:
+                 hidden: Collection[str] = (), audio: AudioModulators | None = None,
+                 playing_preset: Callable[[], str] | None = None) -> None:
+        """`playing_preset`: the name /vj/preset reads back (a show's supervisor puts it back after a restart)."""
         self.store = store
+        self.playing_preset = playing_preset
         self.tempo = tempo
         self.name = name
         self.modulators = modulators
@@ -132,7 +135,11 @@ class OscQueryTree:
         if self.audio is not None:  # without it every /vj/audio/... address answers 'unavailable'
             vj["audio"] = container("audio", audio_nodes(self.audio, params),
                                     "the audio modulators loaded, the onset action and the sound's levels")
-        vj["preset"] = leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
+        if self.playing_preset is not None:
+            vj["preset"] = leaf("preset", "s", "switch preset by name (or number); reads the playing one", ACCESS_RW,
+                                [self.playing_preset()])
+        else:
+            vj["preset"] = leaf("preset", "s", "switch preset by name (or number)", ACCESS_WRITE, [""])
         vj["model"] = leaf("model", "s", "switch the model by its source (loaded beside, then crossfaded)",
                            ACCESS_WRITE, [""])
         vj["release"] = leaf("release", "s", "hand a parameter back to its schedule or preset (or 'all')",
@@ -229,8 +236,9 @@ class OscQueryServer:
                  name: str = "vj", modulators: ModulatorBank | None = None,
                  switches: PerformerSwitches | None = None, hidden: Collection[str] = (),
                  audio: AudioModulators | None = None, max_connections: int = MAX_CONNECTIONS,
-                 max_listeners: int = MAX_LISTENERS, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
-        self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden, audio)
+                 max_listeners: int = MAX_LISTENERS, idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 playing_preset: Callable[[], str] | None = None) -> None:
+        self.tree = OscQueryTree(store, tempo, name, modulators, switches, hidden, audio, playing_preset)
         # LISTEN clients read one tree built per push tick, not one each (lambda: a test may wrap tree.tree)
         self.shared_tree = SharedTree(lambda: self.tree.tree(), 1.0 / PUSH_HZ)
         self.max_connections = max_connections

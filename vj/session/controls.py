@@ -200,7 +200,8 @@ def attach_live_control(session: LiveSession, config: ControlsConfig, actions: S
                                                                  modulators=session.modulators,
                                                                  switches=session.performer,
                                                                  hidden=session.unused_slots,
-                                                                 audio=session.audio)))
+                                                                 audio=session.audio,
+                                                                 playing_preset=session.playing_preset_name)))
     return osc
 
 

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import torch
 
@@ -283,6 +284,10 @@ class LiveSession:
         """
         unused = unused_slots(self.engine.lora_scales.loaded, self.engine.controlnet_scales.loaded)
         return unused if self.engine.references is not None else unused | REFERENCE_PARAMS
+
+    def playing_preset_name(self) -> str:
+        """The name a preset command takes back to the playing preset (its file's stem, else its own name)."""
+        return Path(self.preset.source_path).stem or self.preset.name
 
     def status_line(self) -> str:
         s = self.engine.stats

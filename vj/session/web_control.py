@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vj.config_live import WebConfig
@@ -36,7 +35,7 @@ def attach_web(session: LiveSession, config: WebConfig, actions: ShowActions, *,
     ctx = WebContext(
         store=session.store, actions=actions,
         preset_names=lambda: [p.stem for p in list_presets()],
-        playing_preset=lambda: Path(session.preset.source_path).stem or session.preset.name,
+        playing_preset=session.playing_preset_name,
         model_names=_model_names(session), playing_model=lambda: session.preset.model.source,
         scheduled=lambda: tuple(session.preset.schedules),
         record_info=lambda: _record_info(session),

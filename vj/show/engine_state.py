@@ -22,6 +22,7 @@ READ_WRITE = 3
 SKIPPED_PREFIXES = ("/vj/norm/",)
 SKIPPED_SUFFIXES = ("/depth", "/rate")
 FETCH_TIMEOUT_S = 2.0
+PRESET_ADDRESS = "/vj/preset"  # reads the playing preset: a restart puts back a preset switched to live
 
 
 def fetch_tree(host: str, port: int, timeout_s: float = FETCH_TIMEOUT_S) -> dict[str, Any]:
@@ -63,7 +64,9 @@ def changed_values(saved: Mapping[str, list[Any]], now: Mapping[str, list[Any]])
 def restore_bundle(values: Mapping[str, list[Any]]) -> bytes:
     """One OSC bundle setting every value (LFOs after the parameters they move; their order otherwise kept)."""
     bundle = OscBundleBuilder(IMMEDIATELY)
-    for path in sorted(values, key=lambda p: p.startswith("/vj/lfo/")):
+    # The preset first: switching it sets its own values, which the live ones then go back over (a restarted
+    # engine quantises nothing, so the switch lands at once, in the bundle's order). LFOs after their parameters.
+    for path in sorted(values, key=lambda p: (p != PRESET_ADDRESS, p.startswith("/vj/lfo/"))):
         message = OscMessageBuilder(path)
         for arg in values[path]:
             message.add_arg(arg)
