@@ -91,7 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"vj: loading {preset.model.source} for preset {preset.name!r} "
           f"({preset.render.width}x{preset.render.height} @ {preset.render.fps:g} fps)", file=sys.stderr)
     session = LiveSession(preset, fixed_size=fixed_size, inputs=inputs,
-                          publish_depth=config.outputs.wants_depth)
+                          publish_depth=config.outputs.wants_depth, fixed_model=args.model is not None)
     try:
         attach_show(session, config, monitor=monitor, on_page=_say_page)
         warm_up_with_progress(session, program_presets(args))

@@ -50,8 +50,10 @@ class LiveSession:
 
     def __init__(self, preset: PresetConfig, *, backend: Backend | None = None, clock: Clock | None = None,
                  offline: bool = False, fixed_size: bool = False, inputs: CheckedInputs | None = None,
-                 publish_depth: bool = False) -> None:
+                 publish_depth: bool = False, fixed_model: bool = False) -> None:
         """`fixed_size`: the size was set on the command line, so preset switches keep it.
+        `fixed_model`: so was the model (--model): a preset naming another one brings its values on the show's
+        model (noted on the status line); a model command still switches it.
 
         `inputs`: the preset's `[input]` as checked before the model loaded (checked here otherwise).
         The input source is the show's: it stays when a preset switch names another.
@@ -59,6 +61,7 @@ class LiveSession:
         """
         self.preset = preset
         self.fixed_size = fixed_size
+        self.fixed_model = fixed_model
         device = backend.device if backend is not None else pick_device(preset.model.device)
         if not offline and device.type == "cpu":  # the render thread does the heavy work: vj.engine.cpu_threads
             keep_off_the_render_cores()

@@ -47,7 +47,8 @@ def attach_show(session: LiveSession, config: ShowConfig, *, monitor: Monitor | 
 
 def build_live_show(preset: PresetConfig, config: ShowConfig, *, backend: Backend | None = None,
                     fixed_size: bool = False, inputs: CheckedInputs | None = None,
-                    on_page: Callable[[str], None] | None = None, check_memory: bool = True) -> LiveSession:
+                    on_page: Callable[[str], None] | None = None, check_memory: bool = True,
+                    fixed_model: bool = False) -> LiveSession:
     """A `LiveSession` for `preset` with the controls and outputs of `config` (not started).
 
     `check_memory`: refuse (MemoryRefused) a model that would not fit the device's free memory,
@@ -61,7 +62,7 @@ def build_live_show(preset: PresetConfig, config: ShowConfig, *, backend: Backen
 
         check_memory_before_load(preset, wants_depth=config.outputs.wants_depth)
     session = LiveSession(preset, backend=backend, fixed_size=fixed_size, inputs=inputs,
-                          publish_depth=config.outputs.wants_depth)
+                          publish_depth=config.outputs.wants_depth, fixed_model=fixed_model)
     try:
         attach_show(session, config, monitor=monitor, on_page=on_page)
     except BaseException:

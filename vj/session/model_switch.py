@@ -120,8 +120,8 @@ class ModelSwitcher:
 
     # ------------------------------------------------------------------ requests
     def wants(self, preset: PresetConfig) -> bool:
-        """Whether switching to `preset` changes the model (its source)."""
-        return preset.model.source != self.session.preset.model.source
+        """Whether switching to `preset` changes the model (its source): never while the command line fixes it."""
+        return not self.session.fixed_model and preset.model.source != self.session.preset.model.source
 
     def by_source(self, source: str) -> str | None:
         """The model command: switch to `source` with the show's settings; None (logged) when refused.

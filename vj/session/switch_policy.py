@@ -33,8 +33,8 @@ def keep_loaded(show: PresetConfig, preset: PresetConfig) -> KeptOnSwitch:
     notes: list[str] = []
     model = show.model
     if preset.model.source != show.model.source:
-        log.warning("preset %r names model %s; keeping %s (its model switch was refused)",
-                    preset.name, preset.model.source, show.model.source)
+        log.warning("preset %r names model %s; keeping %s (the command line fixed it, or its model switch was "
+                    "refused)", preset.name, preset.model.source, show.model.source)
         notes.append(f"model kept: {show.model.source} (preset names {preset.model.source})")
     elif _lora_files(preset.model) == _lora_files(show.model):
         model = dataclasses.replace(show.model, loras=preset.model.loras)

@@ -261,3 +261,27 @@ def test_model_switch_takes_the_feature_bank_into_the_new_model_and_starts_its_c
         assert bank_layers(engine.backend) == len(engine.coherence.bank.processors)
     finally:
         session.stop()
+
+
+def test_model_switch_by_a_preset_waits_for_the_command_when_the_command_line_fixed_the_model(
+        tiny_backend, tiny_preset) -> None:  # noqa: ANN001
+    """`vj run PRESET --model M`: presets naming another model bring their values on M; /vj/model still switches."""
+    xl = tiny_preset.replace(name="xl", model=ModelConfig(source="tiny-xl", device="cpu"),
+                             params={**tiny_preset.params, "angle": 9.0})
+    session = LiveSession(tiny_preset, backend=tiny_backend, fixed_model=True)
+    sink = CollectFrames()
+    session.add_output(sink)
+    session.start()
+    try:
+        wait_for(lambda: session.engine.stats.frames >= 2, timeout_s=60)
+        session.apply_preset(xl)
+        assert session.preset.name == "xl" and session.store.target("angle") == 9.0  # its values, at once
+        frames = session.engine.stats.frames
+        wait_for(lambda: session.engine.stats.frames >= frames + 3, timeout_s=60)
+        assert session.engine.models.switched == [] and session.engine.models.key == "tiny"
+        assert "model kept: tiny (preset names tiny-xl)" in session.status_line()
+        assert session.models.by_source("tiny-xl") == "tiny-xl"  # the performer's own command still switches
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
+    finally:
+        session.stop()
+    assert session.engine.fatal_error is None
