@@ -167,7 +167,7 @@ class ModelSwitcher:
             if self._busy is not None:
                 raise SwitchRefused(f"a switch to {self._busy} is under way")
             self._busy = key
-        self._note = f"preparing model {preset.model.source}"
+        self._progress(f"preparing model {preset.model.source}")
         thread = threading.Thread(target=self._prepare, args=(preset, key, values), name="vj-model-load", daemon=True)
         self._threads.append(thread)
         thread.start()
@@ -185,7 +185,7 @@ class ModelSwitcher:
             self.held_paths += 1
             log.warning("model %s does not fit beside %s (%s): the last frame is held while one is swapped for the "
                         "other", preset.model.source, self.session.preset.model.source, why)
-            self._note = f"model {preset.model.source} does not fit beside the playing one: will hold the frame"
+            self._progress(f"model {preset.model.source} does not fit beside the playing one: will hold the frame")
             self.session.engine.models.stage(key, Staged(load=lambda: self._load_holding(preset, key),
                                                          reload=self._reload_playing(), on_progress=self._progress))
             self.session.quantiser.submit(lambda: self._land(preset, key, values))

@@ -49,7 +49,14 @@ def test_model_switch_that_does_not_fit_beside_the_playing_one_holds_the_frame_w
     caplog.set_level(logging.INFO, logger="vj.session.model_switch")
     session, sink = started(tiny_backend, tiny_preset)
     session.models = ModelSwitcher(session, free=lambda device: 64 << 20)  # 64 MiB free: tiny-xl needs more
-    lines: list[str] = []
+    lines: list[str] = []  # the status line as each step of the switch said its word (on whatever thread)
+    real_progress = session.models._progress
+
+    def progress(note: str) -> None:
+        real_progress(note)
+        lines.append(session.status_line())
+
+    session.models._progress = progress  # type: ignore[method-assign]
     try:
         assert session.models.by_source("tiny-xl") == "tiny-xl"
         # Said before anything loads, with the estimate against the free figure.
@@ -57,11 +64,7 @@ def test_model_switch_that_does_not_fit_beside_the_playing_one_holds_the_frame_w
         said = [r.getMessage() for r in caplog.records if "does not fit beside" in r.getMessage()]
         assert "64 MiB free" in said[0] and "needed" in said[0]
 
-        def switched() -> bool:
-            lines.append(session.status_line())
-            return session.engine.models.switched != []
-
-        wait_for(switched, timeout_s=120, poll_s=0.001)
+        wait_for(lambda: session.engine.models.switched != [], timeout_s=120)
         wait_for(lambda: len(sink.frames) > session.engine.models.switched[0].frame + 3, timeout_s=60)
     finally:
         session.stop()
