@@ -9,6 +9,7 @@ process started with is sent back in one OSC bundle (applied at one frame bounda
 from __future__ import annotations
 
 import json
+import math
 import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -22,7 +23,9 @@ READ_WRITE = 3
 SKIPPED_PREFIXES = ("/vj/norm/",)
 SKIPPED_SUFFIXES = ("/depth", "/rate")
 FETCH_TIMEOUT_S = 2.0
-PRESET_ADDRESS = "/vj/preset"  # reads the playing preset: a restart puts back a preset switched to live
+# Read back, never put back: a preset recalled by OSC arms OSC pickup (the values after it in the same restore
+# would be held until their senders move them) and may land later, on the quantise grid, over them.
+PRESET_ADDRESS = "/vj/preset"
 
 
 def fetch_tree(host: str, port: int, timeout_s: float = FETCH_TIMEOUT_S) -> dict[str, Any]:
@@ -50,7 +53,7 @@ def live_values(tree: Mapping[str, Any], *, with_tempo: bool = True) -> dict[str
             continue
         if path.startswith(SKIPPED_PREFIXES) or (path.startswith("/vj/lfo/") and path.endswith(SKIPPED_SUFFIXES)):
             continue
-        if path == "/vj/bpm" and not with_tempo:
+        if path == PRESET_ADDRESS or (path == "/vj/bpm" and not with_tempo):
             continue
         values[path] = value
     return values
@@ -61,12 +64,22 @@ def changed_values(saved: Mapping[str, list[Any]], now: Mapping[str, list[Any]])
     return {path: value for path, value in saved.items() if path in now and now[path] != value}
 
 
+def same_value(read: list[Any], sent: list[Any], rel_tol: float = 1e-3) -> bool:
+    """Whether a value read back is the one sent: numbers within `rel_tol` (what the tree reads is the smoothed
+    value on screen, gliding to the one sent), anything else equal."""
+    if len(read) != len(sent):
+        return False
+    for a, b in zip(read, sent, strict=True):
+        numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (a, b))
+        if not (math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-6) if numbers else a == b):
+            return False
+    return True
+
+
 def restore_bundle(values: Mapping[str, list[Any]]) -> bytes:
     """One OSC bundle setting every value (LFOs after the parameters they move; their order otherwise kept)."""
     bundle = OscBundleBuilder(IMMEDIATELY)
-    # The preset first: switching it sets its own values, which the live ones then go back over (a restarted
-    # engine quantises nothing, so the switch lands at once, in the bundle's order). LFOs after their parameters.
-    for path in sorted(values, key=lambda p: (p != PRESET_ADDRESS, p.startswith("/vj/lfo/"))):
+    for path in sorted(values, key=lambda p: p.startswith("/vj/lfo/")):
         message = OscMessageBuilder(path)
         for arg in values[path]:
             message.add_arg(arg)

@@ -14,10 +14,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from vj.show.engine_process import EnginePorts, EngineProcess, EngineState
-from vj.show.engine_state import changed_values, fetch_tree, live_values, restore_bundle
+from vj.show.engine_state import changed_values, fetch_tree, live_values, restore_bundle, same_value
 from vj.show.fanout import OscFanOut, Target
 from vj.show.showfile import ShowFile, show_ports
 
@@ -27,6 +28,8 @@ EXIT_USAGE = 2  # what `vj run` exits with after one `vj: error:` line
 HUNG_S = 20.0  # a playing engine prints a status line every second; none for this long: its process hangs
 QUICK_DEATH_S = 20.0  # a process that dies sooner than this after starting backs off before the next try
 MAX_BACKOFF_S = 30.0
+RESTORE_CHECK_S = 3.0  # a restore not read back this long after it was sent is sent again ...
+RESTORE_TRIES = 3  # ... this many times in all (a datagram lost while the new process was starting)
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -47,6 +50,15 @@ def engine_ports_for(show: ShowFile) -> dict[str, EnginePorts]:
     return ports
 
 
+@dataclass(frozen=True, slots=True)
+class _Restore:
+    """A restarted engine's last state as sent back to it, checked against what its tree reads back."""
+
+    values: dict[str, list[Any]]
+    sent_at: float
+    tries: int = 1
+
+
 class Show:
     """`start()`, `stop()`, `status_line()`; `engines` by name; `trees` and `saved` by engine name."""
 
@@ -61,6 +73,7 @@ class Show:
         self.reachable: dict[str, bool] = {name: False for name in self.engines}
         self._next_start: dict[str, float] = {}
         self._backoff: dict[str, float] = {}
+        self._restoring: dict[str, _Restore] = {}  # restores sent, not yet read back from the engine
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         own = show_ports(show)
@@ -150,6 +163,9 @@ class Show:
             engine.state = EngineState.RESTORING
             self._restore(engine, values)
             return
+        if engine.state is EngineState.PLAYING and engine.name in self._restoring and \
+                not self._restore_landed(engine, values):
+            return  # its saved state is what is being put back: not overwritten by what has not landed yet
         if engine.state in (EngineState.PLAYING, EngineState.REMOTE):
             self.saved[engine.name] = values
 
@@ -157,10 +173,32 @@ class Show:
         changed = changed_values(self.saved.get(engine.name, {}), now)
         if changed:
             self.send(engine.name, restore_bundle(changed))
+            self._restoring[engine.name] = _Restore(changed, time.monotonic())
         engine.state = EngineState.PLAYING
         engine.note = (f"restarted at {time.strftime('%H:%M:%S')} (restart {engine.restarts}) with its last state: "
                        f"{len(changed)} value{'s' if len(changed) != 1 else ''} put back")
         log.info("engine %s: %s", engine.name, engine.note)
+
+    def _restore_landed(self, engine: EngineProcess, now: dict[str, list[Any]]) -> bool:
+        """Whether the engine reads back what was put back; if not yet, the restore is sent again after a while."""
+        restore = self._restoring[engine.name]
+        missing = {path: value for path, value in restore.values.items()
+                   if path in now and not same_value(now[path], value)}
+        if not missing:
+            del self._restoring[engine.name]
+            return True
+        if time.monotonic() - restore.sent_at < RESTORE_CHECK_S:
+            return False
+        if restore.tries >= RESTORE_TRIES:
+            del self._restoring[engine.name]
+            log.warning("engine %s: %d value(s) did not come back after %d tries: %s", engine.name, len(missing),
+                        restore.tries, ", ".join(sorted(missing))[:200])
+            engine.note += f"; {len(missing)} value{'s' if len(missing) != 1 else ''} did not come back"
+            return True
+        log.info("engine %s: the restore is not read back yet; sending it again", engine.name)
+        self.send(engine.name, restore_bundle(missing))
+        self._restoring[engine.name] = _Restore(restore.values, time.monotonic(), restore.tries + 1)
+        return False
 
     def stop(self) -> dict[str, int | None]:
         """Stop watching, then every engine (each finishes its take); the exit status of each."""

@@ -132,3 +132,37 @@ def test_the_live_values_are_the_settable_leaves_and_a_restore_sends_what_differ
     got = [(m.address, m.params) for m in bundle]
     assert got[-1][0] == "/vj/lfo/zoom/set" and ("/vj/prompt/0/text", ["a fox"]) in got
     assert ("/vj/zoom", [pytest.approx(1.02)]) in [(a, [pytest.approx(p) for p in ps]) for a, ps in got]
+
+
+def test_a_restore_not_read_back_is_sent_again_then_given_up_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted engine's restore bundle that its tree does not read back (a datagram lost while the process
+    was starting) is sent again, and after the last try the page's note says what did not come back."""
+    from vj.show import supervisor
+    from vj.show.engine_process import EnginePorts, EngineState
+    from vj.show.showfile import parse_show
+
+    clock = [100.0]
+    monkeypatch.setattr(supervisor.time, "monotonic", lambda: clock[0])
+    show = supervisor.Show(parse_show({"show": {"osc_port": 0}, "engines": {"a": {"preset": "drift"}}}),
+                           ports=lambda file: {"a": EnginePorts(9000, 9001, 9002)})
+    sent: list[bytes] = []
+    monkeypatch.setattr(show, "send", lambda engine, payload: sent.append(payload))
+    engine = show.engines["a"]
+    engine.state = EngineState.PLAYING
+    show.saved["a"] = {"/vj/zoom": [1.031], "/vj/prompt/0/text": ["a fox"]}
+    started = {"/vj/zoom": [1.0], "/vj/prompt/0/text": ["a preset's prompt"]}
+    show._restore(engine, started)
+    assert len(sent) == 1
+    gliding = {"/vj/zoom": [1.0309], "/vj/prompt/0/text": ["a fox"]}  # the smoothed zoom, nearly there: landed
+    assert show._restore_landed(engine, gliding) and "a" not in show._restoring
+
+    show._restore(engine, started)  # again, and this time nothing comes back
+    for _ in range(supervisor.RESTORE_TRIES - 1):
+        assert not show._restore_landed(engine, started)  # too soon to tell: nothing sent
+        clock[0] += supervisor.RESTORE_CHECK_S
+        assert not show._restore_landed(engine, started)  # not read back: sent again
+    assert len(sent) == 2 + supervisor.RESTORE_TRIES - 1
+    assert show.saved["a"]["/vj/zoom"] == [1.031]  # kept while it is being put back
+    clock[0] += supervisor.RESTORE_CHECK_S
+    assert show._restore_landed(engine, started) and "a" not in show._restoring  # given up
+    assert engine.note.endswith("2 values did not come back")
